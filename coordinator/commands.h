@@ -1,0 +1,10 @@
+/* commands.h — the `coord` subcommands. Each takes argv after the
+ * subcommand name and returns a process exit status (0 ok, 1 runtime
+ * failure, 2 usage error), printing its own diagnostics to stderr. */
+#ifndef LP_COORD_COMMANDS_H
+#define LP_COORD_COMMANDS_H
+
+int cmd_inspect(int argc, char **argv);
+int cmd_run(int argc, char **argv);
+
+#endif

@@ -1,0 +1,42 @@
+/* coord — the coordinator program: one binary, one subcommand per job. */
+#include <stdio.h>
+#include <string.h>
+
+#include "commands.h"
+
+typedef struct command {
+    const char *name;
+    int (*fn)(int argc, char **argv);
+    const char *help;
+} command;
+
+static const command COMMANDS[] = {
+    {"inspect", cmd_inspect, "inspect MODEL        print a GGUF model's shape and sizes"},
+    {"run", cmd_run, "run -m MODEL ...      generate on this machine (one shard)"},
+};
+
+static void usage(FILE *f)
+{
+    fprintf(f, "usage: coord COMMAND [options]\n\ncommands:\n");
+    for (size_t i = 0; i < sizeof COMMANDS / sizeof COMMANDS[0]; i++)
+        fprintf(f, "  %s\n", COMMANDS[i].help);
+    fprintf(f, "\n`coord COMMAND --help` for a command's options.\n");
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2) {
+        usage(stderr);
+        return 2;
+    }
+    if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") || !strcmp(argv[1], "help")) {
+        usage(stdout);
+        return 0;
+    }
+    for (size_t i = 0; i < sizeof COMMANDS / sizeof COMMANDS[0]; i++)
+        if (!strcmp(argv[1], COMMANDS[i].name))
+            return COMMANDS[i].fn(argc - 1, argv + 1);
+    fprintf(stderr, "coord: unknown command '%s'\n", argv[1]);
+    usage(stderr);
+    return 2;
+}

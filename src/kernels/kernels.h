@@ -1,0 +1,59 @@
+/* kernels.h — per-ISA dot products, chosen once at start from cpuid.
+ *
+ * An lp_kernels table is a plain value (no allocation): fill it with
+ * lp_kernels_init and pass it by pointer. Every entry a given ISA does not
+ * implement falls back to the next lower ISA, ending at the scalar
+ * reference in quant.h, so every table is complete.
+ *
+ * Numerics: integer parts of quantized dots are exact in every ISA; the f32
+ * accumulation across blocks may differ in order from the scalar path, so
+ * SIMD results agree with scalar to float rounding, not bit for bit. One
+ * process always uses one table, so its results are deterministic and the
+ * same for any thread count. */
+#ifndef LP_KERNELS_H
+#define LP_KERNELS_H
+
+#include <stdint.h>
+
+#include "../err.h"
+#include "../quant.h"
+
+typedef enum lp_isa {
+    LP_ISA_SCALAR = 0,
+    LP_ISA_AVX2,        /* AVX2 + FMA + F16C */
+    LP_ISA_AVX512,      /* AVX-512 F/BW/DQ/VL */
+    LP_ISA_AVX512_VNNI, /* + AVX512_VNNI */
+    LP_ISA_COUNT
+} lp_isa;
+
+/* One weight row (w_type) · one activation row (its vec_dot_type). */
+typedef float (*lp_vec_dot_fn)(int64_t n, const void *w, const void *a);
+
+/* f32 activations to a dot type (see lp_quantize_row). */
+typedef void (*lp_quantize_fn)(const float *src, void *dst, int64_t n);
+
+typedef struct lp_kernels {
+    lp_isa isa;
+    lp_vec_dot_fn dot[LP_TYPE_COUNT];       /* by weight type; NULL = unsupported */
+    lp_quantize_fn quantize[LP_TYPE_COUNT]; /* by dot type; NULL = not a dot type */
+} lp_kernels;
+
+const char *lp_isa_name(lp_isa isa);
+/* Parse "scalar", "avx2", "avx512", "avx512vnni"; -1 if unknown. */
+int lp_isa_parse(const char *s);
+
+/* Best ISA this CPU (and OS: XSAVE state) supports. */
+lp_isa lp_cpu_best_isa(void);
+
+/* Fill k for isa; fails (err set) if the CPU cannot run it. */
+int lp_kernels_init(lp_kernels *k, lp_isa isa, lp_err *err);
+
+/* Per-ISA fillers, each overriding the entries it implements. Defined in
+ * the per-ISA translation units, which alone are compiled with that ISA's
+ * flags. */
+void lp_kernels_fill_scalar(lp_kernels *k);
+void lp_kernels_fill_avx2(lp_kernels *k);
+void lp_kernels_fill_avx512(lp_kernels *k);
+void lp_kernels_fill_avx512_vnni(lp_kernels *k);
+
+#endif

@@ -1,0 +1,23 @@
+/* support.h — helpers shared by the tests (linked into every test).
+ * Include after the cmocka prerequisites. */
+#ifndef LP_TEST_SUPPORT_H
+#define LP_TEST_SUPPORT_H
+
+#include <stddef.h>
+
+/* Path of a file under the shared test data (env LP_SHARED, else
+ * ../shared). Writes into buf and returns it. */
+char *lp_test_shared(char *buf, size_t cap, const char *rel);
+
+/* Path of a program in the build dir (env LP_BIN, else ./build). */
+char *lp_test_bin(char *buf, size_t cap, const char *prog);
+
+/* Read a whole file; caller frees. NULL on error. *len gets the size. */
+void *lp_test_read_file(const char *path, size_t *len);
+
+/* A fresh empty directory under $TMPDIR for this test; caller removes it
+ * with lp_test_rmtree. */
+char *lp_test_tmpdir(char *buf, size_t cap);
+void lp_test_rmtree(const char *dir);
+
+#endif
