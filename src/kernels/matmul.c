@@ -1,0 +1,76 @@
+#include "matmul.h"
+
+#include <string.h>
+
+/* Rows per tile: a tile of weight rows stays in L1/L2 while every token of
+ * the batch streams past it. */
+enum { ROW_TILE = 16 };
+
+typedef struct mm_task {
+    const lp_kernels *k;
+    const lp_weight *w;
+    const float *x;
+    int n_tok;
+    float *y;
+    uint8_t *xq;
+    size_t xq_row;
+    lp_type dot_type;
+} mm_task;
+
+size_t lp_matmul_scratch_bytes(uint32_t type, int64_t cols, int n_tok)
+{
+    const lp_type_traits *t = lp_type_traits_get(type);
+    if (!t)
+        return 0;
+    return lp_type_row_bytes(t->vec_dot_type, cols) * (size_t)n_tok;
+}
+
+static void quantize_task(void *arg, int ith, int nth)
+{
+    mm_task *t = arg;
+    long lo, hi;
+    lp_split_range(t->n_tok, ith, nth, &lo, &hi);
+    for (long i = lo; i < hi; i++)
+        t->k->quantize[t->dot_type](t->x + i * t->w->cols, t->xq + i * t->xq_row,
+                                    t->w->cols);
+}
+
+static void dot_task(void *arg, int ith, int nth)
+{
+    mm_task *t = arg;
+    const lp_weight *w = t->w;
+    const lp_vec_dot_fn dot = t->k->dot[w->type];
+    long lo, hi;
+    lp_split_range(w->rows, ith, nth, &lo, &hi);
+    for (long r0 = lo; r0 < hi; r0 += ROW_TILE) {
+        const long r1 = r0 + ROW_TILE < hi ? r0 + ROW_TILE : hi;
+        for (int i = 0; i < t->n_tok; i++) {
+            const uint8_t *a = t->xq + (size_t)i * t->xq_row;
+            float *y = t->y + (size_t)i * (size_t)w->rows;
+            for (long r = r0; r < r1; r++)
+                y[r] = dot(w->cols, w->data + (size_t)r * w->row_bytes, a);
+        }
+    }
+}
+
+void lp_matmul(lp_pool *pool, const lp_kernels *k, const lp_weight *w,
+               const float *x, int n_tok, float *y, void *scratch)
+{
+    mm_task t = {
+        .k = k, .w = w, .x = x, .n_tok = n_tok, .y = y,
+        .dot_type = lp_type_traits_get(w->type)->vec_dot_type,
+    };
+    if (t.dot_type == LP_TYPE_F32) {
+        /* f32 weights dot f32 activations directly: no conversion. */
+        t.xq = (uint8_t *)(uintptr_t)x;
+        t.xq_row = (size_t)w->cols * sizeof(float);
+    } else {
+        t.xq = scratch;
+        t.xq_row = lp_type_row_bytes(t.dot_type, w->cols);
+        if (n_tok == 1)
+            quantize_task(&t, 0, 1);
+        else
+            lp_pool_run(pool, quantize_task, &t);
+    }
+    lp_pool_run(pool, dot_task, &t);
+}

@@ -1,0 +1,34 @@
+/* matmul.h — y = W·x for a quantized weight matrix and a batch of f32
+ * activation rows, split across the thread pool by output rows.
+ *
+ * The activations are first converted to the weight's dot type (Q8_0,
+ * Q8_1, Q8_K, F16, BF16 or F32), once per call, then every weight row is
+ * dotted with every activation row. Each output element is computed by one
+ * thread with one kernel, so results do not depend on the thread count. */
+#ifndef LP_MATMUL_H
+#define LP_MATMUL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "../pool.h"
+#include "kernels.h"
+
+/* A 2-D weight: `rows` rows of `cols` elements (GGUF ne[0] = cols). */
+typedef struct lp_weight {
+    uint32_t type;
+    int64_t rows, cols;
+    size_t row_bytes;
+    const uint8_t *data; /* borrowed (usually the gguf mapping) */
+} lp_weight;
+
+/* Scratch bytes lp_matmul needs for n_tok activation rows of `cols`
+ * elements converted to the dot type of weight type `type`. */
+size_t lp_matmul_scratch_bytes(uint32_t type, int64_t cols, int n_tok);
+
+/* y[t * w->rows + r] = W[r] · x[t * w->cols ...], t < n_tok.
+ * scratch: lp_matmul_scratch_bytes(w->type, w->cols, n_tok) bytes. */
+void lp_matmul(lp_pool *pool, const lp_kernels *k, const lp_weight *w,
+               const float *x, int n_tok, float *y, void *scratch);
+
+#endif

@@ -1,0 +1,288 @@
+/* model.c — the forward pass of a llama-family layer range, top to bottom as
+ * the math goes. Every buffer lives in lp_run, allocated once; a step
+ * allocates nothing. Matmuls and attention run on the thread pool. */
+#include "model.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ops.h"
+
+struct lp_run {
+    const lp_model *m;
+    const lp_kernels *k;
+    lp_pool *pool;
+    int max_batch, max_ctx;
+    float *x;       /* [B][n_embd]   the residual stream */
+    float *xb;      /* [B][n_embd]   normed input of a block / block output */
+    float *q;       /* [B][n_head * head_dim] */
+    float *kn, *vn; /* [B][kv_dim]   this step's keys and values */
+    float *att;     /* [B][n_head * head_dim] attention output */
+    float *hb;      /* [B][n_ff]     gate, then silu(gate) * up */
+    float *hb2;     /* [B][n_ff]     up */
+    float *rope;    /* [B][n_rot]    cos/sin per token position */
+    float *logits;  /* [n_vocab] */
+    void *mm_scratch;             /* activations in a dot type, widest input */
+    float *att_scores;            /* [nth][max_ctx] */
+    lp_half *att_q16, *att_p16;   /* [nth][head_dim], [nth][max_ctx] */
+};
+
+/* ---- setup ------------------------------------------------------------- */
+
+static size_t max_sz(size_t a, size_t b)
+{
+    return a > b ? a : b;
+}
+
+static size_t widest_scratch(const lp_model *m, int batch)
+{
+    size_t best = 0;
+    for (int l = 0; l < m->last - m->first; l++) {
+        const lp_layer *L = &m->layers[l];
+        const lp_weight *lw[] = {&L->wq, &L->wk, &L->wv, &L->wo, &L->w_gate, &L->w_up,
+                                 &L->w_down};
+        for (size_t i = 0; i < sizeof lw / sizeof lw[0]; i++)
+            best = max_sz(best, lp_matmul_scratch_bytes(lw[i]->type, lw[i]->cols, batch));
+    }
+    if (m->has_head)
+        best = max_sz(best, lp_matmul_scratch_bytes(m->output.type, m->output.cols, 1));
+    return best;
+}
+
+static void *xcalloc(size_t n, size_t size, bool *ok)
+{
+    void *p = calloc(n ? n : 1, size);
+    if (!p)
+        *ok = false;
+    return p;
+}
+
+lp_run *lp_run_new(const lp_model *m, const lp_kernels *k, lp_pool *pool,
+                   int max_batch, int max_ctx, lp_err *err)
+{
+    if (max_batch < 1 || max_batch > 65536 || max_ctx < 1 || max_ctx > (1 << 24)) {
+        lp_err_set(err, "run: batch %d / context %d out of range", max_batch, max_ctx);
+        return NULL;
+    }
+    lp_run *r = calloc(1, sizeof *r);
+    if (!r) {
+        lp_err_set(err, "run: out of memory");
+        return NULL;
+    }
+    const lp_hparams *hp = &m->hp;
+    const size_t B = (size_t)max_batch, nth = (size_t)lp_pool_size(pool);
+    const size_t qd = (size_t)hp->n_head * hp->head_dim,
+                 kvd = (size_t)hp->n_head_kv * hp->head_dim;
+    bool ok = true;
+    *r = (lp_run){.m = m, .k = k, .pool = pool, .max_batch = max_batch, .max_ctx = max_ctx};
+    r->x = xcalloc(B * hp->n_embd, sizeof(float), &ok);
+    r->xb = xcalloc(B * hp->n_embd, sizeof(float), &ok);
+    r->q = xcalloc(B * qd, sizeof(float), &ok);
+    r->kn = xcalloc(B * kvd, sizeof(float), &ok);
+    r->vn = xcalloc(B * kvd, sizeof(float), &ok);
+    r->att = xcalloc(B * qd, sizeof(float), &ok);
+    r->hb = xcalloc(B * hp->n_ff, sizeof(float), &ok);
+    r->hb2 = xcalloc(B * hp->n_ff, sizeof(float), &ok);
+    r->rope = xcalloc(B * hp->n_rot, sizeof(float), &ok);
+    r->logits = xcalloc(hp->n_vocab, sizeof(float), &ok);
+    r->mm_scratch = xcalloc(widest_scratch(m, max_batch), 1, &ok);
+    r->att_scores = xcalloc(nth * (size_t)max_ctx, sizeof(float), &ok);
+    r->att_q16 = xcalloc(nth * hp->head_dim, sizeof(lp_half), &ok);
+    r->att_p16 = xcalloc(nth * (size_t)max_ctx, sizeof(lp_half), &ok);
+    if (!ok) {
+        lp_run_free(r);
+        lp_err_set(err, "run: out of memory for batch %d, context %d", max_batch, max_ctx);
+        return NULL;
+    }
+    return r;
+}
+
+void lp_run_free(lp_run *r)
+{
+    if (!r)
+        return;
+    void *bufs[] = {r->x, r->xb, r->q, r->kn, r->vn, r->att, r->hb, r->hb2, r->rope,
+                    r->logits, r->mm_scratch, r->att_scores, r->att_q16, r->att_p16};
+    for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++)
+        free(bufs[i]);
+    free(r);
+}
+
+/* ---- one step ---------------------------------------------------------- */
+
+static void matmul(lp_run *r, const lp_weight *w, const float *x, int n, float *y)
+{
+    lp_matmul(r->pool, r->k, w, x, n, y, r->mm_scratch);
+}
+
+static void add_bias(float *y, const float *b, int n_tok, int dim)
+{
+    if (!b)
+        return;
+    for (int t = 0; t < n_tok; t++)
+        lp_add(y + (size_t)t * dim, b, dim);
+}
+
+static void rmsnorm_rows(float *out, const float *x, const float *w, int n_tok, int dim,
+                         float eps)
+{
+    for (int t = 0; t < n_tok; t++)
+        lp_rmsnorm(out + (size_t)t * dim, x + (size_t)t * dim, w, dim, eps);
+}
+
+static void rope_heads(const lp_run *r, float *v, int n_tok, int n_heads)
+{
+    const lp_hparams *hp = &r->m->hp;
+    for (int t = 0; t < n_tok; t++)
+        for (int h = 0; h < n_heads; h++)
+            lp_rope_apply(v + ((size_t)t * n_heads + h) * hp->head_dim,
+                          r->rope + (size_t)t * hp->n_rot, (int)hp->n_rot,
+                          hp->rope_mode == LP_ROPE_NEOX);
+}
+
+/* K rows are positions; V is stored transposed (one row per dimension). */
+static void store_kv(lp_run *r, lp_kv *kv, int layer, int slot, int pos0, int n_tok)
+{
+    const int kvd = (int)(r->m->hp.n_head_kv * r->m->hp.head_dim);
+    const int n_ctx = lp_kv_get_shape(kv)->n_ctx;
+    lp_half *K = lp_kv_k(kv, layer, slot), *Vt = lp_kv_v(kv, layer, slot);
+    for (int t = 0; t < n_tok; t++) {
+        const float *kn = r->kn + (size_t)t * kvd, *vn = r->vn + (size_t)t * kvd;
+        lp_half *krow = K + (size_t)(pos0 + t) * kvd;
+        for (int d = 0; d < kvd; d++) {
+            krow[d] = lp_f32_to_f16(kn[d]);
+            Vt[(size_t)d * n_ctx + pos0 + t] = lp_f32_to_f16(vn[d]);
+        }
+    }
+}
+
+typedef struct attn_task {
+    lp_run *r;
+    lp_kv *kv;
+    int layer, slot, pos0, n_tok;
+} attn_task;
+
+static void attn_worker(void *arg, int ith, int nth)
+{
+    const attn_task *a = arg;
+    lp_run *r = a->r;
+    const lp_hparams *hp = &r->m->hp;
+    const int hd = (int)hp->head_dim, n_head = (int)hp->n_head;
+    const int group = (int)(hp->n_head / hp->n_head_kv);
+    const int kvd = (int)hp->n_head_kv * hd, n_ctx = lp_kv_get_shape(a->kv)->n_ctx;
+    const float scale = 1.0f / sqrtf((float)hd);
+    const lp_half *K = lp_kv_k(a->kv, a->layer, a->slot);
+    const lp_half *Vt = lp_kv_v(a->kv, a->layer, a->slot);
+    lp_attn_scratch s = {r->att_scores + (size_t)ith * r->max_ctx,
+                         r->att_q16 + (size_t)ith * hd, r->att_p16 + (size_t)ith * r->max_ctx};
+    long lo, hi;
+    lp_split_range((long)a->n_tok * n_head, ith, nth, &lo, &hi);
+    for (long i = lo; i < hi; i++) {
+        const int t = (int)(i / n_head), h = (int)(i % n_head), hk = h / group;
+        const size_t qo = ((size_t)t * n_head + h) * hd;
+        lp_attend_head(r->k, r->q + qo, K + (size_t)hk * hd, kvd, Vt + (size_t)hk * hd * n_ctx,
+                       n_ctx, a->pos0 + t + 1, hd, scale, r->att + qo, &s);
+    }
+}
+
+static void attention(lp_run *r, lp_kv *kv, int il, int slot, int pos0, int n)
+{
+    const lp_hparams *hp = &r->m->hp;
+    const lp_layer *L = &r->m->layers[il];
+    const int qd = (int)(hp->n_head * hp->head_dim), kvd = (int)(hp->n_head_kv * hp->head_dim);
+
+    rmsnorm_rows(r->xb, r->x, L->attn_norm, n, (int)hp->n_embd, hp->rms_eps);
+    matmul(r, &L->wq, r->xb, n, r->q);
+    matmul(r, &L->wk, r->xb, n, r->kn);
+    matmul(r, &L->wv, r->xb, n, r->vn);
+    add_bias(r->q, L->bq, n, qd);
+    add_bias(r->kn, L->bk, n, kvd);
+    add_bias(r->vn, L->bv, n, kvd);
+    rope_heads(r, r->q, n, (int)hp->n_head);
+    rope_heads(r, r->kn, n, (int)hp->n_head_kv);
+    store_kv(r, kv, il, slot, pos0, n);
+    attn_task a = {r, kv, il, slot, pos0, n};
+    lp_pool_run(r->pool, attn_worker, &a);
+    matmul(r, &L->wo, r->att, n, r->xb);
+    lp_add(r->x, r->xb, n * (int)hp->n_embd);
+}
+
+static void feed_forward(lp_run *r, int il, int n)
+{
+    const lp_hparams *hp = &r->m->hp;
+    const lp_layer *L = &r->m->layers[il];
+    rmsnorm_rows(r->xb, r->x, L->ffn_norm, n, (int)hp->n_embd, hp->rms_eps);
+    matmul(r, &L->w_gate, r->xb, n, r->hb);
+    matmul(r, &L->w_up, r->xb, n, r->hb2);
+    lp_swiglu(r->hb, r->hb, r->hb2, n * (int)hp->n_ff);
+    matmul(r, &L->w_down, r->hb, n, r->xb);
+    lp_add(r->x, r->xb, n * (int)hp->n_embd);
+}
+
+static int embed(lp_run *r, const lp_fwd_in *in, lp_err *err)
+{
+    const lp_model *m = r->m;
+    const int e = (int)m->hp.n_embd;
+    if (!m->has_embed) {
+        if (!in->hidden)
+            return lp_err_set(err, "forward: this shard takes hidden states, none given");
+        memcpy(r->x, in->hidden, (size_t)in->n * e * sizeof(float));
+        return 0;
+    }
+    if (!in->tokens)
+        return lp_err_set(err, "forward: this shard takes token ids, none given");
+    for (int t = 0; t < in->n; t++) {
+        const int32_t id = in->tokens[t];
+        if (id < 0 || (uint32_t)id >= m->hp.n_vocab)
+            return lp_err_set(err, "forward: token id %d outside the vocabulary of %u", id,
+                              m->hp.n_vocab);
+        lp_dequantize_row(m->tok_embd.type, m->tok_embd.data + (size_t)id * m->tok_embd.row_bytes,
+                          r->x + (size_t)t * e, e);
+    }
+    return 0;
+}
+
+static int check_step(const lp_run *r, const lp_kv *kv, int slot, const lp_fwd_in *in,
+                      lp_err *err)
+{
+    const lp_kv_shape *ks = lp_kv_get_shape(kv);
+    if (in->n < 1 || in->n > r->max_batch)
+        return lp_err_set(err, "forward: %d tokens, but a step takes 1..%d", in->n, r->max_batch);
+    if (slot < 0 || slot >= ks->n_slots || ks->n_layer != r->m->last - r->m->first ||
+        ks->kv_dim != (int)(r->m->hp.n_head_kv * r->m->hp.head_dim) || ks->n_ctx > r->max_ctx)
+        return lp_err_set(err, "forward: kv cache does not match this shard");
+    if (in->pos0 != lp_kv_len(kv, slot))
+        return lp_err_set(err, "forward: step starts at position %d but the session holds %d",
+                          in->pos0, lp_kv_len(kv, slot));
+    if (in->pos0 + in->n > ks->n_ctx)
+        return lp_err_set(err, "forward: positions up to %d exceed the context of %d",
+                          in->pos0 + in->n, ks->n_ctx);
+    return 0;
+}
+
+int lp_forward(lp_run *r, lp_kv *kv, int slot, const lp_fwd_in *in, const float **out,
+               lp_err *err)
+{
+    const lp_model *m = r->m;
+    const lp_hparams *hp = &m->hp;
+    const int n = in->n, e = (int)hp->n_embd;
+    if (check_step(r, kv, slot, in, err) != 0 || embed(r, in, err) != 0)
+        return -1;
+    for (int t = 0; t < n; t++)
+        lp_rope_cache(r->rope + (size_t)t * hp->n_rot, in->pos0 + t, (int)hp->n_rot,
+                      hp->rope_base, hp->rope_freq_scale, m->rope_freqs);
+    for (int il = 0; il < m->last - m->first; il++) {
+        attention(r, kv, il, slot, in->pos0, n);
+        feed_forward(r, il, n);
+    }
+    lp_kv_set_len(kv, slot, in->pos0 + n, NULL);
+    if (!m->has_head) {
+        *out = r->x;
+        return 0;
+    }
+    lp_rmsnorm(r->xb, r->x + (size_t)(n - 1) * e, m->output_norm, e, hp->rms_eps);
+    matmul(r, &m->output, r->xb, 1, r->logits);
+    *out = r->logits;
+    return 0;
+}
