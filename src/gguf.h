@@ -21,6 +21,12 @@
 #define LP_GGUF_MAX_DIMS 4
 #define LP_GGUF_DEFAULT_ALIGNMENT 32
 
+/* Limits the reader enforces (llama.cpp's, where it has one). */
+#define LP_GGUF_MAX_NAME 64                    /* tensor names: len < this */
+#define LP_GGUF_MAX_STRING ((uint64_t)1 << 30) /* bytes in one string */
+#define LP_GGUF_MAX_ARRAY ((uint64_t)1 << 30)  /* elements in one array */
+#define LP_GGUF_MAX_ARRAY_DEPTH 8              /* arrays nested in arrays */
+
 typedef enum lp_gguf_type {
     LP_GGUF_UINT8 = 0,
     LP_GGUF_INT8 = 1,
@@ -88,7 +94,11 @@ typedef struct lp_gguf {
     uint64_t n_tensors;
     lp_gguf_tensor *tensors;  /* n_tensors entries, file order */
     uint64_t alignment;
-    uint64_t data_offset;     /* file offset of the tensor data section */
+    uint64_t data_offset;     /* file offset of the tensor data section:
+                                 the tensor infos' end rounded up to
+                                 alignment. With no tensors and no padding
+                                 in the file (older writers), the end of
+                                 the infos, i.e. the file size. */
     const uint8_t *base;      /* the whole file */
     uint64_t size;
     /* private */
@@ -120,7 +130,10 @@ int lp_gguf_get_bool(const lp_gguf *g, const char *key, bool *out);
 int lp_gguf_get_str(const lp_gguf *g, const char *key, lp_str *out);
 int lp_gguf_get_arr(const lp_gguf *g, const char *key, lp_gguf_arr *out);
 
-/* Array element access; i must be < arr->n (checked: returns -1/zero). */
+/* Array element access; i must be < arr->n (checked: returns -1/zero).
+ * arr_str / arr_arr are O(1): the reader builds an offset table for every
+ * STRING or ARRAY array, nested ones included. arr_f32 accepts FLOAT32 and
+ * FLOAT64 elements; arr_i64 any integer type whose value fits. */
 int lp_gguf_arr_str(const lp_gguf_arr *a, uint64_t i, lp_str *out);
 int lp_gguf_arr_arr(const lp_gguf_arr *a, uint64_t i, lp_gguf_arr *out);
 int lp_gguf_arr_f32(const lp_gguf_arr *a, uint64_t i, float *out);
@@ -156,7 +169,16 @@ int lp_gguf_writer_add_tensor(lp_gguf_writer *w, const char *name,
 
 int lp_gguf_writer_write(lp_gguf_writer *w, const char *path, lp_err *err);
 
-/* Write a parsed file back out (all kvs, all tensors, same order). */
+/* lp_gguf_writer_write writes to a temporary file next to `path` and
+ * renames it over `path` only when every byte (and fsync) succeeded, so a
+ * failed write (disk full, ...) leaves no partial file under `path`. The
+ * alignment is the `general.alignment` kv's (must be a UINT32 power of two)
+ * or LP_GGUF_DEFAULT_ALIGNMENT. Tensor infos keep the n_dims given. */
+
+/* Write a parsed file back out (all kvs, all tensors, same order). Values
+ * are copied byte for byte, so a file written by llama.cpp or gguf-py
+ * comes out identical (tensor data at llama.cpp's offsets; a tensor-less
+ * file is padded after its infos only if the original was). */
 int lp_gguf_copy(const lp_gguf *g, const char *path, lp_err *err);
 
 #endif
