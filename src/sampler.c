@@ -309,13 +309,63 @@ static double exp_shifted(lp_token_prob *c, size_t n, float max)
     return sum;
 }
 
+/* Bins of distance below the max logit, 1/16 logit wide; the last bin
+ * catches everything 32 or more below (and a NaN distance from inf - inf). */
+enum { NBINS = 512 };
+
+static size_t bin_of(float max, float logit)
+{
+    const float d = (max - logit) * 16.0f;
+    return d >= 0.0f && d < (float)(NBINS - 1) ? (size_t)d : NBINS - 1;
+}
+
+/* Move to the front the fewest candidates that can hold top_p of the mass
+ * and return their count (n if that takes the last bin). Bins are ordered
+ * by logit and ties share a bin, so the front is exactly the first m of a
+ * full sort: the vocabulary is never sorted, only the nucleus. One extra
+ * bin absorbs the difference between these double sums and the float
+ * cumulation that decides. */
+static size_t nucleus_front(lp_token_prob *c, size_t n, float max, float top_p)
+{
+    double mass[NBINS] = {0};
+    for (size_t i = 0; i < n; i++)
+        mass[bin_of(max, c[i].logit)] += c[i].p;
+    double cum = 0.0;
+    size_t b = 0;
+    for (; b < NBINS - 1; b++) {
+        cum += mass[b];
+        if (cum >= top_p)
+            break;
+    }
+    if (b + 1 >= NBINS - 1)
+        return n;
+    size_t m = 0;
+    for (size_t i = 0; i < n; i++)
+        if (bin_of(max, c[i].logit) <= b + 1)
+            swap_cand(&c[m++], &c[i]);
+    return m;
+}
+
+/* Index past the first c[i] at which the float cumulative p reaches
+ * top_p, or 0 if c[0..n) never gets there. */
+static size_t reach(const lp_token_prob *c, size_t n, float top_p)
+{
+    float cum = 0.0f;
+    for (size_t i = 0; i < n; i++) {
+        cum += c[i].p;
+        if (cum >= top_p)
+            return i + 1;
+    }
+    return 0;
+}
+
 /* Returns the new candidate count; *sorted tells whether c is in order. */
 static size_t apply_top_p(lp_token_prob *c, size_t n, float top_p, bool *sorted)
 {
     if (top_p >= 1.0f)
         return n;
     /* softmax at temperature 1, float sums as in llama.cpp's top-p */
-    float max = *sorted ? c[0].logit : max_logit(c, n);
+    const float max = *sorted ? c[0].logit : max_logit(c, n);
     float sum = 0.0f;
     for (size_t i = 0; i < n; i++) {
         c[i].p = c[i].logit == max ? 1.0f : expf(c[i].logit - max);
@@ -323,27 +373,20 @@ static size_t apply_top_p(lp_token_prob *c, size_t n, float top_p, bool *sorted)
     }
     for (size_t i = 0; i < n; i++)
         c[i].p /= sum;
-    /* Without a prior top-k the nucleus is usually small: order only a
-     * prefix, and widen it when the prefix does not reach top_p. */
-    size_t m = *sorted ? n : 256;
-    for (;;) {
-        if (!*sorted || m < n)
-            select_top(c, n, m);
-        if (m >= n)
-            *sorted = true;
-        float cum = 0.0f;
-        size_t lim = m < n ? m : n;
-        for (size_t i = 0; i < lim; i++) {
-            cum += c[i].p;
-            if (cum >= top_p) {
-                *sorted = true;
-                return i + 1;
-            }
-        }
-        if (m >= n)
-            return n; /* rounding kept the sum below top_p: keep all */
-        m = m > n / 4 ? n : m * 4;
+    size_t m = n, k;
+    if (!*sorted) {
+        m = nucleus_front(c, n, max, top_p);
+        select_top(c, m, m);
     }
+    *sorted = true;
+    if ((k = reach(c, m, top_p)) > 0)
+        return k;
+    if (m < n) { /* the front fell short by rounding: order everything */
+        select_top(c, n, n);
+        if ((k = reach(c, n, top_p)) > 0)
+            return k;
+    }
+    return n; /* rounding kept the sum below top_p: keep all */
 }
 
 static size_t apply_min_p(lp_token_prob *c, size_t n, float min_p, bool sorted)

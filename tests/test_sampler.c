@@ -283,6 +283,23 @@ static void test_bad_logits(void **state)
     for (int i = 0; i < 100; i++)
         assert_int_equal(sample(s, l), 3);
     lp_sampler_free(s);
+
+    /* +inf logits share the whole mass, with or without truncation */
+    float inf[6] = {1.0f, INFINITY, 2.0f, INFINITY, NAN, 0.0f};
+    for (int k = 0; k <= 40; k += 40) {
+        p.top_k = k;
+        s = make(&p, 6);
+        int seen[6] = {0};
+        for (int i = 0; i < 200; i++)
+            seen[sample(s, inf)]++;
+        assert_int_equal(seen[1] + seen[3], 200);
+        assert_true(seen[1] > 50 && seen[3] > 50);
+        lp_sampler_free(s);
+    }
+    p.temp = 0.0f;
+    s = make(&p, 6);
+    assert_int_equal(sample(s, inf), 1);
+    lp_sampler_free(s);
 }
 
 /* ---- truncation on hand-made distributions ------------------------------------- */
