@@ -113,7 +113,8 @@ static void quant_q8_1(const float *x, void *dst, int64_t nb)
 }
 
 /* ggml's nearest_int: adding 1.5*2^23 leaves the rounded (ties-to-even)
- * integer in the low mantissa bits. Valid for |v| <= 2^22 - 1. */
+ * integer in the low mantissa bits. Valid for |v| <= 2^22 - 1. The caller's
+ * iscale*x must be rounded before the add (no FMA contraction: -std=c17). */
 static int nearest_int(float v)
 {
     float biased = v + 12582912.f;

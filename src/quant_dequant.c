@@ -2,8 +2,9 @@
  *
  * Each function mirrors ggml's dequantize_row_* (ggml-quants.c) operation
  * for operation, because the result must be bit-identical: the same
- * products in the same order, each rounded to f32 on its own (this file is
- * built as ISO C, so the compiler may not fuse a*b+c into an FMA).
+ * products in the same order, each rounded to f32 on its own. That needs
+ * the build's -std=c17 (for GCC: -ffp-contract=off); a GNU-mode build with
+ * FMA enabled would fuse a*b+c and break exactness.
  *
  * Blocks are copied out with memcpy, so a row may sit at any address. */
 #include <string.h>

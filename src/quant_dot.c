@@ -9,7 +9,8 @@
  *     per block whose factors are multiplied in exactly ggml's order (it
  *     differs between types; each is spelled out below).
  *   K-quants: quant_dot_k.c.
- * Built as ISO C, so no a*b+c is fused into an FMA behind our back.
+ * Built as ISO C (-std=c17: GCC does not contract a*b+c into an FMA);
+ * with contraction on, the block updates stop matching ggml's bits.
  *
  * The integer block sums are exact, so their order does not matter; only
  * the f32 operations do, and those are kept in ggml's order. */
