@@ -13,19 +13,24 @@
 /* Values are read and written with memcpy in host order. */
 static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__, "GGUF I/O assumes little-endian");
 
-/* Every allocation the reader makes besides the lp_gguf itself and its kv
- * and tensor arrays: offset tables and the two hash indexes. One list,
- * freed by lp_gguf_close. */
+/* The offset tables the reader builds, in one list freed by lp_gguf_close. */
 typedef struct lp_gguf_chunk {
     struct lp_gguf_chunk *next;
     uint64_t mem[]; /* 8-byte aligned; all we store is uint64_t */
 } lp_gguf_chunk;
 
-/* Open-addressing hash indexes (linear probing). A slot holds index+1 of
- * the kv / tensor, 0 when empty. Capacity is a power of two >= 2n. */
+/* A name index: (name, item index) pairs sorted by name. Lookup and
+ * duplicate detection cost O(log n) compares whatever the names are; a
+ * hash table would let a crafted file make them O(n). */
+typedef struct lp_gguf_name {
+    const char *ptr;
+    uint64_t len;
+    uint64_t idx;
+} lp_gguf_name;
+
 typedef struct lp_gguf_index {
-    uint64_t *slots;
-    uint64_t mask; /* capacity - 1 */
+    lp_gguf_name *names; /* malloc'd, owned */
+    uint64_t n;
 } lp_gguf_index;
 
 typedef struct lp_gguf_priv {
@@ -70,13 +75,13 @@ static inline uint32_t lp_gguf_rd_u32(const uint8_t *p)
     return v;
 }
 
-/* Hash of a byte string (FNV-1a, 64 bit). */
-uint64_t lp_gguf_hash(const char *s, uint64_t len);
-
-/* items is g->kv or g->tensors (both start with their name, an lp_str);
- * stride is the element size. Adds item i; returns -1, or the index of an
- * item already there with the same name (then i is not added). */
-int64_t lp_gguf_index_add(lp_gguf_index *ix, const void *items, size_t stride, uint64_t i);
+/* Builds an index over n items (g->kv or g->tensors: both start with their
+ * name, an lp_str; stride is the element size). Returns 0; 1 if two items
+ * share a name, with *first < *second the pair whose later item comes
+ * first in file order (where a sequential reader would notice); -1 if out
+ * of memory. */
+int lp_gguf_index_build(lp_gguf_index *ix, const void *items, size_t stride, uint64_t n,
+                        uint64_t *first, uint64_t *second);
 
 /* Index of the kv / tensor with this name, or -1. */
 int64_t lp_gguf_kv_index(const lp_gguf *g, const char *s, uint64_t len);

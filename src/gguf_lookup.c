@@ -1,10 +1,12 @@
 /* gguf_lookup.c — finding kvs and tensors by name, typed getters, and
- * array element access on a parsed lp_gguf. Lookups are O(1) (hash indexes
- * built by the reader); so is indexing a string array (offset tables). */
+ * array element access on a parsed lp_gguf. Lookups are binary searches in
+ * the reader's sorted name indexes; indexing a string array is O(1) through
+ * its offset table. */
 #include <assert.h>
 #include <float.h>
 #include <math.h>
 #include <stddef.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "gguf.h"
@@ -14,64 +16,76 @@
 static_assert(offsetof(lp_gguf_kv, key) == 0, "kv name first");
 static_assert(offsetof(lp_gguf_tensor, name) == 0, "tensor name first");
 
-uint64_t lp_gguf_hash(const char *s, uint64_t len)
+/* Total order on names: bytes, then length. */
+static int name_cmp(const char *a, uint64_t alen, const char *b, uint64_t blen)
 {
-    uint64_t h = 0xcbf29ce484222325u;
-    for (uint64_t i = 0; i < len; i++) {
-        h ^= (unsigned char)s[i];
-        h *= 0x100000001b3u;
-    }
-    return h;
+    uint64_t m = alen < blen ? alen : blen;
+    int c = m ? memcmp(a, b, (size_t)m) : 0;
+    return c ? c : (alen > blen) - (alen < blen);
 }
 
-static const lp_str *name_at(const void *items, size_t stride, uint64_t i)
+/* Equal names sort in file order, so duplicates come out adjacent and
+ * ordered. */
+static int entry_cmp(const void *x, const void *y)
 {
-    return (const lp_str *)((const char *)items + i * stride);
+    const lp_gguf_name *a = x, *b = y;
+    int c = name_cmp(a->ptr, a->len, b->ptr, b->len);
+    return c ? c : (a->idx > b->idx) - (a->idx < b->idx);
 }
 
-/* The slot holding name (s, len), or the empty slot where it would go. */
-static uint64_t *probe(const lp_gguf_index *ix, const void *items, size_t stride,
-                       const char *s, uint64_t len)
+int lp_gguf_index_build(lp_gguf_index *ix, const void *items, size_t stride, uint64_t n,
+                        uint64_t *first, uint64_t *second)
 {
-    for (uint64_t h = lp_gguf_hash(s, len) & ix->mask;; h = (h + 1) & ix->mask) {
-        uint64_t *slot = &ix->slots[h];
-        if (*slot == 0)
-            return slot;
-        const lp_str *n = name_at(items, stride, *slot - 1);
-        if (n->len == len && memcmp(n->ptr, s, len) == 0)
-            return slot;
-    }
-}
-
-int64_t lp_gguf_index_add(lp_gguf_index *ix, const void *items, size_t stride, uint64_t i)
-{
-    const lp_str *n = name_at(items, stride, i);
-    uint64_t *slot = probe(ix, items, stride, n->ptr, n->len);
-    if (*slot)
-        return (int64_t)(*slot - 1);
-    *slot = i + 1;
-    return -1;
-}
-
-static int64_t index_find(const lp_gguf_index *ix, const void *items, size_t stride,
-                          const char *s, uint64_t len)
-{
-    if (!ix->slots)
+    ix->n = 0;
+    ix->names = n <= SIZE_MAX / sizeof *ix->names
+                    ? malloc(n ? (size_t)n * sizeof *ix->names : 1) : NULL;
+    if (!ix->names)
         return -1;
-    uint64_t v = *probe(ix, items, stride, s, len);
-    return v ? (int64_t)(v - 1) : -1;
+    ix->n = n;
+    for (uint64_t i = 0; i < n; i++) {
+        const lp_str *s = (const lp_str *)((const char *)items + i * stride);
+        ix->names[i] = (lp_gguf_name){s->ptr, s->len, i};
+    }
+    qsort(ix->names, (size_t)n, sizeof *ix->names, entry_cmp);
+    int dup = 0;
+    for (uint64_t i = 1; i < n; i++) {
+        const lp_gguf_name *a = &ix->names[i - 1], *b = &ix->names[i];
+        if (name_cmp(a->ptr, a->len, b->ptr, b->len) == 0 && (!dup || b->idx < *second)) {
+            *first = a->idx;
+            *second = b->idx;
+            dup = 1;
+        }
+    }
+    return dup;
+}
+
+static int64_t index_find(const lp_gguf_index *ix, const char *s, uint64_t len)
+{
+    uint64_t lo = 0, hi = ix->n;
+    while (lo < hi) {
+        uint64_t mid = lo + (hi - lo) / 2;
+        const lp_gguf_name *e = &ix->names[mid];
+        int c = name_cmp(s, len, e->ptr, e->len);
+        if (c == 0)
+            return (int64_t)e->idx;
+        if (c < 0)
+            hi = mid;
+        else
+            lo = mid + 1;
+    }
+    return -1;
 }
 
 int64_t lp_gguf_kv_index(const lp_gguf *g, const char *s, uint64_t len)
 {
     const lp_gguf_priv *pv = g->arena_;
-    return index_find(&pv->kv_index, g->kv, sizeof *g->kv, s, len);
+    return index_find(&pv->kv_index, s, len);
 }
 
 int64_t lp_gguf_tensor_index(const lp_gguf *g, const char *s, uint64_t len)
 {
     const lp_gguf_priv *pv = g->arena_;
-    return index_find(&pv->tensor_index, g->tensors, sizeof *g->tensors, s, len);
+    return index_find(&pv->tensor_index, s, len);
 }
 
 const lp_gguf_kv *lp_gguf_find(const lp_gguf *g, const char *key)

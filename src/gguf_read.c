@@ -150,14 +150,26 @@ static uint64_t *arena_alloc(lp_gguf_priv *pv, uint64_t n)
     return c->mem;
 }
 
-static int index_init(parser *p, lp_gguf_index *ix, uint64_t n)
+/* Indexes the names of n items; on a duplicate, fails naming the later
+ * one (`what` is "kv" or "tensor"). */
+static int build_index(parser *p, lp_gguf_index *ix, const void *items, size_t stride,
+                       uint64_t n, const char *what)
 {
-    uint64_t cap = 8;
-    while (cap < 2 * n) /* n is bounded by the file size: no overflow */
-        cap *= 2;
-    ix->slots = arena_alloc(p->priv, cap);
-    ix->mask = cap - 1;
-    return ix->slots ? 0 : fail(p, "out of memory for an index of %" PRIu64 " names", n);
+    uint64_t first = 0, second = 0;
+    int r = lp_gguf_index_build(ix, items, stride, n, &first, &second);
+    if (r < 0)
+        return fail(p, "out of memory for an index of %" PRIu64 " names", n);
+    if (r == 0)
+        return 0;
+    const lp_str *s = (const lp_str *)((const char *)items + second * stride);
+    char name[64];
+    printable(name, sizeof name, s->ptr, s->len);
+    uint64_t at = (uint64_t)((const uint8_t *)s->ptr - p->b) - 8;
+    if (strcmp(what, "kv") == 0)
+        return fail(p, "kv %" PRIu64 " '%s' (at offset %" PRIu64 "): duplicate key (kv %"
+                    PRIu64 " has it too)", second, name, at, first);
+    return fail(p, "tensor '%s' (info at offset %" PRIu64 "): duplicate tensor name (tensor %"
+                PRIu64 " has it too)", name, at, first);
 }
 
 /* ---- values ------------------------------------------------------------ */
@@ -325,8 +337,6 @@ static int parse_kvs(parser *p, lp_gguf *g)
     g->kv = calloc(g->n_kv ? (size_t)g->n_kv : 1, sizeof *g->kv);
     if (!g->kv)
         return fail(p, "out of memory for %" PRIu64 " key/values", g->n_kv);
-    if (index_init(p, &p->priv->kv_index, g->n_kv))
-        return -1;
     for (uint64_t i = 0; i < g->n_kv; i++) {
         lp_gguf_kv *kv = &g->kv[i];
         const uint64_t at = p->pos;
@@ -339,15 +349,12 @@ static int parse_kvs(parser *p, lp_gguf *g)
         printable(name, sizeof name, kv->key.ptr, kv->key.len);
         snprintf(p->where, sizeof p->where, "kv %" PRIu64 " '%s' (at offset %" PRIu64 ")",
                  i, name, at);
-        int64_t dup = lp_gguf_index_add(&p->priv->kv_index, g->kv, sizeof *g->kv, i);
-        if (dup >= 0)
-            return fail(p, "duplicate key (kv %" PRId64 " has it too)", dup);
         uint32_t t;
         if (rd_u32(p, &t, "value type") || parse_value(p, t, &kv->val))
             return -1;
     }
     p->where[0] = 0;
-    return 0;
+    return build_index(p, &p->priv->kv_index, g->kv, sizeof *g->kv, g->n_kv, "kv");
 }
 
 static int parse_alignment(parser *p, lp_gguf *g)
@@ -426,8 +433,6 @@ static int parse_tensor_infos(parser *p, lp_gguf *g)
     g->tensors = calloc(g->n_tensors ? (size_t)g->n_tensors : 1, sizeof *g->tensors);
     if (!g->tensors)
         return fail(p, "out of memory for %" PRIu64 " tensor infos", g->n_tensors);
-    if (index_init(p, &p->priv->tensor_index, g->n_tensors))
-        return -1;
     for (uint64_t i = 0; i < g->n_tensors; i++) {
         lp_gguf_tensor *t = &g->tensors[i];
         const uint64_t at = p->pos;
@@ -442,15 +447,12 @@ static int parse_tensor_infos(parser *p, lp_gguf *g)
         printable(name, sizeof name, t->name.ptr, t->name.len);
         snprintf(p->where, sizeof p->where, "tensor '%s' (info at offset %" PRIu64 ")",
                  name, at);
-        int64_t dup = lp_gguf_index_add(&p->priv->tensor_index, g->tensors,
-                                        sizeof *g->tensors, i);
-        if (dup >= 0)
-            return fail(p, "duplicate tensor name (tensor %" PRId64 " has it too)", dup);
         if (tensor_shape(p, t) || rd_u64(p, &t->offset, "data offset"))
             return -1;
     }
     p->where[0] = 0;
-    return 0;
+    return build_index(p, &p->priv->tensor_index, g->tensors, sizeof *g->tensors,
+                       g->n_tensors, "tensor");
 }
 
 /* Where the data section starts, and every tensor's extent inside it. */
@@ -568,6 +570,8 @@ void lp_gguf_close(lp_gguf *g)
             pv->chunks = c->next;
             free(c);
         }
+        free(pv->kv_index.names);
+        free(pv->tensor_index.names);
         free(pv);
     }
     if (g->map_)

@@ -97,15 +97,17 @@ static void *dup_bytes(const void *p, uint64_t n)
     return d;
 }
 
-/* Adds or replaces a kv; takes ownership of val (freed on failure). */
+/* Adds or replaces a kv; takes ownership of val (freed on failure).
+ * lp_gguf_copy passes replace = false: its keys are known distinct, and
+ * the linear search would make copying a file of n kvs O(n^2). */
 static int put_kv(lp_gguf_writer *w, const char *key, uint64_t klen, uint32_t type,
-                  uint8_t *val, uint64_t vlen, lp_err *err)
+                  uint8_t *val, uint64_t vlen, bool replace, lp_err *err)
 {
     if (klen == 0) {
         free(val);
         return lp_err_set(err, "gguf writer: empty key");
     }
-    for (size_t i = 0; i < w->n_kv; i++) {
+    for (size_t i = 0; replace && i < w->n_kv; i++) {
         wkv *kv = &w->kv[i];
         if (kv->key_len == klen && memcmp(kv->key, key, (size_t)klen) == 0) {
             free(kv->val);
@@ -132,7 +134,7 @@ static int put_scalar(lp_gguf_writer *w, const char *key, uint32_t type, const v
     if (!val)
         return lp_err_set(err, "gguf writer: out of memory");
     memcpy(val, v, n);
-    return put_kv(w, key, strlen(key), type, val, n, err);
+    return put_kv(w, key, strlen(key), type, val, n, true, err);
 }
 
 int lp_gguf_writer_set_u32(lp_gguf_writer *w, const char *key, uint32_t v, lp_err *err)
@@ -165,7 +167,7 @@ int lp_gguf_writer_set_str(lp_gguf_writer *w, const char *key, const char *v, lp
     uint8_t *val = serialize_str(v, strlen(v), &vlen);
     if (!val)
         return lp_err_set(err, "gguf writer: out of memory");
-    return put_kv(w, key, strlen(key), LP_GGUF_STRING, val, vlen, err);
+    return put_kv(w, key, strlen(key), LP_GGUF_STRING, val, vlen, true, err);
 }
 
 /* A widened scalar back to its file width (the low bytes: we only build
@@ -250,7 +252,7 @@ int lp_gguf_writer_add_kv(lp_gguf_writer *w, const lp_gguf_kv *kv, lp_err *err)
     uint8_t *val = serialize_value(&kv->val, &vlen, err);
     if (!val)
         return -1;
-    return put_kv(w, kv->key.ptr, kv->key.len, kv->val.type, val, vlen, err);
+    return put_kv(w, kv->key.ptr, kv->key.len, kv->val.type, val, vlen, true, err);
 }
 
 /* ---- tensors ------------------------------------------------------------ */
@@ -282,8 +284,10 @@ static int tensor_nbytes(uint32_t type, uint32_t n_dims, const uint64_t *ne, uin
     return 0;
 }
 
+/* check_dup = false for lp_gguf_copy, whose names are known distinct. */
 static int add_tensor(lp_gguf_writer *w, const char *name, uint64_t len, uint32_t type,
-                      uint32_t n_dims, const uint64_t *ne, const void *data, lp_err *err)
+                      uint32_t n_dims, const uint64_t *ne, const void *data, bool check_dup,
+                      lp_err *err)
 {
     uint64_t nbytes;
     if (len >= LP_GGUF_MAX_NAME)
@@ -294,7 +298,7 @@ static int add_tensor(lp_gguf_writer *w, const char *name, uint64_t len, uint32_
                           PRIu32 " or shape", (int)len, name, type, n_dims);
     if (nbytes && !data)
         return lp_err_set(err, "gguf writer: tensor '%.*s' has no data", (int)len, name);
-    for (size_t i = 0; i < w->n_t; i++)
+    for (size_t i = 0; check_dup && i < w->n_t; i++)
         if (w->t[i].name_len == len && memcmp(w->t[i].name, name, (size_t)len) == 0)
             return lp_err_set(err, "gguf writer: duplicate tensor name '%.*s'", (int)len, name);
     char *nm = dup_bytes(name, len);
@@ -314,7 +318,7 @@ int lp_gguf_writer_add_tensor(lp_gguf_writer *w, const char *name, uint32_t type
                               uint32_t n_dims, const uint64_t *ne, const void *data,
                               lp_err *err)
 {
-    return add_tensor(w, name, strlen(name), type, n_dims, ne, data, err);
+    return add_tensor(w, name, strlen(name), type, n_dims, ne, data, true, err);
 }
 
 /* ---- writing ------------------------------------------------------------ */
@@ -483,12 +487,13 @@ int lp_gguf_copy(const lp_gguf *g, const char *path, lp_err *err)
         const uint8_t *raw = (const uint8_t *)kv->key.ptr + kv->key.len + 4;
         uint64_t n = lp_gguf_value_size(&kv->val);
         uint8_t *val = dup_bytes(raw, n);
-        rc = val ? put_kv(w, kv->key.ptr, kv->key.len, kv->val.type, val, n, err)
+        rc = val ? put_kv(w, kv->key.ptr, kv->key.len, kv->val.type, val, n, false, err)
                  : lp_err_set(err, "gguf writer: out of memory");
     }
     for (uint64_t i = 0; rc == 0 && i < g->n_tensors; i++) {
         const lp_gguf_tensor *t = &g->tensors[i];
-        rc = add_tensor(w, t->name.ptr, t->name.len, t->type, t->n_dims, t->ne, t->data, err);
+        rc = add_tensor(w, t->name.ptr, t->name.len, t->type, t->n_dims, t->ne, t->data, false,
+                        err);
     }
     if (rc == 0)
         rc = lp_gguf_writer_write(w, path, err);

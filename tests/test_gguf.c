@@ -543,6 +543,61 @@ static void test_nested_arrays(void **state)
     lp_test_rmtree(dir);
 }
 
+/* 60000 kvs (keys "k.<i>") in a hand-built buffer: every one is found by
+ * name, lookalikes are not, and a copy reproduces the buffer. */
+static void test_many_keys(void **state)
+{
+    (void)state;
+    enum { N = 60000 };
+    size_t cap = 24 + (size_t)N * 32, n = 0;
+    uint8_t *buf = malloc(cap);
+    memcpy(buf, "GGUF", 4);
+    uint32_t v3 = 3;
+    uint64_t zero = 0, nkv = N;
+    memcpy(buf + 4, &v3, 4);
+    memcpy(buf + 8, &zero, 8);
+    memcpy(buf + 16, &nkv, 8);
+    n = 24;
+    for (uint32_t i = 0; i < N; i++) {
+        char key[16];
+        uint64_t len = (uint64_t)snprintf(key, sizeof key, "k.%u", (i * 7919u) % N);
+        uint32_t t = LP_GGUF_UINT32, v = (i * 7919u) % N;
+        memcpy(buf + n, &len, 8);
+        memcpy(buf + n + 8, key, len);
+        memcpy(buf + n + 8 + len, &t, 4);
+        memcpy(buf + n + 12 + len, &v, 4);
+        n += 16 + len;
+    }
+    lp_err err = {0};
+    lp_gguf *g = lp_gguf_open_mem(buf, n, &err);
+    if (!g)
+        fail_msg("%s", err.msg);
+    assert_int_equal(g->n_kv, N);
+    for (uint32_t i = 0; i < N; i++) {
+        char key[16];
+        snprintf(key, sizeof key, "k.%u", i);
+        uint32_t v = 0;
+        if (lp_gguf_get_u32(g, key, &v) != 0 || v != i)
+            fail_msg("%s: %u", key, v);
+    }
+    assert_null(lp_gguf_find(g, "k."));
+    assert_null(lp_gguf_find(g, "k.60000"));
+    assert_null(lp_gguf_find(g, "k.1 "));
+    char dir[4096], path[4200];
+    assert_non_null(lp_test_tmpdir(dir, sizeof dir));
+    snprintf(path, sizeof path, "%s/many.gguf", dir);
+    assert_int_equal(lp_gguf_copy(g, path, &err), 0);
+    size_t n2;
+    void *copy = lp_test_read_file(path, &n2);
+    /* 32 does not divide n: the unpadded original comes back unpadded. */
+    assert_int_equal(n2, n);
+    assert_memory_equal(copy, buf, n);
+    free(copy);
+    lp_gguf_close(g);
+    free(buf);
+    lp_test_rmtree(dir);
+}
+
 /* ---- write failures --------------------------------------------------------- */
 
 static int count_entries(const char *dir)
@@ -659,6 +714,7 @@ int main(void)
         cmocka_unit_test(test_writer_round_trip),
         cmocka_unit_test(test_writer_types_and_getters),
         cmocka_unit_test(test_nested_arrays),
+        cmocka_unit_test(test_many_keys),
         cmocka_unit_test(test_write_failure_leaves_nothing),
         cmocka_unit_test(test_open_errors),
         cmocka_unit_test(test_parse_does_not_touch_data),
