@@ -1,0 +1,239 @@
+/* avx512_kquant_impl.h — AVX-512 dots of the K-quants (Q2_K..Q6_K) with
+ * Q8_K. Included by exactly two translation units, avx512_kquant.c and
+ * avx512vnni_kquant.c; with VNNI, each "maddubs, scale, add" step becomes
+ * maddubs + one VPDPWSSD (avx512_util.h).
+ *
+ * A zmm holds 64 consecutive values of a super-block, so activations are
+ * plain 64-byte loads and the weights are rearranged to match. The whole
+ * super-block's integer sum (scales, offsets and mins included) is exact
+ * in i32 lanes; only "d * lanes" and the sum over super-blocks are f32.
+ *
+ * Scales live one per i32 lane of a zmm (as (s, s) i16 pairs) and are
+ * spread to the lanes of their group by VPERMD: a 32-value group (Q4_K,
+ * Q5_K) covers half a zmm, a 16-value group (Q2_K, Q3_K, Q6_K) a quarter.
+ * Offsets (Q3_K: q-4, Q6_K: q-32) and mins go through the bsums, as in
+ * avx2_kquant.c. */
+#ifndef LP_AVX512_KQUANT_IMPL_H
+#define LP_AVX512_KQUANT_IMPL_H
+
+#include "kernels_impl.h"
+
+#if defined(__x86_64__)
+
+#include "avx512_util.h"
+
+#define Q8K_SZ sizeof(lp_block_q8_K)
+#define Y_QS offsetof(lp_block_q8_K, qs)
+#define Y_BSUMS offsetof(lp_block_q8_K, bsums)
+
+/* Index vectors for VPERMD: lanes [g x8, g+1 x8] (32-value groups) or
+ * [g x4, g+1 x4, g+2 x4, g+3 x4] (16-value groups). */
+static inline __m512i idx_halves(int g)
+{
+    return _mm512_add_epi32(_mm512_set1_epi32(g),
+                            _mm512_setr_epi32(0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1));
+}
+
+static inline __m512i idx_quarters(int g)
+{
+    return _mm512_add_epi32(_mm512_set1_epi32(g),
+                            _mm512_setr_epi32(0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2, 3, 3, 3, 3));
+}
+
+/* 16 i8 scales to (s, s) pairs, one per lane. */
+static inline __m512i scales16(__m128i sc)
+{
+    return lp_z_pair16(_mm512_cvtepi8_epi32(sc));
+}
+
+/* sum over the 16 groups of scale_g * bsum_g as eight i32 (sc: 16 i8). */
+static inline __m256i bsum_dot(const uint8_t *y, __m128i sc)
+{
+    return _mm256_madd_epi16(lp_ld256(y + Y_BSUMS), _mm256_cvtepi8_epi16(sc));
+}
+
+static inline float hsum_acc(__m512 acc)
+{
+    return _mm512_reduce_add_ps(acc);
+}
+
+static float dot_q2_K(int64_t n, const void *w, const void *a)
+{
+    const uint8_t *x = w, *y = a;
+    const __m512i m3 = _mm512_set1_epi8(3);
+    __m512 acc = _mm512_setzero_ps();
+    __m256 accm = _mm256_setzero_ps();
+    for (int64_t i = 0; i < n / LP_QK_K; i++, x += sizeof(lp_block_q2_K), y += Q8K_SZ) {
+        const float dy = lp_ld_f32(y);
+        const __m128i packed = lp_ld128(x + offsetof(lp_block_q2_K, scales));
+        const __m128i mn = _mm_and_si128(_mm_srli_epi16(packed, 4), _mm_set1_epi8(0x0f));
+        const __m512i S = scales16(_mm_and_si128(packed, _mm_set1_epi8(0x0f)));
+        const float dmin = dy * lp_ld_f16(x + offsetof(lp_block_q2_K, dmin));
+        accm = _mm256_fmadd_ps(_mm256_set1_ps(-dmin), _mm256_cvtepi32_ps(bsum_dot(y, mn)), accm);
+
+        __m512i sumi = _mm512_setzero_si512();
+#pragma GCC unroll 2
+        for (int h = 0; h < 2; h++) {
+            /* Bytes 0..31: values 32k+l (k = 2p), 32..63: k = 2p+1. */
+            const __m256i q = lp_ld256(x + offsetof(lp_block_q2_K, qs) + 32 * h);
+            const __m512i qz = lp_join256(q, _mm256_srli_epi16(q, 2));
+            const uint8_t *q8 = y + Y_QS + 128 * h;
+#pragma GCC unroll 2
+            for (int p = 0; p < 2; p++) {
+                const __m512i u = _mm512_and_si512(_mm512_srli_epi16(qz, 4 * p), m3);
+                const __m512i s = _mm512_permutexvar_epi32(idx_quarters(8 * h + 4 * p), S);
+                sumi = lp_z_scaled_acc(sumi, u, lp_ld512(q8 + 64 * p), s);
+            }
+        }
+        const float d = dy * lp_ld_f16(x + offsetof(lp_block_q2_K, d));
+        acc = _mm512_fmadd_ps(_mm512_set1_ps(d), _mm512_cvtepi32_ps(sumi), acc);
+    }
+    return hsum_acc(acc) + lp_hsum_ps256(accm);
+}
+
+/* Q3_K values are u - 4, u = 2 low bits | (hmask bit << 2). */
+static float dot_q3_K(int64_t n, const void *w, const void *a)
+{
+    const uint8_t *x = w, *y = a;
+    const __m512i m3 = _mm512_set1_epi8(3), m4 = _mm512_set1_epi8(4);
+    __m512 acc = _mm512_setzero_ps();
+    for (int64_t i = 0; i < n / LP_QK_K; i++, x += sizeof(lp_block_q3_K), y += Q8K_SZ) {
+        const __m128i sc = lp_q3k_scales(x + offsetof(lp_block_q3_K, scales));
+        const __m512i S = scales16(sc);
+        const __m256i off = _mm256_slli_epi32(bsum_dot(y, sc), 2);
+        __m512i sumi = _mm512_zextsi256_si512(_mm256_sub_epi32(_mm256_setzero_si256(), off));
+        /* Bit 4h+k of hmask byte l goes with value 128h+32k+l; the high
+         * 256 bits see hmask >> 1, i.e. k+1. */
+        const __m256i hm = lp_ld256(x + offsetof(lp_block_q3_K, hmask));
+        const __m512i hz = lp_join256(hm, _mm256_srli_epi16(hm, 1));
+#pragma GCC unroll 2
+        for (int h = 0; h < 2; h++) {
+            const __m256i q = lp_ld256(x + offsetof(lp_block_q3_K, qs) + 32 * h);
+            const __m512i qz = lp_join256(q, _mm256_srli_epi16(q, 2));
+            const uint8_t *q8 = y + Y_QS + 128 * h;
+#pragma GCC unroll 2
+            for (int p = 0; p < 2; p++) {
+                const int bit = 4 * h + 2 * p;
+                const __m512i hb = bit >= 2 ? _mm512_srli_epi16(hz, bit - 2) : _mm512_slli_epi16(hz, 2);
+                const __m512i u = _mm512_or_si512(_mm512_and_si512(_mm512_srli_epi16(qz, 4 * p), m3),
+                                                  _mm512_and_si512(hb, m4));
+                const __m512i s = _mm512_permutexvar_epi32(idx_quarters(8 * h + 4 * p), S);
+                sumi = lp_z_scaled_acc(sumi, u, lp_ld512(q8 + 64 * p), s);
+            }
+        }
+        const float d = lp_ld_f32(y) * lp_ld_f16(x + offsetof(lp_block_q3_K, d));
+        acc = _mm512_fmadd_ps(_mm512_set1_ps(d), _mm512_cvtepi32_ps(sumi), acc);
+    }
+    return hsum_acc(acc);
+}
+
+/* Q4_K / Q5_K (qh_off 0 for Q4_K). Quarter j of the super-block is 32
+ * bytes of qs: low nibbles are values 64j..64j+31, high ones the next 32,
+ * so [q & 15, q >> 4] is 64 consecutive values. */
+static inline float dot_k45(int64_t n, const uint8_t *x, const uint8_t *y, size_t bsz,
+                            size_t qs_off, size_t qh_off)
+{
+    const __m512i m4 = _mm512_set1_epi8(0x0f), bit4 = _mm512_set1_epi8(0x10);
+    __m512 acc = _mm512_setzero_ps();
+    __m128 accm = _mm_setzero_ps();
+    for (int64_t i = 0; i < n / LP_QK_K; i++, x += bsz, y += Q8K_SZ) {
+        uint64_t scales, mins;
+        lp_k4_unpack(x + offsetof(lp_block_q4_K, scales), &scales, &mins);
+        const float dy = lp_ld_f32(y);
+
+        const __m128i bs = _mm_hadd_epi16(lp_ld128(y + Y_BSUMS), lp_ld128(y + Y_BSUMS + 16));
+        const __m128i mp = _mm_madd_epi16(_mm_cvtepu8_epi16(_mm_cvtsi64_si128((int64_t)mins)), bs);
+        const float dmin = dy * lp_ld_f16(x + offsetof(lp_block_q4_K, dmin));
+        accm = _mm_fmadd_ps(_mm_set1_ps(-dmin), _mm_cvtepi32_ps(mp), accm);
+
+        const __m512i S = lp_z_pair16(_mm512_cvtepu8_epi32(_mm_cvtsi64_si128((int64_t)scales)));
+        /* Fifth bits: bit 2j of qh byte l for value 64j+l, 2j+1 for 64j+32+l;
+         * the high 256 bits see qh >> 1. hz is shifted down 2 per quarter. */
+        __m512i hz = _mm512_setzero_si512();
+        if (qh_off) {
+            const __m256i qh = lp_ld256(x + qh_off);
+            hz = lp_join256(qh, _mm256_srli_epi16(qh, 1));
+        }
+        __m512i sumi = _mm512_setzero_si512();
+#pragma GCC unroll 4
+        for (int j = 0; j < 4; j++) {
+            const __m256i q = lp_ld256(x + qs_off + 32 * j);
+            __m512i u = _mm512_and_si512(lp_join256(q, _mm256_srli_epi16(q, 4)), m4);
+            if (qh_off) {
+                u = _mm512_or_si512(u, _mm512_and_si512(_mm512_slli_epi16(hz, 4), bit4));
+                hz = _mm512_srli_epi16(hz, 2);
+            }
+            const __m512i s = _mm512_permutexvar_epi32(idx_halves(2 * j), S);
+            sumi = lp_z_scaled_acc(sumi, u, lp_ld512(y + Y_QS + 64 * j), s);
+        }
+        const float d = dy * lp_ld_f16(x + offsetof(lp_block_q4_K, d));
+        acc = _mm512_fmadd_ps(_mm512_set1_ps(d), _mm512_cvtepi32_ps(sumi), acc);
+    }
+    return hsum_acc(acc) + lp_hsum_ps128(accm);
+}
+
+static float dot_q4_K(int64_t n, const void *w, const void *a)
+{
+    return dot_k45(n, w, a, sizeof(lp_block_q4_K), offsetof(lp_block_q4_K, qs), 0);
+}
+
+static float dot_q5_K(int64_t n, const void *w, const void *a)
+{
+    return dot_k45(n, w, a, sizeof(lp_block_q5_K), offsetof(lp_block_q5_K, qs),
+                   offsetof(lp_block_q5_K, qh));
+}
+
+/* Q6_K values are u - 32, u = 4 bits of ql | 2 bits of qh << 4. In each
+ * half, 64 bytes of ql hold values 0..63 in their low nibbles and 64..127
+ * in their high ones; qh byte l holds bit pairs for values l, 32+l, 64+l
+ * and 96+l, so [qh, qh >> 2] lines the pairs up with both nibble sets. */
+static float dot_q6_K(int64_t n, const void *w, const void *a)
+{
+    const uint8_t *x = w, *y = a;
+    const __m512i m4 = _mm512_set1_epi8(0x0f), m30 = _mm512_set1_epi8(0x30);
+    __m512 acc = _mm512_setzero_ps();
+    for (int64_t i = 0; i < n / LP_QK_K; i++, x += sizeof(lp_block_q6_K), y += Q8K_SZ) {
+        const __m128i sc = lp_ld128(x + offsetof(lp_block_q6_K, scales));
+        const __m512i S = scales16(sc);
+        const __m256i off = _mm256_slli_epi32(bsum_dot(y, sc), 5);
+        __m512i sumi = _mm512_zextsi256_si512(_mm256_sub_epi32(_mm256_setzero_si256(), off));
+#pragma GCC unroll 2
+        for (int h = 0; h < 2; h++) {
+            const __m512i l = lp_ld512(x + offsetof(lp_block_q6_K, ql) + 64 * h);
+            const __m256i qh = lp_ld256(x + offsetof(lp_block_q6_K, qh) + 32 * h);
+            const __m512i hz = lp_join256(qh, _mm256_srli_epi16(qh, 2));
+            const __m512i lo = _mm512_or_si512(_mm512_and_si512(l, m4),
+                                               _mm512_and_si512(_mm512_slli_epi16(hz, 4), m30));
+            const __m512i hi = _mm512_or_si512(_mm512_and_si512(_mm512_srli_epi16(l, 4), m4),
+                                               _mm512_and_si512(hz, m30));
+            const uint8_t *q8 = y + Y_QS + 128 * h;
+            sumi = lp_z_scaled_acc(sumi, lo, lp_ld512(q8),
+                                   _mm512_permutexvar_epi32(idx_quarters(8 * h), S));
+            sumi = lp_z_scaled_acc(sumi, hi, lp_ld512(q8 + 64),
+                                   _mm512_permutexvar_epi32(idx_quarters(8 * h + 4), S));
+        }
+        const float d = lp_ld_f32(y) * lp_ld_f16(x + offsetof(lp_block_q6_K, d));
+        acc = _mm512_fmadd_ps(_mm512_set1_ps(d), _mm512_cvtepi32_ps(sumi), acc);
+    }
+    return hsum_acc(acc);
+}
+
+static void fill_kquant(lp_kernels *k)
+{
+    k->dot[LP_TYPE_Q2_K] = dot_q2_K;
+    k->dot[LP_TYPE_Q3_K] = dot_q3_K;
+    k->dot[LP_TYPE_Q4_K] = dot_q4_K;
+    k->dot[LP_TYPE_Q5_K] = dot_q5_K;
+    k->dot[LP_TYPE_Q6_K] = dot_q6_K;
+}
+
+#else
+
+static void fill_kquant(lp_kernels *k)
+{
+    (void)k;
+}
+
+#endif
+
+#endif

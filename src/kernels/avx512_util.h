@@ -1,0 +1,78 @@
+/* avx512_util.h — helpers for the AVX-512 translation units only
+ * (avx512_*.c: F/BW/DQ/VL; avx512vnni_*.c: the same plus VNNI). All
+ * static inline; the VNNI forms are chosen by the compiler's own
+ * __AVX512VNNI__, so one source serves both ISAs.
+ *
+ * Integer steps are exact under the same bounds as avx2_util.h: maddubs
+ * pairs stay within i16 because weights are at most 63 (or |w| <= 128
+ * against |a| <= 127), and dpbusd/dpwssd accumulate in i32 without any
+ * intermediate saturation. */
+#ifndef LP_AVX512_UTIL_H
+#define LP_AVX512_UTIL_H
+
+#include "avx2_util.h"
+
+static inline __m512i lp_ld512(const void *p)
+{
+    return _mm512_loadu_si512(p);
+}
+
+/* lo in the low 256 bits, hi in the high. */
+static inline __m512i lp_join256(__m256i lo, __m256i hi)
+{
+    return _mm512_inserti64x4(_mm512_castsi256_si512(lo), hi, 1);
+}
+
+/* Sum of each four u8*s8 products into sixteen i32. */
+static inline __m512i lp_z_dot_u8s8(__m512i u, __m512i s)
+{
+#if defined(__AVX512VNNI__)
+    return _mm512_dpbusd_epi32(_mm512_setzero_si512(), u, s);
+#else
+    return _mm512_madd_epi16(_mm512_maddubs_epi16(u, s), _mm512_set1_epi16(1));
+#endif
+}
+
+/* sum((u - off) * a) per four lanes, u and off unsigned bytes. Without
+ * VNNI the difference is taken in i16 (exact: |u*a pair| <= 7874 and
+ * |off*a pair| <= 4064 for u, off <= 31). */
+static inline __m512i lp_z_dot_offset(__m512i u, __m512i off, __m512i a)
+{
+#if defined(__AVX512VNNI__)
+    return _mm512_sub_epi32(_mm512_dpbusd_epi32(_mm512_setzero_si512(), u, a),
+                            _mm512_dpbusd_epi32(_mm512_setzero_si512(), off, a));
+#else
+    const __m512i p = _mm512_sub_epi16(_mm512_maddubs_epi16(u, a), _mm512_maddubs_epi16(off, a));
+    return _mm512_madd_epi16(p, _mm512_set1_epi16(1));
+#endif
+}
+
+/* s8*s8: AVX-512 has no vpsignb, so take |x| and negate y where x < 0.
+ * y must not hold -128 (activations never do). */
+static inline __m512i lp_z_dot_s8s8(__m512i x, __m512i y)
+{
+    const __mmask64 neg = _mm512_movepi8_mask(x);
+    const __m512i sy = _mm512_mask_sub_epi8(y, neg, _mm512_setzero_si512(), y);
+    return lp_z_dot_u8s8(_mm512_abs_epi8(x), sy);
+}
+
+/* acc + sum(u*a*scale) per i32 lane, where scale holds the same i16 in
+ * both halves of each lane. VNNI fuses the scale multiply and the add. */
+static inline __m512i lp_z_scaled_acc(__m512i acc, __m512i u, __m512i a, __m512i scale)
+{
+    const __m512i p = _mm512_maddubs_epi16(u, a);
+#if defined(__AVX512VNNI__)
+    return _mm512_dpwssd_epi32(acc, p, scale);
+#else
+    return _mm512_add_epi32(acc, _mm512_madd_epi16(p, scale));
+#endif
+}
+
+/* Sixteen i32 scales (|s| < 2^15) as (s, s) i16 pairs, for scaled_acc. */
+static inline __m512i lp_z_pair16(__m512i s32)
+{
+    return _mm512_or_si512(_mm512_and_si512(s32, _mm512_set1_epi32(0xffff)),
+                           _mm512_slli_epi32(s32, 16));
+}
+
+#endif
