@@ -164,8 +164,12 @@ int lp_bpe_encode(const lp_tokenizer *t, const char *text, size_t len, lp_tokvec
     for (size_t i = 0; rc == 0 && i < n_words; i++)
         if (lens[i] > max_cp)
             max_cp = lens[i];
-    /* a codepoint is at most 4 bytes, each spelled in at most 2 */
-    word s = {t, malloc(max_cp * 8 + 1), malloc((max_cp * 8 + 1) * sizeof(sym)), 0, {0}};
+    /* a codepoint is at most 4 bytes, each spelled in at most 2; symbol
+     * links are ints */
+    if (rc == 0 && max_cp > INT32_MAX / 8)
+        rc = -1;
+    size_t cap = rc == 0 ? max_cp * 8 + 1 : 1;
+    word s = {t, malloc(cap), malloc(cap * sizeof(sym)), 0, {0}};
     if (rc == 0 && (!s.w || !s.syms))
         rc = -1;
     size_t start = 0;

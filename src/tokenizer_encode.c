@@ -140,7 +140,7 @@ int lp_tokenize(const lp_tokenizer *t, const char *text, size_t len,
     free(f.v);
     if (rc) {
         free(tv.v);
-        return lp_err_set(err, "tokenize: out of memory");
+        return lp_err_set(err, "tokenize: out of memory (or a word too long to merge)");
     }
     *out = tv.v;
     *n_out = tv.n;

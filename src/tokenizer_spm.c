@@ -107,6 +107,8 @@ int lp_spm_encode(const lp_tokenizer *t, const char *text, size_t len, lp_tokvec
 {
     if (len == 0)
         return 0;
+    if (len > INT32_MAX) /* symbol links are ints; escaping can triple a text */
+        return -1;
     spm s = {t, text, malloc(len * sizeof(sym)), {0}};
     if (!s.syms)
         return -1;
