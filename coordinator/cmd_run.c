@@ -114,7 +114,7 @@ static double now_s(void)
 static int64_t eos_id(const lp_shard *s)
 {
     uint32_t id;
-    return lp_gguf_get_u32(s->gguf, "tokenizer.ggml.eos_token_id", &id) == 0 ? id : -1;
+    return lp_gguf_get_u32(s->gguf, "tokenizer.ggml.eos_token_id", &id) == 0 ? (int64_t)id : -1;
 }
 
 /* Prefill, then pick-and-feed until n_predict tokens or EOS. */

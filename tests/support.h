@@ -9,7 +9,7 @@
  * ../shared). Writes into buf and returns it. */
 char *lp_test_shared(char *buf, size_t cap, const char *rel);
 
-/* Path of a program in the build dir (env LP_BIN, else ./build). */
+/* Absolute path of a program in the build dir (env LP_BIN, else ./build). */
 char *lp_test_bin(char *buf, size_t cap, const char *prog);
 
 /* Read a whole file; caller frees. NULL on error. *len gets the size. */
@@ -19,5 +19,9 @@ void *lp_test_read_file(const char *path, size_t *len);
  * with lp_test_rmtree. */
 char *lp_test_tmpdir(char *buf, size_t cap);
 void lp_test_rmtree(const char *dir);
+
+/* Run a shell command, capture up to cap-1 bytes of its stdout (NUL
+ * terminated); returns its exit status, 128+signal if killed. */
+int lp_test_run(const char *cmd, char *out, size_t cap);
 
 #endif

@@ -15,7 +15,12 @@ char *lp_test_shared(char *buf, size_t cap, const char *rel)
 char *lp_test_bin(char *buf, size_t cap, const char *prog)
 {
     const char *root = getenv("LP_BIN");
-    snprintf(buf, cap, "%s/%s", root && *root ? root : "build", prog);
+    char cwd[2048];
+    if (root && *root == '/')
+        snprintf(buf, cap, "%s/%s", root, prog);
+    else
+        snprintf(buf, cap, "%s/%s/%s", getcwd(cwd, sizeof cwd) ? cwd : ".",
+                 root && *root ? root : "build", prog);
     return buf;
 }
 

@@ -1,0 +1,120 @@
+/* The forward pass against llama.cpp: for every model the reference covers,
+ * the last prompt position's logits within README's tolerance and the
+ * greedy continuation token for token — with the scalar kernels and the
+ * best SIMD kernels, on 1 and 2 threads, and the logits bit-identical
+ * across thread counts. */
+#include <math.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "generate.h"
+#include "shard.h"
+#include "support.h"
+#include "support_ref.h"
+
+typedef struct tally {
+    int cases, noise_stops, steps;
+} tally;
+
+static lp_shard *open_model(const char *stem, int isa, int threads)
+{
+    char rel[256], path[4096];
+    snprintf(rel, sizeof rel, "models/%s.gguf", stem);
+    lp_shard_opts o;
+    lp_shard_opts_default(&o);
+    o.isa = isa;
+    o.n_threads = threads;
+    o.n_ctx = 512;
+    o.n_batch = 512; /* the whole prompt in one batch, as the reference ran */
+    lp_err err = {0};
+    lp_shard *s = lp_shard_open(lp_test_shared(path, sizeof path, rel), &o, &err);
+    if (!s)
+        fail_msg("%s: %s", stem, err.msg);
+    return s;
+}
+
+/* Runs one case; copies the prompt logits to `logits` for cross-checks. */
+static void run_case(lp_shard *s, const ref_model *m, const ref_case *c, float *logits,
+                     tally *t)
+{
+    lp_err err = {0};
+    const float *out;
+    int slot = lp_kv_open(s->kv, 7, &err);
+    assert_true(slot >= 0);
+    assert_int_equal(c->n_vocab, s->model->hp.n_vocab);
+    if (lp_prefill(s, slot, c->prompt, c->n_prompt, &out, &err) != 0)
+        fail_msg("%s: %s", m->name, err.msg);
+    memcpy(logits, out, sizeof(float) * (size_t)c->n_vocab);
+    float tol = ref_logit_tolerance(m, c), worst = 0;
+    for (int i = 0; i < c->n_vocab; i++)
+        worst = fmaxf(worst, fabsf(out[i] - c->logits[i]));
+    if (!(worst <= tol))
+        fail_msg("%s (prompt of %d): max logit diff %g > tolerance %g", m->name, c->n_prompt,
+                 (double)worst, (double)tol);
+    int32_t ours[64];
+    int n = 0;
+    for (; n < c->n_greedy; n++) {
+        ours[n] = lp_argmax(out, c->n_vocab);
+        if (n + 1 < c->n_greedy && lp_decode_one(s, slot, ours[n], &out, &err) != 0)
+            fail_msg("%s: %s", m->name, err.msg);
+    }
+    bool noise;
+    int bad = ref_greedy_mismatch(c, ours, n, &noise);
+    if (bad >= 0)
+        fail_msg("%s (prompt of %d): greedy step %d: ours %d, llama.cpp %d (gap %g)", m->name,
+                 c->n_prompt, bad, ours[bad], c->greedy[bad], (double)c->gaps[bad]);
+    t->cases++;
+    t->noise_stops += noise;
+    lp_kv_close(s->kv, slot);
+}
+
+static void check_isa(int isa)
+{
+    tally t = {0};
+    for (int mi = 0; REF_MODELS[mi]; mi++) {
+        ref_model m;
+        assert_int_equal(ref_load(REF_MODELS[mi], &m), 0);
+        const size_t nv = (size_t)m.cases[0].n_vocab, nc = (size_t)m.n_cases;
+        float *by_threads[2] = {calloc(nc * nv, sizeof(float)), calloc(nc * nv, sizeof(float))};
+        for (int threads = 1; threads <= 2; threads++) {
+            lp_shard *s = open_model(m.name, isa, threads);
+            for (int ci = 0; ci < m.n_cases; ci++)
+                run_case(s, &m, &m.cases[ci], by_threads[threads - 1] + ci * nv, &t);
+            lp_shard_close(s);
+        }
+        if (memcmp(by_threads[0], by_threads[1], nc * nv * sizeof(float)) != 0)
+            fail_msg("%s: logits differ between 1 and 2 threads", m.name);
+        free(by_threads[0]);
+        free(by_threads[1]);
+        ref_free(&m);
+    }
+    print_message("[ %s ] %d cases match llama.cpp; %d stopped early at a near-tie\n",
+                  lp_isa_name((lp_isa)isa), t.cases, t.noise_stops);
+}
+
+static void test_scalar(void **state)
+{
+    (void)state;
+    check_isa(LP_ISA_SCALAR);
+}
+
+static void test_best_isa(void **state)
+{
+    (void)state;
+    check_isa(lp_cpu_best_isa());
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_scalar),
+        cmocka_unit_test(test_best_isa),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
