@@ -481,10 +481,14 @@ static int place_tensors(parser *p, lp_gguf *g)
             return fail(p, "tensor '%s' (info at offset %" PRIu64 "): data offset %" PRIu64
                         " is not a multiple of the alignment %" PRIu64, name, info, t->offset, a);
         if (__builtin_add_overflow(start, t->offset, &lo) ||
-            __builtin_add_overflow(lo, t->nbytes, &hi) || hi > p->size)
-            return fail(p, "tensor '%s' (info at offset %" PRIu64 "): data [%" PRIu64 " + %"
-                        PRIu64 ", + %" PRIu64 ") extends past end of file (size %" PRIu64 ")",
-                        name, info, start, t->offset, t->nbytes, p->size);
+            __builtin_add_overflow(lo, t->nbytes, &hi))
+            return fail(p, "tensor '%s' (info at offset %" PRIu64 "): data offset %" PRIu64
+                        " (%" PRIu64 " bytes) extends past end of file (size %" PRIu64 ")",
+                        name, info, t->offset, t->nbytes, p->size);
+        if (hi > p->size)
+            return fail(p, "tensor '%s' (info at offset %" PRIu64 "): data [%" PRIu64 ", %"
+                        PRIu64 ") extends past end of file (size %" PRIu64 ")",
+                        name, info, lo, hi, p->size);
         t->data = p->b + lo;
     }
     return 0;
