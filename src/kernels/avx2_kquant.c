@@ -127,12 +127,11 @@ static inline float dot_k45(int64_t n, const uint8_t *x, const uint8_t *y, size_
     for (int64_t i = 0; i < n / LP_QK_K; i++, x += bsz, y += Q8K_SZ) {
         uint64_t scales, mins;
         lp_k4_unpack(x + offsetof(lp_block_q4_K, scales), &scales, &mins);
-        const float dy = lp_ld_f32(y);
+        const __m128 dd = lp_f16x2_scaled(x + offsetof(lp_block_q4_K, d), lp_ld_f32(y));
 
         const __m128i bs = _mm_hadd_epi16(lp_ld128(y + Y_BSUMS), lp_ld128(y + Y_BSUMS + 16));
         const __m128i mp = _mm_madd_epi16(_mm_cvtepu8_epi16(_mm_cvtsi64_si128((int64_t)mins)), bs);
-        const float dmin = dy * lp_ld_f16(x + offsetof(lp_block_q4_K, dmin));
-        accm = _mm_fmadd_ps(_mm_set1_ps(-dmin), _mm_cvtepi32_ps(mp), accm);
+        accm = _mm_fnmadd_ps(_mm_shuffle_ps(dd, dd, 0x55), _mm_cvtepi32_ps(mp), accm);
 
         const __m256i S = _mm256_broadcastsi128_si256(
             _mm_cvtepu8_epi16(_mm_cvtsi64_si128((int64_t)scales)));
@@ -154,8 +153,7 @@ static inline float dot_k45(int64_t n, const uint8_t *x, const uint8_t *y, size_
             const __m256i p1 = scaled_dot(hi, q8 + 32, pick32(S, 2 * j + 1));
             sumi = _mm256_add_epi32(sumi, _mm256_add_epi32(p0, p1));
         }
-        const float d = dy * lp_ld_f16(x + offsetof(lp_block_q4_K, d));
-        acc = _mm256_fmadd_ps(_mm256_set1_ps(d), _mm256_cvtepi32_ps(sumi), acc);
+        acc = _mm256_fmadd_ps(_mm256_broadcastss_ps(dd), _mm256_cvtepi32_ps(sumi), acc);
     }
     return lp_hsum_ps256(acc) + lp_hsum_ps128(accm);
 }

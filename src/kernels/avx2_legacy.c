@@ -1,143 +1,141 @@
 /* avx2_legacy.c — AVX2 dots of the 32-element block formats: Q4_0, Q5_0
  * and Q8_0 against Q8_0 activations, Q4_1 and Q5_1 against Q8_1.
  *
- * Each block's integer dot is exact in i32 lanes; lanes are scaled by the
- * block's f32 scale product and summed in f32, which is the only place the
- * result can differ from the scalar reference (rounding order).
+ * Each block's integer dot is exact in eight i32 lanes; lanes are scaled
+ * by the block's dx*dy and summed in f32, which is the only place the
+ * result can differ from the scalar reference (rounding order). Four
+ * blocks per iteration share one VCVTPH2PS for their eight f16 scales.
  *
  * Offset formats (Q4_0: q-8, Q5_0: q-16) are done as u8 dots minus
  * offset*sum(a): two maddubs on unsigned weights are cheaper than making
- * the weights signed and moving their signs onto the activations. */
+ * the weights signed and moving their signs onto the activations.
+ *
+ * Layouts (ggml): Q4_0 {d; qs[16]}, Q5_0 {d; qh[4]; qs[16]}, Q4_1 {d, m;
+ * qs[16]}, Q5_1 {d, m; qh[4]; qs[16]}, Q8_0 {d; qs[32]}, Q8_1 {d, s;
+ * qs[32]}. Low nibbles are values 0..15, high nibbles 16..31; bit j of
+ * qh is value j's fifth bit. */
 #include "kernels_impl.h"
 
 #if defined(__x86_64__)
 
 #include "avx2_util.h"
 
-#define Q4_0_SZ sizeof(lp_block_q4_0)
-#define Q4_1_SZ sizeof(lp_block_q4_1)
-#define Q5_0_SZ sizeof(lp_block_q5_0)
-#define Q5_1_SZ sizeof(lp_block_q5_1)
-#define Q8_0_SZ sizeof(lp_block_q8_0)
-#define Q8_1_SZ sizeof(lp_block_q8_1)
+typedef enum { FMT_Q4_0, FMT_Q5_0, FMT_Q8_0, FMT_Q4_1, FMT_Q5_1 } legacy_fmt;
 
-/* sum((u - off) * a) per four lanes, u in 0..31, off a byte constant. The
- * i16 difference is exact: |u*a pair| <= 7874, |off*a pair| <= 4064. */
-static inline __m256i dot_offset(__m256i u, __m256i off, __m256i a)
+static inline size_t w_size(legacy_fmt f)
 {
-    const __m256i p = _mm256_sub_epi16(_mm256_maddubs_epi16(u, a), _mm256_maddubs_epi16(off, a));
+    switch (f) {
+    case FMT_Q4_0: return sizeof(lp_block_q4_0);
+    case FMT_Q5_0: return sizeof(lp_block_q5_0);
+    case FMT_Q8_0: return sizeof(lp_block_q8_0);
+    case FMT_Q4_1: return sizeof(lp_block_q4_1);
+    default: return sizeof(lp_block_q5_1);
+    }
+}
+
+static inline bool has_min(legacy_fmt f)
+{
+    return f == FMT_Q4_1 || f == FMT_Q5_1;
+}
+
+static inline size_t qs_off(legacy_fmt f)
+{
+    switch (f) {
+    case FMT_Q4_0: return offsetof(lp_block_q4_0, qs);
+    case FMT_Q5_0: return offsetof(lp_block_q5_0, qs);
+    case FMT_Q8_0: return offsetof(lp_block_q8_0, qs);
+    case FMT_Q4_1: return offsetof(lp_block_q4_1, qs);
+    default: return offsetof(lp_block_q5_1, qs);
+    }
+}
+
+static inline size_t a_size(legacy_fmt f)
+{
+    return has_min(f) ? sizeof(lp_block_q8_1) : sizeof(lp_block_q8_0);
+}
+
+/* sum((u - off) * a) per four lanes, u in 0..31. The i16 difference is
+ * exact: |u*a pair| <= 7874, |off*a pair| <= 4064. */
+static inline __m256i dot_offset(__m256i u, int off, __m256i a)
+{
+    const __m256i o = _mm256_set1_epi8((char)off);
+    const __m256i p = _mm256_sub_epi16(_mm256_maddubs_epi16(u, a), _mm256_maddubs_epi16(o, a));
     return _mm256_madd_epi16(p, _mm256_set1_epi16(1));
 }
 
-/* 5-bit weights: nibbles plus 16 where the qh bit is set. */
-static inline __m256i q5_weights(const uint8_t *qs, const uint8_t *qh)
+/* The exact integer dot of one block, in eight i32 lanes. */
+static inline __m256i block_dot(legacy_fmt f, const uint8_t *x, const uint8_t *y)
 {
-    return _mm256_or_si256(lp_nibbles32(qs),
-                           _mm256_and_si256(lp_bits32(qh), _mm256_set1_epi8(0x10)));
+    const __m256i a = lp_ld256(y + (has_min(f) ? offsetof(lp_block_q8_1, qs)
+                                               : offsetof(lp_block_q8_0, qs)));
+    if (f == FMT_Q8_0)
+        return lp_dot_s8s8(lp_ld256(x + qs_off(f)), a);
+    __m256i u = lp_nibbles32(x + qs_off(f));
+    if (f == FMT_Q5_0 || f == FMT_Q5_1) {
+        const size_t qh = f == FMT_Q5_0 ? offsetof(lp_block_q5_0, qh) : offsetof(lp_block_q5_1, qh);
+        u = _mm256_or_si256(u, _mm256_and_si256(lp_bits32(x + qh), _mm256_set1_epi8(0x10)));
+    }
+    switch (f) {
+    case FMT_Q4_0: return dot_offset(u, 8, a);
+    case FMT_Q5_0: return dot_offset(u, 16, a);
+    default: return lp_dot_u8s8(u, a);
+    }
 }
 
-static inline __m256 scale2(const uint8_t *x, const uint8_t *y)
+static inline float dot_legacy(legacy_fmt f, int64_t n, const uint8_t *x, const uint8_t *y)
 {
-    return _mm256_set1_ps(lp_ld_f16(x) * lp_ld_f16(y));
+    const size_t bx = w_size(f), by = a_size(f);
+    const int64_t nb = n / 32;
+    __m256 acc0 = _mm256_setzero_ps(), acc1 = acc0;
+    __m128 accm = _mm_setzero_ps();
+    int64_t i = 0;
+    for (; i + 4 <= nb; i += 4, x += 4 * bx, y += 4 * by) {
+        const __m256 d = _mm256_castps128_ps256(lp_prod4_f16(x, bx, y, by));
+#pragma GCC unroll 4
+        for (int j = 0; j < 4; j++) {
+            const __m256 dj = _mm256_permutevar8x32_ps(d, _mm256_set1_epi32(j));
+            const __m256 p = _mm256_cvtepi32_ps(block_dot(f, x + j * bx, y + j * by));
+            if (j % 2)
+                acc1 = _mm256_fmadd_ps(dj, p, acc1);
+            else
+                acc0 = _mm256_fmadd_ps(dj, p, acc0);
+        }
+        /* The min meets the activations via s = d_a * sum(a): m * s. */
+        if (has_min(f))
+            accm = _mm_add_ps(accm, lp_prod4_f16(x + 2, bx, y + 2, by));
+    }
+    for (; i < nb; i++, x += bx, y += by) {
+        const __m256 d = _mm256_set1_ps(lp_ld_f16(x) * lp_ld_f16(y));
+        acc0 = _mm256_fmadd_ps(d, _mm256_cvtepi32_ps(block_dot(f, x, y)), acc0);
+        if (has_min(f))
+            accm = _mm_add_ss(accm, _mm_set_ss(lp_ld_f16(x + 2) * lp_ld_f16(y + 2)));
+    }
+    return lp_hsum_ps256(_mm256_add_ps(acc0, acc1)) + lp_hsum_ps128(accm);
 }
 
 static float dot_q4_0(int64_t n, const void *w, const void *a)
 {
-    const uint8_t *x = w, *y = a;
-    const __m256i off = _mm256_set1_epi8(8);
-    __m256 acc0 = _mm256_setzero_ps(), acc1 = acc0;
-    const int64_t nb = n / LP_QK4_0;
-    int64_t i = 0;
-    for (; i + 2 <= nb; i += 2) {
-        const uint8_t *x0 = x + i * Q4_0_SZ, *y0 = y + i * Q8_0_SZ;
-        const uint8_t *x1 = x0 + Q4_0_SZ, *y1 = y0 + Q8_0_SZ;
-        const __m256i p0 = dot_offset(lp_nibbles32(x0 + 2), off, lp_ld256(y0 + 2));
-        const __m256i p1 = dot_offset(lp_nibbles32(x1 + 2), off, lp_ld256(y1 + 2));
-        acc0 = _mm256_fmadd_ps(scale2(x0, y0), _mm256_cvtepi32_ps(p0), acc0);
-        acc1 = _mm256_fmadd_ps(scale2(x1, y1), _mm256_cvtepi32_ps(p1), acc1);
-    }
-    for (; i < nb; i++) {
-        const uint8_t *x0 = x + i * Q4_0_SZ, *y0 = y + i * Q8_0_SZ;
-        const __m256i p0 = dot_offset(lp_nibbles32(x0 + 2), off, lp_ld256(y0 + 2));
-        acc0 = _mm256_fmadd_ps(scale2(x0, y0), _mm256_cvtepi32_ps(p0), acc0);
-    }
-    return lp_hsum_ps256(_mm256_add_ps(acc0, acc1));
+    return dot_legacy(FMT_Q4_0, n, w, a);
 }
 
 static float dot_q5_0(int64_t n, const void *w, const void *a)
 {
-    const uint8_t *x = w, *y = a;
-    const __m256i off = _mm256_set1_epi8(16);
-    __m256 acc0 = _mm256_setzero_ps(), acc1 = acc0;
-    const int64_t nb = n / LP_QK5_0;
-    int64_t i = 0;
-    for (; i + 2 <= nb; i += 2) {
-        const uint8_t *x0 = x + i * Q5_0_SZ, *y0 = y + i * Q8_0_SZ;
-        const uint8_t *x1 = x0 + Q5_0_SZ, *y1 = y0 + Q8_0_SZ;
-        const __m256i p0 = dot_offset(q5_weights(x0 + 6, x0 + 2), off, lp_ld256(y0 + 2));
-        const __m256i p1 = dot_offset(q5_weights(x1 + 6, x1 + 2), off, lp_ld256(y1 + 2));
-        acc0 = _mm256_fmadd_ps(scale2(x0, y0), _mm256_cvtepi32_ps(p0), acc0);
-        acc1 = _mm256_fmadd_ps(scale2(x1, y1), _mm256_cvtepi32_ps(p1), acc1);
-    }
-    for (; i < nb; i++) {
-        const uint8_t *x0 = x + i * Q5_0_SZ, *y0 = y + i * Q8_0_SZ;
-        const __m256i p0 = dot_offset(q5_weights(x0 + 6, x0 + 2), off, lp_ld256(y0 + 2));
-        acc0 = _mm256_fmadd_ps(scale2(x0, y0), _mm256_cvtepi32_ps(p0), acc0);
-    }
-    return lp_hsum_ps256(_mm256_add_ps(acc0, acc1));
+    return dot_legacy(FMT_Q5_0, n, w, a);
 }
 
 static float dot_q8_0(int64_t n, const void *w, const void *a)
 {
-    const uint8_t *x = w, *y = a;
-    __m256 acc0 = _mm256_setzero_ps(), acc1 = acc0;
-    const int64_t nb = n / LP_QK8_0;
-    int64_t i = 0;
-    for (; i + 2 <= nb; i += 2) {
-        const uint8_t *x0 = x + i * Q8_0_SZ, *y0 = y + i * Q8_0_SZ;
-        const uint8_t *x1 = x0 + Q8_0_SZ, *y1 = y0 + Q8_0_SZ;
-        const __m256i p0 = lp_dot_s8s8(lp_ld256(x0 + 2), lp_ld256(y0 + 2));
-        const __m256i p1 = lp_dot_s8s8(lp_ld256(x1 + 2), lp_ld256(y1 + 2));
-        acc0 = _mm256_fmadd_ps(scale2(x0, y0), _mm256_cvtepi32_ps(p0), acc0);
-        acc1 = _mm256_fmadd_ps(scale2(x1, y1), _mm256_cvtepi32_ps(p1), acc1);
-    }
-    for (; i < nb; i++) {
-        const uint8_t *x0 = x + i * Q8_0_SZ, *y0 = y + i * Q8_0_SZ;
-        const __m256i p0 = lp_dot_s8s8(lp_ld256(x0 + 2), lp_ld256(y0 + 2));
-        acc0 = _mm256_fmadd_ps(scale2(x0, y0), _mm256_cvtepi32_ps(p0), acc0);
-    }
-    return lp_hsum_ps256(_mm256_add_ps(acc0, acc1));
-}
-
-/* Q4_1/Q5_1 · Q8_1: d_x*d_y*sum(q*a) + m_x*s_y, where s_y = d_y*sum(a)
- * was stored by the quantizer. QS and QH are the weight field offsets
- * (QH < 0: no high bits). */
-static inline float dot_min_form(int64_t nb, const uint8_t *x, const uint8_t *y,
-                                 size_t bsz, size_t qs, int qh)
-{
-    __m256 acc = _mm256_setzero_ps();
-    float mins = 0.0f;
-    for (int64_t i = 0; i < nb; i++, x += bsz, y += Q8_1_SZ) {
-        __m256i q = lp_nibbles32(x + qs);
-        if (qh >= 0)
-            q = _mm256_or_si256(q, _mm256_and_si256(lp_bits32(x + qh), _mm256_set1_epi8(0x10)));
-        const __m256i p = lp_dot_u8s8(q, lp_ld256(y + 4));
-        const float dx = lp_ld_f16(x), dy = lp_ld_f16(y);
-        acc = _mm256_fmadd_ps(_mm256_set1_ps(dx * dy), _mm256_cvtepi32_ps(p), acc);
-        mins += lp_ld_f16(x + 2) * lp_ld_f16(y + 2);
-    }
-    return lp_hsum_ps256(acc) + mins;
+    return dot_legacy(FMT_Q8_0, n, w, a);
 }
 
 static float dot_q4_1(int64_t n, const void *w, const void *a)
 {
-    return dot_min_form(n / LP_QK4_1, w, a, Q4_1_SZ, offsetof(lp_block_q4_1, qs), -1);
+    return dot_legacy(FMT_Q4_1, n, w, a);
 }
 
 static float dot_q5_1(int64_t n, const void *w, const void *a)
 {
-    return dot_min_form(n / LP_QK5_1, w, a, Q5_1_SZ, offsetof(lp_block_q5_1, qs),
-                        (int)offsetof(lp_block_q5_1, qh));
+    return dot_legacy(FMT_Q5_1, n, w, a);
 }
 
 void lp_avx2_fill_legacy(lp_kernels *k)

@@ -68,13 +68,28 @@ static inline int32_t lp_hsum_epi32_256(__m256i v)
 }
 
 /* 16 bytes of packed nibbles to 32 bytes 0..15: the low nibbles (the
- * block's first 16 values) then the high nibbles (its last 16). */
+ * block's first 16 values) then the high nibbles (its last 16). The high
+ * copy is shifted per 32-bit lane; the mask drops what crossed bytes. */
 static inline __m256i lp_nibbles32(const uint8_t *p)
 {
-    const __m128i q = lp_ld128(p);
-    const __m256i both = _mm256_inserti128_si256(_mm256_castsi128_si256(q),
-                                                 _mm_srli_epi16(q, 4), 1);
-    return _mm256_and_si256(both, _mm256_set1_epi8(0x0f));
+    const __m256i both = _mm256_broadcastsi128_si256(lp_ld128(p));
+    const __m256i shifted = _mm256_srlv_epi32(both, _mm256_setr_epi32(0, 0, 0, 0, 4, 4, 4, 4));
+    return _mm256_and_si256(shifted, _mm256_set1_epi8(0x0f));
+}
+
+/* Four products f16(xf + i*xs) * f16(yf + i*ys), i = 0..3, with one
+ * VCVTPH2PS for all eight scales. */
+static inline __m128 lp_prod4_f16(const uint8_t *xf, size_t xs, const uint8_t *yf, size_t ys)
+{
+    uint16_t h[8];
+    for (int i = 0; i < 4; i++) {
+        memcpy(&h[i], xf + i * xs, 2);
+        memcpy(&h[4 + i], yf + i * ys, 2);
+    }
+    const __m256 v = _mm256_cvtph_ps(_mm_setr_epi16((short)h[0], (short)h[1], (short)h[2],
+                                                    (short)h[3], (short)h[4], (short)h[5],
+                                                    (short)h[6], (short)h[7]));
+    return _mm_mul_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
 }
 
 /* 32 bits (little-endian at p) to 32 bytes: 0xff where the bit is set. */
@@ -105,10 +120,12 @@ static inline __m256i lp_dot_s8s8(__m256i x, __m256i y)
     return lp_dot_u8s8(_mm256_sign_epi8(x, x), _mm256_sign_epi8(y, x));
 }
 
-/* Q4_K/Q5_K: the 8 six-bit scales and the 8 mins, one per byte, from the
- * 12 packed bytes (ggml's get_scale_min_k4, four at a time): scales and
- * mins 0..3 are the low 6 bits of bytes 0..3 and 4..7; 4..7 take a nibble
- * of bytes 8..11 and the top 2 bits of bytes 0..3 (scales) or 4..7 (mins). */
+/* Q4_K/Q5_K: the 8 six-bit scales and 8 mins (byte j of each u64 is
+ * scale j / min j) from the 12 packed bytes at p. Layout (ggml's
+ * get_scale_min_k4): scales and mins 0..3 are the low 6 bits of bytes
+ * 0..3 and 4..7; 4..7 take a nibble of bytes 8..11 and the top 2 bits of
+ * bytes 0..3 (scales) or 4..7 (mins). Scalar on purpose: the vector ports
+ * are the bottleneck of these loops, the integer ones idle. */
 static inline void lp_k4_unpack(const uint8_t *p, uint64_t *scales, uint64_t *mins)
 {
     uint32_t u[3];
@@ -118,6 +135,14 @@ static inline void lp_k4_unpack(const uint8_t *p, uint64_t *scales, uint64_t *mi
     const uint32_t mn_hi = ((u[2] >> 4) & nib) | ((u[1] >> 6) & top2) << 4;
     *scales = (uint64_t)(u[0] & low6) | (uint64_t)sc_hi << 32;
     *mins = (uint64_t)(u[1] & low6) | (uint64_t)mn_hi << 32;
+}
+
+/* Two adjacent f16 fields (d, dmin) times f32 dy: lanes 0 and 1. */
+static inline __m128 lp_f16x2_scaled(const uint8_t *p, float dy)
+{
+    uint32_t v;
+    memcpy(&v, p, sizeof v);
+    return _mm_mul_ps(_mm_cvtph_ps(_mm_cvtsi32_si128((int32_t)v)), _mm_set1_ps(dy));
 }
 
 /* Q3_K: the 16 six-bit scales minus 32, as i8. Low 4 bits: nibble j/8 of

@@ -75,8 +75,7 @@ static float dot_q2_K(int64_t n, const void *w, const void *a)
 #pragma GCC unroll 2
         for (int h = 0; h < 2; h++) {
             /* Bytes 0..31: values 32k+l (k = 2p), 32..63: k = 2p+1. */
-            const __m256i q = lp_ld256(x + offsetof(lp_block_q2_K, qs) + 32 * h);
-            const __m512i qz = lp_join256(q, _mm256_srli_epi16(q, 2));
+            const __m512i qz = lp_z_dup_srl(x + offsetof(lp_block_q2_K, qs) + 32 * h, 2);
             const uint8_t *q8 = y + Y_QS + 128 * h;
 #pragma GCC unroll 2
             for (int p = 0; p < 2; p++) {
@@ -104,12 +103,10 @@ static float dot_q3_K(int64_t n, const void *w, const void *a)
         __m512i sumi = _mm512_zextsi256_si512(_mm256_sub_epi32(_mm256_setzero_si256(), off));
         /* Bit 4h+k of hmask byte l goes with value 128h+32k+l; the high
          * 256 bits see hmask >> 1, i.e. k+1. */
-        const __m256i hm = lp_ld256(x + offsetof(lp_block_q3_K, hmask));
-        const __m512i hz = lp_join256(hm, _mm256_srli_epi16(hm, 1));
+        const __m512i hz = lp_z_dup_srl(x + offsetof(lp_block_q3_K, hmask), 1);
 #pragma GCC unroll 2
         for (int h = 0; h < 2; h++) {
-            const __m256i q = lp_ld256(x + offsetof(lp_block_q3_K, qs) + 32 * h);
-            const __m512i qz = lp_join256(q, _mm256_srli_epi16(q, 2));
+            const __m512i qz = lp_z_dup_srl(x + offsetof(lp_block_q3_K, qs) + 32 * h, 2);
             const uint8_t *q8 = y + Y_QS + 128 * h;
 #pragma GCC unroll 2
             for (int p = 0; p < 2; p++) {
@@ -139,26 +136,22 @@ static inline float dot_k45(int64_t n, const uint8_t *x, const uint8_t *y, size_
     for (int64_t i = 0; i < n / LP_QK_K; i++, x += bsz, y += Q8K_SZ) {
         uint64_t scales, mins;
         lp_k4_unpack(x + offsetof(lp_block_q4_K, scales), &scales, &mins);
-        const float dy = lp_ld_f32(y);
+        const __m128 dd = lp_f16x2_scaled(x + offsetof(lp_block_q4_K, d), lp_ld_f32(y));
 
         const __m128i bs = _mm_hadd_epi16(lp_ld128(y + Y_BSUMS), lp_ld128(y + Y_BSUMS + 16));
         const __m128i mp = _mm_madd_epi16(_mm_cvtepu8_epi16(_mm_cvtsi64_si128((int64_t)mins)), bs);
-        const float dmin = dy * lp_ld_f16(x + offsetof(lp_block_q4_K, dmin));
-        accm = _mm_fmadd_ps(_mm_set1_ps(-dmin), _mm_cvtepi32_ps(mp), accm);
+        accm = _mm_fnmadd_ps(_mm_shuffle_ps(dd, dd, 0x55), _mm_cvtepi32_ps(mp), accm);
 
         const __m512i S = lp_z_pair16(_mm512_cvtepu8_epi32(_mm_cvtsi64_si128((int64_t)scales)));
         /* Fifth bits: bit 2j of qh byte l for value 64j+l, 2j+1 for 64j+32+l;
          * the high 256 bits see qh >> 1. hz is shifted down 2 per quarter. */
         __m512i hz = _mm512_setzero_si512();
-        if (qh_off) {
-            const __m256i qh = lp_ld256(x + qh_off);
-            hz = lp_join256(qh, _mm256_srli_epi16(qh, 1));
-        }
+        if (qh_off)
+            hz = lp_z_dup_srl(x + qh_off, 1);
         __m512i sumi = _mm512_setzero_si512();
 #pragma GCC unroll 4
         for (int j = 0; j < 4; j++) {
-            const __m256i q = lp_ld256(x + qs_off + 32 * j);
-            __m512i u = _mm512_and_si512(lp_join256(q, _mm256_srli_epi16(q, 4)), m4);
+            __m512i u = _mm512_and_si512(lp_z_dup_srl(x + qs_off + 32 * j, 4), m4);
             if (qh_off) {
                 u = _mm512_or_si512(u, _mm512_and_si512(_mm512_slli_epi16(hz, 4), bit4));
                 hz = _mm512_srli_epi16(hz, 2);
@@ -166,8 +159,7 @@ static inline float dot_k45(int64_t n, const uint8_t *x, const uint8_t *y, size_
             const __m512i s = _mm512_permutexvar_epi32(idx_halves(2 * j), S);
             sumi = lp_z_scaled_acc(sumi, u, lp_ld512(y + Y_QS + 64 * j), s);
         }
-        const float d = dy * lp_ld_f16(x + offsetof(lp_block_q4_K, d));
-        acc = _mm512_fmadd_ps(_mm512_set1_ps(d), _mm512_cvtepi32_ps(sumi), acc);
+        acc = _mm512_fmadd_ps(_mm512_broadcastss_ps(dd), _mm512_cvtepi32_ps(sumi), acc);
     }
     return hsum_acc(acc) + lp_hsum_ps128(accm);
 }
@@ -200,8 +192,7 @@ static float dot_q6_K(int64_t n, const void *w, const void *a)
 #pragma GCC unroll 2
         for (int h = 0; h < 2; h++) {
             const __m512i l = lp_ld512(x + offsetof(lp_block_q6_K, ql) + 64 * h);
-            const __m256i qh = lp_ld256(x + offsetof(lp_block_q6_K, qh) + 32 * h);
-            const __m512i hz = lp_join256(qh, _mm256_srli_epi16(qh, 2));
+            const __m512i hz = lp_z_dup_srl(x + offsetof(lp_block_q6_K, qh) + 32 * h, 2);
             const __m512i lo = _mm512_or_si512(_mm512_and_si512(l, m4),
                                                _mm512_and_si512(_mm512_slli_epi16(hz, 4), m30));
             const __m512i hi = _mm512_or_si512(_mm512_and_si512(_mm512_srli_epi16(l, 4), m4),

@@ -113,20 +113,6 @@ static inline __m512i pair_dot(legacy_fmt f, const uint8_t *x0, const uint8_t *x
     }
 }
 
-/* Four products f16(xf + i*xs) * f16(yf + i*ys), i = 0..3. */
-static inline __m128 prod4(const uint8_t *xf, size_t xs, const uint8_t *yf, size_t ys)
-{
-    uint16_t h[8];
-    for (int i = 0; i < 4; i++) {
-        memcpy(&h[i], xf + i * xs, 2);
-        memcpy(&h[4 + i], yf + i * ys, 2);
-    }
-    const __m256 v = _mm256_cvtph_ps(_mm_setr_epi16((short)h[0], (short)h[1], (short)h[2],
-                                                    (short)h[3], (short)h[4], (short)h[5],
-                                                    (short)h[6], (short)h[7]));
-    return _mm_mul_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-}
-
 static inline float dot_legacy(legacy_fmt f, int64_t n, const uint8_t *x, const uint8_t *y)
 {
     const size_t bx = w_size(f), by = a_size(f);
@@ -138,14 +124,14 @@ static inline float dot_legacy(legacy_fmt f, int64_t n, const uint8_t *x, const 
     __m128 accm = _mm_setzero_ps();
     int64_t i = 0;
     for (; i + 4 <= nb; i += 4, x += 4 * bx, y += 4 * by) {
-        const __m512 d = _mm512_castps128_ps512(prod4(x, bx, y, by));
+        const __m512 d = _mm512_castps128_ps512(lp_prod4_f16(x, bx, y, by));
         const __m512i p01 = pair_dot(f, x, x + bx, y, y + by);
         const __m512i p23 = pair_dot(f, x + 2 * bx, x + 3 * bx, y + 2 * by, y + 3 * by);
         acc0 = _mm512_fmadd_ps(_mm512_permutexvar_ps(idx01, d), _mm512_cvtepi32_ps(p01), acc0);
         acc1 = _mm512_fmadd_ps(_mm512_permutexvar_ps(idx23, d), _mm512_cvtepi32_ps(p23), acc1);
         /* The min meets the activations via s = d_a * sum(a): m * s. */
         if (has_min(f))
-            accm = _mm_add_ps(accm, prod4(x + 2, bx, y + 2, by));
+            accm = _mm_add_ps(accm, lp_prod4_f16(x + 2, bx, y + 2, by));
     }
     for (; i < nb; i++, x += bx, y += by) {
         const __m512 d = _mm512_maskz_mov_ps(0x00ff, _mm512_set1_ps(lp_ld_f16(x) * lp_ld_f16(y)));

@@ -23,6 +23,15 @@ static inline __m512i lp_join256(__m256i lo, __m256i hi)
     return _mm512_inserti64x4(_mm512_castsi256_si512(lo), hi, 1);
 }
 
+/* 32 bytes at p in both halves, the high copy shifted right by `bits`
+ * within each i16 (callers mask away what crosses a byte): one load-port
+ * broadcast and one masked shift instead of shift + insert. */
+static inline __m512i lp_z_dup_srl(const uint8_t *p, unsigned bits)
+{
+    const __m512i b = _mm512_broadcast_i64x4(lp_ld256(p));
+    return _mm512_mask_srli_epi16(b, (__mmask32)0xffff0000u, b, bits);
+}
+
 /* Sum of each four u8*s8 products into sixteen i32. */
 static inline __m512i lp_z_dot_u8s8(__m512i u, __m512i s)
 {
@@ -68,11 +77,12 @@ static inline __m512i lp_z_scaled_acc(__m512i acc, __m512i u, __m512i a, __m512i
 #endif
 }
 
-/* Sixteen i32 scales (|s| < 2^15) as (s, s) i16 pairs, for scaled_acc. */
+/* Sixteen i32 scales (|s| < 2^15) as (s, s) i16 pairs, for scaled_acc:
+ * copy each lane's low i16 over its high one (VPSHUFB indexes bytes of a
+ * 128-bit lane, hence the per-lane pattern). */
 static inline __m512i lp_z_pair16(__m512i s32)
 {
-    return _mm512_or_si512(_mm512_and_si512(s32, _mm512_set1_epi32(0xffff)),
-                           _mm512_slli_epi32(s32, 16));
+    return _mm512_shuffle_epi8(s32, _mm512_set4_epi32(0x0d0c0d0c, 0x09080908, 0x05040504, 0x01000100));
 }
 
 #endif
