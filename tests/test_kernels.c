@@ -256,7 +256,7 @@ static void test_dot_type(void **state)
         int64_t lens[16];
         const int nl = lengths_for(t, lens);
         for (int i = 0; i < nl; i++) {
-            for (int rep = 0; rep < 3; rep++)
+            for (int rep = 0; rep < 6; rep++)
                 check_dot(&k, t, lens[i], BYTES_RANDOM, &r);
             check_dot(&k, t, lens[i], BYTES_EXTREME, &r);
         }
