@@ -115,8 +115,8 @@ static float dot_q3_K(int64_t n, const void *w, const void *a)
     return lp_hsum_ps256(acc);
 }
 
-/* Q4_K and Q5_K share everything but the fifth bit: QH is the offset of
- * qh in the block, or 0 for Q4_K. Mins: dmin * sum_j min_j * (bsum of the
+/* Q4_K and Q5_K share everything but the fifth bit: qh_off is where
+ * qh sits in the block, or 0 for Q4_K. Mins: dmin * sum_j min_j * (bsum of the
  * 32 values of group j), subtracted. */
 static inline float dot_k45(int64_t n, const uint8_t *x, const uint8_t *y, size_t bsz,
                             size_t qs_off, size_t qh_off)
