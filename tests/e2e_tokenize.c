@@ -19,9 +19,10 @@ static char g_out[1 << 16];
 
 static int coord(const char *args)
 {
-    char bin[4096], cmd[8192];
+    char bin[4096], cmd[16384];
     lp_test_bin(bin, sizeof bin, "coord");
-    snprintf(cmd, sizeof cmd, "'%s' tokenize %s 2>/dev/null", bin, args);
+    if (snprintf(cmd, sizeof cmd, "'%s' tokenize %s 2>/dev/null", bin, args) >= (int)sizeof cmd)
+        return -1;
     return lp_test_run(cmd, g_out, sizeof g_out);
 }
 

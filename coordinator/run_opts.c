@@ -1,0 +1,129 @@
+#include "run_opts.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "args.h"
+
+static void usage(FILE *f)
+{
+    fprintf(f,
+            "usage: coord run -m MODEL (-p TEXT | --tokens 1,2,3) [options]\n"
+            "  -n N               tokens to generate (default 32)\n"
+            "  -t T               threads (default 1)\n"
+            "  -c CTX             context size (default: the model's, at most 4096)\n"
+            "  -b N               prompt tokens per forward step (default 256)\n"
+            "  --ids              print generated token ids, comma-separated, one line\n"
+            "  --temp X           temperature; 0 = greedy (default 0)\n"
+            "  --top-k N          keep the N most likely tokens (default 40; 0 = off)\n"
+            "  --top-p X          nucleus sampling (default 0.95; 1 = off)\n"
+            "  --min-p X          drop tokens below X times the best (default 0.05)\n"
+            "  --repeat-penalty X penalize the last --repeat-last-n tokens (default 1 = off)\n"
+            "  --repeat-last-n N  (default 64)\n"
+            "  --seed S           sampling seed (default: random)\n"
+            "  --ignore-eos       keep generating past end-of-text\n"
+            "  --isa NAME         kernels: scalar, avx2, avx512, avx512vnni (default: best)\n");
+}
+
+static int parse_float_opt(const char *a, const char *v, run_opts *o)
+{
+    double x;
+    struct { const char *name; float *dst; double lo, hi; } fl[] = {
+        {"--temp", &o->sampling.temp, 0, 100},
+        {"--top-p", &o->sampling.top_p, 1e-6, 1},
+        {"--min-p", &o->sampling.min_p, 0, 1},
+        {"--repeat-penalty", &o->sampling.repeat_penalty, 1e-6, 100},
+    };
+    for (size_t i = 0; i < sizeof fl / sizeof fl[0]; i++) {
+        if (strcmp(a, fl[i].name))
+            continue;
+        if (arg_float(a, v, fl[i].lo, fl[i].hi, &x) != 0)
+            return -1;
+        *fl[i].dst = (float)x;
+        return 0;
+    }
+    return 1;
+}
+
+static int parse_int_opt(const char *a, const char *v, run_opts *o)
+{
+    long x;
+    struct { const char *name; int *dst; long lo, hi; } in[] = {
+        {"-t", &o->shard.n_threads, 1, 512},   {"-c", &o->shard.n_ctx, 1, 1 << 24},
+        {"-b", &o->shard.n_batch, 1, 65536},   {"--top-k", &o->sampling.top_k, 0, 1 << 24},
+        {"--repeat-last-n", &o->sampling.penalty_last_n, 0, LP_SAMPLER_MAX_LAST_N},
+    };
+    if (!strcmp(a, "-n"))
+        return arg_int(a, v, 0, 1 << 24, &o->n_predict);
+    for (size_t i = 0; i < sizeof in / sizeof in[0]; i++) {
+        if (strcmp(a, in[i].name))
+            continue;
+        if (arg_int(a, v, in[i].lo, in[i].hi, &x) != 0)
+            return -1;
+        *in[i].dst = (int)x;
+        return 0;
+    }
+    return 1;
+}
+
+static int parse_opt(int argc, char **argv, int *i, run_opts *o)
+{
+    const char *a = argv[*i], *v;
+    if (!strcmp(a, "--ids"))
+        return o->ids = true, 0;
+    if (!strcmp(a, "--ignore-eos"))
+        return o->ignore_eos = true, 0;
+    if (!(v = arg_next(argc, argv, i)))
+        return -1;
+    if (!strcmp(a, "-m"))
+        return o->model = v, 0;
+    if (!strcmp(a, "-p"))
+        return o->prompt = v, 0;
+    if (!strcmp(a, "--tokens"))
+        return free(o->tokens), o->tokens = NULL, arg_int_list(a, v, &o->tokens, &o->n_tokens);
+    if (!strcmp(a, "--seed"))
+        return arg_u64(a, v, &o->sampling.seed);
+    if (!strcmp(a, "--isa")) {
+        if ((o->shard.isa = lp_isa_parse(v)) < 0)
+            return fprintf(stderr, "coord: --isa: unknown '%s'\n", v), -1;
+        return 0;
+    }
+    int rc = parse_float_opt(a, v, o);
+    if (rc == 1)
+        rc = parse_int_opt(a, v, o);
+    if (rc == 1)
+        fprintf(stderr, "coord run: unknown option '%s' (see coord run --help)\n", a);
+    return rc == 0 ? 0 : -1;
+}
+
+int run_opts_parse(int argc, char **argv, run_opts *o)
+{
+    memset(o, 0, sizeof *o);
+    lp_shard_opts_default(&o->shard);
+    o->sampling = lp_sampler_params_default();
+    o->sampling.temp = 0.0f; /* greedy unless asked: runs are reproducible */
+    o->n_predict = 32;
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help"))
+            return usage(stdout), 1;
+        if (parse_opt(argc, argv, &i, o) != 0)
+            return -1;
+    }
+    if (!o->model || (!o->prompt == !o->tokens)) {
+        fprintf(stderr, "coord run: give -m MODEL and exactly one of -p TEXT, --tokens IDS\n");
+        return -1;
+    }
+    lp_err err = {0};
+    if (lp_sampler_params_validate(&o->sampling, &err) != 0) {
+        fprintf(stderr, "coord run: %s\n", err.msg);
+        return -1;
+    }
+    return 0;
+}
+
+void run_opts_free(run_opts *o)
+{
+    free(o->tokens);
+    o->tokens = NULL;
+}
