@@ -9,7 +9,13 @@
 static void usage(FILE *f)
 {
     fprintf(f,
-            "usage: coord run -m MODEL (-p TEXT | --tokens 1,2,3) [options]\n"
+            "usage: coord run -m MODEL (-p TEXT | --tokens 1,2,3 | --chat) [options]\n"
+            "  --chat             interactive chat: one line per user turn, streamed replies\n"
+            "  --chat-template N  chatml, llama3, llama2, mistral-v7, phi3, zephyr, ...\n"
+            "                     (default: detected from the model)\n"
+            "  --system TEXT      system message for --chat\n"
+            "  -p TEXT            the prompt; BOS is added if the model asks for it, so an\n"
+            "                     empty TEXT generates from BOS alone (as llama-cli does)\n"
             "  -n N               tokens to generate (default 32)\n"
             "  -t T               threads (default 1)\n"
             "  -c CTX             context size (default: the model's, at most 4096)\n"
@@ -74,12 +80,18 @@ static int parse_opt(int argc, char **argv, int *i, run_opts *o)
         return o->ids = true, 0;
     if (!strcmp(a, "--ignore-eos"))
         return o->ignore_eos = true, 0;
+    if (!strcmp(a, "--chat"))
+        return o->chat = true, 0;
     if (!(v = arg_next(argc, argv, i)))
         return -1;
     if (!strcmp(a, "-m"))
         return o->model = v, 0;
     if (!strcmp(a, "-p"))
         return o->prompt = v, 0;
+    if (!strcmp(a, "--chat-template"))
+        return o->chat_template = v, 0;
+    if (!strcmp(a, "--system"))
+        return o->system = v, 0;
     if (!strcmp(a, "--tokens"))
         return free(o->tokens), o->tokens = NULL, arg_int_list(a, v, &o->tokens, &o->n_tokens);
     if (!strcmp(a, "--seed"))
@@ -110,10 +122,13 @@ int run_opts_parse(int argc, char **argv, run_opts *o)
         if (parse_opt(argc, argv, &i, o) != 0)
             return -1;
     }
-    if (!o->model || (!o->prompt == !o->tokens)) {
-        fprintf(stderr, "coord run: give -m MODEL and exactly one of -p TEXT, --tokens IDS\n");
+    if (!o->model || (o->chat ? (o->prompt || o->tokens || o->ids) : !o->prompt == !o->tokens)) {
+        fprintf(stderr, "coord run: give -m MODEL and exactly one of -p TEXT, --tokens IDS, "
+                        "--chat (which takes no --ids)\n");
         return -1;
     }
+    if (o->chat && o->n_predict == 32)
+        o->n_predict = 1 << 24; /* a reply runs to its end of turn unless -n says */
     lp_err err = {0};
     if (lp_sampler_params_validate(&o->sampling, &err) != 0) {
         fprintf(stderr, "coord run: %s\n", err.msg);

@@ -16,6 +16,9 @@ typedef struct run_opts {
     int n_tokens;
     long n_predict;
     bool ids, ignore_eos;
+    bool chat;                 /* --chat: interactive turns */
+    const char *chat_template; /* --chat-template NAME, or NULL */
+    const char *system;        /* --system TEXT, or NULL */
     lp_sampler_params sampling;
     lp_shard_opts shard;
 } run_opts;

@@ -10,8 +10,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "gguf.h"
 #include "support.h"
 #include "support_ref.h"
+#include "tokenizer.h"
 
 static char *coord(char *buf, size_t cap)
 {
@@ -78,6 +80,57 @@ static void expect_error(const char *args, int want, const char *needle)
         fail_msg("coord %s: status %d (want %d), output: %s", args, st, want, out);
 }
 
+/* Text in, text out: llama.cpp's greedy ids for the stories260K prompts,
+ * rendered as pieces after the echoed prompt. */
+static void test_text_matches_llama_cpp(void **state)
+{
+    (void)state;
+    char bin[4096], model[4096], cmd[8192], out[8192];
+    lp_test_shared(model, sizeof model, "models/stories260K.gguf");
+    const char *texts[] = {"Once upon a time", "The little dog was",
+                           "Lily and Ben went to the park. They saw"};
+    lp_err err = {0};
+    lp_gguf *g = lp_gguf_open(model, &err);
+    lp_tokenizer *tok = g ? lp_tokenizer_load(g, &err) : NULL;
+    assert_non_null(tok);
+    ref_model m;
+    assert_int_equal(ref_load("stories260K", &m), 0);
+    for (int ci = 0; ci < m.n_cases; ci++) {
+        char want[8192];
+        size_t k = (size_t)snprintf(want, sizeof want, "%s", texts[ci]), len;
+        for (int i = 0; i < m.cases[ci].n_greedy; i++) {
+            const char *piece = lp_token_piece(tok, m.cases[ci].greedy[i], false, &len);
+            memcpy(want + k, piece, len);
+            k += len;
+        }
+        snprintf(want + k, sizeof want - k, "\n");
+        snprintf(cmd, sizeof cmd, "%s run -m %s -p '%s' -n 32 2>/dev/null", coord(bin, sizeof bin),
+                 model, texts[ci]);
+        assert_int_equal(lp_test_run(cmd, out, sizeof out), 0);
+        assert_string_equal(out, want);
+    }
+    print_message("[ coord run -p ] %d stories260K prompts give llama.cpp's text\n", m.n_cases);
+    ref_free(&m);
+    lp_tokenizer_free(tok);
+    lp_gguf_close(g);
+}
+
+/* Two user turns on stdin: two streamed replies, a clean exit at EOF. */
+static void test_chat_turns(void **state)
+{
+    (void)state;
+    char bin[4096], model[4096], cmd[16384], out[16384];
+    lp_test_shared(model, sizeof model, "models/stories260K.gguf");
+    snprintf(cmd, sizeof cmd, "printf 'Tell me a story.\\nWhat happened next?\\n' | "
+             "%s run -m %s --chat -n 12 2>/dev/null", coord(bin, sizeof bin), model);
+    assert_int_equal(lp_test_run(cmd, out, sizeof out), 0);
+    int prompts = 0;
+    for (const char *p = out; (p = strstr(p, "> ")); p += 2)
+        prompts++;
+    if (prompts != 3) /* one per turn, plus the one EOF answers */
+        fail_msg("expected 3 prompts, got %d: %s", prompts, out);
+}
+
 static void test_bad_input(void **state)
 {
     (void)state;
@@ -89,6 +142,15 @@ static void test_bad_input(void **state)
     expect_error("run -m models/stories260K.gguf", 2, "exactly one of");
     expect_error("run -m vocab/ggml-vocab-llama-spm.gguf --tokens 1 --ids", 1, "token_embd");
     expect_error("inspect models/PROVENANCE.md", 1, "gguf");
+    expect_error("run -m models/stories260K.gguf -p \"$(printf 'bad \\377 byte')\"", 1, "UTF-8");
+    /* An empty prompt is BOS alone (unconditional text) where the model adds
+     * BOS, as llama-cli does; one that adds none fails with "the prompt is
+     * empty" (no such model among the shared ones). */
+    expect_error("run -m models/stories260K.gguf -p '' -n 4", 0, "generation:");
+    expect_error("run -m models/stories260K.gguf -p 'Once upon a time there was' -c 8", 1,
+                 "exceed the context");
+    expect_error("run -m models/stories260K.gguf -p x --temp -1", 2, "--temp");
+    expect_error("run -m models/stories260K.gguf --chat --chat-template nope", 1, "nope");
     expect_error("frobnicate", 2, "unknown command");
 }
 
@@ -96,6 +158,8 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_greedy_matches_llama_cpp),
+        cmocka_unit_test(test_text_matches_llama_cpp),
+        cmocka_unit_test(test_chat_turns),
         cmocka_unit_test(test_bad_input),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

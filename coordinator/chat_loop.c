@@ -1,0 +1,119 @@
+#include "chat_loop.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "chat.h"
+
+/* The conversation so far; every string is owned here. */
+typedef struct convo {
+    lp_chat_msg *msgs;
+    size_t n, cap;
+} convo;
+
+static int convo_add(convo *c, const char *role, const char *text, size_t len)
+{
+    if (c->n == c->cap) {
+        size_t cap = c->cap ? c->cap * 2 : 8;
+        lp_chat_msg *m = realloc(c->msgs, cap * sizeof *m);
+        if (!m)
+            return -1;
+        c->msgs = m;
+        c->cap = cap;
+    }
+    char *copy = malloc(len + 1);
+    if (!copy)
+        return -1;
+    memcpy(copy, text, len);
+    copy[len] = 0;
+    c->msgs[c->n++] = (lp_chat_msg){role, copy};
+    return 0;
+}
+
+static void convo_free(convo *c)
+{
+    for (size_t i = 0; i < c->n; i++)
+        free((char *)c->msgs[i].content);
+    free(c->msgs);
+}
+
+static int pick_template(const session *s, const run_opts *o, lp_chat_tmpl *t, lp_err *err)
+{
+    lp_str jinja = {0};
+    lp_gguf_get_str(s->shard->gguf, "tokenizer.chat_template", &jinja);
+    return lp_chat_resolve(o->chat_template, jinja.ptr, jinja.len, t, err);
+}
+
+/* Format, tokenize and feed the conversation with the assistant's turn
+ * opened; *logits then predict the reply's first token. */
+static int feed_conversation(session *s, lp_chat_tmpl t, const convo *c, lp_chat_buf *buf,
+                             const float **logits, lp_err *err)
+{
+    lp_token *ids = NULL;
+    size_t n = 0;
+    /* The template text never holds BOS itself (chat.h): add it as the
+     * model asks, and parse the template's special tokens. */
+    int rc = lp_chat_apply(t, c->msgs, c->n, true, buf, err);
+    if (rc == 0)
+        rc = lp_tokenize(s->tok, buf->data, buf->len, true, true, &ids, &n, err);
+    if (rc == 0)
+        rc = session_set_context(s, ids, n, logits, err);
+    free(ids);
+    return rc;
+}
+
+static int one_turn(session *s, const run_opts *o, lp_chat_tmpl t, convo *c, lp_chat_buf *buf,
+                    lp_err *err)
+{
+    const float *logits;
+    token_list reply = {0};
+    char *text = NULL;
+    size_t len = 0;
+    int rc = feed_conversation(s, t, c, buf, &logits, err);
+    if (rc == 0)
+        rc = session_generate(s, o, logits, o->n_predict, &reply, err);
+    if (rc == 0)
+        rc = lp_detokenize(s->tok, reply.ids, reply.n, false, false, &text, &len, err);
+    if (rc == 0 && convo_add(c, "assistant", text, len) != 0)
+        rc = lp_err_set(err, "out of memory");
+    free(text);
+    free(reply.ids);
+    return rc;
+}
+
+int chat_loop(session *s, const run_opts *o, FILE *in, lp_err *err)
+{
+    lp_chat_tmpl t;
+    convo c = {0};
+    lp_chat_buf buf = {0};
+    char *line = NULL;
+    size_t cap = 0, bad;
+    int rc = pick_template(s, o, &t, err);
+    if (rc == 0 && o->system && convo_add(&c, "system", o->system, strlen(o->system)) != 0)
+        rc = lp_err_set(err, "out of memory");
+    while (rc == 0) {
+        fputs("> ", stdout);
+        fflush(stdout);
+        ssize_t got = getline(&line, &cap, in);
+        if (got < 0)
+            break; /* end of input ends the chat */
+        while (got > 0 && (line[got - 1] == '\n' || line[got - 1] == '\r'))
+            line[--got] = 0;
+        if (got == 0)
+            continue;
+        if (!lp_utf8_valid(line, (size_t)got, &bad)) {
+            fprintf(stderr, "(that line is not valid UTF-8 at byte %zu; say it again)\n", bad);
+            continue;
+        }
+        if (convo_add(&c, "user", line, (size_t)got) != 0)
+            rc = lp_err_set(err, "out of memory");
+        else
+            rc = one_turn(s, o, t, &c, &buf, err);
+    }
+    if (rc == 0)
+        fputs("\n", stdout);
+    free(line);
+    lp_chat_buf_free(&buf);
+    convo_free(&c);
+    return rc;
+}

@@ -1,0 +1,154 @@
+#include "session.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "generate.h"
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+int token_list_push(token_list *l, lp_token t)
+{
+    if (l->n == l->cap) {
+        size_t cap = l->cap ? l->cap * 2 : 64;
+        lp_token *ids = realloc(l->ids, cap * sizeof *ids);
+        if (!ids)
+            return -1;
+        l->ids = ids;
+        l->cap = cap;
+    }
+    l->ids[l->n++] = t;
+    return 0;
+}
+
+int session_open(session *s, const run_opts *o, lp_err *err)
+{
+    memset(s, 0, sizeof *s);
+    if (!(s->shard = lp_shard_open(o->model, &o->shard, err)))
+        return -1;
+    if (lp_gguf_find(s->shard->gguf, "tokenizer.ggml.model") &&
+        !(s->tok = lp_tokenizer_load(s->shard->gguf, err)))
+        return -1;
+    if (!s->tok && (o->prompt || o->chat || !o->ids))
+        return lp_err_set(err, "this model has no tokenizer: use --tokens and --ids");
+    if (!o->ids && !(s->detok = lp_detok_stream_new(s->tok, false, o->chat, err)))
+        return -1;
+    s->cap_past = (size_t)s->shard->opts.n_ctx;
+    if (!(s->past = malloc(s->cap_past * sizeof *s->past)))
+        return lp_err_set(err, "out of memory");
+    if (!(s->sampler = lp_sampler_new(&o->sampling, (int32_t)s->shard->model->hp.n_vocab, err)))
+        return -1;
+    return (s->slot = lp_kv_open(s->shard->kv, 1, err)) < 0 ? -1 : 0;
+}
+
+void session_close(session *s)
+{
+    free(s->past);
+    lp_detok_stream_free(s->detok);
+    lp_sampler_free(s->sampler);
+    lp_tokenizer_free(s->tok);
+    lp_shard_close(s->shard);
+    memset(s, 0, sizeof *s);
+}
+
+int session_set_context(session *s, const lp_token *toks, size_t n, const float **logits,
+                        lp_err *err)
+{
+    if (n == 0)
+        return lp_err_set(err, "the prompt is empty");
+    if (n > s->cap_past)
+        return lp_err_set(err, "the prompt (%zu tokens) does not fit the context of %zu "
+                          "(raise -c)", n, s->cap_past);
+    size_t keep = 0;
+    while (keep < s->n_past && keep < n && s->past[keep] == toks[keep])
+        keep++;
+    if (keep == n) /* logits of the last token must be recomputed */
+        keep--;
+    if (lp_kv_set_len(s->shard->kv, s->slot, (int)keep, err) != 0)
+        return -1;
+    s->n_past = keep;
+    for (size_t i = keep; i < n; i++)
+        if (lp_sampler_accept(s->sampler, toks[i], err) != 0)
+            return -1;
+    double t0 = now_s();
+    if (lp_prefill(s->shard, s->slot, toks + keep, (int)(n - keep), logits, err) != 0)
+        return -1;
+    s->t_prompt += now_s() - t0;
+    s->n_prompt_eval += (long)(n - keep);
+    memcpy(s->past + keep, toks + keep, (n - keep) * sizeof *toks);
+    s->n_past = n;
+    return 0;
+}
+
+static bool is_end(const session *s, lp_token t)
+{
+    if (s->tok)
+        return lp_tokenizer_is_eog(s->tok, t);
+    uint32_t eos;
+    return lp_gguf_get_u32(s->shard->gguf, "tokenizer.ggml.eos_token_id", &eos) == 0 &&
+           (uint32_t)t == eos;
+}
+
+static void emit(session *s, const run_opts *o, lp_token t, long i)
+{
+    size_t len = 0;
+    const char *text;
+    if (o->ids)
+        printf("%s%d", i ? "," : "", t);
+    else if ((text = lp_detok_stream_push(s->detok, t, &len)) && len)
+        fwrite(text, 1, len, stdout);
+    fflush(stdout);
+}
+
+static void end_output(session *s, const run_opts *o)
+{
+    size_t len = 0;
+    const char *text = o->ids ? NULL : lp_detok_stream_flush(s->detok, &len);
+    if (text && len)
+        fwrite(text, 1, len, stdout);
+    printf("\n");
+    fflush(stdout);
+}
+
+int session_generate(session *s, const run_opts *o, const float *logits, long n_max,
+                     token_list *reply, lp_err *err)
+{
+    double t0 = now_s();
+    long n = 0;
+    int rc = 0;
+    while (n < n_max && rc == 0) {
+        lp_token t = lp_sampler_sample(s->sampler, logits, err);
+        if (t < 0 || lp_sampler_accept(s->sampler, t, err) != 0) {
+            rc = -1;
+            break;
+        }
+        if (is_end(s, t) && !o->ignore_eos)
+            break;
+        emit(s, o, t, n++);
+        if (reply && token_list_push(reply, t) != 0)
+            rc = lp_err_set(err, "out of memory");
+        else if (n < n_max && s->n_past >= s->cap_past)
+            break; /* context full */
+        else if (n < n_max && (rc = lp_decode_one(s->shard, s->slot, t, &logits, err)) == 0)
+            s->past[s->n_past++] = t;
+    }
+    end_output(s, o);
+    s->t_gen += now_s() - t0;
+    s->n_gen += n;
+    return rc;
+}
+
+void session_report_speed(const session *s)
+{
+    fprintf(stderr, "prompt eval: %ld tokens in %.2f ms (%.2f tok/s)\n", s->n_prompt_eval,
+            s->t_prompt * 1e3, s->t_prompt > 0 ? s->n_prompt_eval / s->t_prompt : 0.0);
+    fprintf(stderr, "generation:  %ld tokens in %.2f ms (%.2f tok/s)\n", s->n_gen,
+            s->t_gen * 1e3, s->n_gen > 0 && s->t_gen > 0 ? s->n_gen / s->t_gen : 0.0);
+}

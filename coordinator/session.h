@@ -1,0 +1,52 @@
+/* session.h — one conversation on a local whole-model shard: the shard,
+ * tokenizer, sampler and output stream that `coord run` (one prompt) and
+ * `coord run --chat` (many turns) share. */
+#ifndef LP_COORD_SESSION_H
+#define LP_COORD_SESSION_H
+
+#include <stddef.h>
+
+#include "run_opts.h"
+#include "sampler.h"
+#include "shard.h"
+#include "tokenizer.h"
+
+typedef struct session {
+    lp_shard *shard;
+    lp_tokenizer *tok;      /* NULL if the model has none (ids only) */
+    lp_sampler *sampler;
+    lp_detok_stream *detok; /* text output only */
+    int slot;               /* the session's KV slot */
+    lp_token *past;         /* tokens now in the KV cache, owned */
+    size_t n_past, cap_past;
+    long n_prompt_eval;     /* counters for the speed report */
+    double t_prompt, t_gen;
+    long n_gen;
+} session;
+
+int session_open(session *s, const run_opts *o, lp_err *err);
+void session_close(session *s);
+
+/* Make the KV cache hold exactly `toks`: keep the longest common prefix
+ * with what it holds, drop the rest, prefill the remainder. *logits: those
+ * of the last token. n must be >= 1. */
+int session_set_context(session *s, const lp_token *toks, size_t n, const float **logits,
+                        lp_err *err);
+
+/* Sample up to n_max tokens from *logits onwards, feeding each back, until
+ * an end-of-generation token (unless o->ignore_eos) or the context is
+ * full. Each token is printed (ids or streamed text). If reply is non-NULL
+ * the generated ids are appended to it (a caller-owned growable array). */
+typedef struct token_list {
+    lp_token *ids;
+    size_t n, cap;
+} token_list;
+
+int session_generate(session *s, const run_opts *o, const float *logits, long n_max,
+                     token_list *reply, lp_err *err);
+
+void session_report_speed(const session *s);
+
+int token_list_push(token_list *l, lp_token t);
+
+#endif
