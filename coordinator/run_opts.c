@@ -29,6 +29,8 @@ static void usage(FILE *f)
             "  --repeat-last-n N  (default 64)\n"
             "  --seed S           sampling seed (default: random)\n"
             "  --ignore-eos       keep generating past end-of-text\n"
+            "  --stop TEXT        end the reply where TEXT would appear (repeatable; text\n"
+            "                     output only; TEXT itself is not printed)\n"
             "  --isa NAME         kernels: scalar, avx2, avx512, avx512vnni (default: best)\n");
 }
 
@@ -92,6 +94,11 @@ static int parse_opt(int argc, char **argv, int *i, run_opts *o)
         return o->chat_template = v, 0;
     if (!strcmp(a, "--system"))
         return o->system = v, 0;
+    if (!strcmp(a, "--stop")) {
+        if (o->n_stops == LP_STOPSTR_MAX)
+            return fprintf(stderr, "coord run: at most %d --stop strings\n", LP_STOPSTR_MAX), -1;
+        return o->stops[o->n_stops++] = v, 0;
+    }
     if (!strcmp(a, "--tokens"))
         return free(o->tokens), o->tokens = NULL, arg_int_list(a, v, &o->tokens, &o->n_tokens);
     if (!strcmp(a, "--seed"))

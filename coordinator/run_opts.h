@@ -7,6 +7,7 @@
 #include <stdint.h>
 
 #include "sampler.h"
+#include "stopstr.h"
 #include "shard.h"
 
 typedef struct run_opts {
@@ -19,6 +20,8 @@ typedef struct run_opts {
     bool chat;                 /* --chat: interactive turns */
     const char *chat_template; /* --chat-template NAME, or NULL */
     const char *system;        /* --system TEXT, or NULL */
+    const char *stops[LP_STOPSTR_MAX]; /* --stop TEXT (repeatable), borrowed */
+    size_t n_stops;
     lp_sampler_params sampling;
     lp_shard_opts shard;
 } run_opts;

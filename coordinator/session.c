@@ -40,6 +40,8 @@ int session_open(session *s, const run_opts *o, lp_err *err)
         return lp_err_set(err, "this model has no tokenizer: use --tokens and --ids");
     if (!o->ids && !(s->detok = lp_detok_stream_new(s->tok, false, o->chat, err)))
         return -1;
+    if (lp_stopstr_init(&s->stop, o->stops, o->n_stops) != 0)
+        return lp_err_set(err, "too many stop strings");
     s->cap_past = (size_t)s->shard->opts.n_ctx;
     if (!(s->past = malloc(s->cap_past * sizeof *s->past)))
         return lp_err_set(err, "out of memory");
@@ -51,6 +53,7 @@ int session_open(session *s, const run_opts *o, lp_err *err)
 void session_close(session *s)
 {
     free(s->past);
+    lp_stopstr_free(&s->stop);
     lp_detok_stream_free(s->detok);
     lp_sampler_free(s->sampler);
     lp_tokenizer_free(s->tok);
@@ -96,23 +99,39 @@ static bool is_end(const session *s, lp_token t)
            (uint32_t)t == eos;
 }
 
-static void emit(session *s, const run_opts *o, lp_token t, long i)
+/* Text passes through the stop-string filter before it is shown. */
+static void show(session *s, const char *text, size_t len)
+{
+    size_t n = 0;
+    const char *out = text ? lp_stopstr_feed(&s->stop, text, len, &n) : NULL;
+    if (out && n)
+        fwrite(out, 1, n, stdout);
+}
+
+/* Print one token; true if a stop string has now completed. */
+static bool emit(session *s, const run_opts *o, lp_token t, long i)
 {
     size_t len = 0;
-    const char *text;
-    if (o->ids)
+    if (o->ids) {
         printf("%s%d", i ? "," : "", t);
-    else if ((text = lp_detok_stream_push(s->detok, t, &len)) && len)
-        fwrite(text, 1, len, stdout);
+    } else {
+        const char *text = lp_detok_stream_push(s->detok, t, &len);
+        show(s, text, len);
+    }
     fflush(stdout);
+    return s->stop.hit;
 }
 
 static void end_output(session *s, const run_opts *o)
 {
     size_t len = 0;
-    const char *text = o->ids ? NULL : lp_detok_stream_flush(s->detok, &len);
-    if (text && len)
-        fwrite(text, 1, len, stdout);
+    if (!o->ids) {
+        const char *text = lp_detok_stream_flush(s->detok, &len);
+        show(s, text, len);
+        const char *rest = lp_stopstr_flush(&s->stop, &len);
+        fwrite(rest, 1, len, stdout);
+        s->stop.hit = false; /* the next reply starts afresh */
+    }
     printf("\n");
     fflush(stdout);
 }
@@ -131,9 +150,11 @@ int session_generate(session *s, const run_opts *o, const float *logits, long n_
         }
         if (is_end(s, t) && !o->ignore_eos)
             break;
-        emit(s, o, t, n++);
+        bool stop = emit(s, o, t, n++);
         if (reply && token_list_push(reply, t) != 0)
             rc = lp_err_set(err, "out of memory");
+        else if (stop)
+            break;
         else if (n < n_max && s->n_past >= s->cap_past)
             break; /* context full */
         else if (n < n_max && (rc = lp_decode_one(s->shard, s->slot, t, &logits, err)) == 0)

@@ -9,6 +9,7 @@
 #include "run_opts.h"
 #include "sampler.h"
 #include "shard.h"
+#include "stopstr.h"
 #include "tokenizer.h"
 
 typedef struct session {
@@ -17,6 +18,7 @@ typedef struct session {
     lp_sampler *sampler;
     lp_detok_stream *detok; /* text output only */
     int slot;               /* the session's KV slot */
+    lp_stopstr stop;        /* --stop strings over the streamed text */
     lp_token *past;         /* tokens now in the KV cache, owned */
     size_t n_past, cap_past;
     long n_prompt_eval;     /* counters for the speed report */

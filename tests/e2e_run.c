@@ -115,6 +115,19 @@ static void test_text_matches_llama_cpp(void **state)
     lp_gguf_close(g);
 }
 
+/* --stop: the text ends right before the stop string's first occurrence. */
+static void test_stop_string(void **state)
+{
+    (void)state;
+    char bin[4096], model[4096], cmd[8192], out[8192];
+    lp_test_shared(model, sizeof model, "models/stories260K.gguf");
+    snprintf(cmd, sizeof cmd, "%s run -m %s -p 'Once upon a time' -n 100 --stop ball "
+             "--stop 'not in it' 2>/dev/null", coord(bin, sizeof bin), model);
+    assert_int_equal(lp_test_run(cmd, out, sizeof out), 0);
+    assert_string_equal(out, "Once upon a time, there was a little girl named Lily. She loved "
+                             "to play outside in the park. One day, she saw a big, red \n");
+}
+
 /* Two user turns on stdin: two streamed replies, a clean exit at EOF. */
 static void test_chat_turns(void **state)
 {
@@ -159,6 +172,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_greedy_matches_llama_cpp),
         cmocka_unit_test(test_text_matches_llama_cpp),
+        cmocka_unit_test(test_stop_string),
         cmocka_unit_test(test_chat_turns),
         cmocka_unit_test(test_bad_input),
     };
