@@ -52,6 +52,8 @@ static size_t first_stop(const lp_stopstr *f)
 /* Drop the bytes released last time so buf holds only what is pending. */
 static void consume_released(lp_stopstr *f)
 {
+    if (f->out_len == 0)
+        return;
     memmove(f->buf, f->buf + f->out_len, f->len - f->out_len);
     f->len -= f->out_len;
     f->out_len = 0;
