@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "tokenizer_heap.h"
 #include "tokenizer_internal.h"
 
 typedef struct sym {
@@ -18,54 +19,11 @@ typedef struct bigram {
     uint32_t ln, rn; /* the sides' lengths when queued */
 } bigram;
 
-typedef struct heap {
-    bigram *v;
-    size_t n, cap;
-} heap;
-
 /* a comes out before b: lower rank, then the leftmost */
-static bool before(const bigram *a, const bigram *b)
+static bool before(const void *pa, const void *pb)
 {
+    const bigram *a = pa, *b = pb;
     return a->rank < b->rank || (a->rank == b->rank && a->left < b->left);
-}
-
-static int heap_push(heap *h, bigram g)
-{
-    if (h->n == h->cap) {
-        size_t cap = h->cap ? 2 * h->cap : 64;
-        bigram *v = realloc(h->v, cap * sizeof *v);
-        if (!v)
-            return -1;
-        h->v = v;
-        h->cap = cap;
-    }
-    size_t i = h->n++;
-    while (i > 0 && before(&g, &h->v[(i - 1) / 2])) {
-        h->v[i] = h->v[(i - 1) / 2];
-        i = (i - 1) / 2;
-    }
-    h->v[i] = g;
-    return 0;
-}
-
-static bigram heap_pop(heap *h)
-{
-    bigram top = h->v[0], last = h->v[--h->n];
-    size_t i = 0;
-    for (;;) {
-        size_t c = 2 * i + 1;
-        if (c >= h->n)
-            break;
-        if (c + 1 < h->n && before(&h->v[c + 1], &h->v[c]))
-            c++;
-        if (!before(&h->v[c], &last))
-            break;
-        h->v[i] = h->v[c];
-        i = c;
-    }
-    if (h->n)
-        h->v[i] = last;
-    return top;
 }
 
 typedef struct word {
@@ -73,7 +31,7 @@ typedef struct word {
     const char *w;
     sym *syms;
     int n_syms;
-    heap q;
+    lp_heap q;
 } word;
 
 static int add_bigram(word *s, int left, int right)
@@ -84,7 +42,7 @@ static int add_bigram(word *s, int left, int right)
     int32_t rank = lp_merge_rank(s->t, s->w + l->start, l->n, s->w + r->start, r->n);
     if (rank < 0)
         return 0;
-    return heap_push(&s->q, (bigram){left, right, rank, (uint32_t)l->n, (uint32_t)r->n});
+    return lp_heap_push(&s->q, &(bigram){left, right, rank, (uint32_t)l->n, (uint32_t)r->n});
 }
 
 /* A final symbol: its token, else each of its bytes that is a token by
@@ -122,7 +80,8 @@ static int bpe_word(word *s, size_t n, lp_tokvec *out)
     for (int i = 1; i < k && rc == 0; i++)
         rc = add_bigram(s, i - 1, i);
     while (s->q.n && rc == 0) {
-        bigram g = heap_pop(&s->q);
+        bigram g;
+        lp_heap_pop(&s->q, &g);
         sym *l = &s->syms[g.left], *r = &s->syms[g.right];
         /* same start, same lengths <=> same text as when queued */
         if (l->n == 0 || r->n == 0 || l->n != g.ln || r->n != g.rn)
@@ -170,6 +129,7 @@ int lp_bpe_encode(const lp_tokenizer *t, const char *text, size_t len, lp_tokvec
         rc = -1;
     size_t cap = rc == 0 ? max_cp * 8 + 1 : 1;
     word s = {t, malloc(cap), malloc(cap * sizeof(sym)), 0, {0}};
+    lp_heap_init(&s.q, sizeof(bigram), before);
     if (rc == 0 && (!s.w || !s.syms))
         rc = -1;
     size_t start = 0;
@@ -180,7 +140,7 @@ int lp_bpe_encode(const lp_tokenizer *t, const char *text, size_t len, lp_tokvec
     }
     free((char *)s.w);
     free(s.syms);
-    free(s.q.v);
+    lp_heap_free(&s.q);
     free(lens);
     free(cpts);
     return rc;

@@ -4,6 +4,7 @@
  * then emit each symbol's token, or its bytes as byte tokens. */
 #include <stdlib.h>
 
+#include "tokenizer_heap.h"
 #include "tokenizer_internal.h"
 
 typedef struct sym {
@@ -17,61 +18,18 @@ typedef struct bigram {
     size_t size;
 } bigram;
 
-typedef struct heap {
-    bigram *v;
-    size_t n, cap;
-} heap;
-
 /* a comes out before b: higher score, then the leftmost */
-static bool before(const bigram *a, const bigram *b)
+static bool before(const void *pa, const void *pb)
 {
+    const bigram *a = pa, *b = pb;
     return a->score > b->score || (a->score == b->score && a->left < b->left);
-}
-
-static int heap_push(heap *h, bigram g)
-{
-    if (h->n == h->cap) {
-        size_t cap = h->cap ? 2 * h->cap : 64;
-        bigram *v = realloc(h->v, cap * sizeof *v);
-        if (!v)
-            return -1;
-        h->v = v;
-        h->cap = cap;
-    }
-    size_t i = h->n++;
-    while (i > 0 && before(&g, &h->v[(i - 1) / 2])) {
-        h->v[i] = h->v[(i - 1) / 2];
-        i = (i - 1) / 2;
-    }
-    h->v[i] = g;
-    return 0;
-}
-
-static bigram heap_pop(heap *h)
-{
-    bigram top = h->v[0], last = h->v[--h->n];
-    size_t i = 0;
-    for (;;) {
-        size_t c = 2 * i + 1;
-        if (c >= h->n)
-            break;
-        if (c + 1 < h->n && before(&h->v[c + 1], &h->v[c]))
-            c++;
-        if (!before(&h->v[c], &last))
-            break;
-        h->v[i] = h->v[c];
-        i = c;
-    }
-    if (h->n)
-        h->v[i] = last;
-    return top;
 }
 
 typedef struct spm {
     const lp_tokenizer *t;
     const char *text;
     sym *syms;
-    heap q;
+    lp_heap q;
 } spm;
 
 static int try_bigram(spm *s, int left, int right)
@@ -82,7 +40,7 @@ static int try_bigram(spm *s, int left, int right)
     lp_token id = lp_tok_lookup(s->t, s->text + s->syms[left].start, size);
     if (id == LP_TOKEN_NULL)
         return 0;
-    return heap_push(&s->q, (bigram){left, right, s->t->score[id], size});
+    return lp_heap_push(&s->q, &(bigram){left, right, s->t->score[id], size});
 }
 
 /* A final symbol: its token, or failing that its bytes. llama.cpp throws
@@ -110,6 +68,7 @@ int lp_spm_encode(const lp_tokenizer *t, const char *text, size_t len, lp_tokvec
     if (len > INT32_MAX) /* symbol links are ints; escaping can triple a text */
         return -1;
     spm s = {t, text, malloc(len * sizeof(sym)), {0}};
+    lp_heap_init(&s.q, sizeof(bigram), before);
     if (!s.syms)
         return -1;
     int n = 0, rc = 0;
@@ -123,7 +82,8 @@ int lp_spm_encode(const lp_tokenizer *t, const char *text, size_t len, lp_tokvec
     for (int i = 1; i < n && rc == 0; i++)
         rc = try_bigram(&s, i - 1, i);
     while (s.q.n && rc == 0) {
-        bigram g = heap_pop(&s.q);
+        bigram g;
+        lp_heap_pop(&s.q, &g);
         sym *l = &s.syms[g.left], *r = &s.syms[g.right];
         if (l->n == 0 || r->n == 0 || l->n + r->n != g.size)
             continue; /* stale: one side changed since it was queued */
@@ -137,6 +97,6 @@ int lp_spm_encode(const lp_tokenizer *t, const char *text, size_t len, lp_tokvec
     for (int i = 0; i != -1 && rc == 0; i = s.syms[i].next)
         rc = emit(&s, &s.syms[i], out);
     free(s.syms);
-    free(s.q.v);
+    lp_heap_free(&s.q);
     return rc;
 }
