@@ -1,15 +1,18 @@
-/* avx2_kquant.c — AVX2 dots of the K-quants (Q2_K..Q6_K) with Q8_K.
+/* avx2_kquant.c — AVX2 dots of the K-quants (Q2_K..Q6_K) with Q8_K,
+ * bit-exact with ggml's x86 kernels (scalar_kdot.c states the order).
  *
- * Per 256-value super-block the whole integer sum, scales and offsets
- * included, is exact in eight i32 lanes; only "d * lanes" and the sum
- * over super-blocks are f32, so results differ from the scalar reference
- * by rounding order alone.
+ * Per 256-value super-block the integer sum, scales and offsets included,
+ * is exact in eight i32 lanes, and lane l must hold exactly the values
+ * 32c+4l..32c+4l+3 of every 32-value chunk c, because each lane is
+ * converted and accumulated on its own (acc = fma(d, lanes, acc)). So an
+ * offset (Q3_K: q-4, Q6_K: q-32) is taken per vector, as maddubs(q, a) -
+ * maddubs(o, a) in i16, not through the activation's bsums, whose groups
+ * of 16 straddle lanes differently. The mins (Q2_K, Q4_K, Q5_K) do go
+ * through the bsums, exactly as ggml does for each format.
  *
  * Weights go through maddubs as unsigned bytes (at most 63, so each pair
- * sum fits i16 with |a| <= 127). Formats with an offset (Q3_K: q-4, Q6_K:
- * q-32) or a min (Q2_K, Q4_K, Q5_K) use the activation's bsums: sum over a
- * group of (q - o)*a = sum q*a - o*bsum, one madd per super-block instead
- * of a second maddubs per vector. */
+ * sum fits i16 with |a| <= 127; the i16 difference of an offset is at
+ * most 63*254 + 32*254 in magnitude, which fits too). */
 #include "kernels_impl.h"
 
 #if defined(__x86_64__)
@@ -39,6 +42,14 @@ static inline __m256i pick16(__m256i S, int k)
 static inline __m256i scaled_dot(__m256i u, const uint8_t *a, __m256i scale)
 {
     return _mm256_madd_epi16(_mm256_maddubs_epi16(u, lp_ld256(a)), scale);
+}
+
+/* sum((u - o)*a*scale) per i32 lane: the offset leaves i16 exact. */
+static inline __m256i scaled_dot_off(__m256i u, __m256i o, const uint8_t *a, __m256i scale)
+{
+    const __m256i av = lp_ld256(a);
+    const __m256i p = _mm256_sub_epi16(_mm256_maddubs_epi16(u, av), _mm256_maddubs_epi16(o, av));
+    return _mm256_madd_epi16(p, scale);
 }
 
 /* The eight scales of one half (i8 in sc16 from byte 8*half) as S. */
@@ -93,8 +104,7 @@ static float dot_q3_K(int64_t n, const void *w, const void *a)
     for (int64_t i = 0; i < n / LP_QK_K; i++, x += sizeof(lp_block_q3_K), y += Q8K_SZ) {
         const __m128i sc = lp_q3k_scales(x + offsetof(lp_block_q3_K, scales));
         const __m256i hm = lp_ld256(x + offsetof(lp_block_q3_K, hmask));
-        __m256i sumi = _mm256_slli_epi32(bsum_dot(y, sc), 2);
-        sumi = _mm256_sub_epi32(_mm256_setzero_si256(), sumi);
+        __m256i sumi = _mm256_setzero_si256();
         for (int h = 0; h < 2; h++) {
             const __m256i S = half_scales(sc, h);
             const __m256i q = lp_ld256(x + offsetof(lp_block_q3_K, qs) + 32 * h);
@@ -106,7 +116,7 @@ static float dot_q3_K(int64_t n, const void *w, const void *a)
                 const __m256i u = _mm256_or_si256(
                     _mm256_and_si256(_mm256_srli_epi16(q, 2 * k), m3),
                     _mm256_and_si256(_mm256_slli_epi16(hb, 2), m4));
-                sumi = _mm256_add_epi32(sumi, scaled_dot(u, q8 + 32 * k, pick16(S, k)));
+                sumi = _mm256_add_epi32(sumi, scaled_dot_off(u, m4, q8 + 32 * k, pick16(S, k)));
             }
         }
         const float d = lp_ld_f32(y) * lp_ld_f16(x + offsetof(lp_block_q3_K, d));
@@ -115,9 +125,11 @@ static float dot_q3_K(int64_t n, const void *w, const void *a)
     return lp_hsum_ps256(acc);
 }
 
-/* Q4_K and Q5_K share everything but the fifth bit: qh_off is where
- * qh sits in the block, or 0 for Q4_K. Mins: dmin * sum_j min_j * (bsum of the
- * 32 values of group j), subtracted. */
+/* Q4_K and Q5_K share everything but the fifth bit (qh_off is where qh
+ * sits in the block, or 0 for Q4_K) and the f32 steps of the mins, which
+ * ggml does differently for each: Q4_K keeps four f32 lanes of
+ * dmin * (min_j * bsum of group j, two groups per lane); Q5_K sums all of
+ * it in i32 and does one scalar fma per super-block. */
 static inline float dot_k45(int64_t n, const uint8_t *x, const uint8_t *y, size_t bsz,
                             size_t qs_off, size_t qh_off)
 {
@@ -131,7 +143,13 @@ static inline float dot_k45(int64_t n, const uint8_t *x, const uint8_t *y, size_
 
         const __m128i bs = _mm_hadd_epi16(lp_ld128(y + Y_BSUMS), lp_ld128(y + Y_BSUMS + 16));
         const __m128i mp = _mm_madd_epi16(_mm_cvtepu8_epi16(_mm_cvtsi64_si128((int64_t)mins)), bs);
-        accm = _mm_fnmadd_ps(_mm_shuffle_ps(dd, dd, 0x55), _mm_cvtepi32_ps(mp), accm);
+        /* fnmadd: -(dmin*m) + acc, the same bits as fma(-dmin, m, acc). */
+        if (qh_off) {
+            const __m128 m = _mm_cvtsi32_ss(_mm_setzero_ps(), lp_hsum_epi32_128(mp));
+            accm = _mm_fnmadd_ss(_mm_shuffle_ps(dd, dd, 0x55), m, accm);
+        } else {
+            accm = _mm_fnmadd_ps(_mm_shuffle_ps(dd, dd, 0x55), _mm_cvtepi32_ps(mp), accm);
+        }
 
         const __m256i S = _mm256_broadcastsi128_si256(
             _mm_cvtepu8_epi16(_mm_cvtsi64_si128((int64_t)scales)));
@@ -155,7 +173,7 @@ static inline float dot_k45(int64_t n, const uint8_t *x, const uint8_t *y, size_
         }
         acc = _mm256_fmadd_ps(_mm256_broadcastss_ps(dd), _mm256_cvtepi32_ps(sumi), acc);
     }
-    return lp_hsum_ps256(acc) + lp_hsum_ps128(accm);
+    return lp_hsum_ps256(acc) + (qh_off ? _mm_cvtss_f32(accm) : lp_hsum_ps128(accm));
 }
 
 static float dot_q4_K(int64_t n, const void *w, const void *a)
@@ -177,11 +195,11 @@ static float dot_q6_K(int64_t n, const void *w, const void *a)
 {
     const uint8_t *x = w, *y = a;
     const __m256i m4 = _mm256_set1_epi8(0x0f), m30 = _mm256_set1_epi8(0x30);
+    const __m256i m32 = _mm256_set1_epi8(32);
     __m256 acc = _mm256_setzero_ps();
     for (int64_t i = 0; i < n / LP_QK_K; i++, x += sizeof(lp_block_q6_K), y += Q8K_SZ) {
         const __m128i sc = lp_ld128(x + offsetof(lp_block_q6_K, scales));
-        __m256i sumi = _mm256_slli_epi32(bsum_dot(y, sc), 5);
-        sumi = _mm256_sub_epi32(_mm256_setzero_si256(), sumi);
+        __m256i sumi = _mm256_setzero_si256();
         for (int h = 0; h < 2; h++) {
             const __m256i S = half_scales(sc, h);
             const uint8_t *ql = x + offsetof(lp_block_q6_K, ql) + 64 * h;
@@ -197,7 +215,7 @@ static float dot_q6_K(int64_t n, const void *w, const void *a)
             const uint8_t *q8 = y + Y_QS + 128 * h;
 #pragma GCC unroll 4
             for (int k = 0; k < 4; k++)
-                sumi = _mm256_add_epi32(sumi, scaled_dot(u[k], q8 + 32 * k, pick16(S, k)));
+                sumi = _mm256_add_epi32(sumi, scaled_dot_off(u[k], m32, q8 + 32 * k, pick16(S, k)));
         }
         const float d = lp_ld_f32(y) * lp_ld_f16(x + offsetof(lp_block_q6_K, d));
         acc = _mm256_fmadd_ps(_mm256_set1_ps(d), _mm256_cvtepi32_ps(sumi), acc);

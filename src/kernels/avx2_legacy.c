@@ -1,10 +1,13 @@
 /* avx2_legacy.c — AVX2 dots of the 32-element block formats: Q4_0, Q5_0
  * and Q8_0 against Q8_0 activations, Q4_1 and Q5_1 against Q8_1.
  *
- * Each block's integer dot is exact in eight i32 lanes; lanes are scaled
- * by the block's dx*dy and summed in f32, which is the only place the
- * result can differ from the scalar reference (rounding order). Four
- * blocks per iteration share one VCVTPH2PS for their eight f16 scales.
+ * Bit-exact with ggml's x86 kernels (scalar_qdot.c states the order): each
+ * block's integer dot in eight i32 lanes (lane l: values 4l..4l+3), then
+ * acc = fma(dx*dy, lanes, acc) with ONE accumulator in block order, and
+ * for Q4_1/Q5_1 a scalar fma chain of m*s. That chain of FMAs (4 cycles
+ * each) bounds the speed of one row; splitting it would change the
+ * rounding. Four blocks per iteration share one VCVTPH2PS for their
+ * eight f16 scales.
  *
  * Offset formats (Q4_0: q-8, Q5_0: q-16) are done as u8 dots minus
  * offset*sum(a): two maddubs on unsigned weights are cheaper than making
@@ -86,31 +89,32 @@ static inline float dot_legacy(legacy_fmt f, int64_t n, const uint8_t *x, const 
 {
     const size_t bx = w_size(f), by = a_size(f);
     const int64_t nb = n / 32;
-    __m256 acc0 = _mm256_setzero_ps(), acc1 = acc0;
-    __m128 accm = _mm_setzero_ps();
+    __m256 acc = _mm256_setzero_ps();
+    __m128 summs = _mm_setzero_ps();
     int64_t i = 0;
     for (; i + 4 <= nb; i += 4, x += 4 * bx, y += 4 * by) {
-        const __m256 d = _mm256_castps128_ps256(lp_prod4_f16(x, bx, y, by));
+        /* Even lanes dx*dy; odd lanes of xp, yp: m and s (or, for formats
+         * without them, the first quant bytes, unused). */
+        const __m256 xp = lp_f16_pairs4(x, bx), yp = lp_f16_pairs4(y, by);
+        const __m256 d = _mm256_mul_ps(xp, yp);
 #pragma GCC unroll 4
         for (int j = 0; j < 4; j++) {
-            const __m256 dj = _mm256_permutevar8x32_ps(d, _mm256_set1_epi32(j));
             const __m256 p = _mm256_cvtepi32_ps(block_dot(f, x + j * bx, y + j * by));
-            if (j % 2)
-                acc1 = _mm256_fmadd_ps(dj, p, acc1);
-            else
-                acc0 = _mm256_fmadd_ps(dj, p, acc0);
+            acc = _mm256_fmadd_ps(lp_splat8(d, 2 * j), p, acc);
+            if (has_min(f))
+                summs = _mm_fmadd_ss(_mm256_castps256_ps128(lp_splat8(xp, 2 * j + 1)),
+                                     _mm256_castps256_ps128(lp_splat8(yp, 2 * j + 1)), summs);
         }
-        /* The min meets the activations via s = d_a * sum(a): m * s. */
-        if (has_min(f))
-            accm = _mm_add_ps(accm, lp_prod4_f16(x + 2, bx, y + 2, by));
     }
     for (; i < nb; i++, x += bx, y += by) {
         const __m256 d = _mm256_set1_ps(lp_ld_f16(x) * lp_ld_f16(y));
-        acc0 = _mm256_fmadd_ps(d, _mm256_cvtepi32_ps(block_dot(f, x, y)), acc0);
+        acc = _mm256_fmadd_ps(d, _mm256_cvtepi32_ps(block_dot(f, x, y)), acc);
+        /* x.m follows x.d, y.s follows y.d. */
         if (has_min(f))
-            accm = _mm_add_ss(accm, _mm_set_ss(lp_ld_f16(x + 2) * lp_ld_f16(y + 2)));
+            summs = _mm_fmadd_ss(_mm_set_ss(lp_ld_f16(x + 2)), _mm_set_ss(lp_ld_f16(y + 2)), summs);
     }
-    return lp_hsum_ps256(_mm256_add_ps(acc0, acc1)) + lp_hsum_ps128(accm);
+    const float sum = lp_hsum_ps256(acc);
+    return has_min(f) ? sum + _mm_cvtss_f32(summs) : sum;
 }
 
 static float dot_q4_0(int64_t n, const void *w, const void *a)

@@ -77,19 +77,21 @@ static inline __m256i lp_nibbles32(const uint8_t *p)
     return _mm256_and_si256(shifted, _mm256_set1_epi8(0x0f));
 }
 
-/* Four products f16(xf + i*xs) * f16(yf + i*ys), i = 0..3, with one
- * VCVTPH2PS for all eight scales. */
-static inline __m128 lp_prod4_f16(const uint8_t *xf, size_t xs, const uint8_t *yf, size_t ys)
+/* The f16 pairs at p + i*stride, i = 0..3, as f32 [d0, m0, d1, m1, ...]:
+ * every 32-element block starts with its f16 d, followed by m (Q4_1,
+ * Q5_1), s (Q8_1) or at least two more bytes. */
+static inline __m256 lp_f16_pairs4(const uint8_t *p, size_t stride)
 {
-    uint16_t h[8];
-    for (int i = 0; i < 4; i++) {
-        memcpy(&h[i], xf + i * xs, 2);
-        memcpy(&h[4 + i], yf + i * ys, 2);
-    }
-    const __m256 v = _mm256_cvtph_ps(_mm_setr_epi16((short)h[0], (short)h[1], (short)h[2],
-                                                    (short)h[3], (short)h[4], (short)h[5],
-                                                    (short)h[6], (short)h[7]));
-    return _mm_mul_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+    uint32_t v[4];
+    for (int i = 0; i < 4; i++)
+        memcpy(&v[i], p + i * stride, 4);
+    return _mm256_cvtph_ps(_mm_setr_epi32((int)v[0], (int)v[1], (int)v[2], (int)v[3]));
+}
+
+/* Lane j of v in all eight lanes. */
+static inline __m256 lp_splat8(__m256 v, int j)
+{
+    return _mm256_permutevar8x32_ps(v, _mm256_set1_epi32(j));
 }
 
 /* 32 bits (little-endian at p) to 32 bytes: 0xff where the bit is set. */

@@ -3,10 +3,12 @@
  * translation units: avx512_legacy.c and avx512vnni_legacy.c; the integer
  * steps come from avx512_util.h and use VNNI in the second.
  *
- * Two blocks share a zmm (block i in the low 256 bits). Four blocks per
- * iteration let the eight f16 scales be widened with one VCVTPH2PS. The
- * exact i32 lane sums of each block are multiplied by its dx*dy and added
- * in f32: only that order differs from the scalar reference.
+ * Bit-exact with ggml's x86 kernels (scalar_qdot.c states the order).
+ * The integer dots of two blocks share a zmm (block i in the low 256
+ * bits, eight i32 lanes each); the f32 side stays ggml's: one 8-lane
+ * accumulator, acc = fma(dx*dy, lanes, acc) block after block, and for
+ * Q4_1/Q5_1 a scalar fma chain of m*s. Four blocks per iteration share
+ * one VCVTPH2PS per operand for their f16 scales.
  *
  * Layouts (ggml): Q4_0 {d; qs[16]}, Q5_0 {d; qh[4]; qs[16]}, Q4_1 {d, m;
  * qs[16]}, Q5_1 {d, m; qh[4]; qs[16]}, Q8_0 {d; qs[32]}, Q8_1 {d, s;
@@ -113,33 +115,48 @@ static inline __m512i pair_dot(legacy_fmt f, const uint8_t *x0, const uint8_t *x
     }
 }
 
+/* acc = fma(d, block lanes, acc) for the two blocks of a pair in order:
+ * the FMA chain runs in eight lanes, as ggml's, one block after the other. */
+static inline __m256 fma_pair(__m256 acc, __m256 d0, __m256 d1, __m512i p)
+{
+    const __m512 pf = _mm512_cvtepi32_ps(p);
+    acc = _mm256_fmadd_ps(d0, _mm512_castps512_ps256(pf), acc);
+    return _mm256_fmadd_ps(d1, _mm512_extractf32x8_ps(pf, 1), acc);
+}
+
 static inline float dot_legacy(legacy_fmt f, int64_t n, const uint8_t *x, const uint8_t *y)
 {
     const size_t bx = w_size(f), by = a_size(f);
     const int64_t nb = n / 32;
-    /* Spread products 0,1 (and 2,3) over the two halves of a zmm. */
-    const __m512i idx01 = _mm512_setr_epi32(0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1);
-    const __m512i idx23 = _mm512_add_epi32(idx01, _mm512_set1_epi32(2));
-    __m512 acc0 = _mm512_setzero_ps(), acc1 = acc0;
-    __m128 accm = _mm_setzero_ps();
+    __m256 acc = _mm256_setzero_ps();
+    __m128 summs = _mm_setzero_ps();
     int64_t i = 0;
     for (; i + 4 <= nb; i += 4, x += 4 * bx, y += 4 * by) {
-        const __m512 d = _mm512_castps128_ps512(lp_prod4_f16(x, bx, y, by));
+        /* Even lanes dx*dy; odd lanes of xp, yp: m and s (unused bytes
+         * for formats without them). */
+        const __m256 xp = lp_f16_pairs4(x, bx), yp = lp_f16_pairs4(y, by);
+        const __m256 d = _mm256_mul_ps(xp, yp);
         const __m512i p01 = pair_dot(f, x, x + bx, y, y + by);
         const __m512i p23 = pair_dot(f, x + 2 * bx, x + 3 * bx, y + 2 * by, y + 3 * by);
-        acc0 = _mm512_fmadd_ps(_mm512_permutexvar_ps(idx01, d), _mm512_cvtepi32_ps(p01), acc0);
-        acc1 = _mm512_fmadd_ps(_mm512_permutexvar_ps(idx23, d), _mm512_cvtepi32_ps(p23), acc1);
-        /* The min meets the activations via s = d_a * sum(a): m * s. */
-        if (has_min(f))
-            accm = _mm_add_ps(accm, lp_prod4_f16(x + 2, bx, y + 2, by));
+        acc = fma_pair(acc, lp_splat8(d, 0), lp_splat8(d, 2), p01);
+        acc = fma_pair(acc, lp_splat8(d, 4), lp_splat8(d, 6), p23);
+        if (has_min(f)) {
+#pragma GCC unroll 4
+            for (int j = 0; j < 4; j++)
+                summs = _mm_fmadd_ss(_mm256_castps256_ps128(lp_splat8(xp, 2 * j + 1)),
+                                     _mm256_castps256_ps128(lp_splat8(yp, 2 * j + 1)), summs);
+        }
     }
     for (; i < nb; i++, x += bx, y += by) {
-        const __m512 d = _mm512_maskz_mov_ps(0x00ff, _mm512_set1_ps(lp_ld_f16(x) * lp_ld_f16(y)));
-        acc0 = _mm512_fmadd_ps(d, _mm512_cvtepi32_ps(pair_dot(f, x, NULL, y, NULL)), acc0);
+        const __m256 d = _mm256_set1_ps(lp_ld_f16(x) * lp_ld_f16(y));
+        const __m512i p = pair_dot(f, x, NULL, y, NULL);
+        acc = _mm256_fmadd_ps(d, _mm256_cvtepi32_ps(_mm512_castsi512_si256(p)), acc);
+        /* x.m follows x.d, y.s follows y.d. */
         if (has_min(f))
-            accm = _mm_add_ss(accm, _mm_set_ss(lp_ld_f16(x + 2) * lp_ld_f16(y + 2)));
+            summs = _mm_fmadd_ss(_mm_set_ss(lp_ld_f16(x + 2)), _mm_set_ss(lp_ld_f16(y + 2)), summs);
     }
-    return _mm512_reduce_add_ps(_mm512_add_ps(acc0, acc1)) + lp_hsum_ps128(accm);
+    const float sum = lp_hsum_ps256(acc);
+    return has_min(f) ? sum + _mm_cvtss_f32(summs) : sum;
 }
 
 static float dot_q4_0(int64_t n, const void *w, const void *a)
