@@ -3,16 +3,18 @@
  * avx512vnni_kquant.c; with VNNI, each "maddubs, scale, add" step becomes
  * maddubs + one VPDPWSSD (avx512_util.h).
  *
- * A zmm holds 64 consecutive values of a super-block, so activations are
- * plain 64-byte loads and the weights are rearranged to match. The whole
- * super-block's integer sum (scales, offsets and mins included) is exact
- * in i32 lanes; only "d * lanes" and the sum over super-blocks are f32.
+ * Bit-exact with ggml's x86 kernels (scalar_kdot.c states the order). A
+ * zmm holds 64 consecutive values of a super-block, so activations are
+ * plain 64-byte loads and the weights are rearranged to match; each half
+ * is one 32-value chunk in ggml's lane layout, and lp_z_fold adds the
+ * halves into ggml's eight i32 lanes (exact). The f32 side is ggml's:
+ * eight lanes, acc = fma(d, lanes, acc) per super-block.
  *
  * Scales live one per i32 lane of a zmm (as (s, s) i16 pairs) and are
  * spread to the lanes of their group by VPERMD: a 32-value group (Q4_K,
  * Q5_K) covers half a zmm, a 16-value group (Q2_K, Q3_K, Q6_K) a quarter.
- * Offsets (Q3_K: q-4, Q6_K: q-32) and mins go through the bsums, as in
- * avx2_kquant.c. */
+ * Offsets (Q3_K: q-4, Q6_K: q-32) are taken per vector in i16 and the
+ * mins go through the bsums, as in avx2_kquant.c. */
 #ifndef LP_AVX512_KQUANT_IMPL_H
 #define LP_AVX512_KQUANT_IMPL_H
 
@@ -52,24 +54,25 @@ static inline __m256i bsum_dot(const uint8_t *y, __m128i sc)
     return _mm256_madd_epi16(lp_ld256(y + Y_BSUMS), _mm256_cvtepi8_epi16(sc));
 }
 
-static inline float hsum_acc(__m512 acc)
+/* acc = fma(d, ggml's lanes of sumi, acc). */
+static inline __m256 fma_lanes(__m256 acc, float d, __m512i sumi)
 {
-    return _mm512_reduce_add_ps(acc);
+    return _mm256_fmadd_ps(_mm256_set1_ps(d), _mm256_cvtepi32_ps(lp_z_fold(sumi)), acc);
 }
 
 static float dot_q2_K(int64_t n, const void *w, const void *a)
 {
     const uint8_t *x = w, *y = a;
     const __m512i m3 = _mm512_set1_epi8(3);
-    __m512 acc = _mm512_setzero_ps();
-    __m256 accm = _mm256_setzero_ps();
+    __m256 acc = _mm256_setzero_ps();
     for (int64_t i = 0; i < n / LP_QK_K; i++, x += sizeof(lp_block_q2_K), y += Q8K_SZ) {
         const float dy = lp_ld_f32(y);
         const __m128i packed = lp_ld128(x + offsetof(lp_block_q2_K, scales));
         const __m128i mn = _mm_and_si128(_mm_srli_epi16(packed, 4), _mm_set1_epi8(0x0f));
         const __m512i S = scales16(_mm_and_si128(packed, _mm_set1_epi8(0x0f)));
         const float dmin = dy * lp_ld_f16(x + offsetof(lp_block_q2_K, dmin));
-        accm = _mm256_fmadd_ps(_mm256_set1_ps(-dmin), _mm256_cvtepi32_ps(bsum_dot(y, mn)), accm);
+        /* The mins first, into the same lanes (ggml's order). */
+        acc = _mm256_fmadd_ps(_mm256_set1_ps(-dmin), _mm256_cvtepi32_ps(bsum_dot(y, mn)), acc);
 
         __m512i sumi = _mm512_setzero_si512();
 #pragma GCC unroll 2
@@ -84,10 +87,9 @@ static float dot_q2_K(int64_t n, const void *w, const void *a)
                 sumi = lp_z_scaled_acc(sumi, u, lp_ld512(q8 + 64 * p), s);
             }
         }
-        const float d = dy * lp_ld_f16(x + offsetof(lp_block_q2_K, d));
-        acc = _mm512_fmadd_ps(_mm512_set1_ps(d), _mm512_cvtepi32_ps(sumi), acc);
+        acc = fma_lanes(acc, dy * lp_ld_f16(x + offsetof(lp_block_q2_K, d)), sumi);
     }
-    return hsum_acc(acc) + lp_hsum_ps256(accm);
+    return lp_hsum_ps256(acc);
 }
 
 /* Q3_K values are u - 4, u = 2 low bits | (hmask bit << 2). */
@@ -95,12 +97,10 @@ static float dot_q3_K(int64_t n, const void *w, const void *a)
 {
     const uint8_t *x = w, *y = a;
     const __m512i m3 = _mm512_set1_epi8(3), m4 = _mm512_set1_epi8(4);
-    __m512 acc = _mm512_setzero_ps();
+    __m256 acc = _mm256_setzero_ps();
     for (int64_t i = 0; i < n / LP_QK_K; i++, x += sizeof(lp_block_q3_K), y += Q8K_SZ) {
-        const __m128i sc = lp_q3k_scales(x + offsetof(lp_block_q3_K, scales));
-        const __m512i S = scales16(sc);
-        const __m256i off = _mm256_slli_epi32(bsum_dot(y, sc), 2);
-        __m512i sumi = _mm512_zextsi256_si512(_mm256_sub_epi32(_mm256_setzero_si256(), off));
+        const __m512i S = scales16(lp_q3k_scales(x + offsetof(lp_block_q3_K, scales)));
+        __m512i sumi = _mm512_setzero_si512();
         /* Bit 4h+k of hmask byte l goes with value 128h+32k+l; the high
          * 256 bits see hmask >> 1, i.e. k+1. */
         const __m512i hz = lp_z_dup_srl(x + offsetof(lp_block_q3_K, hmask), 1);
@@ -115,23 +115,23 @@ static float dot_q3_K(int64_t n, const void *w, const void *a)
                 const __m512i u = _mm512_or_si512(_mm512_and_si512(_mm512_srli_epi16(qz, 4 * p), m3),
                                                   _mm512_and_si512(hb, m4));
                 const __m512i s = _mm512_permutexvar_epi32(idx_quarters(8 * h + 4 * p), S);
-                sumi = lp_z_scaled_acc(sumi, u, lp_ld512(q8 + 64 * p), s);
+                sumi = lp_z_scaled_acc_off(sumi, u, m4, lp_ld512(q8 + 64 * p), s);
             }
         }
-        const float d = lp_ld_f32(y) * lp_ld_f16(x + offsetof(lp_block_q3_K, d));
-        acc = _mm512_fmadd_ps(_mm512_set1_ps(d), _mm512_cvtepi32_ps(sumi), acc);
+        acc = fma_lanes(acc, lp_ld_f32(y) * lp_ld_f16(x + offsetof(lp_block_q3_K, d)), sumi);
     }
-    return hsum_acc(acc);
+    return lp_hsum_ps256(acc);
 }
 
 /* Q4_K / Q5_K (qh_off 0 for Q4_K). Quarter j of the super-block is 32
  * bytes of qs: low nibbles are values 64j..64j+31, high ones the next 32,
- * so [q & 15, q >> 4] is 64 consecutive values. */
+ * so [q & 15, q >> 4] is 64 consecutive values. The mins' f32 steps
+ * differ as in avx2_kquant.c: Q4_K four lanes, Q5_K one scalar fma. */
 static inline float dot_k45(int64_t n, const uint8_t *x, const uint8_t *y, size_t bsz,
                             size_t qs_off, size_t qh_off)
 {
     const __m512i m4 = _mm512_set1_epi8(0x0f), bit4 = _mm512_set1_epi8(0x10);
-    __m512 acc = _mm512_setzero_ps();
+    __m256 acc = _mm256_setzero_ps();
     __m128 accm = _mm_setzero_ps();
     for (int64_t i = 0; i < n / LP_QK_K; i++, x += bsz, y += Q8K_SZ) {
         uint64_t scales, mins;
@@ -140,7 +140,13 @@ static inline float dot_k45(int64_t n, const uint8_t *x, const uint8_t *y, size_
 
         const __m128i bs = _mm_hadd_epi16(lp_ld128(y + Y_BSUMS), lp_ld128(y + Y_BSUMS + 16));
         const __m128i mp = _mm_madd_epi16(_mm_cvtepu8_epi16(_mm_cvtsi64_si128((int64_t)mins)), bs);
-        accm = _mm_fnmadd_ps(_mm_shuffle_ps(dd, dd, 0x55), _mm_cvtepi32_ps(mp), accm);
+        /* fnmadd: -(dmin*m) + acc, the same bits as fma(-dmin, m, acc). */
+        if (qh_off) {
+            const __m128 m = _mm_cvtsi32_ss(_mm_setzero_ps(), lp_hsum_epi32_128(mp));
+            accm = _mm_fnmadd_ss(_mm_shuffle_ps(dd, dd, 0x55), m, accm);
+        } else {
+            accm = _mm_fnmadd_ps(_mm_shuffle_ps(dd, dd, 0x55), _mm_cvtepi32_ps(mp), accm);
+        }
 
         const __m512i S = lp_z_pair16(_mm512_cvtepu8_epi32(_mm_cvtsi64_si128((int64_t)scales)));
         /* Fifth bits: bit 2j of qh byte l for value 64j+l, 2j+1 for 64j+32+l;
@@ -159,9 +165,9 @@ static inline float dot_k45(int64_t n, const uint8_t *x, const uint8_t *y, size_
             const __m512i s = _mm512_permutexvar_epi32(idx_halves(2 * j), S);
             sumi = lp_z_scaled_acc(sumi, u, lp_ld512(y + Y_QS + 64 * j), s);
         }
-        acc = _mm512_fmadd_ps(_mm512_broadcastss_ps(dd), _mm512_cvtepi32_ps(sumi), acc);
+        acc = fma_lanes(acc, _mm_cvtss_f32(dd), sumi);
     }
-    return hsum_acc(acc) + lp_hsum_ps128(accm);
+    return lp_hsum_ps256(acc) + (qh_off ? _mm_cvtss_f32(accm) : lp_hsum_ps128(accm));
 }
 
 static float dot_q4_K(int64_t n, const void *w, const void *a)
@@ -183,12 +189,11 @@ static float dot_q6_K(int64_t n, const void *w, const void *a)
 {
     const uint8_t *x = w, *y = a;
     const __m512i m4 = _mm512_set1_epi8(0x0f), m30 = _mm512_set1_epi8(0x30);
-    __m512 acc = _mm512_setzero_ps();
+    const __m512i m32 = _mm512_set1_epi8(32);
+    __m256 acc = _mm256_setzero_ps();
     for (int64_t i = 0; i < n / LP_QK_K; i++, x += sizeof(lp_block_q6_K), y += Q8K_SZ) {
-        const __m128i sc = lp_ld128(x + offsetof(lp_block_q6_K, scales));
-        const __m512i S = scales16(sc);
-        const __m256i off = _mm256_slli_epi32(bsum_dot(y, sc), 5);
-        __m512i sumi = _mm512_zextsi256_si512(_mm256_sub_epi32(_mm256_setzero_si256(), off));
+        const __m512i S = scales16(lp_ld128(x + offsetof(lp_block_q6_K, scales)));
+        __m512i sumi = _mm512_setzero_si512();
 #pragma GCC unroll 2
         for (int h = 0; h < 2; h++) {
             const __m512i l = lp_ld512(x + offsetof(lp_block_q6_K, ql) + 64 * h);
@@ -198,15 +203,14 @@ static float dot_q6_K(int64_t n, const void *w, const void *a)
             const __m512i hi = _mm512_or_si512(_mm512_and_si512(_mm512_srli_epi16(l, 4), m4),
                                                _mm512_and_si512(hz, m30));
             const uint8_t *q8 = y + Y_QS + 128 * h;
-            sumi = lp_z_scaled_acc(sumi, lo, lp_ld512(q8),
-                                   _mm512_permutexvar_epi32(idx_quarters(8 * h), S));
-            sumi = lp_z_scaled_acc(sumi, hi, lp_ld512(q8 + 64),
-                                   _mm512_permutexvar_epi32(idx_quarters(8 * h + 4), S));
+            sumi = lp_z_scaled_acc_off(sumi, lo, m32, lp_ld512(q8),
+                                       _mm512_permutexvar_epi32(idx_quarters(8 * h), S));
+            sumi = lp_z_scaled_acc_off(sumi, hi, m32, lp_ld512(q8 + 64),
+                                       _mm512_permutexvar_epi32(idx_quarters(8 * h + 4), S));
         }
-        const float d = lp_ld_f32(y) * lp_ld_f16(x + offsetof(lp_block_q6_K, d));
-        acc = _mm512_fmadd_ps(_mm512_set1_ps(d), _mm512_cvtepi32_ps(sumi), acc);
+        acc = fma_lanes(acc, lp_ld_f32(y) * lp_ld_f16(x + offsetof(lp_block_q6_K, d)), sumi);
     }
-    return hsum_acc(acc);
+    return lp_hsum_ps256(acc);
 }
 
 static void fill_kquant(lp_kernels *k)

@@ -65,16 +65,38 @@ static inline __m512i lp_z_dot_s8s8(__m512i x, __m512i y)
     return lp_z_dot_u8s8(_mm512_abs_epi8(x), sy);
 }
 
-/* acc + sum(u*a*scale) per i32 lane, where scale holds the same i16 in
- * both halves of each lane. VNNI fuses the scale multiply and the add. */
-static inline __m512i lp_z_scaled_acc(__m512i acc, __m512i u, __m512i a, __m512i scale)
+/* acc + the i16 pairs p times scale per i32 lane, where scale holds the
+ * same i16 in both halves of each lane. VNNI fuses the multiply and add. */
+static inline __m512i lp_z_scale_acc16(__m512i acc, __m512i p, __m512i scale)
 {
-    const __m512i p = _mm512_maddubs_epi16(u, a);
 #if defined(__AVX512VNNI__)
     return _mm512_dpwssd_epi32(acc, p, scale);
 #else
     return _mm512_add_epi32(acc, _mm512_madd_epi16(p, scale));
 #endif
+}
+
+/* acc + sum(u*a*scale) per i32 lane. */
+static inline __m512i lp_z_scaled_acc(__m512i acc, __m512i u, __m512i a, __m512i scale)
+{
+    return lp_z_scale_acc16(acc, _mm512_maddubs_epi16(u, a), scale);
+}
+
+/* acc + sum((u - off)*a*scale) per i32 lane; the difference is taken in
+ * i16, exact for u, off <= 63 and |a| <= 127 (|pair| <= 63*254). */
+static inline __m512i lp_z_scaled_acc_off(__m512i acc, __m512i u, __m512i off, __m512i a,
+                                          __m512i scale)
+{
+    const __m512i p = _mm512_sub_epi16(_mm512_maddubs_epi16(u, a), _mm512_maddubs_epi16(off, a));
+    return lp_z_scale_acc16(acc, p, scale);
+}
+
+/* The eight i32 lanes of ggml's 256-bit kernels from a zmm whose halves
+ * hold two 32-value chunks: lane l of each half covers values 4l..4l+3
+ * of its chunk, so ggml's lane l is their (exact) sum. */
+static inline __m256i lp_z_fold(__m512i v)
+{
+    return _mm256_add_epi32(_mm512_castsi512_si256(v), _mm512_extracti64x4_epi64(v, 1));
 }
 
 /* Sixteen i32 scales (|s| < 2^15) as (s, s) i16 pairs, for scaled_acc:
