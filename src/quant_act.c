@@ -9,9 +9,13 @@
  *   roundf, which rounds ties away from zero). Q8_1's s is the f32 product
  *   d * (sum of the 32 quants), then rounded to f16.
  *
- *   Q8_K: x86 calls quantize_row_q8_K_ref (ggml-quants.c): signed max,
- *   iscale = -127/max, the 1.5*2^23 "nearest_int" trick (ties to even), and
- *   bsums of each 16 quants.
+ *   Q8_K: x86 calls quantize_row_q8_K_ref (ggml-quants.c, built without
+ *   -march, so no FMA): signed max (a scan that skips NaN), iscale =
+ *   -127/max, the 1.5*2^23 "nearest_int" trick (ties to even), the int
+ *   stored into int8_t (low byte), and bsums of each 16 stored quants.
+ *
+ *   Inputs with NaN, Inf or a subnormal block max give ggml's bytes too
+ *   (checked against ggml on such rows; test_kernels pins one).
  *
  *   F16: F16C with round-to-nearest-even (lp_f32_to_f16); BF16: ggml's
  *   GGML_FP32_TO_BF16 (ggml_cpu_fp32_to_bf16 has no x86 SIMD path). */
@@ -123,6 +127,16 @@ static int nearest_int(float v)
     return (bits & 0x007fffff) - 0x00400000;
 }
 
+/* ggml stores the int into an int8_t, which on x86 keeps the low byte.
+ * Only Inf, NaN or a subnormal max get outside -128..127 (nearest_int of
+ * Inf is -2^22, of NaN a payload); say it without implementation-defined
+ * conversions. */
+static int8_t low_byte(int v)
+{
+    const int b = (int)((uint32_t)v & 0xffu);
+    return (int8_t)(b > 127 ? b - 256 : b);
+}
+
 static void quant_q8_K(const float *x, void *dst, int64_t nb)
 {
     for (int64_t i = 0; i < nb; i++, x += LP_QK_K) {
@@ -142,7 +156,7 @@ static void quant_q8_K(const float *x, void *dst, int64_t nb)
             const float iscale = -127.f / max;
             for (int j = 0; j < LP_QK_K; j++) {
                 int v = nearest_int(iscale * x[j]);
-                b.qs[j] = (int8_t)(v < 127 ? v : 127);
+                b.qs[j] = low_byte(v < 127 ? v : 127);
             }
             for (int g = 0; g < LP_QK_K / 16; g++) {
                 int sum = 0;
