@@ -1,67 +1,214 @@
-/* avx512_float.c — AVX-512 dots of F32, F16 and BF16 rows.
+/* avx512_float.c — the float kernels with 512-bit vectors: F32, F16, BF16
+ * dots in ggml's vec_dot and llamafile-tinyBLAS orders, exp_sum and silu.
  *
- * Sixteen lanes, four independent accumulators; the last n % 16 elements
- * use a masked load (masked-off lanes are neither read nor faulted on),
- * so there is no scalar tail. F16 widens with VCVTPH2PS (exact), BF16 by
- * a shift into the top half of an f32 (exact). The activation converters
- * stay AVX2's: they run once per row, the dots once per weight row. */
+ * Bit-identical to scalar_float.c (which says what ggml computes): these
+ * are ggml's own AVX-512 instruction sequences, except VDPBF16PS, which
+ * AVX-512 F/BW/DQ/VL lacks and which dp_bf16 rebuilds with FMAs and
+ * explicit denormal flushing. The activation converters stay AVX2's. */
+#include "float_impl.h"
 #include "kernels_impl.h"
 
 #if defined(__x86_64__)
 
-#include "avx512_util.h"
+#include <immintrin.h>
+#include <math.h>
+#include <string.h>
 
-static inline __m512 ld_f32x16(const uint8_t *p, __mmask16 m)
+static inline __m512 ld_f32(const uint8_t *p)
 {
-    return _mm512_maskz_loadu_ps(m, p);
+    return _mm512_loadu_ps(p);
 }
 
-static inline __m512 ld_f16x16(const uint8_t *p, __mmask16 m)
+static inline __m512 ld_f16(const uint8_t *p)
 {
-    return _mm512_cvtph_ps(_mm256_maskz_loadu_epi16(m, p));
+    return _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)p));
 }
 
-static inline __m512 ld_bf16x16(const uint8_t *p, __mmask16 m)
+static inline float f16_at(const uint8_t *p)
 {
-    const __m512i wide = _mm512_cvtepu16_epi32(_mm256_maskz_loadu_epi16(m, p));
-    return _mm512_castsi512_ps(_mm512_slli_epi32(wide, 16));
+    uint16_t h;
+    memcpy(&h, p, sizeof h);
+    return _cvtsh_ss(h);
 }
 
-#define ALL16 ((__mmask16)0xffff)
+static inline float bf16_at(const uint8_t *p)
+{
+    uint16_t h;
+    memcpy(&h, p, sizeof h);
+    const uint32_t u = (uint32_t)h << 16;
+    float f;
+    memcpy(&f, &u, sizeof f);
+    return f;
+}
 
-/* ES: element size in bytes. */
-#define FLOAT_DOT(name, ES, LOAD)                                             \
-    static float name(int64_t n, const void *w, const void *a)               \
-    {                                                                         \
-        const uint8_t *x = w, *y = a;                                         \
-        __m512 s0 = _mm512_setzero_ps(), s1 = s0, s2 = s0, s3 = s0;           \
-        int64_t i = 0;                                                        \
-        for (; i + 64 <= n; i += 64) {                                        \
-            const uint8_t *xp = x + i * ES, *yp = y + i * ES;                 \
-            s0 = _mm512_fmadd_ps(LOAD(xp, ALL16), LOAD(yp, ALL16), s0);       \
-            s1 = _mm512_fmadd_ps(LOAD(xp + 16 * ES, ALL16), LOAD(yp + 16 * ES, ALL16), s1); \
-            s2 = _mm512_fmadd_ps(LOAD(xp + 32 * ES, ALL16), LOAD(yp + 32 * ES, ALL16), s2); \
-            s3 = _mm512_fmadd_ps(LOAD(xp + 48 * ES, ALL16), LOAD(yp + 48 * ES, ALL16), s3); \
-        }                                                                     \
-        for (; i + 16 <= n; i += 16)                                          \
-            s0 = _mm512_fmadd_ps(LOAD(x + i * ES, ALL16), LOAD(y + i * ES, ALL16), s0); \
-        if (i < n) {                                                          \
-            const __mmask16 m = (__mmask16)((1u << (n - i)) - 1);             \
-            s1 = _mm512_fmadd_ps(LOAD(x + i * ES, m), LOAD(y + i * ES, m), s1); \
-        }                                                                     \
-        return _mm512_reduce_add_ps(_mm512_add_ps(_mm512_add_ps(s0, s1),      \
-                                                  _mm512_add_ps(s2, s3)));    \
+/* ---- ggml_vec_dot_f32 / f16 ----------------------------------------------- */
+
+#define CHUNKS64(ES, LOAD)                                                      \
+    __m512 s0 = _mm512_setzero_ps(), s1 = s0, s2 = s0, s3 = s0;                 \
+    int64_t i = 0;                                                              \
+    for (; i + 64 <= n; i += 64) {                                              \
+        const uint8_t *xp = x + i * ES, *yp = y + i * ES;                       \
+        s0 = _mm512_fmadd_ps(LOAD(xp), LOAD(yp), s0);                           \
+        s1 = _mm512_fmadd_ps(LOAD(xp + 16 * ES), LOAD(yp + 16 * ES), s1);       \
+        s2 = _mm512_fmadd_ps(LOAD(xp + 32 * ES), LOAD(yp + 32 * ES), s2);       \
+        s3 = _mm512_fmadd_ps(LOAD(xp + 48 * ES), LOAD(yp + 48 * ES), s3);       \
+    }                                                                           \
+    const float head = _mm512_reduce_add_ps(                                    \
+        _mm512_add_ps(_mm512_add_ps(s0, s2), _mm512_add_ps(s1, s3)))
+
+static float dot_f32(int64_t n, const void *w, const void *a)
+{
+    const uint8_t *x = w, *y = a;
+    CHUNKS64(4, ld_f32);
+    return lp_f32_tail(head, (const float *)w + i, (const float *)a + i, n - i);
+}
+
+static float dot_f16(int64_t n, const void *w, const void *a)
+{
+    const uint8_t *x = w, *y = a;
+    CHUNKS64(2, ld_f16);
+    double sum = head;
+    for (; i < n; i++)
+        sum += (double)(f16_at(x + 2 * i) * f16_at(y + 2 * i));
+    return (float)sum;
+}
+
+/* ---- VDPBF16PS ------------------------------------------------------------ */
+
+/* Denormals (exponent 0) to zeros of their sign: VDPBF16PS's DAZ on
+ * inputs and FTZ on results. */
+static inline __m512 flush(__m512 v)
+{
+    const __m512i u = _mm512_castps_si512(v);
+    const __mmask16 normal = _mm512_test_epi32_mask(u, _mm512_set1_epi32(0x7f800000));
+    const __m512i sign = _mm512_and_si512(u, _mm512_set1_epi32((int)0x80000000u));
+    return _mm512_castsi512_ps(_mm512_mask_blend_epi32(normal, sign, u));
+}
+
+/* acc += the 16 pair products of 32 bf16 at x and y, odd element first. */
+static inline __m512 dp_bf16(__m512 acc, const uint8_t *x, const uint8_t *y)
+{
+    const __m512i u = _mm512_loadu_si512(x), v = _mm512_loadu_si512(y);
+    const __m512i hi = _mm512_set1_epi32((int)0xffff0000u);
+    const __m512 xo = flush(_mm512_castsi512_ps(_mm512_and_si512(u, hi)));
+    const __m512 yo = flush(_mm512_castsi512_ps(_mm512_and_si512(v, hi)));
+    const __m512 xe = flush(_mm512_castsi512_ps(_mm512_slli_epi32(u, 16)));
+    const __m512 ye = flush(_mm512_castsi512_ps(_mm512_slli_epi32(v, 16)));
+    acc = flush(_mm512_fmadd_ps(xo, yo, acc));
+    return flush(_mm512_fmadd_ps(xe, ye, acc));
+}
+
+static float dot_bf16(int64_t n, const void *w, const void *a)
+{
+    const uint8_t *x = w, *y = a;
+    __m512 c1 = _mm512_setzero_ps(), c2 = c1;
+    int64_t i = 0;
+    for (; i + 64 <= n; i += 64) {
+        c1 = dp_bf16(c1, x + 2 * i, y + 2 * i);
+        c2 = dp_bf16(c2, x + 2 * i + 64, y + 2 * i + 64);
     }
+    double sum = 0.0;
+    sum += _mm512_reduce_add_ps(c1);
+    sum += _mm512_reduce_add_ps(c2);
+    for (; i < n; i++)
+        sum += (double)(bf16_at(x + 2 * i) * bf16_at(y + 2 * i));
+    return (float)sum;
+}
 
-FLOAT_DOT(dot_f32, 4, ld_f32x16)
-FLOAT_DOT(dot_f16, 2, ld_f16x16)
-FLOAT_DOT(dot_bf16, 2, ld_bf16x16)
+/* ---- llamafile tinyBLAS: one accumulator --------------------------------- */
+
+static float gemm_f32(int64_t n, const void *w, const void *a)
+{
+    const uint8_t *x = w, *y = a;
+    __m512 acc = _mm512_setzero_ps();
+    for (int64_t i = 0; i < n; i += 16)
+        acc = _mm512_fmadd_ps(ld_f32(x + 4 * i), ld_f32(y + 4 * i), acc);
+    return _mm512_reduce_add_ps(acc);
+}
+
+static float gemm_f16(int64_t n, const void *w, const void *a)
+{
+    const uint8_t *x = w, *y = a;
+    __m512 acc = _mm512_setzero_ps();
+    for (int64_t i = 0; i < n; i += 16)
+        acc = _mm512_fmadd_ps(ld_f16(x + 2 * i), ld_f16(y + 2 * i), acc);
+    return _mm512_reduce_add_ps(acc);
+}
+
+static float gemm_bf16(int64_t n, const void *w, const void *a)
+{
+    const uint8_t *x = w, *y = a;
+    __m512 acc = _mm512_setzero_ps();
+    for (int64_t i = 0; i < n; i += 32)
+        acc = dp_bf16(acc, x + 2 * i, y + 2 * i);
+    return _mm512_reduce_add_ps(acc);
+}
+
+/* ---- exp, softmax, silu ---------------------------------------------------- */
+
+/* ggml_v_expf, step for step. */
+static inline __m512 v_expf(__m512 x)
+{
+    const __m512 r = _mm512_set1_ps(0x1.8p23f);
+    const __m512 z = _mm512_fmadd_ps(x, _mm512_set1_ps(0x1.715476p+0f), r);
+    const __m512 n = _mm512_sub_ps(z, r);
+    const __m512 b = _mm512_fnmadd_ps(n, _mm512_set1_ps(0x1.7f7d1cp-20f),
+                                      _mm512_fnmadd_ps(n, _mm512_set1_ps(0x1.62e4p-1f), x));
+    const __mmask16 big = _mm512_cmp_ps_mask(_mm512_abs_ps(n), _mm512_set1_ps(192), _CMP_GT_OQ);
+    const __m512 u = _mm512_mul_ps(b, b);
+    const __m512 j = _mm512_fmadd_ps(
+        _mm512_fmadd_ps(_mm512_fmadd_ps(_mm512_set1_ps(0x1.0e4020p-7f), b,
+                                        _mm512_set1_ps(0x1.573e2ep-5f)),
+                        u,
+                        _mm512_fmadd_ps(_mm512_set1_ps(0x1.555e66p-3f), b,
+                                        _mm512_set1_ps(0x1.fffdb6p-2f))),
+        u, _mm512_fmadd_ps(_mm512_set1_ps(0x1.ffffecp-1f), b, _mm512_set1_ps(1.0f)));
+    const __m512 res = _mm512_scalef_ps(j, n);
+    if (!big)
+        return res;
+    const __mmask16 neg = _mm512_cmp_ps_mask(n, _mm512_setzero_ps(), _CMP_LE_OQ);
+    const __m512 sat = _mm512_mask_blend_ps(neg, _mm512_set1_ps(INFINITY), _mm512_setzero_ps());
+    return _mm512_mask_blend_ps(big, res, sat);
+}
+
+static double exp_sum(float *y, const float *x, float max, int64_t n)
+{
+    double sum = 0.0;
+    int64_t i = 0;
+    for (; i + 16 <= n; i += 16) {
+        const __m512 v = v_expf(_mm512_sub_ps(_mm512_loadu_ps(x + i), _mm512_set1_ps(max)));
+        _mm512_storeu_ps(y + i, v);
+        sum += _mm512_reduce_add_ps(v);
+    }
+    for (; i < n; i++) {
+        y[i] = expf(x[i] - max);
+        sum += y[i];
+    }
+    return sum;
+}
+
+static void silu(float *y, const float *x, int64_t n)
+{
+    int64_t i = 0;
+    for (; i + 16 <= n; i += 16) {
+        const __m512 v = _mm512_loadu_ps(x + i);
+        const __m512 e = v_expf(_mm512_sub_ps(_mm512_setzero_ps(), v));
+        _mm512_storeu_ps(y + i, _mm512_div_ps(v, _mm512_add_ps(_mm512_set1_ps(1.0f), e)));
+    }
+    for (; i < n; i++)
+        y[i] = x[i] / (1.0f + expf(-x[i]));
+}
 
 void lp_avx512_fill_float(lp_kernels *k)
 {
     k->dot[LP_TYPE_F32] = dot_f32;
     k->dot[LP_TYPE_F16] = dot_f16;
     k->dot[LP_TYPE_BF16] = dot_bf16;
+    k->dot_gemm[LP_TYPE_F32] = gemm_f32;
+    k->dot_gemm[LP_TYPE_F16] = gemm_f16;
+    k->dot_gemm[LP_TYPE_BF16] = gemm_bf16;
+    k->exp_sum = exp_sum;
+    k->silu = silu;
 }
 
 #else

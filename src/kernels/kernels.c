@@ -110,6 +110,7 @@ int lp_kernels_init(lp_kernels *k, lp_isa isa, lp_err *err)
     k->isa = isa;
     /* Each level overrides what it implements, so the table is complete. */
     lp_kernels_fill_scalar(k);
+    lp_scalar_fill_float(k);
     if (isa >= LP_ISA_AVX2)
         lp_kernels_fill_avx2(k);
     if (isa >= LP_ISA_AVX512)

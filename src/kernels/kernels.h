@@ -9,7 +9,9 @@
  * accumulation across blocks may differ in order from the scalar path, so
  * SIMD results agree with scalar to float rounding, not bit for bit. One
  * process always uses one table, so its results are deterministic and the
- * same for any thread count. */
+ * same for any thread count. The float entries (F32, F16, BF16 dots,
+ * exp_sum, silu) are bit-identical in every table: each reproduces ggml's
+ * AVX-512 code exactly (scalar_float.c). */
 #ifndef LP_KERNELS_H
 #define LP_KERNELS_H
 
@@ -32,10 +34,25 @@ typedef float (*lp_vec_dot_fn)(int64_t n, const void *w, const void *a);
 /* f32 activations to a dot type (see lp_quantize_row). */
 typedef void (*lp_quantize_fn)(const float *src, void *dst, int64_t n);
 
+/* ggml_vec_soft_max_f32: y[i] = exp(x[i] - max), returning the sum of the
+ * y[i] in ggml's order (per 16-lane chunk, in double). */
+typedef double (*lp_exp_sum_fn)(float *y, const float *x, float max, int64_t n);
+
+/* ggml_vec_silu_f32: y[i] = x[i] / (1 + exp(-x[i])). */
+typedef void (*lp_silu_fn)(float *y, const float *x, int64_t n);
+
 typedef struct lp_kernels {
     lp_isa isa;
     lp_vec_dot_fn dot[LP_TYPE_COUNT];       /* by weight type; NULL = unsupported */
     lp_quantize_fn quantize[LP_TYPE_COUNT]; /* by dot type; NULL = not a dot type */
+    /* The same dot in the order of llamafile's tinyBLAS, which ggml uses
+     * instead of `dot` for products with >= 2 activation rows when it
+     * accepts the shape (lp_matmul_uses_gemm); NULL = `dot` throughout. */
+    lp_vec_dot_fn dot_gemm[LP_TYPE_COUNT];
+    /* Float row ops, bit-identical to ggml's AVX-512 build in every table
+     * (scalar_float.c says how). */
+    lp_exp_sum_fn exp_sum;
+    lp_silu_fn silu;
 } lp_kernels;
 
 const char *lp_isa_name(lp_isa isa);
@@ -55,5 +72,10 @@ void lp_kernels_fill_scalar(lp_kernels *k);
 void lp_kernels_fill_avx2(lp_kernels *k);
 void lp_kernels_fill_avx512(lp_kernels *k);
 void lp_kernels_fill_avx512_vnni(lp_kernels *k);
+
+/* The float entries of the scalar table (scalar_float.c): F32/F16/BF16
+ * dot and dot_gemm, exp_sum, silu, as portable emulations of ggml's
+ * AVX-512 code. lp_kernels_init runs it right after lp_kernels_fill_scalar. */
+void lp_scalar_fill_float(lp_kernels *k);
 
 #endif

@@ -1,0 +1,18 @@
+/* float_impl.h — internal to src/kernels: the scalar pieces of ggml's
+ * float arithmetic (scalar_float.c) that the SIMD float kernels share.
+ * See scalar_float.c for what each reproduces and why. */
+#ifndef LP_FLOAT_IMPL_H
+#define LP_FLOAT_IMPL_H
+
+#include "kernels.h"
+
+/* sum + x·y over n < 64 elements in ggml_vec_dot_f32's tail order. */
+float lp_f32_tail(float sum, const float *x, const float *y, int64_t n);
+
+/* ggml_v_expf (AVX-512) on one value. */
+float lp_v_expf(float x);
+
+/* VSCALEFPS: x * 2^n rounded once, for integral |n| <= 192. */
+float lp_scalef(float x, float n);
+
+#endif
