@@ -8,6 +8,7 @@ enum { ROW_TILE = 16 };
 
 typedef struct mm_task {
     const lp_kernels *k;
+    lp_vec_dot_fn dot;
     const lp_weight *w;
     const float *x;
     int n_tok;
@@ -25,6 +26,19 @@ size_t lp_matmul_scratch_bytes(uint32_t type, int64_t cols, int n_tok)
     return lp_type_row_bytes(t->vec_dot_type, cols) * (size_t)n_tok;
 }
 
+bool lp_matmul_uses_gemm(const lp_kernels *k, uint32_t type, int64_t m, int64_t n_tok,
+                         int64_t cols)
+{
+    if (type >= LP_TYPE_COUNT || !k->dot_gemm[type] || n_tok < 2)
+        return false;
+    switch (type) {
+    case LP_TYPE_F32:
+    case LP_TYPE_F16: return cols % 16 == 0 && m % 4 == 0;
+    case LP_TYPE_BF16: return cols % 32 == 0 && m % 4 == 0;
+    default: return true; /* tinyBLAS_Q0 takes every shape */
+    }
+}
+
 static void quantize_task(void *arg, int ith, int nth)
 {
     mm_task *t = arg;
@@ -39,7 +53,7 @@ static void dot_task(void *arg, int ith, int nth)
 {
     mm_task *t = arg;
     const lp_weight *w = t->w;
-    const lp_vec_dot_fn dot = t->k->dot[w->type];
+    const lp_vec_dot_fn dot = t->dot;
     long lo, hi;
     lp_split_range(w->rows, ith, nth, &lo, &hi);
     for (long r0 = lo; r0 < hi; r0 += ROW_TILE) {
@@ -60,6 +74,8 @@ void lp_matmul(lp_pool *pool, const lp_kernels *k, const lp_weight *w,
         .k = k, .w = w, .x = x, .n_tok = n_tok, .y = y,
         .dot_type = lp_type_traits_get(w->type)->vec_dot_type,
     };
+    t.dot = lp_matmul_uses_gemm(k, w->type, w->rows, n_tok, w->cols) ? k->dot_gemm[w->type]
+                                                                      : k->dot[w->type];
     if (t.dot_type == LP_TYPE_F32) {
         /* f32 weights dot f32 activations directly: no conversion. */
         t.xq = (uint8_t *)(uintptr_t)x;

@@ -8,6 +8,7 @@
 #ifndef LP_MATMUL_H
 #define LP_MATMUL_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -26,7 +27,16 @@ typedef struct lp_weight {
  * elements converted to the dot type of weight type `type`. */
 size_t lp_matmul_scratch_bytes(uint32_t type, int64_t cols, int n_tok);
 
-/* y[t * w->rows + r] = W[r] · x[t * w->cols ...], t < n_tok.
+/* Whether ggml (Feb 2025, llamafile on, x86 with AVX-512 BF16) computes an
+ * m x k weight times n_tok activation rows with llamafile's tinyBLAS (so
+ * every output in k->dot_gemm's order) rather than ggml_vec_dot (k->dot):
+ * only for n_tok >= 2, and for float weights only when k is a multiple of
+ * its vector step (16; 32 for BF16) and m of 4. */
+bool lp_matmul_uses_gemm(const lp_kernels *k, uint32_t type, int64_t m, int64_t n_tok,
+                         int64_t cols);
+
+/* y[t * w->rows + r] = W[r] · x[t * w->cols ...], t < n_tok, each output by
+ * the dot ggml would use for this shape (lp_matmul_uses_gemm).
  * scratch: lp_matmul_scratch_bytes(w->type, w->cols, n_tok) bytes. */
 void lp_matmul(lp_pool *pool, const lp_kernels *k, const lp_weight *w,
                const float *x, int n_tok, float *y, void *scratch);
