@@ -141,11 +141,23 @@ static void rope_heads(const lp_run *r, float *v, int n_tok, int n_heads)
                           hp->rope_mode == LP_ROPE_NEOX);
 }
 
-/* K rows are positions; V is stored transposed (one row per dimension). */
+/* llama.cpp's attention window: the used cells rounded up to 32 (its KV
+ * padding without flash attention), at most the whole cache. Products run
+ * over all of it; the padding is masked (Q·K) or zero (V). */
+static int kv_window(int n_used, int n_ctx)
+{
+    const int padded = (n_used + 31) / 32 * 32;
+    return padded < n_ctx ? padded : n_ctx;
+}
+
+/* K rows are positions; V is stored transposed (one row per dimension).
+ * V beyond the new length, up to the window, is zeroed: llama.cpp's cache
+ * holds zeros there, and P·V multiplies them (by zero weights). */
 static void store_kv(lp_run *r, lp_kv *kv, int layer, int slot, int pos0, int n_tok)
 {
     const int kvd = (int)(r->m->hp.n_head_kv * r->m->hp.head_dim);
-    const int n_ctx = lp_kv_get_shape(kv)->n_ctx;
+    const int n_ctx = lp_kv_get_shape(kv)->n_ctx, end = pos0 + n_tok;
+    const int pad = kv_window(end, n_ctx) - end;
     lp_half *K = lp_kv_k(kv, layer, slot), *Vt = lp_kv_v(kv, layer, slot);
     for (int t = 0; t < n_tok; t++) {
         const float *kn = r->kn + (size_t)t * kvd, *vn = r->vn + (size_t)t * kvd;
@@ -155,6 +167,8 @@ static void store_kv(lp_run *r, lp_kv *kv, int layer, int slot, int pos0, int n_
             Vt[(size_t)d * n_ctx + pos0 + t] = lp_f32_to_f16(vn[d]);
         }
     }
+    for (int d = 0; d < kvd && pad > 0; d++)
+        memset(Vt + (size_t)d * n_ctx + end, 0, (size_t)pad * sizeof(lp_half));
 }
 
 typedef struct attn_task {
@@ -163,6 +177,27 @@ typedef struct attn_task {
     int layer, slot, pos0, n_tok;
 } attn_task;
 
+/* The shapes of llama.cpp's two attention products, per head: K (n_kv x
+ * head_dim) times q, and V^T (head_dim x n_kv) times p, for n_tok rows. */
+static lp_attn_shape attn_shape(const lp_run *r, const lp_kv *kv, int pos0, int n_tok)
+{
+    const lp_hparams *hp = &r->m->hp;
+    const int hd = (int)hp->head_dim, n_ctx = lp_kv_get_shape(kv)->n_ctx;
+    const int n_kv = kv_window(pos0 + n_tok, n_ctx);
+    const lp_kernels *k = r->k;
+    return (lp_attn_shape){
+        .head_dim = hd,
+        .n_kv = n_kv,
+        .k_stride = (int64_t)hp->n_head_kv * hd,
+        .v_stride = n_ctx,
+        .scale = 1.0f / sqrtf((float)hd),
+        .qk = lp_matmul_uses_gemm(k, LP_TYPE_F16, n_kv, n_tok, hd) ? k->dot_gemm[LP_TYPE_F16]
+                                                                    : k->dot[LP_TYPE_F16],
+        .pv = lp_matmul_uses_gemm(k, LP_TYPE_F16, hd, n_tok, n_kv) ? k->dot_gemm[LP_TYPE_F16]
+                                                                    : k->dot[LP_TYPE_F16],
+    };
+}
+
 static void attn_worker(void *arg, int ith, int nth)
 {
     const attn_task *a = arg;
@@ -170,8 +205,7 @@ static void attn_worker(void *arg, int ith, int nth)
     const lp_hparams *hp = &r->m->hp;
     const int hd = (int)hp->head_dim, n_head = (int)hp->n_head;
     const int group = (int)(hp->n_head / hp->n_head_kv);
-    const int kvd = (int)hp->n_head_kv * hd, n_ctx = lp_kv_get_shape(a->kv)->n_ctx;
-    const float scale = 1.0f / sqrtf((float)hd);
+    const lp_attn_shape sh = attn_shape(r, a->kv, a->pos0, a->n_tok);
     const lp_half *K = lp_kv_k(a->kv, a->layer, a->slot);
     const lp_half *Vt = lp_kv_v(a->kv, a->layer, a->slot);
     lp_attn_scratch s = {r->att_scores + (size_t)ith * r->max_ctx,
@@ -181,8 +215,8 @@ static void attn_worker(void *arg, int ith, int nth)
     for (long i = lo; i < hi; i++) {
         const int t = (int)(i / n_head), h = (int)(i % n_head), hk = h / group;
         const size_t qo = ((size_t)t * n_head + h) * hd;
-        lp_attend_head(r->k, r->q + qo, K + (size_t)hk * hd, kvd, Vt + (size_t)hk * hd * n_ctx,
-                       n_ctx, a->pos0 + t + 1, hd, scale, r->att + qo, &s);
+        lp_attend_head(r->k, &sh, r->q + qo, K + (size_t)hk * hd, Vt + (size_t)hk * hd * sh.v_stride,
+                       a->pos0 + t + 1, r->att + qo, &s);
     }
 }
 
@@ -208,16 +242,20 @@ static void attention(lp_run *r, lp_kv *kv, int il, int slot, int pos0, int n)
     lp_add(r->x, r->xb, n * (int)hp->n_embd);
 }
 
-static void feed_forward(lp_run *r, int il, int n)
+/* On the n rows of the residual stream from row t0. */
+static void feed_forward(lp_run *r, int il, int t0, int n)
 {
     const lp_hparams *hp = &r->m->hp;
     const lp_layer *L = &r->m->layers[il];
-    rmsnorm_rows(r->xb, r->x, L->ffn_norm, n, (int)hp->n_embd, hp->rms_eps);
+    const int ff = (int)hp->n_ff;
+    float *x = r->x + (size_t)t0 * hp->n_embd;
+    rmsnorm_rows(r->xb, x, L->ffn_norm, n, (int)hp->n_embd, hp->rms_eps);
     matmul(r, &L->w_gate, r->xb, n, r->hb);
     matmul(r, &L->w_up, r->xb, n, r->hb2);
-    lp_swiglu(r->hb, r->hb, r->hb2, n * (int)hp->n_ff);
+    for (int t = 0; t < n; t++)
+        lp_swiglu(r->k, r->hb + (size_t)t * ff, r->hb + (size_t)t * ff, r->hb2 + (size_t)t * ff, ff);
     matmul(r, &L->w_down, r->hb, n, r->xb);
-    lp_add(r->x, r->xb, n * (int)hp->n_embd);
+    lp_add(x, r->xb, n * (int)hp->n_embd);
 }
 
 static int embed(lp_run *r, const lp_fwd_in *in, lp_err *err)
@@ -272,9 +310,16 @@ int lp_forward(lp_run *r, lp_kv *kv, int slot, const lp_fwd_in *in, const float 
     for (int t = 0; t < n; t++)
         lp_rope_cache(r->rope + (size_t)t * hp->n_rot, in->pos0 + t, (int)hp->n_rot,
                       hp->rope_base, hp->rope_freq_scale, m->rope_freqs);
-    for (int il = 0; il < m->last - m->first; il++) {
+    const int n_layer = m->last - m->first;
+    for (int il = 0; il < n_layer; il++) {
         attention(r, kv, il, slot, in->pos0, n);
-        feed_forward(r, il, n);
+        /* Only the last token's logits leave the model, so llama.cpp runs
+         * the last layer's feed-forward on that row alone (a one-row
+         * product, with ggml's vec_dot order rather than tinyBLAS's). */
+        if (m->has_head && il == n_layer - 1)
+            feed_forward(r, il, n - 1, 1);
+        else
+            feed_forward(r, il, 0, n);
     }
     lp_kv_set_len(kv, slot, in->pos0 + n, NULL);
     if (!m->has_head) {
