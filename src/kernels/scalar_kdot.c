@@ -18,8 +18,10 @@
  *             (GNU C contracts ggml's scalar "summs += dmin * m"),
  *             acc as Q4_K; result hsum8(acc) + summs
  *
- * and otherwise returns hsum8(acc). The quants and scales are read with
- * the layout helpers the dequantizer uses (quant_impl.h). */
+ * and otherwise returns hsum8(acc). The packed scales are read with the
+ * helpers the dequantizer uses (quant_impl.h); the quants are unpacked
+ * here a whole block at a time (the per-value helpers are a call each),
+ * and test_kernels checks both against lp_vec_dot_ref. */
 #include <math.h>
 
 #include "../quant_impl.h"
@@ -37,6 +39,34 @@ static void lanes(int32_t lane[8], const int8_t q[LP_QK_K], const int8_t a[LP_QK
                 s += scale[t / 16] * (q[t] * a[t]);
         }
         lane[l] = s;
+    }
+}
+
+/* Q2_K and Q3_K: value 128h + 32k + l has bits 2k..2k+1 of qs[32h + l]. */
+static void unpack2(const uint8_t qs[LP_QK_K / 4], int8_t q[LP_QK_K])
+{
+    for (int h = 0; h < 2; h++)
+        for (int k = 0; k < 4; k++)
+            for (int l = 0; l < 32; l++)
+                q[128 * h + 32 * k + l] = (int8_t)((qs[32 * h + l] >> (2 * k)) & 3);
+}
+
+/* Q4_K and Q5_K: value 64j + l is the low nibble of qs[32j + l], value
+ * 64j + 32 + l its high nibble; the fifth bit (Q5_K) is bit 2j resp.
+ * 2j + 1 of qh[l]. */
+static void unpack45(const uint8_t qs[LP_QK_K / 2], const uint8_t *qh, int8_t q[LP_QK_K])
+{
+    for (int j = 0; j < 4; j++) {
+        for (int l = 0; l < 32; l++) {
+            const uint8_t b = qs[32 * j + l];
+            int lo = b & 0xf, hi = b >> 4;
+            if (qh) {
+                lo |= ((qh[l] >> (2 * j)) & 1) << 4;
+                hi |= ((qh[l] >> (2 * j + 1)) & 1) << 4;
+            }
+            q[64 * j + l] = (int8_t)lo;
+            q[64 * j + 32 + l] = (int8_t)hi;
+        }
     }
 }
 
@@ -63,8 +93,7 @@ static float dot_q2_K(int64_t n, const void *w, const void *a)
         lanes_fma(acc, dmin, lane);
         int8_t q[LP_QK_K];
         int scale[16];
-        for (int k = 0; k < LP_QK_K; k++)
-            q[k] = (int8_t)lp_q2_K_quant(&x, k);
+        unpack2(x.qs, q);
         for (int g = 0; g < 16; g++)
             scale[g] = x.scales[g] & 0xf;
         lanes(lane, q, y.qs, scale);
@@ -83,8 +112,10 @@ static float dot_q3_K(int64_t n, const void *w, const void *a)
         LP_LOAD_BLOCK(y, a, i);
         int8_t q[LP_QK_K], raw[16];
         int scale[16];
+        /* Low 2 bits as Q2_K; hmask bit 4h+k of byte l clear: 4 lower. */
+        unpack2(x.qs, q);
         for (int k = 0; k < LP_QK_K; k++)
-            q[k] = (int8_t)lp_q3_K_quant(&x, k);
+            q[k] = (int8_t)(q[k] - ((x.hmask[k % 32] >> (k / 32)) & 1 ? 0 : 4));
         lp_q3_K_scales(x.scales, raw);
         for (int g = 0; g < 16; g++)
             scale[g] = raw[g] - 32;
@@ -110,13 +141,11 @@ static float dot_k45(int64_t n, const void *w, const void *a, bool five_bit)
         int8_t q[LP_QK_K];
         if (five_bit) {
             LP_LOAD_BLOCK(x5, w, i);
-            for (int k = 0; k < LP_QK_K; k++)
-                q[k] = (int8_t)lp_q5_K_quant(&x5, k);
+            unpack45(x5.qs, x5.qh, q);
             packed = x5.scales, hd = x5.d, hdmin = x5.dmin;
         } else {
             LP_LOAD_BLOCK(x4, w, i);
-            for (int k = 0; k < LP_QK_K; k++)
-                q[k] = (int8_t)lp_q4_K_quant(&x4, k);
+            unpack45(x4.qs, NULL, q);
             packed = x4.scales, hd = x4.d, hdmin = x4.dmin;
         }
         LP_LOAD_BLOCK(y, a, i);
@@ -168,8 +197,18 @@ static float dot_q6_K(int64_t n, const void *w, const void *a)
         LP_LOAD_BLOCK(y, a, i);
         int8_t q[LP_QK_K];
         int scale[16];
-        for (int k = 0; k < LP_QK_K; k++)
-            q[k] = (int8_t)lp_q6_K_quant(&x, k);
+        /* In half h: value 128h + 32k + l takes a nibble of ql[64h + l]
+         * (k = 0, 2: low, high) or ql[64h + 32 + l] (k = 1, 3) and bits
+         * 2k..2k+1 of qh[32h + l]; minus 32. */
+        for (int h = 0; h < 2; h++) {
+            for (int k = 0; k < 4; k++) {
+                for (int l = 0; l < 32; l++) {
+                    const int lo = (x.ql[64 * h + 32 * (k & 1) + l] >> (4 * (k >> 1))) & 0xf;
+                    const int hi = (x.qh[32 * h + l] >> (2 * k)) & 3;
+                    q[128 * h + 32 * k + l] = (int8_t)((lo | hi << 4) - 32);
+                }
+            }
+        }
         for (int g = 0; g < 16; g++)
             scale[g] = x.scales[g];
         int32_t lane[8];
