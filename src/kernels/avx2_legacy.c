@@ -18,6 +18,7 @@
  * qs[32]}. Low nibbles are values 0..15, high nibbles 16..31; bit j of
  * qh is value j's fifth bit. */
 #include "kernels_impl.h"
+#include "q4_0x8.h"
 
 #if defined(__x86_64__)
 
@@ -140,6 +141,40 @@ static float dot_q4_1(int64_t n, const void *w, const void *a)
 static float dot_q5_1(int64_t n, const void *w, const void *a)
 {
     return dot_legacy(FMT_Q5_1, n, w, a);
+}
+
+/* Q4_0 in the order of llama.cpp's repacked weights (q4_0x8.h): the
+ * block totals of four blocks come out of one hadd tree, then four
+ * scalar FMAs continue the chain. */
+float lp_q4_0x8_dot_avx2(int64_t n, const void *w, const void *a)
+{
+    const size_t bx = sizeof(lp_block_q4_0), by = sizeof(lp_block_q8_0);
+    const uint8_t *x = w, *y = a;
+    const int64_t nb = n / 32;
+    __m128 r = _mm_setzero_ps();
+    int64_t i = 0;
+    for (; i + 4 <= nb; i += 4, x += 4 * bx, y += 4 * by) {
+        const __m256 dp = _mm256_mul_ps(lp_f16_pairs4(x, bx), lp_f16_pairs4(y, by));
+        const __m128 d = _mm256_castps256_ps128(
+            _mm256_permutevar8x32_ps(dp, _mm256_setr_epi32(0, 2, 4, 6, 0, 2, 4, 6)));
+        const __m256i t01 = _mm256_hadd_epi32(block_dot(FMT_Q4_0, x, y),
+                                              block_dot(FMT_Q4_0, x + bx, y + by));
+        const __m256i t23 = _mm256_hadd_epi32(block_dot(FMT_Q4_0, x + 2 * bx, y + 2 * by),
+                                              block_dot(FMT_Q4_0, x + 3 * bx, y + 3 * by));
+        const __m256i t = _mm256_hadd_epi32(t01, t23);
+        const __m128 s = _mm_cvtepi32_ps(_mm_add_epi32(_mm256_castsi256_si128(t),
+                                                       _mm256_extracti128_si256(t, 1)));
+        /* Lanes 0, 1, 2, 3 of s and d in turn. */
+        r = _mm_fmadd_ss(s, d, r);
+        r = _mm_fmadd_ss(_mm_movehdup_ps(s), _mm_movehdup_ps(d), r);
+        r = _mm_fmadd_ss(_mm_movehl_ps(s, s), _mm_movehl_ps(d, d), r);
+        r = _mm_fmadd_ss(_mm_shuffle_ps(s, s, 0xff), _mm_shuffle_ps(d, d, 0xff), r);
+    }
+    for (; i < nb; i++, x += bx, y += by) {
+        const __m128 s = _mm_cvtsi32_ss(_mm_setzero_ps(), lp_hsum_epi32_256(block_dot(FMT_Q4_0, x, y)));
+        r = _mm_fmadd_ss(s, _mm_set_ss(lp_ld_f16(x) * lp_ld_f16(y)), r);
+    }
+    return _mm_cvtss_f32(r);
 }
 
 void lp_avx2_fill_legacy(lp_kernels *k)

@@ -15,6 +15,7 @@
 #include <math.h>
 #include <string.h>
 
+#include "q4_0x8.h"
 #include "scalar_impl.h"
 
 typedef enum { FMT_Q4_0, FMT_Q4_1, FMT_Q5_0, FMT_Q5_1, FMT_Q8_0 } legacy_fmt;
@@ -129,6 +130,34 @@ static float dot_q5_1(int64_t n, const void *w, const void *a)
 static float dot_q8_0(int64_t n, const void *w, const void *a)
 {
     return dot_legacy(FMT_Q8_0, n, w, a);
+}
+
+float lp_q4_0x8_dot_scalar(int64_t n, const void *w, const void *a)
+{
+    const uint8_t *x = w, *y = a;
+    float r = 0.0f;
+    for (int64_t i = 0; i < n / 32; i++, x += sizeof(lp_block_q4_0), y += sizeof(lp_block_q8_0)) {
+        int8_t wq[32], aq[32];
+        decode(FMT_Q4_0, x, wq);
+        memcpy(aq, y + offsetof(lp_block_q8_0, qs), sizeof aq);
+        int32_t s = 0;
+        for (int t = 0; t < 32; t++)
+            s += wq[t] * aq[t];
+        r = fmaf((float)s, ld_f16(x) * ld_f16(y), r);
+    }
+    return r;
+}
+
+lp_vec_dot_fn lp_q4_0x8_dot(lp_isa isa)
+{
+#if defined(__x86_64__)
+    /* One FMA chain bounds it; AVX-512 would not be faster than AVX2. */
+    if (isa >= LP_ISA_AVX2)
+        return lp_q4_0x8_dot_avx2;
+#else
+    (void)isa;
+#endif
+    return lp_q4_0x8_dot_scalar;
 }
 
 void lp_scalar_fill_qdot(lp_kernels *k)
