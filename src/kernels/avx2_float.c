@@ -74,6 +74,52 @@ static inline float bf16_at(const uint8_t *p)
     return f;
 }
 
+/* ---- in-order double sums --------------------------------------------------- */
+
+/* ggml adds the tail of an f16/bf16 dot (each product exact in f32) one by
+ * one in double, a chain of up to 63 dependent adds. When no partial sum
+ * can round, the order is immaterial and vector adds give the same bits:
+ * every term is a multiple of 2^(emin-23) and (at most 66 terms) the sums
+ * stay below 2^(emax+8), so exactness needs emax - emin <= 22 (e: biased
+ * exponent fields, 1 for denormals, zeros ignored). Otherwise, or for a
+ * zero total (whose sign depends on the order), add them one by one.
+ * Returns 0.0 + t[0] + t[1] + ... (the chunks' sum never is -0, so
+ * starting from 0.0 is ggml's start from it). t is padded with zeros to a
+ * multiple of 8. */
+static double sum_in_order(const float *t, int64_t n)
+{
+    __m256i hi = _mm256_setzero_si256(), lo = _mm256_set1_epi32(255);
+    __m256d acc = _mm256_setzero_pd();
+    for (int64_t i = 0; i < n; i += 8) {
+        const __m256 v = _mm256_loadu_ps(t + i);
+        const __m256i b = _mm256_and_si256(_mm256_castps_si256(v), _mm256_set1_epi32(0x7fffffff));
+        const __m256i zero = _mm256_cmpeq_epi32(b, _mm256_setzero_si256());
+        const __m256i e = _mm256_max_epi32(_mm256_srli_epi32(b, 23), _mm256_set1_epi32(1));
+        hi = _mm256_max_epi32(hi, _mm256_andnot_si256(zero, e));
+        lo = _mm256_min_epi32(lo, _mm256_or_si256(e, _mm256_and_si256(zero, _mm256_set1_epi32(255))));
+        acc = _mm256_add_pd(acc, _mm256_cvtps_pd(_mm256_castps256_ps128(v)));
+        acc = _mm256_add_pd(acc, _mm256_cvtps_pd(_mm256_extractf128_ps(v, 1)));
+    }
+    int32_t h[8], l[8];
+    _mm256_storeu_si256((__m256i *)h, hi);
+    _mm256_storeu_si256((__m256i *)l, lo);
+    int emax = 0, emin = 255;
+    for (int j = 0; j < 8; j++) {
+        emax = h[j] > emax ? h[j] : emax;
+        emin = l[j] < emin ? l[j] : emin;
+    }
+    if (emax < 255 && emax - emin <= 22) {
+        const __m128d a = _mm_add_pd(_mm256_castpd256_pd128(acc), _mm256_extractf128_pd(acc, 1));
+        const double sum = _mm_cvtsd_f64(_mm_add_sd(a, _mm_unpackhi_pd(a, a)));
+        if (sum != 0.0)
+            return sum;
+    }
+    double sum = 0.0;
+    for (int64_t i = 0; i < n; i++)
+        sum += t[i];
+    return sum;
+}
+
 /* ---- ggml_vec_dot_f32 / f16 ----------------------------------------------- */
 
 #define CHUNKS64(ES, LOAD)                                                      \
@@ -92,17 +138,24 @@ static float dot_f32(int64_t n, const void *w, const void *a)
 {
     const uint8_t *x = w, *y = a;
     CHUNKS64(4, ld_f32);
-    return lp_f32_tail(head, (const float *)w + i, (const float *)a + i, n - i);
+    return lp_f32_tail(head, x + 4 * i, y + 4 * i, n - i);
 }
 
 static float dot_f16(int64_t n, const void *w, const void *a)
 {
     const uint8_t *x = w, *y = a;
     CHUNKS64(2, ld_f16);
-    double sum = head;
-    for (; i < n; i++)
-        sum += (double)(f16_at(x + 2 * i) * f16_at(y + 2 * i));
-    return (float)sum;
+    /* the tail's terms: the chunks' sum, then each product */
+    float t[72] = {head};
+    int64_t j = i;
+    for (; j + 8 <= n; j += 8) {
+        const __m256 p = _mm256_mul_ps(_mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(x + 2 * j))),
+                                       _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(y + 2 * j))));
+        _mm256_storeu_ps(t + 1 + (j - i), p);
+    }
+    for (; j < n; j++)
+        t[1 + j - i] = f16_at(x + 2 * j) * f16_at(y + 2 * j);
+    return (float)sum_in_order(t, 1 + n - i);
 }
 
 /* ---- VDPBF16PS ------------------------------------------------------------ */
@@ -147,12 +200,11 @@ static float dot_bf16(int64_t n, const void *w, const void *a)
         c1 = dp_bf16(c1, x + 2 * i, y + 2 * i);
         c2 = dp_bf16(c2, x + 2 * i + 64, y + 2 * i + 64);
     }
-    double sum = 0.0;
-    sum += v16_reduce(c1);
-    sum += v16_reduce(c2);
-    for (; i < n; i++)
-        sum += (double)(bf16_at(x + 2 * i) * bf16_at(y + 2 * i));
-    return (float)sum;
+    /* the tail's terms: each accumulator's sum, then each product */
+    float t[72] = {v16_reduce(c1), v16_reduce(c2)};
+    for (int64_t j = i; j < n; j++)
+        t[2 + j - i] = bf16_at(x + 2 * j) * bf16_at(y + 2 * j);
+    return (float)sum_in_order(t, 2 + n - i);
 }
 
 /* ---- llamafile tinyBLAS: one accumulator --------------------------------- */

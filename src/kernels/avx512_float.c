@@ -41,6 +41,44 @@ static inline float bf16_at(const uint8_t *p)
     return f;
 }
 
+/* ---- in-order double sums --------------------------------------------------- */
+
+/* ggml adds the tail of an f16/bf16 dot (each product exact in f32) one by
+ * one in double, a chain of up to 63 dependent adds. When no partial sum
+ * can round, the order is immaterial and vector adds give the same bits:
+ * every term is a multiple of 2^(emin-23) and (at most 66 terms) the sums
+ * stay below 2^(emax+8), so exactness needs emax - emin <= 22 (e: biased
+ * exponent fields, 1 for denormals, zeros ignored). Otherwise, or for a
+ * zero total (whose sign depends on the order), add them one by one.
+ * Returns 0.0 + t[0] + t[1] + ... (the chunks' sum never is -0, so
+ * starting from 0.0 is ggml's start from it). */
+static double sum_in_order(const float *t, int64_t n)
+{
+    __m512i hi = _mm512_setzero_si512(), lo = _mm512_set1_epi32(255);
+    __m512d acc = _mm512_setzero_pd();
+    for (int64_t i = 0; i < n; i += 16) {
+        const __mmask16 m = n - i >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << (n - i)) - 1);
+        const __m512 v = _mm512_maskz_loadu_ps(m, t + i);
+        const __m512i b = _mm512_and_si512(_mm512_castps_si512(v), _mm512_set1_epi32(0x7fffffff));
+        const __mmask16 nz = _mm512_test_epi32_mask(b, b);
+        const __m512i e = _mm512_max_epi32(_mm512_srli_epi32(b, 23), _mm512_set1_epi32(1));
+        hi = _mm512_mask_max_epi32(hi, nz, hi, e);
+        lo = _mm512_mask_min_epi32(lo, nz, lo, e);
+        acc = _mm512_add_pd(acc, _mm512_cvtps_pd(_mm512_castps512_ps256(v)));
+        acc = _mm512_add_pd(acc, _mm512_cvtps_pd(_mm512_extractf32x8_ps(v, 1)));
+    }
+    const int emax = _mm512_reduce_max_epi32(hi), emin = _mm512_reduce_min_epi32(lo);
+    if (emax < 255 && emax - emin <= 22) {
+        const double sum = _mm512_reduce_add_pd(acc);
+        if (sum != 0.0)
+            return sum;
+    }
+    double sum = 0.0;
+    for (int64_t i = 0; i < n; i++)
+        sum += t[i];
+    return sum;
+}
+
 /* ---- ggml_vec_dot_f32 / f16 ----------------------------------------------- */
 
 #define CHUNKS64(ES, LOAD)                                                      \
@@ -60,17 +98,23 @@ static float dot_f32(int64_t n, const void *w, const void *a)
 {
     const uint8_t *x = w, *y = a;
     CHUNKS64(4, ld_f32);
-    return lp_f32_tail(head, (const float *)w + i, (const float *)a + i, n - i);
+    return lp_f32_tail(head, x + 4 * i, y + 4 * i, n - i);
 }
 
 static float dot_f16(int64_t n, const void *w, const void *a)
 {
     const uint8_t *x = w, *y = a;
     CHUNKS64(2, ld_f16);
-    double sum = head;
-    for (; i < n; i++)
-        sum += (double)(f16_at(x + 2 * i) * f16_at(y + 2 * i));
-    return (float)sum;
+    /* the tail's terms: the chunks' sum, then each product */
+    float t[65];
+    t[0] = head;
+    for (int64_t j = i; j < n; j += 16) {
+        const __mmask16 m = n - j >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << (n - j)) - 1);
+        const __m512 p = _mm512_mul_ps(_mm512_cvtph_ps(_mm256_maskz_loadu_epi16(m, x + 2 * j)),
+                                       _mm512_cvtph_ps(_mm256_maskz_loadu_epi16(m, y + 2 * j)));
+        _mm512_mask_storeu_ps(t + 1 + (j - i), m, p);
+    }
+    return (float)sum_in_order(t, 1 + n - i);
 }
 
 /* ---- VDPBF16PS ------------------------------------------------------------ */
@@ -107,12 +151,13 @@ static float dot_bf16(int64_t n, const void *w, const void *a)
         c1 = dp_bf16(c1, x + 2 * i, y + 2 * i);
         c2 = dp_bf16(c2, x + 2 * i + 64, y + 2 * i + 64);
     }
-    double sum = 0.0;
-    sum += _mm512_reduce_add_ps(c1);
-    sum += _mm512_reduce_add_ps(c2);
-    for (; i < n; i++)
-        sum += (double)(bf16_at(x + 2 * i) * bf16_at(y + 2 * i));
-    return (float)sum;
+    /* the tail's terms: each accumulator's sum, then each product */
+    float t[66];
+    t[0] = _mm512_reduce_add_ps(c1);
+    t[1] = _mm512_reduce_add_ps(c2);
+    for (int64_t j = i; j < n; j++)
+        t[2 + j - i] = bf16_at(x + 2 * j) * bf16_at(y + 2 * j);
+    return (float)sum_in_order(t, 2 + n - i);
 }
 
 /* ---- llamafile tinyBLAS: one accumulator --------------------------------- */

@@ -6,8 +6,9 @@
 
 #include "kernels.h"
 
-/* sum + x·y over n < 64 elements in ggml_vec_dot_f32's tail order. */
-float lp_f32_tail(float sum, const float *x, const float *y, int64_t n);
+/* sum + x·y over n < 64 f32 (any alignment) in ggml_vec_dot_f32's tail
+ * order. */
+float lp_f32_tail(float sum, const uint8_t *x, const uint8_t *y, int64_t n);
 
 /* ggml_v_expf (AVX-512) on one value. */
 float lp_v_expf(float x);
