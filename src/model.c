@@ -185,16 +185,18 @@ static lp_attn_shape attn_shape(const lp_run *r, const lp_kv *kv, int pos0, int 
     const int hd = (int)hp->head_dim, n_ctx = lp_kv_get_shape(kv)->n_ctx;
     const int n_kv = kv_window(pos0 + n_tok, n_ctx);
     const lp_kernels *k = r->k;
+    const bool qk_gemm = lp_matmul_uses_gemm(k, LP_TYPE_F16, n_kv, n_tok, hd);
+    const bool pv_gemm = lp_matmul_uses_gemm(k, LP_TYPE_F16, hd, n_tok, n_kv);
     return (lp_attn_shape){
         .head_dim = hd,
         .n_kv = n_kv,
         .k_stride = (int64_t)hp->n_head_kv * hd,
         .v_stride = n_ctx,
         .scale = 1.0f / sqrtf((float)hd),
-        .qk = lp_matmul_uses_gemm(k, LP_TYPE_F16, n_kv, n_tok, hd) ? k->dot_gemm[LP_TYPE_F16]
-                                                                    : k->dot[LP_TYPE_F16],
-        .pv = lp_matmul_uses_gemm(k, LP_TYPE_F16, hd, n_tok, n_kv) ? k->dot_gemm[LP_TYPE_F16]
-                                                                    : k->dot[LP_TYPE_F16],
+        .qk = qk_gemm ? k->dot_gemm[LP_TYPE_F16] : k->dot[LP_TYPE_F16],
+        .pv = pv_gemm ? k->dot_gemm[LP_TYPE_F16] : k->dot[LP_TYPE_F16],
+        .qk_rows = qk_gemm ? NULL : k->dot_rows[LP_TYPE_F16],
+        .pv_rows = pv_gemm ? NULL : k->dot_rows[LP_TYPE_F16],
     };
 }
 

@@ -82,16 +82,27 @@ void lp_add(float *out, const float *x, int n)
         out[i] += x[i];
 }
 
+/* y[r] = dot(n, w + r * stride, a) for r < count. */
+static void dots(lp_vec_dot_fn dot, lp_dot_rows_fn rows, int n, const lp_half *w, int64_t stride,
+                 const lp_half *a, float *y, int count)
+{
+    if (rows) {
+        rows(n, w, (size_t)stride * sizeof(lp_half), a, y, count);
+        return;
+    }
+    for (int r = 0; r < count; r++)
+        y[r] = dot(n, w + (int64_t)r * stride, a);
+}
+
 void lp_attend_head(const lp_kernels *k, const lp_attn_shape *sh, const float *q,
                     const lp_half *K, const lp_half *Vt, int n_visible, float *out,
                     lp_attn_scratch *s)
 {
     k->quantize[LP_TYPE_F16](q, s->q16, sh->head_dim);
-    for (int j = 0; j < sh->n_kv; j++)
-        s->scores[j] = j < n_visible ? sh->qk(sh->head_dim, K + (int64_t)j * sh->k_stride, s->q16)
-                                     : -INFINITY;
+    dots(sh->qk, sh->qk_rows, sh->head_dim, K, sh->k_stride, s->q16, s->scores, n_visible);
+    for (int j = n_visible; j < sh->n_kv; j++)
+        s->scores[j] = -INFINITY;
     lp_softmax(k, s->scores, sh->n_kv, sh->scale);
     k->quantize[LP_TYPE_F16](s->scores, s->p16, sh->n_kv);
-    for (int d = 0; d < sh->head_dim; d++)
-        out[d] = sh->pv(sh->n_kv, Vt + (int64_t)d * sh->v_stride, s->p16);
+    dots(sh->pv, sh->pv_rows, sh->n_kv, Vt, sh->v_stride, s->p16, out, sh->head_dim);
 }

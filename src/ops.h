@@ -47,13 +47,15 @@ void lp_add(float *out, const float *x, int n);
  *       positions >= the session's length must read as zeros, as in
  *       llama.cpp's cleared cache.
  * qk / pv are the dots ggml's mul_mat picks for the two products (see
- * lp_matmul_uses_gemm). */
+ * lp_matmul_uses_gemm); qk_rows / pv_rows, if not NULL, compute the same
+ * over many rows at once. */
 typedef struct lp_attn_shape {
     int head_dim;
     int n_kv;
     int64_t k_stride, v_stride;
     float scale;
     lp_vec_dot_fn qk, pv;
+    lp_dot_rows_fn qk_rows, pv_rows;
 } lp_attn_shape;
 
 /* Per-thread scratch: scores n_kv floats, q16 head_dim halves, p16 n_kv

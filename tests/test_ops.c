@@ -374,6 +374,48 @@ static void check_dots(const lp_kernels *ref, const lp_kernels *k, uint32_t type
     free(f);
 }
 
+/* +-2^15 or +-2^-24 (f16's extremes): products +-2^30 that cancel and
+ * +-2^-48 that a double sum holding 2^30 drops, so the order of adds
+ * shows in the f32 result (ordinary products sum exactly in double, in
+ * any order). */
+static float rnd_far(rng *r)
+{
+    const float v = (next(r) & 1) ? 0x1p15f : 0x1p-24f;
+    return (next(r) & 1) ? -v : v;
+}
+
+/* dot_rows against the scalar `dot` of each row: rows of n elements at a
+ * stride of n + 3 elements, from an odd address. */
+static void check_dot_rows(const lp_kernels *ref, const lp_kernels *k, uint32_t type, int n,
+                           int rows, rng *r)
+{
+    if (!k->dot_rows[type])
+        return;
+    const size_t es = elt_size(type), stride = es * (size_t)(n + 3);
+    uint8_t *w = malloc(stride * (size_t)rows + 1), *a = malloc(es * (size_t)n + 1);
+    float *f = malloc(sizeof(float) * (size_t)(n + 3)), *y = malloc(sizeof(float) * (size_t)rows);
+    for (int j = 0; j < rows; j++) {
+        for (int i = 0; i < n + 3; i++)
+            f[i] = rnd_far(r);
+        to_type(type, f, w + 1 + (size_t)j * stride, n + 3);
+    }
+    for (int i = 0; i < n; i++)
+        f[i] = rnd_far(r);
+    to_type(type, f, a + 1, n);
+    k->dot_rows[type](n, w + 1, stride, a + 1, y, rows);
+    for (int j = 0; j < rows; j++) {
+        const float want = ref->dot[type](n, w + 1 + (size_t)j * stride, a + 1);
+        if (memcmp(&y[j], &want, sizeof want) != 0)
+            fail_msg("dot_rows %s n=%d row %d of %d [%s]: %a, scalar dot %a",
+                     lp_type_traits_get(type)->name, n, j, rows, lp_isa_name(k->isa),
+                     (double)y[j], (double)want);
+    }
+    free(w);
+    free(a);
+    free(f);
+    free(y);
+}
+
 static void check_rows(const lp_kernels *ref, const lp_kernels *k, int n, rng *r)
 {
     float *x = malloc(sizeof(float) * (size_t)n), *y1 = malloc(sizeof(float) * (size_t)n),
@@ -418,6 +460,8 @@ static void test_isas_match_scalar(void **state)
             const int step = types[t] == LP_TYPE_BF16 ? 32 : 16;
             for (int n = step; n <= 512; n += step)
                 check_dots(&ref, &k, types[t], n, &r, true);
+            for (int n = 1; n <= 140; n += 3)
+                check_dot_rows(&ref, &k, types[t], n, 1 + n % 21, &r);
         }
         for (int n = 1; n <= 130; n++)
             check_rows(&ref, &k, n, &r);

@@ -74,52 +74,6 @@ static inline float bf16_at(const uint8_t *p)
     return f;
 }
 
-/* ---- in-order double sums --------------------------------------------------- */
-
-/* ggml adds the tail of an f16/bf16 dot (each product exact in f32) one by
- * one in double, a chain of up to 63 dependent adds. When no partial sum
- * can round, the order is immaterial and vector adds give the same bits:
- * every term is a multiple of 2^(emin-23) and (at most 66 terms) the sums
- * stay below 2^(emax+8), so exactness needs emax - emin <= 22 (e: biased
- * exponent fields, 1 for denormals, zeros ignored). Otherwise, or for a
- * zero total (whose sign depends on the order), add them one by one.
- * Returns 0.0 + t[0] + t[1] + ... (the chunks' sum never is -0, so
- * starting from 0.0 is ggml's start from it). t is padded with zeros to a
- * multiple of 8. */
-static double sum_in_order(const float *t, int64_t n)
-{
-    __m256i hi = _mm256_setzero_si256(), lo = _mm256_set1_epi32(255);
-    __m256d acc = _mm256_setzero_pd();
-    for (int64_t i = 0; i < n; i += 8) {
-        const __m256 v = _mm256_loadu_ps(t + i);
-        const __m256i b = _mm256_and_si256(_mm256_castps_si256(v), _mm256_set1_epi32(0x7fffffff));
-        const __m256i zero = _mm256_cmpeq_epi32(b, _mm256_setzero_si256());
-        const __m256i e = _mm256_max_epi32(_mm256_srli_epi32(b, 23), _mm256_set1_epi32(1));
-        hi = _mm256_max_epi32(hi, _mm256_andnot_si256(zero, e));
-        lo = _mm256_min_epi32(lo, _mm256_or_si256(e, _mm256_and_si256(zero, _mm256_set1_epi32(255))));
-        acc = _mm256_add_pd(acc, _mm256_cvtps_pd(_mm256_castps256_ps128(v)));
-        acc = _mm256_add_pd(acc, _mm256_cvtps_pd(_mm256_extractf128_ps(v, 1)));
-    }
-    int32_t h[8], l[8];
-    _mm256_storeu_si256((__m256i *)h, hi);
-    _mm256_storeu_si256((__m256i *)l, lo);
-    int emax = 0, emin = 255;
-    for (int j = 0; j < 8; j++) {
-        emax = h[j] > emax ? h[j] : emax;
-        emin = l[j] < emin ? l[j] : emin;
-    }
-    if (emax < 255 && emax - emin <= 22) {
-        const __m128d a = _mm_add_pd(_mm256_castpd256_pd128(acc), _mm256_extractf128_pd(acc, 1));
-        const double sum = _mm_cvtsd_f64(_mm_add_sd(a, _mm_unpackhi_pd(a, a)));
-        if (sum != 0.0)
-            return sum;
-    }
-    double sum = 0.0;
-    for (int64_t i = 0; i < n; i++)
-        sum += t[i];
-    return sum;
-}
-
 /* ---- ggml_vec_dot_f32 / f16 ----------------------------------------------- */
 
 #define CHUNKS64(ES, LOAD)                                                      \
@@ -145,17 +99,86 @@ static float dot_f16(int64_t n, const void *w, const void *a)
 {
     const uint8_t *x = w, *y = a;
     CHUNKS64(2, ld_f16);
-    /* the tail's terms: the chunks' sum, then each product */
-    float t[72] = {head};
-    int64_t j = i;
-    for (; j + 8 <= n; j += 8) {
-        const __m256 p = _mm256_mul_ps(_mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(x + 2 * j))),
-                                       _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(y + 2 * j))));
-        _mm256_storeu_ps(t + 1 + (j - i), p);
+    double sum = head;
+    for (; i < n; i++)
+        sum += (double)(f16_at(x + 2 * i) * f16_at(y + 2 * i));
+    return (float)sum;
+}
+
+/* ---- ggml_vec_dot_f16 over many rows ----------------------------------------- */
+
+/* Columns of an 8 x 8 block: r[c] becomes (row 0 [c], ..., row 7 [c]). */
+static inline void transpose8(__m256 r[8])
+{
+    __m256 t[8], u[8];
+    for (int i = 0; i < 4; i++) {
+        t[2 * i] = _mm256_unpacklo_ps(r[2 * i], r[2 * i + 1]);
+        t[2 * i + 1] = _mm256_unpackhi_ps(r[2 * i], r[2 * i + 1]);
     }
-    for (; j < n; j++)
-        t[1 + j - i] = f16_at(x + 2 * j) * f16_at(y + 2 * j);
-    return (float)sum_in_order(t, 1 + n - i);
+    for (int i = 0; i < 2; i++) {
+        const __m256 *q = t + 4 * i;
+        u[4 * i] = _mm256_shuffle_ps(q[0], q[2], 0x44);
+        u[4 * i + 1] = _mm256_shuffle_ps(q[0], q[2], 0xee);
+        u[4 * i + 2] = _mm256_shuffle_ps(q[1], q[3], 0x44);
+        u[4 * i + 3] = _mm256_shuffle_ps(q[1], q[3], 0xee);
+    }
+    for (int i = 0; i < 4; i++) {
+        r[i] = _mm256_permute2f128_ps(u[i], u[4 + i], 0x20);
+        r[4 + i] = _mm256_permute2f128_ps(u[i], u[4 + i], 0x31);
+    }
+}
+
+/* 8 f16 at p (only the first k < 8 when k is short; the rest read 0). */
+static inline __m256 ld_f16x8(const uint8_t *p, int64_t k)
+{
+    if (k >= 8)
+        return _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)p));
+    uint16_t h[8] = {0};
+    memcpy(h, p, (size_t)k * 2);
+    return _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)h));
+}
+
+/* Eight rows' tails side by side: lane r of (lo, hi) is row r's double
+ * sum, and each lane adds its products in order, as ggml's loop does. */
+static void tails8_f16(__m256d acc[2], const uint8_t *x, size_t stride, const uint8_t *y,
+                       int64_t n)
+{
+    for (int64_t i = 0; i < n; i += 8) {
+        const int64_t k = n - i < 8 ? n - i : 8;
+        const __m256 a = ld_f16x8(y + 2 * i, k);
+        __m256 p[8];
+        for (int r = 0; r < 8; r++)
+            p[r] = _mm256_mul_ps(ld_f16x8(x + (size_t)r * stride + 2 * i, k), a);
+        transpose8(p);
+        for (int64_t c = 0; c < k; c++) {
+            acc[0] = _mm256_add_pd(acc[0], _mm256_cvtps_pd(_mm256_castps256_ps128(p[c])));
+            acc[1] = _mm256_add_pd(acc[1], _mm256_cvtps_pd(_mm256_extractf128_ps(p[c], 1)));
+        }
+    }
+}
+
+static void dot_rows_f16(int64_t n, const void *w, size_t stride, const void *a, float *out,
+                         int64_t rows)
+{
+    const uint8_t *y = a;
+    const int64_t done = n & ~(int64_t)63;
+    int64_t r = 0;
+    for (; r + 8 <= rows; r += 8) {
+        const uint8_t *x0 = (const uint8_t *)w + (size_t)r * stride;
+        float hd[8] = {0}; /* no chunk: ggml's sum of zero accumulators */
+        for (int j = 0; j < 8 && done > 0; j++) {
+            const uint8_t *x = x0 + (size_t)j * stride;
+            CHUNKS64(2, ld_f16);
+            hd[j] = head;
+            (void)i;
+        }
+        __m256d acc[2] = {_mm256_cvtps_pd(_mm_loadu_ps(hd)), _mm256_cvtps_pd(_mm_loadu_ps(hd + 4))};
+        tails8_f16(acc, x0 + 2 * done, stride, y + 2 * done, n - done);
+        _mm_storeu_ps(out + r, _mm256_cvtpd_ps(acc[0]));
+        _mm_storeu_ps(out + r + 4, _mm256_cvtpd_ps(acc[1]));
+    }
+    for (; r < rows; r++)
+        out[r] = dot_f16(n, (const uint8_t *)w + (size_t)r * stride, a);
 }
 
 /* ---- VDPBF16PS ------------------------------------------------------------ */
@@ -200,11 +223,12 @@ static float dot_bf16(int64_t n, const void *w, const void *a)
         c1 = dp_bf16(c1, x + 2 * i, y + 2 * i);
         c2 = dp_bf16(c2, x + 2 * i + 64, y + 2 * i + 64);
     }
-    /* the tail's terms: each accumulator's sum, then each product */
-    float t[72] = {v16_reduce(c1), v16_reduce(c2)};
-    for (int64_t j = i; j < n; j++)
-        t[2 + j - i] = bf16_at(x + 2 * j) * bf16_at(y + 2 * j);
-    return (float)sum_in_order(t, 2 + n - i);
+    double sum = 0.0;
+    sum += v16_reduce(c1);
+    sum += v16_reduce(c2);
+    for (; i < n; i++)
+        sum += (double)(bf16_at(x + 2 * i) * bf16_at(y + 2 * i));
+    return (float)sum;
 }
 
 /* ---- llamafile tinyBLAS: one accumulator --------------------------------- */
@@ -368,6 +392,7 @@ void lp_avx2_fill_float(lp_kernels *k)
     k->dot_gemm[LP_TYPE_F32] = gemm_f32;
     k->dot_gemm[LP_TYPE_F16] = gemm_f16;
     k->dot_gemm[LP_TYPE_BF16] = gemm_bf16;
+    k->dot_rows[LP_TYPE_F16] = dot_rows_f16;
     k->exp_sum = exp_sum;
     k->silu = silu;
     k->quantize[LP_TYPE_F16] = quant_f16;

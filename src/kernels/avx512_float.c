@@ -41,80 +41,103 @@ static inline float bf16_at(const uint8_t *p)
     return f;
 }
 
-/* ---- in-order double sums --------------------------------------------------- */
-
-/* ggml adds the tail of an f16/bf16 dot (each product exact in f32) one by
- * one in double, a chain of up to 63 dependent adds. When no partial sum
- * can round, the order is immaterial and vector adds give the same bits:
- * every term is a multiple of 2^(emin-23) and (at most 66 terms) the sums
- * stay below 2^(emax+8), so exactness needs emax - emin <= 22 (e: biased
- * exponent fields, 1 for denormals, zeros ignored). Otherwise, or for a
- * zero total (whose sign depends on the order), add them one by one.
- * Returns 0.0 + t[0] + t[1] + ... (the chunks' sum never is -0, so
- * starting from 0.0 is ggml's start from it). */
-static double sum_in_order(const float *t, int64_t n)
-{
-    __m512i hi = _mm512_setzero_si512(), lo = _mm512_set1_epi32(255);
-    __m512d acc = _mm512_setzero_pd();
-    for (int64_t i = 0; i < n; i += 16) {
-        const __mmask16 m = n - i >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << (n - i)) - 1);
-        const __m512 v = _mm512_maskz_loadu_ps(m, t + i);
-        const __m512i b = _mm512_and_si512(_mm512_castps_si512(v), _mm512_set1_epi32(0x7fffffff));
-        const __mmask16 nz = _mm512_test_epi32_mask(b, b);
-        const __m512i e = _mm512_max_epi32(_mm512_srli_epi32(b, 23), _mm512_set1_epi32(1));
-        hi = _mm512_mask_max_epi32(hi, nz, hi, e);
-        lo = _mm512_mask_min_epi32(lo, nz, lo, e);
-        acc = _mm512_add_pd(acc, _mm512_cvtps_pd(_mm512_castps512_ps256(v)));
-        acc = _mm512_add_pd(acc, _mm512_cvtps_pd(_mm512_extractf32x8_ps(v, 1)));
-    }
-    const int emax = _mm512_reduce_max_epi32(hi), emin = _mm512_reduce_min_epi32(lo);
-    if (emax < 255 && emax - emin <= 22) {
-        const double sum = _mm512_reduce_add_pd(acc);
-        if (sum != 0.0)
-            return sum;
-    }
-    double sum = 0.0;
-    for (int64_t i = 0; i < n; i++)
-        sum += t[i];
-    return sum;
-}
-
 /* ---- ggml_vec_dot_f32 / f16 ----------------------------------------------- */
 
+/* 4 accumulators over the chunks of 64, combined (a0+a2)+(a1+a3) and
+ * reduced: sets `sum` (float) and `done` (elements consumed). */
 #define CHUNKS64(ES, LOAD)                                                      \
     __m512 s0 = _mm512_setzero_ps(), s1 = s0, s2 = s0, s3 = s0;                 \
-    int64_t i = 0;                                                              \
-    for (; i + 64 <= n; i += 64) {                                              \
-        const uint8_t *xp = x + i * ES, *yp = y + i * ES;                       \
+    int64_t done = 0;                                                           \
+    for (; done + 64 <= n; done += 64) {                                        \
+        const uint8_t *xp = x + done * ES, *yp = y + done * ES;                 \
         s0 = _mm512_fmadd_ps(LOAD(xp), LOAD(yp), s0);                           \
         s1 = _mm512_fmadd_ps(LOAD(xp + 16 * ES), LOAD(yp + 16 * ES), s1);       \
         s2 = _mm512_fmadd_ps(LOAD(xp + 32 * ES), LOAD(yp + 32 * ES), s2);       \
         s3 = _mm512_fmadd_ps(LOAD(xp + 48 * ES), LOAD(yp + 48 * ES), s3);       \
     }                                                                           \
-    const float head = _mm512_reduce_add_ps(                                    \
+    const float sum = _mm512_reduce_add_ps(                                     \
         _mm512_add_ps(_mm512_add_ps(s0, s2), _mm512_add_ps(s1, s3)))
 
 static float dot_f32(int64_t n, const void *w, const void *a)
 {
     const uint8_t *x = w, *y = a;
     CHUNKS64(4, ld_f32);
-    return lp_f32_tail(head, x + 4 * i, y + 4 * i, n - i);
+    return lp_f32_tail(sum, x + 4 * done, y + 4 * done, n - done);
 }
 
 static float dot_f16(int64_t n, const void *w, const void *a)
 {
     const uint8_t *x = w, *y = a;
     CHUNKS64(2, ld_f16);
-    /* the tail's terms: the chunks' sum, then each product */
-    float t[65];
-    t[0] = head;
-    for (int64_t j = i; j < n; j += 16) {
-        const __mmask16 m = n - j >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << (n - j)) - 1);
-        const __m512 p = _mm512_mul_ps(_mm512_cvtph_ps(_mm256_maskz_loadu_epi16(m, x + 2 * j)),
-                                       _mm512_cvtph_ps(_mm256_maskz_loadu_epi16(m, y + 2 * j)));
-        _mm512_mask_storeu_ps(t + 1 + (j - i), m, p);
+    double acc = sum;
+    for (int64_t i = done; i < n; i++)
+        acc += (double)(f16_at(x + 2 * i) * f16_at(y + 2 * i));
+    return (float)acc;
+}
+
+/* ---- ggml_vec_dot_f16 over many rows ----------------------------------------- */
+
+/* Columns of an 8 x 8 block: r[c] becomes (row 0 [c], ..., row 7 [c]). */
+static inline void transpose8(__m256 r[8])
+{
+    __m256 t[8], u[8];
+    for (int i = 0; i < 4; i++) {
+        t[2 * i] = _mm256_unpacklo_ps(r[2 * i], r[2 * i + 1]);
+        t[2 * i + 1] = _mm256_unpackhi_ps(r[2 * i], r[2 * i + 1]);
     }
-    return (float)sum_in_order(t, 1 + n - i);
+    for (int i = 0; i < 2; i++) {
+        const __m256 *q = t + 4 * i;
+        u[4 * i] = _mm256_shuffle_ps(q[0], q[2], 0x44);
+        u[4 * i + 1] = _mm256_shuffle_ps(q[0], q[2], 0xee);
+        u[4 * i + 2] = _mm256_shuffle_ps(q[1], q[3], 0x44);
+        u[4 * i + 3] = _mm256_shuffle_ps(q[1], q[3], 0xee);
+    }
+    for (int i = 0; i < 4; i++) {
+        r[i] = _mm256_permute2f128_ps(u[i], u[4 + i], 0x20);
+        r[4 + i] = _mm256_permute2f128_ps(u[i], u[4 + i], 0x31);
+    }
+}
+
+/* Eight rows' tails side by side: lane r of acc is row r's double sum,
+ * and each lane adds its products in order, as ggml's loop does. */
+static __m512d tails8_f16(__m512d acc, const uint8_t *x, size_t stride, const uint8_t *y,
+                          int64_t n)
+{
+    for (int64_t i = 0; i < n; i += 8) {
+        const int64_t k = n - i < 8 ? n - i : 8;
+        const __mmask8 m = (__mmask8)((1u << k) - 1);
+        const __m256 a = _mm256_cvtph_ps(_mm_maskz_loadu_epi16(m, y + 2 * i));
+        __m256 p[8];
+        for (int r = 0; r < 8; r++)
+            p[r] = _mm256_mul_ps(
+                _mm256_cvtph_ps(_mm_maskz_loadu_epi16(m, x + (size_t)r * stride + 2 * i)), a);
+        transpose8(p);
+        for (int64_t c = 0; c < k; c++)
+            acc = _mm512_add_pd(acc, _mm512_cvtps_pd(p[c]));
+    }
+    return acc;
+}
+
+static void dot_rows_f16(int64_t n, const void *w, size_t stride, const void *a, float *out,
+                         int64_t rows)
+{
+    const uint8_t *y = a;
+    const int64_t done = n & ~(int64_t)63;
+    int64_t r = 0;
+    for (; r + 8 <= rows; r += 8) {
+        const uint8_t *x0 = (const uint8_t *)w + (size_t)r * stride;
+        float head[8] = {0}; /* no chunk: ggml's sum of zero accumulators */
+        for (int j = 0; j < 8 && done > 0; j++) {
+            const uint8_t *x = x0 + (size_t)j * stride;
+            CHUNKS64(2, ld_f16);
+            head[j] = sum;
+        }
+        const __m512d acc = tails8_f16(_mm512_cvtps_pd(_mm256_loadu_ps(head)), x0 + 2 * done,
+                                       stride, y + 2 * done, n - done);
+        _mm256_storeu_ps(out + r, _mm512_cvtpd_ps(acc));
+    }
+    for (; r < rows; r++)
+        out[r] = dot_f16(n, (const uint8_t *)w + (size_t)r * stride, a);
 }
 
 /* ---- VDPBF16PS ------------------------------------------------------------ */
@@ -151,13 +174,12 @@ static float dot_bf16(int64_t n, const void *w, const void *a)
         c1 = dp_bf16(c1, x + 2 * i, y + 2 * i);
         c2 = dp_bf16(c2, x + 2 * i + 64, y + 2 * i + 64);
     }
-    /* the tail's terms: each accumulator's sum, then each product */
-    float t[66];
-    t[0] = _mm512_reduce_add_ps(c1);
-    t[1] = _mm512_reduce_add_ps(c2);
-    for (int64_t j = i; j < n; j++)
-        t[2 + j - i] = bf16_at(x + 2 * j) * bf16_at(y + 2 * j);
-    return (float)sum_in_order(t, 2 + n - i);
+    double sum = 0.0;
+    sum += _mm512_reduce_add_ps(c1);
+    sum += _mm512_reduce_add_ps(c2);
+    for (; i < n; i++)
+        sum += (double)(bf16_at(x + 2 * i) * bf16_at(y + 2 * i));
+    return (float)sum;
 }
 
 /* ---- llamafile tinyBLAS: one accumulator --------------------------------- */
@@ -252,6 +274,7 @@ void lp_avx512_fill_float(lp_kernels *k)
     k->dot_gemm[LP_TYPE_F32] = gemm_f32;
     k->dot_gemm[LP_TYPE_F16] = gemm_f16;
     k->dot_gemm[LP_TYPE_BF16] = gemm_bf16;
+    k->dot_rows[LP_TYPE_F16] = dot_rows_f16;
     k->exp_sum = exp_sum;
     k->silu = silu;
 }

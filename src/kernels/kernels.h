@@ -41,6 +41,12 @@ typedef double (*lp_exp_sum_fn)(float *y, const float *x, float max, int64_t n);
 /* ggml_vec_silu_f32: y[i] = x[i] / (1 + exp(-x[i])). */
 typedef void (*lp_silu_fn)(float *y, const float *x, int64_t n);
 
+/* y[r] = dot(n, w + r * w_stride bytes, a) for r < rows: the same bits as
+ * `dot`, several rows at a time (attention's Q.K over positions and P.V
+ * over dimensions). */
+typedef void (*lp_dot_rows_fn)(int64_t n, const void *w, size_t w_stride, const void *a,
+                               float *y, int64_t rows);
+
 typedef struct lp_kernels {
     lp_isa isa;
     lp_vec_dot_fn dot[LP_TYPE_COUNT];       /* by weight type; NULL = unsupported */
@@ -49,6 +55,8 @@ typedef struct lp_kernels {
      * instead of `dot` for products with >= 2 activation rows when it
      * accepts the shape (lp_matmul_uses_gemm); NULL = `dot` throughout. */
     lp_vec_dot_fn dot_gemm[LP_TYPE_COUNT];
+    /* `dot` over many rows with one activation row; NULL = call `dot`. */
+    lp_dot_rows_fn dot_rows[LP_TYPE_COUNT];
     /* Float row ops, bit-identical to ggml's AVX-512 build in every table
      * (scalar_float.c says how). */
     lp_exp_sum_fn exp_sum;
