@@ -1,6 +1,6 @@
 /* avx2_float.c — the float kernels with AVX2+FMA+F16C: F32, F16, BF16 dots
- * in ggml's vec_dot and llamafile-tinyBLAS orders, exp_sum, silu, and the
- * F16 / BF16 activation converters.
+ * in ggml's vec_dot and llamafile-tinyBLAS orders, F16 dots over many rows,
+ * exp_sum, silu, and the F16 / BF16 activation converters.
  *
  * Bit-identical to scalar_float.c, which says what ggml (built for
  * AVX-512) computes. ggml's 16-lane accumulators are pairs of __m256 here
@@ -76,33 +76,35 @@ static inline float bf16_at(const uint8_t *p)
 
 /* ---- ggml_vec_dot_f32 / f16 ----------------------------------------------- */
 
+/* 4 accumulators over the chunks of 64, combined (a0+a2)+(a1+a3) and
+ * reduced: sets `sum` (float) and `done` (elements consumed). */
 #define CHUNKS64(ES, LOAD)                                                      \
     v16 s0 = v16_zero(), s1 = s0, s2 = s0, s3 = s0;                             \
-    int64_t i = 0;                                                              \
-    for (; i + 64 <= n; i += 64) {                                              \
-        const uint8_t *xp = x + i * ES, *yp = y + i * ES;                       \
+    int64_t done = 0;                                                           \
+    for (; done + 64 <= n; done += 64) {                                        \
+        const uint8_t *xp = x + done * ES, *yp = y + done * ES;                 \
         s0 = v16_fma(LOAD(xp), LOAD(yp), s0);                                   \
         s1 = v16_fma(LOAD(xp + 16 * ES), LOAD(yp + 16 * ES), s1);               \
         s2 = v16_fma(LOAD(xp + 32 * ES), LOAD(yp + 32 * ES), s2);               \
         s3 = v16_fma(LOAD(xp + 48 * ES), LOAD(yp + 48 * ES), s3);               \
     }                                                                           \
-    const float head = v16_reduce(v16_add(v16_add(s0, s2), v16_add(s1, s3)))
+    const float sum = v16_reduce(v16_add(v16_add(s0, s2), v16_add(s1, s3)))
 
 static float dot_f32(int64_t n, const void *w, const void *a)
 {
     const uint8_t *x = w, *y = a;
     CHUNKS64(4, ld_f32);
-    return lp_f32_tail(head, x + 4 * i, y + 4 * i, n - i);
+    return lp_f32_tail(sum, x + 4 * done, y + 4 * done, n - done);
 }
 
 static float dot_f16(int64_t n, const void *w, const void *a)
 {
     const uint8_t *x = w, *y = a;
     CHUNKS64(2, ld_f16);
-    double sum = head;
-    for (; i < n; i++)
-        sum += (double)(f16_at(x + 2 * i) * f16_at(y + 2 * i));
-    return (float)sum;
+    double acc = sum;
+    for (int64_t i = done; i < n; i++)
+        acc += (double)(f16_at(x + 2 * i) * f16_at(y + 2 * i));
+    return (float)acc;
 }
 
 /* ---- ggml_vec_dot_f16 over many rows ----------------------------------------- */
@@ -161,19 +163,19 @@ static void dot_rows_f16(int64_t n, const void *w, size_t stride, const void *a,
                          int64_t rows)
 {
     const uint8_t *y = a;
-    const int64_t done = n & ~(int64_t)63;
+    const int64_t tail_at = n & ~(int64_t)63;
     int64_t r = 0;
     for (; r + 8 <= rows; r += 8) {
         const uint8_t *x0 = (const uint8_t *)w + (size_t)r * stride;
-        float hd[8] = {0}; /* no chunk: ggml's sum of zero accumulators */
-        for (int j = 0; j < 8 && done > 0; j++) {
+        float head[8] = {0}; /* no chunk: ggml's sum of zero accumulators */
+        for (int j = 0; j < 8 && tail_at > 0; j++) {
             const uint8_t *x = x0 + (size_t)j * stride;
             CHUNKS64(2, ld_f16);
-            hd[j] = head;
-            (void)i;
+            head[j] = sum;
         }
-        __m256d acc[2] = {_mm256_cvtps_pd(_mm_loadu_ps(hd)), _mm256_cvtps_pd(_mm_loadu_ps(hd + 4))};
-        tails8_f16(acc, x0 + 2 * done, stride, y + 2 * done, n - done);
+        __m256d acc[2] = {_mm256_cvtps_pd(_mm_loadu_ps(head)),
+                          _mm256_cvtps_pd(_mm_loadu_ps(head + 4))};
+        tails8_f16(acc, x0 + 2 * tail_at, stride, y + 2 * tail_at, n - tail_at);
         _mm_storeu_ps(out + r, _mm256_cvtpd_ps(acc[0]));
         _mm_storeu_ps(out + r + 4, _mm256_cvtpd_ps(acc[1]));
     }

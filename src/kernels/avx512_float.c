@@ -1,5 +1,6 @@
 /* avx512_float.c — the float kernels with 512-bit vectors: F32, F16, BF16
- * dots in ggml's vec_dot and llamafile-tinyBLAS orders, exp_sum and silu.
+ * dots in ggml's vec_dot and llamafile-tinyBLAS orders, F16 dots over many
+ * rows, exp_sum and silu.
  *
  * Bit-identical to scalar_float.c (which says what ggml computes): these
  * are ggml's own AVX-512 instruction sequences, except VDPBF16PS, which
@@ -122,18 +123,18 @@ static void dot_rows_f16(int64_t n, const void *w, size_t stride, const void *a,
                          int64_t rows)
 {
     const uint8_t *y = a;
-    const int64_t done = n & ~(int64_t)63;
+    const int64_t tail_at = n & ~(int64_t)63;
     int64_t r = 0;
     for (; r + 8 <= rows; r += 8) {
         const uint8_t *x0 = (const uint8_t *)w + (size_t)r * stride;
         float head[8] = {0}; /* no chunk: ggml's sum of zero accumulators */
-        for (int j = 0; j < 8 && done > 0; j++) {
+        for (int j = 0; j < 8 && tail_at > 0; j++) {
             const uint8_t *x = x0 + (size_t)j * stride;
             CHUNKS64(2, ld_f16);
             head[j] = sum;
         }
-        const __m512d acc = tails8_f16(_mm512_cvtps_pd(_mm256_loadu_ps(head)), x0 + 2 * done,
-                                       stride, y + 2 * done, n - done);
+        const __m512d acc = tails8_f16(_mm512_cvtps_pd(_mm256_loadu_ps(head)), x0 + 2 * tail_at,
+                                       stride, y + 2 * tail_at, n - tail_at);
         _mm256_storeu_ps(out + r, _mm512_cvtpd_ps(acc));
     }
     for (; r < rows; r++)
