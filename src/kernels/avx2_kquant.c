@@ -145,7 +145,7 @@ static inline float dot_k45(int64_t n, const uint8_t *x, const uint8_t *y, size_
         const __m128i mp = _mm_madd_epi16(_mm_cvtepu8_epi16(_mm_cvtsi64_si128((int64_t)mins)), bs);
         /* fnmadd: -(dmin*m) + acc, the same bits as fma(-dmin, m, acc). */
         if (qh_off) {
-            const __m128 m = _mm_cvtsi32_ss(_mm_setzero_ps(), lp_hsum_epi32_128(mp));
+            const __m128 m = _mm_cvtepi32_ps(lp_hsum4_epi32(mp));
             accm = _mm_fnmadd_ss(_mm_shuffle_ps(dd, dd, 0x55), m, accm);
         } else {
             accm = _mm_fnmadd_ps(_mm_shuffle_ps(dd, dd, 0x55), _mm_cvtepi32_ps(mp), accm);

@@ -61,6 +61,13 @@ static inline int32_t lp_hsum_epi32_128(__m128i v)
     return _mm_cvtsi128_si32(v);
 }
 
+/* The sum of the four i32 in lane 0, staying in a vector register. */
+static inline __m128i lp_hsum4_epi32(__m128i v)
+{
+    v = _mm_add_epi32(v, _mm_unpackhi_epi64(v, v));
+    return _mm_add_epi32(v, _mm_shuffle_epi32(v, _MM_SHUFFLE(2, 3, 0, 1)));
+}
+
 static inline int32_t lp_hsum_epi32_256(__m256i v)
 {
     return lp_hsum_epi32_128(_mm_add_epi32(_mm256_castsi256_si128(v),

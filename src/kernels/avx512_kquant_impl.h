@@ -54,6 +54,9 @@ static inline __m256i bsum_dot(const uint8_t *y, __m128i sc)
     return _mm256_madd_epi16(lp_ld256(y + Y_BSUMS), _mm256_cvtepi8_epi16(sc));
 }
 
+/* VPTERNLOG truth table of "c ? a : b", bit by bit. */
+#define SELECT_C 0xE4
+
 /* acc = fma(d, ggml's lanes of sumi, acc). */
 static inline __m256 fma_lanes(__m256 acc, float d, __m512i sumi)
 {
@@ -142,7 +145,7 @@ static inline float dot_k45(int64_t n, const uint8_t *x, const uint8_t *y, size_
         const __m128i mp = _mm_madd_epi16(_mm_cvtepu8_epi16(_mm_cvtsi64_si128((int64_t)mins)), bs);
         /* fnmadd: -(dmin*m) + acc, the same bits as fma(-dmin, m, acc). */
         if (qh_off) {
-            const __m128 m = _mm_cvtsi32_ss(_mm_setzero_ps(), lp_hsum_epi32_128(mp));
+            const __m128 m = _mm_cvtepi32_ps(lp_hsum4_epi32(mp));
             accm = _mm_fnmadd_ss(_mm_shuffle_ps(dd, dd, 0x55), m, accm);
         } else {
             accm = _mm_fnmadd_ps(_mm_shuffle_ps(dd, dd, 0x55), _mm_cvtepi32_ps(mp), accm);
@@ -188,7 +191,7 @@ static float dot_q5_K(int64_t n, const void *w, const void *a)
 static float dot_q6_K(int64_t n, const void *w, const void *a)
 {
     const uint8_t *x = w, *y = a;
-    const __m512i m4 = _mm512_set1_epi8(0x0f), m30 = _mm512_set1_epi8(0x30);
+    const __m512i m4 = _mm512_set1_epi8(0x0f), m33 = _mm512_set1_epi8(0x33);
     const __m512i m32 = _mm512_set1_epi8(32);
     __m256 acc = _mm256_setzero_ps();
     for (int64_t i = 0; i < n / LP_QK_K; i++, x += sizeof(lp_block_q6_K), y += Q8K_SZ) {
@@ -198,10 +201,13 @@ static float dot_q6_K(int64_t n, const void *w, const void *a)
         for (int h = 0; h < 2; h++) {
             const __m512i l = lp_ld512(x + offsetof(lp_block_q6_K, ql) + 64 * h);
             const __m512i hz = lp_z_dup_srl(x + offsetof(lp_block_q6_K, qh) + 32 * h, 2);
-            const __m512i lo = _mm512_or_si512(_mm512_and_si512(l, m4),
-                                               _mm512_and_si512(_mm512_slli_epi16(hz, 4), m30));
-            const __m512i hi = _mm512_or_si512(_mm512_and_si512(_mm512_srli_epi16(l, 4), m4),
-                                               _mm512_and_si512(hz, m30));
+            /* hm keeps the pairs for lo (bits 0-1) and hi (bits 4-5); one
+             * VPTERNLOG then takes the nibble from ql and bits 4-7 from hm
+             * (what the 16-bit shifts carry across bytes lands in the
+             * nibble half and is dropped). */
+            const __m512i hm = _mm512_and_si512(hz, m33);
+            const __m512i lo = _mm512_ternarylogic_epi32(l, _mm512_slli_epi16(hm, 4), m4, SELECT_C);
+            const __m512i hi = _mm512_ternarylogic_epi32(_mm512_srli_epi16(l, 4), hm, m4, SELECT_C);
             const uint8_t *q8 = y + Y_QS + 128 * h;
             sumi = lp_z_scaled_acc_off(sumi, lo, m32, lp_ld512(q8),
                                        _mm512_permutexvar_epi32(idx_quarters(8 * h), S));
