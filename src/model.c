@@ -217,8 +217,8 @@ static void attn_worker(void *arg, int ith, int nth)
     for (long i = lo; i < hi; i++) {
         const int t = (int)(i / n_head), h = (int)(i % n_head), hk = h / group;
         const size_t qo = ((size_t)t * n_head + h) * hd;
-        lp_attend_head(r->k, &sh, r->q + qo, K + (size_t)hk * hd, Vt + (size_t)hk * hd * sh.v_stride,
-                       a->pos0 + t + 1, r->att + qo, &s);
+        lp_attend_head(r->k, &sh, r->q + qo, K + (size_t)hk * hd,
+                       Vt + (size_t)hk * hd * sh.v_stride, a->pos0 + t + 1, r->att + qo, &s);
     }
 }
 
@@ -254,8 +254,10 @@ static void feed_forward(lp_run *r, int il, int t0, int n)
     rmsnorm_rows(r->xb, x, L->ffn_norm, n, (int)hp->n_embd, hp->rms_eps);
     matmul(r, &L->w_gate, r->xb, n, r->hb);
     matmul(r, &L->w_up, r->xb, n, r->hb2);
-    for (int t = 0; t < n; t++)
-        lp_swiglu(r->k, r->hb + (size_t)t * ff, r->hb + (size_t)t * ff, r->hb2 + (size_t)t * ff, ff);
+    for (int t = 0; t < n; t++) {
+        float *h = r->hb + (size_t)t * ff;
+        lp_swiglu(r->k, h, h, r->hb2 + (size_t)t * ff, ff);
+    }
     matmul(r, &L->w_down, r->hb, n, r->xb);
     lp_add(x, r->xb, n * (int)hp->n_embd);
 }

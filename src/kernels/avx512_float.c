@@ -99,6 +99,30 @@ static inline void transpose8(__m256 r[8])
     }
 }
 
+/* CHUNKS64 of two rows (x, x + stride) at once, sharing the loads of y;
+ * n a multiple of 64. */
+static void chunks64_f16x2(int64_t n, const uint8_t *x, size_t stride, const uint8_t *y,
+                           float sum[2])
+{
+    const uint8_t *x2 = x + stride;
+    __m512 a0 = _mm512_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
+    __m512 b0 = a0, b1 = a0, b2 = a0, b3 = a0;
+    for (int64_t i = 0; i < n; i += 64) {
+        const __m512 y0 = ld_f16(y + 2 * i), y1 = ld_f16(y + 2 * i + 32);
+        const __m512 y2 = ld_f16(y + 2 * i + 64), y3 = ld_f16(y + 2 * i + 96);
+        a0 = _mm512_fmadd_ps(ld_f16(x + 2 * i), y0, a0);
+        a1 = _mm512_fmadd_ps(ld_f16(x + 2 * i + 32), y1, a1);
+        a2 = _mm512_fmadd_ps(ld_f16(x + 2 * i + 64), y2, a2);
+        a3 = _mm512_fmadd_ps(ld_f16(x + 2 * i + 96), y3, a3);
+        b0 = _mm512_fmadd_ps(ld_f16(x2 + 2 * i), y0, b0);
+        b1 = _mm512_fmadd_ps(ld_f16(x2 + 2 * i + 32), y1, b1);
+        b2 = _mm512_fmadd_ps(ld_f16(x2 + 2 * i + 64), y2, b2);
+        b3 = _mm512_fmadd_ps(ld_f16(x2 + 2 * i + 96), y3, b3);
+    }
+    sum[0] = _mm512_reduce_add_ps(_mm512_add_ps(_mm512_add_ps(a0, a2), _mm512_add_ps(a1, a3)));
+    sum[1] = _mm512_reduce_add_ps(_mm512_add_ps(_mm512_add_ps(b0, b2), _mm512_add_ps(b1, b3)));
+}
+
 /* Eight rows' tails side by side: lane r of acc is row r's double sum,
  * and each lane adds its products in order, as ggml's loop does. */
 static __m512d tails8_f16(__m512d acc, const uint8_t *x, size_t stride, const uint8_t *y,
@@ -128,11 +152,8 @@ static void dot_rows_f16(int64_t n, const void *w, size_t stride, const void *a,
     for (; r + 8 <= rows; r += 8) {
         const uint8_t *x0 = (const uint8_t *)w + (size_t)r * stride;
         float head[8] = {0}; /* no chunk: ggml's sum of zero accumulators */
-        for (int j = 0; j < 8 && tail_at > 0; j++) {
-            const uint8_t *x = x0 + (size_t)j * stride;
-            CHUNKS64(2, ld_f16);
-            head[j] = sum;
-        }
+        for (int j = 0; j < 8 && tail_at > 0; j += 2)
+            chunks64_f16x2(tail_at, x0 + (size_t)j * stride, stride, y, head + j);
         const __m512d acc = tails8_f16(_mm512_cvtps_pd(_mm256_loadu_ps(head)), x0 + 2 * tail_at,
                                        stride, y + 2 * tail_at, n - tail_at);
         _mm256_storeu_ps(out + r, _mm512_cvtpd_ps(acc));

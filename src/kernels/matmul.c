@@ -9,6 +9,7 @@ enum { ROW_TILE = 16 };
 typedef struct mm_task {
     const lp_kernels *k;
     lp_vec_dot_fn dot;
+    lp_dot_rows_fn rows; /* dot over a tile of rows, or NULL */
     const lp_weight *w;
     const float *x;
     int n_tok;
@@ -61,6 +62,11 @@ static void dot_task(void *arg, int ith, int nth)
         for (int i = 0; i < t->n_tok; i++) {
             const uint8_t *a = t->xq + (size_t)i * t->xq_row;
             float *y = t->y + (size_t)i * (size_t)w->rows;
+            if (t->rows) {
+                t->rows(w->cols, w->data + (size_t)r0 * w->row_bytes, w->row_bytes, a, y + r0,
+                        r1 - r0);
+                continue;
+            }
             for (long r = r0; r < r1; r++)
                 y[r] = dot(w->cols, w->data + (size_t)r * w->row_bytes, a);
         }
@@ -74,8 +80,9 @@ void lp_matmul(lp_pool *pool, const lp_kernels *k, const lp_weight *w,
         .k = k, .w = w, .x = x, .n_tok = n_tok, .y = y,
         .dot_type = lp_type_traits_get(w->type)->vec_dot_type,
     };
-    t.dot = lp_matmul_uses_gemm(k, w->type, w->rows, n_tok, w->cols) ? k->dot_gemm[w->type]
-                                                                      : k->dot[w->type];
+    const bool gemm = lp_matmul_uses_gemm(k, w->type, w->rows, n_tok, w->cols);
+    t.dot = gemm ? k->dot_gemm[w->type] : k->dot[w->type];
+    t.rows = gemm ? NULL : k->dot_rows[w->type];
     if (t.dot_type == LP_TYPE_F32) {
         /* f32 weights dot f32 activations directly: no conversion. */
         t.xq = (uint8_t *)(uintptr_t)x;
