@@ -26,6 +26,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "kernels/float_impl.h"
 #include "kernels/kernels.h"
 #include "kernels/matmul.h"
 #include "ops.h"
@@ -68,20 +69,33 @@ static int n_isas(void)
     return (int)lp_cpu_best_isa() + 1;
 }
 
-static lp_kernels table(int isa)
+/* Every kernel table this CPU runs, and on AVX-512 one more: the AVX-512
+ * table with VDPBF16PS rebuilt, which a CPU with AVX512_BF16 never picks. */
+static int n_tables(void)
+{
+    return n_isas() + (lp_cpu_best_isa() >= LP_ISA_AVX512);
+}
+
+static const char *table_name(int t)
+{
+    return t < n_isas() ? lp_isa_name((lp_isa)t) : "avx512, VDPBF16PS rebuilt";
+}
+
+static lp_kernels table(int t)
 {
     lp_kernels k;
     lp_err err = {0};
-    if (lp_kernels_init(&k, (lp_isa)isa, &err) != 0)
+    if (lp_kernels_init(&k, t < n_isas() ? (lp_isa)t : LP_ISA_AVX512, &err) != 0)
         fail_msg("%s", err.msg);
+    if (t >= n_isas())
+        lp_avx512_fill_bf16(&k, false);
     return k;
 }
 
-static void assert_bits(float got, float want, const char *what, int isa)
+static void assert_bits(float got, float want, const char *what, int t)
 {
     if (memcmp(&got, &want, sizeof got) != 0)
-        fail_msg("%s [%s]: got %a, ggml %a", what, lp_isa_name((lp_isa)isa), (double)got,
-                 (double)want);
+        fail_msg("%s [%s]: got %a, ggml %a", what, table_name(t), (double)got, (double)want);
 }
 
 static size_t elt_size(uint32_t type)
@@ -156,7 +170,7 @@ static void test_pinned_matmul(void **state)
     float w[4 * 100], x[2 * 100], y[8];
     fill(w, 4 * 100, 11, 0.00731f);
     fill(x, 2 * 100, 12, 0.0297f);
-    for (int isa = 0; isa < n_isas(); isa++) {
+    for (int isa = 0; isa < n_tables(); isa++) {
         const lp_kernels k = table(isa);
         for (size_t i = 0; i < sizeof MM_PINS / sizeof MM_PINS[0]; i++) {
             const mm_pin *p = &MM_PINS[i];
@@ -182,35 +196,42 @@ static void test_pinned_f32_tail(void **state)
         w[i] = i < 88 ? 1.0f : 0.1f * (float)(i - 86);
         x[i] = i < 88 ? (float)((i * 37) % 11 - 5) : 0.113f * (float)(i - 80);
     }
-    for (int isa = 0; isa < n_isas(); isa++) {
+    for (int isa = 0; isa < n_tables(); isa++) {
         const lp_kernels k = table(isa);
         matmul(&k, LP_TYPE_F32, w, 1, 92, x, 1, &y);
         assert_bits(y, 0x1.8f34d8p+0f, "vec_dot f32 fused tail", isa);
     }
 }
 
-/* VDPBF16PS flushes denormal inputs and results: 0.5 * 2^-126 products
- * (denormal) and 2^-130 activations (denormal bf16) all count as zero. */
+/* VDPBF16PS flushes denormal inputs and results. Weight rows 0-1 are 0.5,
+ * rows 2-3 are 1024; activations 2^-126 (times 0.5: denormal products,
+ * flushed) and 2^-130 (a denormal bf16: zero even times 1024). */
 static void test_pinned_bf16_flush(void **state)
 {
     (void)state;
-    float w[4 * 64], x[2 * 64], y[8];
-    for (int i = 0; i < 4 * 64; i++)
-        w[i] = 0.5f;
+    float w[4 * 64], x[2 * 64], wg[4 * 32], xg[2 * 32], y[8];
+    for (int r = 0; r < 4; r++)
+        for (int i = 0; i < 64; i++)
+            w[r * 64 + i] = r < 2 ? 0.5f : 1024.0f;
     for (int i = 0; i < 64; i++) {
         x[i] = 0x1p-126f;
         x[64 + i] = 0x1p-130f;
     }
-    for (int isa = 0; isa < n_isas(); isa++) {
-        const lp_kernels k = table(isa);
-        float xg[2 * 32];
-        memcpy(xg, x, 32 * sizeof(float));
-        memcpy(xg + 32, x + 64, 32 * sizeof(float));
-        matmul(&k, LP_TYPE_BF16, w, 4, 32, xg, 2, y);
-        assert_bits(y[0], 0.0f, "tinyBLAS bf16 flushed products", isa);
-        assert_bits(y[4], 0.0f, "tinyBLAS bf16 flushed inputs", isa);
+    for (int r = 0; r < 4; r++)
+        memcpy(wg + r * 32, w + r * 64, 32 * sizeof(float));
+    memcpy(xg, x, 32 * sizeof(float));
+    memcpy(xg + 32, x + 64, 32 * sizeof(float));
+    for (int t = 0; t < n_tables(); t++) {
+        const lp_kernels k = table(t);
+        matmul(&k, LP_TYPE_BF16, wg, 4, 32, xg, 2, y);
+        assert_bits(y[0], 0.0f, "tinyBLAS bf16, denormal products", t);
+        assert_bits(y[2], 0x1p-111f, "tinyBLAS bf16, normal products", t);
+        assert_bits(y[6], 0.0f, "tinyBLAS bf16, denormal input", t);
         matmul(&k, LP_TYPE_BF16, w, 4, 64, x, 1, y);
-        assert_bits(y[0], 0.0f, "vec_dot bf16 flushed products", isa);
+        assert_bits(y[0], 0.0f, "vec_dot bf16, denormal products", t);
+        assert_bits(y[2], 0x1p-110f, "vec_dot bf16, normal products", t);
+        matmul(&k, LP_TYPE_BF16, w, 4, 64, x + 64, 1, y);
+        assert_bits(y[2], 0.0f, "vec_dot bf16, denormal input", t);
     }
 }
 
@@ -223,7 +244,7 @@ static void test_pinned_softmax_swiglu_rmsnorm(void **state)
     fill(u, 20, 32, 0.00587f);
     fill(rx, 20, 41, 0.0191f);
     fill(rw, 20, 42, 0.00587f);
-    for (int isa = 0; isa < n_isas(); isa++) {
+    for (int isa = 0; isa < n_tables(); isa++) {
         const lp_kernels k = table(isa);
         memcpy(out, sx, sizeof sx);
         for (int i = 35; i < 40; i++)
@@ -312,7 +333,7 @@ static void test_pinned_attention(void **state)
 {
     (void)state;
     float out[2][64];
-    for (int isa = 0; isa < n_isas(); isa++) {
+    for (int isa = 0; isa < n_tables(); isa++) {
         const lp_kernels k = table(isa);
         attend(&k, 1, out);
         for (int i = 0; i < 4; i++)
@@ -451,7 +472,7 @@ static void test_isas_match_scalar(void **state)
     const lp_kernels ref = table(LP_ISA_SCALAR);
     rng r = {42};
     const uint32_t types[] = {LP_TYPE_F32, LP_TYPE_F16, LP_TYPE_BF16};
-    for (int isa = 1; isa < n_isas(); isa++) {
+    for (int isa = 1; isa < n_tables(); isa++) {
         const lp_kernels k = table(isa);
         for (size_t t = 0; t < 3; t++) {
             for (int n = 1; n <= 200; n++)

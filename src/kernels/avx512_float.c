@@ -3,14 +3,15 @@
  * rows, exp_sum and silu.
  *
  * Bit-identical to scalar_float.c (which says what ggml computes): these
- * are ggml's own AVX-512 instruction sequences, except VDPBF16PS, which
- * AVX-512 F/BW/DQ/VL lacks and which dp_bf16 rebuilds with FMAs and
- * explicit denormal flushing. The activation converters stay AVX2's. */
+ * are ggml's own AVX-512 instruction sequences. VDPBF16PS is used where
+ * the CPU has AVX512_BF16 and rebuilt from FMAs and explicit denormal
+ * flushing where it does not. The activation converters stay AVX2's. */
 #include "float_impl.h"
 #include "kernels_impl.h"
 
 #if defined(__x86_64__)
 
+#include <cpuid.h>
 #include <immintrin.h>
 #include <math.h>
 #include <string.h>
@@ -164,44 +165,88 @@ static void dot_rows_f16(int64_t n, const void *w, size_t stride, const void *a,
 
 /* ---- VDPBF16PS ------------------------------------------------------------ */
 
-/* Denormals (exponent 0) to zeros of their sign: VDPBF16PS's DAZ on
- * inputs and FTZ on results. */
-static inline __m512 flush(__m512 v)
+/* Rebuilt for CPUs without AVX512_BF16. DAZ: a denormal bf16 input counts
+ * as a zero of its sign; FTZ: so does a denormal result of either step. */
+static inline __m512i daz_bf16(__m512i u)
 {
-    const __m512i u = _mm512_castps_si512(v);
-    const __mmask16 normal = _mm512_test_epi32_mask(u, _mm512_set1_epi32(0x7f800000));
-    const __m512i sign = _mm512_and_si512(u, _mm512_set1_epi32((int)0x80000000u));
-    return _mm512_castsi512_ps(_mm512_mask_blend_epi32(normal, sign, u));
+    const __mmask32 den = _mm512_testn_epi16_mask(u, _mm512_set1_epi16(0x7f80)) &
+                          _mm512_test_epi16_mask(u, _mm512_set1_epi16(0x7fff));
+    return _mm512_mask_blend_epi16(den, u, _mm512_and_si512(u, _mm512_set1_epi16((short)0x8000)));
+}
+
+static inline __m512 ftz(__m512 r)
+{
+    const __m512i b = _mm512_castps_si512(r);
+    const __mmask16 den = _mm512_testn_epi32_mask(b, _mm512_set1_epi32(0x7f800000)) &
+                          _mm512_test_epi32_mask(b, _mm512_set1_epi32(0x7fffffff));
+    return _mm512_castsi512_ps(
+        _mm512_mask_and_epi32(b, den, b, _mm512_set1_epi32((int)0x80000000u)));
 }
 
 /* acc += the 16 pair products of 32 bf16 at x and y, odd element first. */
 static inline __m512 dp_bf16(__m512 acc, const uint8_t *x, const uint8_t *y)
 {
-    const __m512i u = _mm512_loadu_si512(x), v = _mm512_loadu_si512(y);
+    const __m512i u = daz_bf16(_mm512_loadu_si512(x)), v = daz_bf16(_mm512_loadu_si512(y));
     const __m512i hi = _mm512_set1_epi32((int)0xffff0000u);
-    const __m512 xo = flush(_mm512_castsi512_ps(_mm512_and_si512(u, hi)));
-    const __m512 yo = flush(_mm512_castsi512_ps(_mm512_and_si512(v, hi)));
-    const __m512 xe = flush(_mm512_castsi512_ps(_mm512_slli_epi32(u, 16)));
-    const __m512 ye = flush(_mm512_castsi512_ps(_mm512_slli_epi32(v, 16)));
-    acc = flush(_mm512_fmadd_ps(xo, yo, acc));
-    return flush(_mm512_fmadd_ps(xe, ye, acc));
+    const __m512 xo = _mm512_castsi512_ps(_mm512_and_si512(u, hi));
+    const __m512 yo = _mm512_castsi512_ps(_mm512_and_si512(v, hi));
+    const __m512 xe = _mm512_castsi512_ps(_mm512_slli_epi32(u, 16));
+    const __m512 ye = _mm512_castsi512_ps(_mm512_slli_epi32(v, 16));
+    acc = ftz(_mm512_fmadd_ps(xo, yo, acc));
+    return ftz(_mm512_fmadd_ps(xe, ye, acc));
 }
 
-static float dot_bf16(int64_t n, const void *w, const void *a)
+/* The instruction itself, where the CPU has it (checked when the table
+ * is filled; the rest of this file runs without it). */
+#define BF16_TARGET __attribute__((target("avx512bf16")))
+
+BF16_TARGET static inline __m512 dp_bf16_native(__m512 acc, const uint8_t *x, const uint8_t *y)
 {
-    const uint8_t *x = w, *y = a;
-    __m512 c1 = _mm512_setzero_ps(), c2 = c1;
-    int64_t i = 0;
-    for (; i + 64 <= n; i += 64) {
-        c1 = dp_bf16(c1, x + 2 * i, y + 2 * i);
-        c2 = dp_bf16(c2, x + 2 * i + 64, y + 2 * i + 64);
+    return _mm512_dpbf16_ps(acc, (__m512bh)_mm512_loadu_si512(x),
+                            (__m512bh)_mm512_loadu_si512(y));
+}
+
+/* ggml_vec_dot_bf16 and tinyBLAS's bf16 dot, over a given VDPBF16PS. */
+#define BF16_DOTS(SUFFIX, ATTR, DP)                                             \
+    ATTR static float dot_bf16##SUFFIX(int64_t n, const void *w, const void *a) \
+    {                                                                           \
+        const uint8_t *x = w, *y = a;                                           \
+        __m512 c1 = _mm512_setzero_ps(), c2 = c1;                               \
+        int64_t i = 0;                                                          \
+        for (; i + 64 <= n; i += 64) {                                          \
+            c1 = DP(c1, x + 2 * i, y + 2 * i);                                  \
+            c2 = DP(c2, x + 2 * i + 64, y + 2 * i + 64);                        \
+        }                                                                       \
+        double sum = 0.0;                                                       \
+        sum += _mm512_reduce_add_ps(c1);                                        \
+        sum += _mm512_reduce_add_ps(c2);                                        \
+        for (; i < n; i++)                                                      \
+            sum += (double)(bf16_at(x + 2 * i) * bf16_at(y + 2 * i));           \
+        return (float)sum;                                                      \
+    }                                                                           \
+    ATTR static float gemm_bf16##SUFFIX(int64_t n, const void *w, const void *a) \
+    {                                                                           \
+        const uint8_t *x = w, *y = a;                                           \
+        __m512 acc = _mm512_setzero_ps();                                       \
+        for (int64_t i = 0; i < n; i += 32)                                     \
+            acc = DP(acc, x + 2 * i, y + 2 * i);                                \
+        return _mm512_reduce_add_ps(acc);                                       \
     }
-    double sum = 0.0;
-    sum += _mm512_reduce_add_ps(c1);
-    sum += _mm512_reduce_add_ps(c2);
-    for (; i < n; i++)
-        sum += (double)(bf16_at(x + 2 * i) * bf16_at(y + 2 * i));
-    return (float)sum;
+
+BF16_DOTS(, , dp_bf16)
+BF16_DOTS(_native, BF16_TARGET, dp_bf16_native)
+
+static bool cpu_has_avx512bf16(void)
+{
+    unsigned a, b, c, d;
+    /* leaf 7 subleaf 1, eax bit 5; the ZMM state it needs is AVX-512's */
+    return __get_cpuid_count(7, 1, &a, &b, &c, &d) && (a & (1u << 5));
+}
+
+void lp_avx512_fill_bf16(lp_kernels *k, bool native)
+{
+    k->dot[LP_TYPE_BF16] = native ? dot_bf16_native : dot_bf16;
+    k->dot_gemm[LP_TYPE_BF16] = native ? gemm_bf16_native : gemm_bf16;
 }
 
 /* ---- llamafile tinyBLAS: one accumulator --------------------------------- */
@@ -221,15 +266,6 @@ static float gemm_f16(int64_t n, const void *w, const void *a)
     __m512 acc = _mm512_setzero_ps();
     for (int64_t i = 0; i < n; i += 16)
         acc = _mm512_fmadd_ps(ld_f16(x + 2 * i), ld_f16(y + 2 * i), acc);
-    return _mm512_reduce_add_ps(acc);
-}
-
-static float gemm_bf16(int64_t n, const void *w, const void *a)
-{
-    const uint8_t *x = w, *y = a;
-    __m512 acc = _mm512_setzero_ps();
-    for (int64_t i = 0; i < n; i += 32)
-        acc = dp_bf16(acc, x + 2 * i, y + 2 * i);
     return _mm512_reduce_add_ps(acc);
 }
 
@@ -292,10 +328,9 @@ void lp_avx512_fill_float(lp_kernels *k)
 {
     k->dot[LP_TYPE_F32] = dot_f32;
     k->dot[LP_TYPE_F16] = dot_f16;
-    k->dot[LP_TYPE_BF16] = dot_bf16;
     k->dot_gemm[LP_TYPE_F32] = gemm_f32;
     k->dot_gemm[LP_TYPE_F16] = gemm_f16;
-    k->dot_gemm[LP_TYPE_BF16] = gemm_bf16;
+    lp_avx512_fill_bf16(k, cpu_has_avx512bf16());
     k->dot_rows[LP_TYPE_F16] = dot_rows_f16;
     k->exp_sum = exp_sum;
     k->silu = silu;
@@ -306,6 +341,12 @@ void lp_avx512_fill_float(lp_kernels *k)
 void lp_avx512_fill_float(lp_kernels *k)
 {
     (void)k;
+}
+
+void lp_avx512_fill_bf16(lp_kernels *k, bool native)
+{
+    (void)k;
+    (void)native;
 }
 
 #endif

@@ -4,6 +4,8 @@
 #ifndef LP_FLOAT_IMPL_H
 #define LP_FLOAT_IMPL_H
 
+#include <stdbool.h>
+
 #include "kernels.h"
 
 /* sum + x·y over n < 64 f32 (any alignment) in ggml_vec_dot_f32's tail
@@ -15,5 +17,10 @@ float lp_v_expf(float x);
 
 /* VSCALEFPS: x * 2^n rounded once, for integral |n| <= 192. */
 float lp_scalef(float x, float n);
+
+/* The AVX-512 table's BF16 dots: with the VDPBF16PS instruction (native,
+ * needs AVX512_BF16) or its rebuild; lp_avx512_fill_float picks by cpuid.
+ * Public for tests, which hold both to the scalar emulation. */
+void lp_avx512_fill_bf16(lp_kernels *k, bool native);
 
 #endif
