@@ -206,7 +206,21 @@ BF16_TARGET static inline __m512 dp_bf16_native(__m512 acc, const uint8_t *x, co
                             (__m512bh)_mm512_loadu_si512(y));
 }
 
-/* ggml_vec_dot_bf16 and tinyBLAS's bf16 dot, over a given VDPBF16PS. */
+/* ggml_vec_dot_bf16's end: each accumulator's sum, then the tail's exact
+ * products, added in double. */
+static float bf16_total(__m512 c1, __m512 c2, const uint8_t *x, const uint8_t *y, int64_t i,
+                        int64_t n)
+{
+    double sum = 0.0;
+    sum += _mm512_reduce_add_ps(c1);
+    sum += _mm512_reduce_add_ps(c2);
+    for (; i < n; i++)
+        sum += (double)(bf16_at(x + 2 * i) * bf16_at(y + 2 * i));
+    return (float)sum;
+}
+
+/* ggml_vec_dot_bf16 (one row, and two rows at a time for four independent
+ * chains) and tinyBLAS's bf16 dot, over a given VDPBF16PS. */
 #define BF16_DOTS(SUFFIX, ATTR, DP)                                             \
     ATTR static float dot_bf16##SUFFIX(int64_t n, const void *w, const void *a) \
     {                                                                           \
@@ -217,12 +231,28 @@ BF16_TARGET static inline __m512 dp_bf16_native(__m512 acc, const uint8_t *x, co
             c1 = DP(c1, x + 2 * i, y + 2 * i);                                  \
             c2 = DP(c2, x + 2 * i + 64, y + 2 * i + 64);                        \
         }                                                                       \
-        double sum = 0.0;                                                       \
-        sum += _mm512_reduce_add_ps(c1);                                        \
-        sum += _mm512_reduce_add_ps(c2);                                        \
-        for (; i < n; i++)                                                      \
-            sum += (double)(bf16_at(x + 2 * i) * bf16_at(y + 2 * i));           \
-        return (float)sum;                                                      \
+        return bf16_total(c1, c2, x, y, i, n);                                  \
+    }                                                                           \
+    ATTR static void dot_rows_bf16##SUFFIX(int64_t n, const void *w, size_t stride, \
+                                           const void *a, float *out, int64_t rows) \
+    {                                                                           \
+        const uint8_t *y = a;                                                   \
+        int64_t r = 0;                                                          \
+        for (; r + 2 <= rows; r += 2) {                                         \
+            const uint8_t *x = (const uint8_t *)w + (size_t)r * stride, *x2 = x + stride; \
+            __m512 c1 = _mm512_setzero_ps(), c2 = c1, d1 = c1, d2 = c1;         \
+            int64_t i = 0;                                                      \
+            for (; i + 64 <= n; i += 64) {                                      \
+                c1 = DP(c1, x + 2 * i, y + 2 * i);                              \
+                d1 = DP(d1, x2 + 2 * i, y + 2 * i);                             \
+                c2 = DP(c2, x + 2 * i + 64, y + 2 * i + 64);                    \
+                d2 = DP(d2, x2 + 2 * i + 64, y + 2 * i + 64);                   \
+            }                                                                   \
+            out[r] = bf16_total(c1, c2, x, y, i, n);                            \
+            out[r + 1] = bf16_total(d1, d2, x2, y, i, n);                       \
+        }                                                                       \
+        if (r < rows)                                                           \
+            out[r] = dot_bf16##SUFFIX(n, (const uint8_t *)w + (size_t)r * stride, a); \
     }                                                                           \
     ATTR static float gemm_bf16##SUFFIX(int64_t n, const void *w, const void *a) \
     {                                                                           \
@@ -246,6 +276,7 @@ static bool cpu_has_avx512bf16(void)
 void lp_avx512_fill_bf16(lp_kernels *k, bool native)
 {
     k->dot[LP_TYPE_BF16] = native ? dot_bf16_native : dot_bf16;
+    k->dot_rows[LP_TYPE_BF16] = native ? dot_rows_bf16_native : dot_rows_bf16;
     k->dot_gemm[LP_TYPE_BF16] = native ? gemm_bf16_native : gemm_bf16;
 }
 
