@@ -395,13 +395,18 @@ static void check_dots(const lp_kernels *ref, const lp_kernels *k, uint32_t type
     free(f);
 }
 
-/* +-2^15 or +-2^-24 (f16's extremes): products +-2^30 that cancel and
- * +-2^-48 that a double sum holding 2^30 drops, so the order of adds
- * shows in the f32 result (ordinary products sum exactly in double, in
- * any order). */
-static float rnd_far(rng *r)
+/* Values whose dots show the order of adds: +-m * 2^14 or +-m * 2^-24
+ * (f16's extremes), giving big products that cancel and small ones that a
+ * sum holding a big one drops (ordinary products, summed in double, give
+ * the same bits in any order). For f16/bf16 m = 1, so big products cancel
+ * exactly; for f32, half the time m = 1 + a 20-bit fraction, so products
+ * round and fusing shows too. */
+static float rnd_far(rng *r, uint32_t type)
 {
-    const float v = (next(r) & 1) ? 0x1p15f : 0x1p-24f;
+    float m = 1.0f;
+    if (type == LP_TYPE_F32 && (next(r) & 1))
+        m += (float)(next(r) % (1u << 20)) * 0x1p-20f;
+    const float v = m * ((next(r) & 1) ? 0x1p14f : 0x1p-24f);
     return (next(r) & 1) ? -v : v;
 }
 
@@ -417,11 +422,11 @@ static void check_dot_rows(const lp_kernels *ref, const lp_kernels *k, uint32_t 
     float *f = malloc(sizeof(float) * (size_t)(n + 3)), *y = malloc(sizeof(float) * (size_t)rows);
     for (int j = 0; j < rows; j++) {
         for (int i = 0; i < n + 3; i++)
-            f[i] = rnd_far(r);
+            f[i] = rnd_far(r, type);
         to_type(type, f, w + 1 + (size_t)j * stride, n + 3);
     }
     for (int i = 0; i < n; i++)
-        f[i] = rnd_far(r);
+        f[i] = rnd_far(r, type);
     to_type(type, f, a + 1, n);
     k->dot_rows[type](n, w + 1, stride, a + 1, y, rows);
     for (int j = 0; j < rows; j++) {

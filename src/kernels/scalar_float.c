@@ -108,23 +108,6 @@ static float chunks64(int64_t n, const uint8_t *x, const uint8_t *y, size_t es, 
     return red16(s);
 }
 
-/* ggml_vec_dot_f32's `sumf += x[i]*y[i]` for i >= n & ~63, as gcc 12
- * compiled it: its vectorised loop multiplies 16 (then 8) at a time and
- * adds the rounded products in order; the scalar epilogue fuses. */
-float lp_f32_tail(float sum, const uint8_t *x, const uint8_t *y, int64_t n)
-{
-    int64_t i = 0;
-    for (; i + 16 <= n; i += 16)
-        for (int l = 0; l < 16; l++)
-            sum += ld_f32(x + 4 * (i + l)) * ld_f32(y + 4 * (i + l));
-    if (i + 8 <= n)
-        for (int l = 0; l < 8; l++, i++)
-            sum += ld_f32(x + 4 * i) * ld_f32(y + 4 * i);
-    for (; i < n; i++)
-        sum = fmaf(ld_f32(x + 4 * i), ld_f32(y + 4 * i), sum);
-    return sum;
-}
-
 static float dot_f32(int64_t n, const void *w, const void *a)
 {
     const uint8_t *x = w, *y = a;
