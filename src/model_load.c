@@ -216,6 +216,7 @@ static int bind_ends(const lp_gguf *g, lp_model *m, lp_err *err)
     if ((m->has_embed || m->has_head) &&
         bind_matrix(g, "token_embd.weight", -1, hp->n_embd, hp->n_vocab, &m->tok_embd, err))
         return -1;
+    m->tok_embd.gathered = true; /* the embedding lookup reads its rows */
     if (bind_vector(g, "rope_freqs.weight", -1, hp->n_rot / 2, &m->rope_freqs, false, err))
         return -1;
     if (!m->has_head)

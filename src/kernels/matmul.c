@@ -2,6 +2,8 @@
 
 #include <string.h>
 
+#include "q4_0x8.h"
+
 /* Rows per tile: a tile of weight rows stays in L1/L2 while every token of
  * the batch streams past it. */
 enum { ROW_TILE = 16 };
@@ -83,6 +85,10 @@ void lp_matmul(lp_pool *pool, const lp_kernels *k, const lp_weight *w,
     const bool gemm = lp_matmul_uses_gemm(k, w->type, w->rows, n_tok, w->cols);
     t.dot = gemm ? k->dot_gemm[w->type] : k->dot[w->type];
     t.rows = gemm ? NULL : k->dot_rows[w->type];
+    if (w->type == LP_TYPE_Q4_0 && w->rows % 8 == 0 && !w->gathered) {
+        t.dot = lp_q4_0x8_dot(k->isa);
+        t.rows = NULL;
+    }
     if (t.dot_type == LP_TYPE_F32) {
         /* f32 weights dot f32 activations directly: no conversion. */
         t.xq = (uint8_t *)(uintptr_t)x;

@@ -21,6 +21,8 @@ typedef struct lp_weight {
     int64_t rows, cols;
     size_t row_bytes;
     const uint8_t *data; /* borrowed (usually the gguf mapping) */
+    bool gathered;       /* also read row by row (token_embd): llama.cpp cannot
+                            repack such a tensor, see q4_0x8.h */
 } lp_weight;
 
 /* Scratch bytes lp_matmul needs for n_tok activation rows of `cols`
@@ -36,7 +38,8 @@ bool lp_matmul_uses_gemm(const lp_kernels *k, uint32_t type, int64_t m, int64_t 
                          int64_t cols);
 
 /* y[t * w->rows + r] = W[r] · x[t * w->cols ...], t < n_tok, each output by
- * the dot ggml would use for this shape (lp_matmul_uses_gemm).
+ * the dot ggml would use for this shape (lp_matmul_uses_gemm), or, for Q4_0
+ * weights llama.cpp repacks (rows % 8 == 0, not gathered), q4_0x8's order.
  * scratch: lp_matmul_scratch_bytes(w->type, w->cols, n_tok) bytes. */
 void lp_matmul(lp_pool *pool, const lp_kernels *k, const lp_weight *w,
                const float *x, int n_tok, float *y, void *scratch);
