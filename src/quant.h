@@ -144,8 +144,10 @@ int lp_dequantize_row(lp_type type, const void *src, float *dst, int64_t n);
 int lp_quantize_row(lp_type dot_type, const float *src, void *dst, int64_t n);
 
 /* Scalar reference dot product of one weight row (type w_type) with one
- * activation row already in traits(w_type)->vec_dot_type. This is the
- * definition every SIMD kernel is tested against. */
+ * activation row already in traits(w_type)->vec_dot_type: ggml's generic
+ * (portable) definition, blocks summed in order. The kernels (kernels.h)
+ * agree with it to float rounding; they reproduce ggml's x86 order bit for
+ * bit instead. NaN for a type that cannot be dotted or a bad length. */
 float lp_vec_dot_ref(lp_type w_type, int64_t n, const void *w, const void *a);
 
 #endif

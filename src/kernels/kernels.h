@@ -3,15 +3,16 @@
  * An lp_kernels table is a plain value (no allocation): fill it with
  * lp_kernels_init and pass it by pointer. Every entry a given ISA does not
  * implement falls back to the next lower ISA, ending at the scalar
- * reference in quant.h, so every table is complete.
+ * emulations, so every table is complete.
  *
- * Numerics: integer parts of quantized dots are exact in every ISA; the f32
- * accumulation across blocks may differ in order from the scalar path, so
- * SIMD results agree with scalar to float rounding, not bit for bit. One
- * process always uses one table, so its results are deterministic and the
- * same for any thread count. The float entries (F32, F16, BF16 dots,
- * exp_sum, silu) are bit-identical in every table: each reproduces ggml's
- * AVX-512 code exactly (scalar_float.c). */
+ * Numerics: every entry of every table gives the same bits, and those are
+ * the bits llama.cpp's ggml (c392e509, x86 AVX-512 build) computes: the
+ * same f32 lanes, the same fused multiply-adds, the same reduction trees.
+ * The scalar tables emulate that order in portable C (scalar_qdot.c,
+ * scalar_kdot.c, scalar_float.c: fmaf exactly where ggml fuses), and the
+ * SIMD tables are tested bit for bit against them. So a shard computes the
+ * same numbers on any CPU and with any thread count, and the pipeline
+ * reproduces the one-process run exactly. */
 #ifndef LP_KERNELS_H
 #define LP_KERNELS_H
 
