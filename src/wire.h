@@ -1,0 +1,173 @@
+/* wire.h — ZeroMQ sockets and the protobuf Envelope (proto/layerpool.proto)
+ * that every message between coordinator and workers is.
+ *
+ * Every socket of the program is created here, with its options (message
+ * size cap, linger, reconnect, and later CURVE keys), so securing the links
+ * is a change to this file alone.
+ *
+ * Topology (DESIGN.md): a worker binds a ROUTER on its control endpoint
+ * (--listen) and a PULL on its data endpoint (control port + 1 unless told
+ * otherwise). The coordinator connects one DEALER per worker for control,
+ * a PUSH to worker 0's data endpoint, and binds a PULL for results; worker
+ * i connects a PUSH to worker i+1's data endpoint; the last worker a PUSH to
+ * the coordinator's result endpoint.
+ *
+ * Received messages are hostile: lp_wire_recv refuses anything over the
+ * size cap, anything that does not parse, a different protocol version, an
+ * envelope without a body, and bodies whose own sizes are inconsistent
+ * (lp_wire_check); what passes still needs checking against the receiver's
+ * state (sessions, positions, shapes).
+ *
+ * Ownership: lp_wire_new returns the process's wire (ZeroMQ context) which
+ * the caller owns (lp_wire_free, after closing every socket). Sockets are
+ * owned by the caller until lp_wire_close; each is used by one thread only.
+ * lp_wire_recv returns an Envelope the caller frees with lp_wire_env_free. */
+#ifndef LP_WIRE_H
+#define LP_WIRE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "err.h"
+#include "layerpool.pb-c.h"
+#include "sampler.h"
+
+#define LP_PROTOCOL_VERSION 1u
+
+/* Largest message accepted: a 512-token chunk of 16384-wide f32 hidden
+ * states is 32 MiB; shard chunks are at most LP_WIRE_CHUNK. A message a
+ * little over the cap is refused with an Error; one more than
+ * LP_WIRE_MAX_FRAME is cut off by ZeroMQ itself (ZMQ_MAXMSGSIZE: the
+ * connection is dropped, no byte of it is buffered). */
+#define LP_WIRE_MAX_MSG (64u << 20)
+#define LP_WIRE_MAX_FRAME (LP_WIRE_MAX_MSG + (1u << 20))
+#define LP_WIRE_CHUNK (4u << 20)
+
+/* Bounds lp_wire_check enforces on fields whose size a message sets. */
+#define LP_WIRE_MAX_TOKENS 65536 /* Forward.n_tokens */
+#define LP_WIRE_MAX_HOPS 256     /* compute_us entries: workers in a pipeline */
+#define LP_WIRE_MAX_TOP 1024     /* top_logprobs */
+#define LP_WIRE_MAX_STR 4096     /* bytes of any string field (paths, names) */
+#define LP_WIRE_MAX_SLOTS 4096   /* LoadShard.n_slots */
+#define LP_WIRE_MAX_CTX (1u << 24)
+#define LP_WIRE_ID_BYTES 32      /* model and shard ids: SHA-256 */
+
+/* Error codes carried in lp.Error.code. */
+enum {
+    LP_WIRE_EBADMSG = 1,  /* malformed or inconsistent message */
+    LP_WIRE_EVERSION = 2, /* protocol version mismatch */
+    LP_WIRE_EMODEL = 3,   /* a shard of another model / wrong shard */
+    LP_WIRE_ESESSION = 4, /* unknown session, or no free slot */
+    LP_WIRE_EPOS = 5,     /* position outside the context / out of order */
+    LP_WIRE_ELOAD = 6,    /* loading the shard failed */
+    LP_WIRE_ESTATE = 7,   /* not loaded yet, or otherwise not now */
+    LP_WIRE_EINTERNAL = 8,
+};
+
+typedef struct lp_wire lp_wire;
+
+lp_wire *lp_wire_new(lp_err *err);
+void lp_wire_free(lp_wire *w);
+
+typedef enum lp_sock_kind {
+    LP_SOCK_ROUTER, /* bind: a worker's control endpoint */
+    LP_SOCK_DEALER, /* connect: the coordinator's line to one worker */
+    LP_SOCK_PULL,   /* bind: data endpoints, the coordinator's results */
+    LP_SOCK_PUSH,   /* connect: to the next stage */
+    LP_SOCK_PAIR_BIND,    /* bind: inproc line between two threads */
+    LP_SOCK_PAIR_CONNECT, /* connect: its other end */
+} lp_sock_kind;
+
+/* Create a socket of kind and bind (ROUTER, PULL) or connect (DEALER,
+ * PUSH) it to endpoint ("tcp://host:port"; for a bind, port 0 or "*" picks
+ * a free one: read it back with lp_wire_endpoint). NULL on error. */
+void *lp_wire_socket(lp_wire *w, lp_sock_kind kind, const char *endpoint, lp_err *err);
+void lp_wire_close(void *sock);
+
+/* The endpoint a bound socket actually listens on (caller's buffer). */
+int lp_wire_endpoint(void *sock, char *buf, size_t cap, lp_err *err);
+
+/* Routing identity of a ROUTER peer (the first frame). PAIR sockets carry
+ * one too, so a thread can pass a request on with the peer to answer
+ * (an empty frame when there is none). */
+typedef struct lp_wire_peer {
+    uint8_t id[256];
+    size_t len; /* 0 for DEALER, PULL and PUSH sockets */
+} lp_wire_peer;
+
+/* Send one Envelope (its version is set here). peer: the ROUTER peer to
+ * answer, NULL otherwise. Blocks at most timeout_ms (-1 = forever); 1 on
+ * timeout, 0 sent, -1 error. */
+int lp_wire_send(void *sock, const lp_wire_peer *peer, Lp__Envelope *env, int timeout_ms,
+                 lp_err *err);
+
+/* Receive one Envelope within timeout_ms (-1 = forever, 0 = poll): 0 and
+ * *env set, 1 on timeout, -1 on an invalid message (err says why; the
+ * message is consumed, so the caller can answer with an Error and go on)
+ * or a socket error. peer (may be NULL) gets the ROUTER identity. */
+int lp_wire_recv(void *sock, lp_wire_peer *peer, Lp__Envelope **env, int timeout_ms,
+                 lp_err *err);
+void lp_wire_env_free(Lp__Envelope *env);
+
+/* What lp_wire_recv_info reports besides the envelope. */
+typedef struct lp_wire_info {
+    size_t bytes;        /* size of the envelope frame (also when refused) */
+    uint32_t code;       /* on -1: LP_WIRE_EVERSION or LP_WIRE_EBADMSG */
+    uint64_t request_id; /* on -1: the refused envelope's id if it parsed, else 0 */
+} lp_wire_info;
+
+/* lp_wire_recv that also says what it received and tells the two
+ * failures apart: 0 and *env set, 1 timeout (or a signal), -1 an invalid
+ * message (consumed; info->code and info->request_id are what to answer
+ * with, err the text), -2 a socket error. info may be NULL. */
+int lp_wire_recv_info(void *sock, lp_wire_peer *peer, Lp__Envelope **env, int timeout_ms,
+                      lp_wire_info *info, lp_err *err);
+
+/* Send bytes as they are, as the envelope frame (after the peer frame for
+ * ROUTER and PAIR sockets): hostile-input tests, and nothing else. The
+ * size cap is not applied, so a test can exceed it. Returns as lp_wire_send. */
+int lp_wire_send_raw(void *sock, const lp_wire_peer *peer, const void *data, size_t len,
+                     int timeout_ms, lp_err *err);
+
+/* Wait until one of several sockets (or plain file descriptors, such as a
+ * signalfd: sock NULL, fd >= 0) can be read. Returns the number ready
+ * (each item's `ready` says which), 0 on timeout or a signal, -1 on error. */
+typedef struct lp_wire_poll_item {
+    void *sock;
+    int fd;
+    int ready; /* out: 1 when readable */
+} lp_wire_poll_item;
+
+int lp_wire_poll(lp_wire_poll_item *items, int n, int timeout_ms, lp_err *err);
+
+/* Structural checks of a parsed envelope: version, a body, and each
+ * body's internal consistency (e.g. Forward: 1 <= n_tokens <= 65536,
+ * tokens or hidden but not both, hidden size = n_tokens x a whole row of
+ * dtype, ShardChunk: data within the size cap and offset + len within
+ * total_size, 32-byte ids). 0 or -1 with err. lp_wire_recv calls it. */
+int lp_wire_check(const Lp__Envelope *env, lp_err *err);
+
+/* Helpers to build replies: an Error envelope (static storage inside
+ * `out`, valid while `out` lives). */
+typedef struct lp_wire_error_msg {
+    Lp__Envelope env;
+    Lp__Error error;
+    char text[512];
+} lp_wire_error_msg;
+
+Lp__Envelope *lp_wire_error(lp_wire_error_msg *out, uint64_t request_id, uint32_t code,
+                            const char *message);
+
+/* SamplingParams <-> lp_sampler_params (sampler.h), field by field. A
+ * Forward without SamplingParams (NULL) samples greedily: temp 0, no
+ * truncation, no penalties. _to validates (lp_sampler_params_validate). */
+void lp_wire_sampling_from(Lp__SamplingParams *out, const lp_sampler_params *p);
+int lp_wire_sampling_to(const Lp__SamplingParams *sp, lp_sampler_params *out, lp_err *err);
+
+/* Bytes per element of a hidden-state dtype on the wire, and the bytes of
+ * an n-token x n_embd payload (0 if the dtype is unknown or n_embd does
+ * not fit its block size). */
+size_t lp_wire_hidden_bytes(Lp__HiddenDtype dtype, uint32_t n_tokens, uint32_t n_embd);
+
+#endif
