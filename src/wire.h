@@ -141,6 +141,12 @@ typedef struct lp_wire_poll_item {
 
 int lp_wire_poll(lp_wire_poll_item *items, int n, int timeout_ms, lp_err *err);
 
+/* Wait until at least one of socks[0..n) has a message to read, or
+ * timeout_ms (-1 = forever). readable[i] says which. Returns how many are
+ * readable (0 on timeout), -1 on error (EINTR counts as a timeout).
+ * Defined in wire_poll.c. */
+int lp_wire_poll(void *const *socks, int n, bool *readable, int timeout_ms, lp_err *err);
+
 /* Structural checks of a parsed envelope: version, a body, and each
  * body's internal consistency (e.g. Forward: 1 <= n_tokens <= 65536,
  * tokens or hidden but not both, hidden size = n_tokens x a whole row of
