@@ -130,17 +130,6 @@ int lp_wire_recv_info(void *sock, lp_wire_peer *peer, Lp__Envelope **env, int ti
 int lp_wire_send_raw(void *sock, const lp_wire_peer *peer, const void *data, size_t len,
                      int timeout_ms, lp_err *err);
 
-/* Wait until one of several sockets (or plain file descriptors, such as a
- * signalfd: sock NULL, fd >= 0) can be read. Returns the number ready
- * (each item's `ready` says which), 0 on timeout or a signal, -1 on error. */
-typedef struct lp_wire_poll_item {
-    void *sock;
-    int fd;
-    int ready; /* out: 1 when readable */
-} lp_wire_poll_item;
-
-int lp_wire_poll(lp_wire_poll_item *items, int n, int timeout_ms, lp_err *err);
-
 /* Wait until at least one of socks[0..n) has a message to read, or
  * timeout_ms (-1 = forever). readable[i] says which. Returns how many are
  * readable (0 on timeout), -1 on error (EINTR counts as a timeout).
