@@ -15,6 +15,7 @@ static const command COMMANDS[] = {
     {"run", cmd_run, "run -m MODEL ...      generate on this machine (one shard)"},
     {"bench", cmd_bench, "bench -m MODEL ...    prompt and generation speed on this machine"},
     {"tokenize", cmd_tokenize, "tokenize -m MODEL -p TEXT   print a prompt's token ids"},
+    {"split", cmd_split, "split -m MODEL --plan RANGES -o DIR   one GGUF per layer range"},
 };
 
 static void usage(FILE *f)
