@@ -1,0 +1,380 @@
+/* shard_cache.c — the worker's shard cache (shard_cache.h): <hex>.part
+ * grows chunk by chunk, <hex>.hash holds the SHA-256 state of its bytes,
+ * and a verified file becomes <hex>.gguf. */
+#include "shard_cache.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "model_id.h"
+#include "sha256.h"
+
+enum { PATH_CAP = 4096 };
+
+typedef struct names {
+    char part[PATH_CAP], hash[PATH_CAP], hash_tmp[PATH_CAP], done[PATH_CAP];
+} names;
+
+static int make_name(char *out, size_t cap, const char *dir, const uint8_t id[32],
+                     const char *suffix)
+{
+    char hex[2 * LP_SHARD_ID_BYTES + 1];
+    lp_model_id_hex(id, hex);
+    int n = snprintf(out, cap, "%s/%s%s", dir, hex, suffix);
+    return n > 0 && (size_t)n < cap ? 0 : -1;
+}
+
+static int make_names(names *nm, const char *dir, const uint8_t id[32], lp_err *err)
+{
+    if (make_name(nm->part, PATH_CAP, dir, id, ".part") ||
+        make_name(nm->hash, PATH_CAP, dir, id, ".hash") ||
+        make_name(nm->hash_tmp, PATH_CAP, dir, id, ".hash.tmp") ||
+        make_name(nm->done, PATH_CAP, dir, id, ".gguf"))
+        return lp_err_set(err, "shard cache: directory name '%s' is too long", dir);
+    return 0;
+}
+
+/* ---- the directory ---------------------------------------------------------- */
+
+int lp_cache_open(const char *dir, lp_err *err)
+{
+    struct stat st;
+    if (!dir || !*dir)
+        return lp_err_set(err, "shard cache: no directory given");
+    if (mkdir(dir, 0755) != 0 && errno != EEXIST)
+        return lp_err_set(err, "shard cache: cannot create '%s': %s", dir, strerror(errno));
+    if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode))
+        return lp_err_set(err, "shard cache: '%s' is not a directory", dir);
+    char probe[PATH_CAP];
+    if (snprintf(probe, sizeof probe, "%s/.probe.XXXXXX", dir) >= (int)sizeof probe)
+        return lp_err_set(err, "shard cache: directory name '%s' is too long", dir);
+    int fd = mkstemp(probe);
+    if (fd < 0)
+        return lp_err_set(err, "shard cache: cannot write in '%s': %s", dir, strerror(errno));
+    close(fd);
+    unlink(probe);
+    return 0;
+}
+
+/* An exclusive lock on the directory for one call; -1 on failure. */
+static int lock_dir(const char *dir, lp_err *err)
+{
+    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0)
+        return lp_err_set(err, "shard cache: cannot open '%s': %s", dir, strerror(errno));
+    while (flock(fd, LOCK_EX) != 0) {
+        if (errno != EINTR) {
+            lp_err_set(err, "shard cache: cannot lock '%s': %s", dir, strerror(errno));
+            close(fd);
+            return -1;
+        }
+    }
+    return fd;
+}
+
+static void unlock_dir(int fd)
+{
+    if (fd >= 0)
+        close(fd); /* releases the flock */
+}
+
+int lp_cache_path(const char *dir, const uint8_t id[LP_SHARD_ID_BYTES], char *path,
+                  size_t cap, lp_err *err)
+{
+    struct stat st;
+    if (make_name(path, cap, dir, id, ".gguf"))
+        return lp_err_set(err, "shard cache: path buffer too small for '%s'", dir);
+    if (stat(path, &st) == 0)
+        return S_ISREG(st.st_mode) ? 0 : lp_err_set(err, "shard cache: '%s' is not a file", path);
+    return errno == ENOENT ? 1 : lp_err_set(err, "shard cache: '%s': %s", path, strerror(errno));
+}
+
+/* ---- the saved hash state ------------------------------------------------------ */
+
+/* "LPSHA256", total, nbytes, h[8], nbuf, buf[64], sha256 of all before. */
+enum { STATE_BODY = 8 + 8 + 8 + 32 + 4 + 64, STATE_SIZE = STATE_BODY + 32 };
+static const char STATE_MAGIC[8] = {'L', 'P', 'S', 'H', 'A', '2', '5', '6'};
+
+static void state_encode(const lp_sha256_ctx *c, uint64_t total, uint8_t out[STATE_SIZE])
+{
+    uint32_t nbuf = (uint32_t)c->nbuf;
+    uint8_t *p = out;
+    memcpy(p, STATE_MAGIC, 8);
+    memcpy(p + 8, &total, 8);
+    memcpy(p + 16, &c->nbytes, 8);
+    memcpy(p + 24, c->h, 32);
+    memcpy(p + 56, &nbuf, 4);
+    memcpy(p + 60, c->buf, 64);
+    lp_sha256(out, STATE_BODY, out + STATE_BODY);
+}
+
+/* 0 and *c, *total if buf holds a whole, self-consistent state. */
+static int state_decode(const uint8_t in[STATE_SIZE], lp_sha256_ctx *c, uint64_t *total)
+{
+    uint8_t check[32];
+    uint32_t nbuf;
+    lp_sha256(in, STATE_BODY, check);
+    if (memcmp(in, STATE_MAGIC, 8) != 0 || memcmp(check, in + STATE_BODY, 32) != 0)
+        return -1;
+    memcpy(total, in + 8, 8);
+    memcpy(&c->nbytes, in + 16, 8);
+    memcpy(c->h, in + 24, 32);
+    memcpy(&nbuf, in + 56, 4);
+    memcpy(c->buf, in + 60, 64);
+    c->nbuf = nbuf;
+    if (nbuf >= 64 || c->nbytes % 64 != nbuf || c->nbytes > *total)
+        return -1;
+    return 0;
+}
+
+/* 0 with the saved state, 1 if there is none or it is damaged. */
+static int state_load(const names *nm, lp_sha256_ctx *c, uint64_t *total)
+{
+    uint8_t buf[STATE_SIZE + 1];
+    int fd = open(nm->hash, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return 1;
+    ssize_t n = read(fd, buf, sizeof buf);
+    close(fd);
+    return n == STATE_SIZE && state_decode(buf, c, total) == 0 ? 0 : 1;
+}
+
+/* Replace the state file atomically (we hold the directory lock, so the
+ * temporary's fixed name is ours alone). */
+static int state_save(const names *nm, const lp_sha256_ctx *c, uint64_t total, lp_err *err)
+{
+    uint8_t buf[STATE_SIZE];
+    state_encode(c, total, buf);
+    int fd = open(nm->hash_tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (fd < 0)
+        return lp_err_set(err, "shard cache: cannot write '%s': %s", nm->hash_tmp,
+                          strerror(errno));
+    ssize_t n = write(fd, buf, sizeof buf);
+    int e = n == (ssize_t)sizeof buf ? 0 : n < 0 ? errno : ENOSPC;
+    if (close(fd) != 0 && !e)
+        e = errno;
+    if (!e && rename(nm->hash_tmp, nm->hash) != 0)
+        e = errno;
+    if (e) {
+        unlink(nm->hash_tmp);
+        return lp_err_set(err, "shard cache: cannot write '%s': %s", nm->hash, strerror(e));
+    }
+    return 0;
+}
+
+/* Hash the first n bytes of the .part into a fresh state. */
+static int rehash(int fd, uint64_t n, lp_sha256_ctx *c, const char *path, lp_err *err)
+{
+    enum { BUF = 1 << 20 };
+    uint8_t *buf = malloc(BUF);
+    if (!buf)
+        return lp_err_set(err, "shard cache: out of memory");
+    lp_sha256_init(c);
+    int rc = 0;
+    for (uint64_t off = 0; off < n;) {
+        size_t want = n - off < BUF ? (size_t)(n - off) : BUF;
+        ssize_t k = pread(fd, buf, want, (off_t)off);
+        if (k < 0 && errno == EINTR)
+            continue;
+        if (k <= 0) {
+            rc = lp_err_set(err, "shard cache: reading '%s': %s", path,
+                            k < 0 ? strerror(errno) : "unexpected end of file");
+            break;
+        }
+        lp_sha256_update(c, buf, (size_t)k);
+        off += (uint64_t)k;
+    }
+    free(buf);
+    return rc;
+}
+
+/* ---- one chunk ---------------------------------------------------------------- */
+
+typedef struct part {
+    int fd;
+    uint64_t held;
+    lp_sha256_ctx sha; /* of bytes [0, held) */
+} part;
+
+static void discard(const names *nm)
+{
+    unlink(nm->part);
+    unlink(nm->hash);
+}
+
+/* Open the .part and bring it and its hash state into agreement. */
+static int part_open(const names *nm, uint64_t total, part *p, lp_err *err)
+{
+    struct stat st;
+    uint64_t saved_total = 0;
+    p->fd = open(nm->part, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    if (p->fd < 0 || fstat(p->fd, &st) != 0)
+        return lp_err_set(err, "shard cache: cannot open '%s': %s", nm->part, strerror(errno));
+    uint64_t size = (uint64_t)st.st_size;
+    int have_state = state_load(nm, &p->sha, &saved_total) == 0;
+    if ((have_state && saved_total != total) || size > total) {
+        discard(nm);
+        return lp_err_set(err, "shard cache: '%s' was started as a file of %llu bytes, "
+                          "not %llu; removed it", nm->part,
+                          (unsigned long long)(have_state ? saved_total : size),
+                          (unsigned long long)total);
+    }
+    if (have_state && p->sha.nbytes <= size) {
+        p->held = p->sha.nbytes;
+        if (size > p->held && ftruncate(p->fd, (off_t)p->held) != 0)
+            return lp_err_set(err, "shard cache: cannot cut back '%s': %s", nm->part,
+                              strerror(errno));
+        return 0;
+    }
+    /* No usable state: what the .part holds was verified chunk by chunk
+     * when it was written; hash it once to go on from there. */
+    p->held = size;
+    if (rehash(p->fd, size, &p->sha, nm->part, err))
+        return -1;
+    return size ? state_save(nm, &p->sha, total, err) : 0;
+}
+
+static int write_all(int fd, const uint8_t *p, size_t n, uint64_t off)
+{
+    while (n) {
+        ssize_t k = pwrite(fd, p, n, (off_t)off);
+        if (k < 0 && errno == EINTR)
+            continue;
+        if (k <= 0)
+            return k < 0 ? errno : EIO;
+        p += k;
+        n -= (size_t)k;
+        off += (uint64_t)k;
+    }
+    return 0;
+}
+
+/* All bytes are here: the hash must be the id; then the .part becomes the
+ * shard, durably. */
+static int finish(const names *nm, const char *dir, part *p, const uint8_t id[32],
+                  lp_err *err)
+{
+    uint8_t digest[32];
+    lp_sha256_ctx c = p->sha;
+    lp_sha256_final(&c, digest);
+    if (memcmp(digest, id, 32) != 0) {
+        discard(nm);
+        return lp_err_set(err, "shard cache: the %llu bytes received do not hash to the "
+                          "shard id; removed '%s'", (unsigned long long)p->held, nm->part);
+    }
+    if (fdatasync(p->fd) != 0 || rename(nm->part, nm->done) != 0)
+        return lp_err_set(err, "shard cache: cannot complete '%s': %s", nm->done,
+                          strerror(errno));
+    unlink(nm->hash);
+    int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (dfd >= 0) {
+        fsync(dfd); /* the rename, durably; failing here loses nothing */
+        close(dfd);
+    }
+    return 0;
+}
+
+static int check_chunk(uint64_t offset, uint64_t total, const void *data, size_t len,
+                       const uint8_t *chunk_hash, lp_err *err)
+{
+    if (total == 0 || total > LP_CACHE_MAX_SHARD)
+        return lp_err_set(err, "shard cache: shard size %llu is outside 1 .. %llu",
+                          (unsigned long long)total, (unsigned long long)LP_CACHE_MAX_SHARD);
+    if (len > LP_CACHE_MAX_CHUNK || (len && !data) || !chunk_hash)
+        return lp_err_set(err, "shard cache: chunk of %zu bytes (at most %zu) or its hash "
+                          "is missing", len, LP_CACHE_MAX_CHUNK);
+    if (offset > total || len > total - offset)
+        return lp_err_set(err, "shard cache: chunk [%llu, +%zu) lies past the shard's %llu "
+                          "bytes", (unsigned long long)offset, len, (unsigned long long)total);
+    return 0;
+}
+
+/* The body of lp_cache_put_chunk, under the directory lock. */
+static int put_locked(const char *dir, const names *nm, const uint8_t id[32], uint64_t offset,
+                      uint64_t total, const uint8_t *data, size_t len,
+                      const uint8_t chunk_hash[32], bool last, uint64_t *have, bool *complete,
+                      lp_err *err)
+{
+    struct stat st;
+    if (stat(nm->done, &st) == 0 && S_ISREG(st.st_mode)) {
+        *have = (uint64_t)st.st_size;
+        *complete = true;
+        return 0;
+    }
+    part p = {.fd = -1};
+    int rc = part_open(nm, total, &p, err);
+    if (rc == 0 && offset == p.held) {
+        uint8_t h[32];
+        lp_sha256(data, len, h);
+        if (memcmp(h, chunk_hash, 32) != 0)
+            rc = lp_err_set(err, "shard cache: chunk at %llu (%zu bytes) does not match its "
+                            "hash", (unsigned long long)offset, len);
+        else if (last && offset + len != total)
+            rc = lp_err_set(err, "shard cache: the last chunk ends at %llu, not at the "
+                            "shard's size %llu", (unsigned long long)(offset + len),
+                            (unsigned long long)total);
+        int e = rc == 0 && len ? write_all(p.fd, data, len, offset) : 0;
+        if (e)
+            rc = lp_err_set(err, "shard cache: writing '%s': %s", nm->part, strerror(e));
+        if (rc == 0 && len) {
+            lp_sha256_update(&p.sha, data, len);
+            p.held += len;
+            rc = state_save(nm, &p.sha, total, err);
+        }
+        if (rc == 0 && p.held == total && (rc = finish(nm, dir, &p, id, err)) == 0)
+            *complete = true;
+    }
+    *have = p.held;
+    if (p.fd >= 0)
+        close(p.fd);
+    return rc;
+}
+
+int lp_cache_put_chunk(const char *dir, const uint8_t id[LP_SHARD_ID_BYTES], uint64_t offset,
+                       uint64_t total_size, const void *data, size_t len,
+                       const uint8_t chunk_hash[32], bool last, uint64_t *have, bool *complete,
+                       lp_err *err)
+{
+    *have = 0;
+    *complete = false;
+    names nm;
+    if (check_chunk(offset, total_size, data, len, chunk_hash, err) ||
+        make_names(&nm, dir, id, err))
+        return -1;
+    int lock = lock_dir(dir, err);
+    if (lock < 0)
+        return -1;
+    int rc = put_locked(dir, &nm, id, offset, total_size, data, len, chunk_hash, last, have,
+                        complete, err);
+    unlock_dir(lock);
+    return rc;
+}
+
+/* ---- listing ------------------------------------------------------------------ */
+
+int lp_cache_list(const char *dir, uint8_t (*ids)[LP_SHARD_ID_BYTES], int max, lp_err *err)
+{
+    DIR *d = opendir(dir);
+    if (!d)
+        return lp_err_set(err, "shard cache: cannot read '%s': %s", dir, strerror(errno));
+    int n = 0;
+    for (struct dirent *e; n < max && (e = readdir(d));) {
+        const char *s = e->d_name;
+        char hex[2 * LP_SHARD_ID_BYTES + 1];
+        /* Only names this cache writes: lower-case hex of the id. */
+        if (strlen(s) != 2 * LP_SHARD_ID_BYTES + 5 || strcmp(s + 2 * LP_SHARD_ID_BYTES, ".gguf") ||
+            lp_model_id_parse(s, 2 * LP_SHARD_ID_BYTES, ids[n]) != 0)
+            continue;
+        lp_model_id_hex(ids[n], hex);
+        n += memcmp(hex, s, 2 * LP_SHARD_ID_BYTES) == 0;
+    }
+    closedir(d);
+    return n;
+}
