@@ -6,6 +6,7 @@
 
 #include "chat_loop.h"
 #include "commands.h"
+#include "pool_run.h"
 #include "run_opts.h"
 #include "session.h"
 
@@ -58,6 +59,13 @@ int cmd_run(int argc, char **argv)
         return rc > 0 ? 0 : 2;
     }
     lp_err err = {0};
+    if (o.config || o.local_workers) {
+        rc = pool_run(&o, &err);
+        if (rc != 0)
+            fprintf(stderr, "coord run: %s\n", err.msg);
+        run_opts_free(&o);
+        return rc == 0 ? 0 : 1;
+    }
     session s;
     rc = session_open(&s, &o, &err);
     if (rc == 0)

@@ -31,7 +31,9 @@ static void usage(FILE *f)
             "  --ignore-eos       keep generating past end-of-text\n"
             "  --stop TEXT        end the reply where TEXT would appear (repeatable; text\n"
             "                     output only; TEXT itself is not printed)\n"
-            "  --isa NAME         kernels: scalar, avx2, avx512, avx512vnni (default: best)\n");
+            "  --isa NAME         kernels: scalar, avx2, avx512, avx512vnni (default: best)\n"
+            "  --local-workers N  run through a pipeline of N worker processes started here\n"
+            "  --config FILE      run through the pool a cluster file describes\n");
 }
 
 static int parse_float_opt(const char *a, const char *v, run_opts *o)
@@ -61,6 +63,7 @@ static int parse_int_opt(const char *a, const char *v, run_opts *o)
         {"-t", &o->shard.n_threads, 1, 512},   {"-c", &o->shard.n_ctx, 1, 1 << 24},
         {"-b", &o->shard.n_batch, 1, 65536},   {"--top-k", &o->sampling.top_k, 0, 1 << 24},
         {"--repeat-last-n", &o->sampling.penalty_last_n, 0, LP_SAMPLER_MAX_LAST_N},
+        {"--local-workers", &o->local_workers, 1, 16},
     };
     if (!strcmp(a, "-n"))
         return arg_int(a, v, 0, 1 << 24, &o->n_predict);
@@ -94,6 +97,8 @@ static int parse_opt(int argc, char **argv, int *i, run_opts *o)
         return o->chat_template = v, 0;
     if (!strcmp(a, "--system"))
         return o->system = v, 0;
+    if (!strcmp(a, "--config"))
+        return o->config = v, 0;
     if (!strcmp(a, "--stop")) {
         if (o->n_stops == LP_STOPSTR_MAX)
             return fprintf(stderr, "coord run: at most %d --stop strings\n", LP_STOPSTR_MAX), -1;
@@ -129,8 +134,20 @@ int run_opts_parse(int argc, char **argv, run_opts *o)
         if (parse_opt(argc, argv, &i, o) != 0)
             return -1;
     }
-    if (!o->model || (o->chat ? (o->prompt || o->tokens || o->ids) : !o->prompt == !o->tokens)) {
-        fprintf(stderr, "coord run: give -m MODEL and exactly one of -p TEXT, --tokens IDS, "
+    if (o->config && o->local_workers) {
+        fprintf(stderr, "coord run: give --config or --local-workers, not both\n");
+        return -1;
+    }
+    if ((o->config || o->local_workers) && o->chat) {
+        fprintf(stderr, "coord run: --chat runs on one machine so far (no --config/--local-workers)\n");
+        return -1;
+    }
+    if (!o->model && !o->config) {
+        fprintf(stderr, "coord run: give -m MODEL (or --config FILE)\n");
+        return -1;
+    }
+    if (o->chat ? (o->prompt || o->tokens || o->ids) : !o->prompt == !o->tokens) {
+        fprintf(stderr, "coord run: give exactly one of -p TEXT, --tokens IDS, "
                         "--chat (which takes no --ids)\n");
         return -1;
     }

@@ -22,6 +22,8 @@ typedef struct run_opts {
     const char *system;        /* --system TEXT, or NULL */
     const char *stops[LP_STOPSTR_MAX]; /* --stop TEXT (repeatable), borrowed */
     size_t n_stops;
+    const char *config;        /* --config FILE: run through that pool */
+    int local_workers;         /* --local-workers N: start N workers here */
     lp_sampler_params sampling;
     lp_shard_opts shard;
 } run_opts;

@@ -38,10 +38,8 @@ int session_open(session *s, const run_opts *o, lp_err *err)
         return -1;
     if (!s->tok && (o->prompt || o->chat || !o->ids))
         return lp_err_set(err, "this model has no tokenizer: use --tokens and --ids");
-    if (!o->ids && !(s->detok = lp_detok_stream_new(s->tok, false, o->chat, err)))
+    if (out_open(&s->out, stdout, s->tok, o, o->chat, err) != 0)
         return -1;
-    if (lp_stopstr_init(&s->stop, o->stops, o->n_stops) != 0)
-        return lp_err_set(err, "too many stop strings");
     s->cap_past = (size_t)s->shard->opts.n_ctx;
     if (!(s->past = malloc(s->cap_past * sizeof *s->past)))
         return lp_err_set(err, "out of memory");
@@ -53,8 +51,7 @@ int session_open(session *s, const run_opts *o, lp_err *err)
 void session_close(session *s)
 {
     free(s->past);
-    lp_stopstr_free(&s->stop);
-    lp_detok_stream_free(s->detok);
+    out_close(&s->out);
     lp_sampler_free(s->sampler);
     lp_tokenizer_free(s->tok);
     lp_shard_close(s->shard);
@@ -99,43 +96,6 @@ static bool is_end(const session *s, lp_token t)
            (uint32_t)t == eos;
 }
 
-/* Text passes through the stop-string filter before it is shown. */
-static void show(session *s, const char *text, size_t len)
-{
-    size_t n = 0;
-    const char *out = text ? lp_stopstr_feed(&s->stop, text, len, &n) : NULL;
-    if (out && n)
-        fwrite(out, 1, n, stdout);
-}
-
-/* Print one token; true if a stop string has now completed. */
-static bool emit(session *s, const run_opts *o, lp_token t, long i)
-{
-    size_t len = 0;
-    if (o->ids) {
-        printf("%s%d", i ? "," : "", t);
-    } else {
-        const char *text = lp_detok_stream_push(s->detok, t, &len);
-        show(s, text, len);
-    }
-    fflush(stdout);
-    return s->stop.hit;
-}
-
-static void end_output(session *s, const run_opts *o)
-{
-    size_t len = 0;
-    if (!o->ids) {
-        const char *text = lp_detok_stream_flush(s->detok, &len);
-        show(s, text, len);
-        const char *rest = lp_stopstr_flush(&s->stop, &len);
-        fwrite(rest, 1, len, stdout);
-        s->stop.hit = false; /* the next reply starts afresh */
-    }
-    printf("\n");
-    fflush(stdout);
-}
-
 int session_generate(session *s, const run_opts *o, const float *logits, long n_max,
                      token_list *reply, lp_err *err)
 {
@@ -150,7 +110,8 @@ int session_generate(session *s, const run_opts *o, const float *logits, long n_
         }
         if (is_end(s, t) && !o->ignore_eos)
             break;
-        bool stop = emit(s, o, t, n++);
+        bool stop = out_token(&s->out, t);
+        n++;
         if (reply && token_list_push(reply, t) != 0)
             rc = lp_err_set(err, "out of memory");
         else if (stop)
@@ -160,7 +121,7 @@ int session_generate(session *s, const run_opts *o, const float *logits, long n_
         else if (n < n_max && (rc = lp_decode_one(s->shard, s->slot, t, &logits, err)) == 0)
             s->past[s->n_past++] = t;
     }
-    end_output(s, o);
+    out_end(&s->out);
     s->t_gen += now_s() - t0;
     s->n_gen += n;
     return rc;

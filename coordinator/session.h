@@ -6,6 +6,7 @@
 
 #include <stddef.h>
 
+#include "output.h"
 #include "run_opts.h"
 #include "sampler.h"
 #include "shard.h"
@@ -16,9 +17,8 @@ typedef struct session {
     lp_shard *shard;
     lp_tokenizer *tok;      /* NULL if the model has none (ids only) */
     lp_sampler *sampler;
-    lp_detok_stream *detok; /* text output only */
+    out_stream out;         /* ids or streamed text */
     int slot;               /* the session's KV slot */
-    lp_stopstr stop;        /* --stop strings over the streamed text */
     lp_token *past;         /* tokens now in the KV cache, owned */
     size_t n_past, cap_past;
     long n_prompt_eval;     /* counters for the speed report */

@@ -1,0 +1,214 @@
+#include "pool_run.h"
+
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "cluster.h"
+#include "local_workers.h"
+#include "model.h"
+#include "model_id.h"
+#include "output.h"
+#include "plan.h"
+#include "tokenizer.h"
+#include "wire.h"
+
+/* Everything one pipeline run holds; all owned here. */
+typedef struct pool_ctx {
+    lp_gguf *g;
+    lp_tokenizer *tok;
+    lp_hparams hp;
+    lp_wire *wire;
+    lp_cluster *cl;
+    local_workers lw;
+    out_stream out;
+    const run_opts *o;
+    long n_gen;
+    double t_start, t_first, t_end;
+    char error[512];
+    bool done;
+} pool_ctx;
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+static bool on_token(void *user, uint64_t session, int32_t token, bool done, const char *error)
+{
+    pool_ctx *p = user;
+    (void)session;
+    if (done) {
+        p->done = true;
+        p->t_end = now_s();
+        if (error)
+            snprintf(p->error, sizeof p->error, "%s", error);
+        return false;
+    }
+    if (p->n_gen == 0)
+        p->t_first = now_s();
+    bool end = p->tok ? lp_tokenizer_is_eog(p->tok, token) : false;
+    if (end && !p->o->ignore_eos)
+        return false;
+    p->n_gen++;
+    return !out_token(&p->out, token);
+}
+
+/* Layer ranges for the workers that answered, from their budgets. */
+static int plan_layers(pool_ctx *p, const lp_cluster_opts *co, int *first, int *last,
+                       lp_err *err)
+{
+    lp_plan_model pm;
+    lp_plan_worker pw[LP_CLUSTER_MAX_WORKERS];
+    lp_plan_shard shards[LP_CLUSTER_MAX_WORKERS];
+    int n = lp_cluster_n_workers(p->cl);
+    if (lp_plan_model_from_gguf(p->g, &pm, err) != 0)
+        return -1;
+    for (int i = 0; i < n; i++) {
+        const lp_cluster_worker *w = lp_cluster_get_worker(p->cl, i);
+        uint64_t budget = w->mem_limit ? w->mem_limit : w->ram_available;
+        /* local workers share one machine's memory */
+        pw[i] = (lp_plan_worker){.budget = p->lw.n ? budget / (uint64_t)n : budget,
+                                 .speed = w->gflops > 0 ? w->gflops : 1.0};
+    }
+    lp_plan_opts po;
+    lp_plan_opts_default(&po);
+    po.n_ctx = co->n_ctx;
+    po.n_sessions = co->n_slots;
+    po.n_batch = co->n_batch;
+    po.n_threads = p->o->shard.n_threads;
+    int rc = lp_plan_make(&pm, pw, n, &po, shards, err);
+    for (int i = 0; rc == 0 && i < n; i++) {
+        first[i] = shards[i].first;
+        last[i] = shards[i].last;
+    }
+    lp_plan_model_free(&pm);
+    return rc == 0 ? 0 : -1;
+}
+
+static int connect_and_load(pool_ctx *p, lp_err *err)
+{
+    const run_opts *o = p->o;
+    lp_cluster_opts co;
+    lp_cluster_opts_default(&co);
+    co.n_ctx = o->shard.n_ctx ? o->shard.n_ctx
+                              : (p->hp.n_ctx_train && p->hp.n_ctx_train < 4096 ? (int)p->hp.n_ctx_train
+                                                                               : 4096);
+    co.n_slots = 1;
+    co.n_batch = o->shard.n_batch;
+    co.n_threads = o->shard.n_threads;
+    if (!(p->wire = lp_wire_new(err)) ||
+        local_workers_start(&p->lw, o->local_workers, o->shard.n_threads, NULL, err) != 0 ||
+        !(p->cl = lp_cluster_new(p->wire, &co, err)))
+        return -1;
+    for (int i = 0; i < p->lw.n; i++)
+        if (lp_cluster_add_worker(p->cl, p->lw.control[i], err) != 0)
+            return -1;
+    int first[LP_CLUSTER_MAX_WORKERS], last[LP_CLUSTER_MAX_WORKERS];
+    const char *paths[LP_CLUSTER_MAX_WORKERS];
+    char abs_model[PATH_MAX];
+    if (!realpath(o->model, abs_model))
+        return lp_err_set(err, "cannot resolve %s", o->model);
+    uint8_t id[LP_MODEL_ID_BYTES];
+    if (lp_model_id(p->g, id, err) != 0 || plan_layers(p, &co, first, last, err) != 0)
+        return -1;
+    for (int i = 0; i < lp_cluster_n_workers(p->cl); i++)
+        paths[i] = abs_model;
+    return lp_cluster_load(p->cl, id, paths, first, last, p->hp.n_vocab, err);
+}
+
+static int prompt_tokens(pool_ctx *p, lp_token **ids, size_t *n, lp_err *err)
+{
+    const run_opts *o = p->o;
+    if (o->tokens) {
+        *n = (size_t)o->n_tokens;
+        *ids = malloc(sizeof **ids * *n);
+        if (!*ids)
+            return lp_err_set(err, "out of memory");
+        memcpy(*ids, o->tokens, sizeof **ids * *n);
+        return 0;
+    }
+    size_t len = strlen(o->prompt), bad;
+    if (!lp_utf8_valid(o->prompt, len, &bad))
+        return lp_err_set(err, "the prompt is not valid UTF-8 (byte %zu)", bad);
+    if (lp_tokenize(p->tok, o->prompt, len, true, true, ids, n, err) != 0)
+        return -1;
+    return *n ? 0 : lp_err_set(err, "the prompt is empty");
+}
+
+static int generate(pool_ctx *p, lp_err *err)
+{
+    lp_token *ids = NULL;
+    size_t n = 0;
+    if (prompt_tokens(p, &ids, &n, err) != 0)
+        return -1;
+    lp_session_req req = {.prompt = ids, .n_prompt = (int)n, .n_predict = (int)p->o->n_predict,
+                          .sampling = p->o->sampling, .cb = on_token, .user = p};
+    if (!p->o->ids && p->o->prompt) {
+        fputs(p->o->prompt, stdout);
+        fflush(stdout);
+    }
+    p->t_start = now_s();
+    uint64_t sid = req.n_predict > 0 ? lp_cluster_start(p->cl, &req, err) : 1;
+    free(ids);
+    if (sid == 0)
+        return -1;
+    while (req.n_predict > 0 && !p->done)
+        if (lp_cluster_poll(p->cl, 100, err) < 0)
+            return -1;
+    out_end(&p->out);
+    if (p->error[0])
+        return lp_err_set(err, "%s", p->error);
+    return 0;
+}
+
+static void report(pool_ctx *p)
+{
+    double prompt_s = p->t_first - p->t_start, gen_s = p->t_end - p->t_first;
+    fprintf(stderr, "first token after %.2f ms; generation: %ld tokens in %.2f ms (%.2f tok/s)\n",
+            prompt_s * 1e3, p->n_gen, gen_s * 1e3,
+            p->n_gen > 1 && gen_s > 0 ? (p->n_gen - 1) / gen_s : 0.0);
+    lp_err err = {0};
+    bool stats = lp_cluster_refresh_stats(p->cl, &err) == 0;
+    for (int i = 0; i < lp_cluster_n_workers(p->cl); i++) {
+        const lp_cluster_worker *w = lp_cluster_get_worker(p->cl, i);
+        double steps = w->steps ? (double)w->steps : 1.0;
+        fprintf(stderr, "worker %-10s layers %3d-%-3d compute %7.3f ms/step", w->name, w->first,
+                w->last - 1, w->compute_us / steps / 1e3);
+        if (stats)
+            fprintf(stderr, ", in %7.0f B/step, out %7.0f B/step", w->bytes_in / steps,
+                    w->bytes_out / steps);
+        fputc('\n', stderr);
+    }
+}
+
+int pool_run(const run_opts *o, lp_err *err)
+{
+    pool_ctx p = {.o = o};
+    int rc = -1;
+    if (o->config) {
+        lp_err_set(err, "--config is not wired up yet; use --local-workers N");
+    } else if ((p.g = lp_gguf_open(o->model, err)) && lp_hparams_read(p.g, &p.hp, err) == 0 &&
+               (!lp_gguf_find(p.g, "tokenizer.ggml.model") ||
+                (p.tok = lp_tokenizer_load(p.g, err))) &&
+               (p.tok || (o->ids && o->tokens) ||
+                lp_err_set(err, "this model has no tokenizer: use --tokens and --ids") == 0) &&
+               out_open(&p.out, stdout, p.tok, o, false, err) == 0 &&
+               connect_and_load(&p, err) == 0 && generate(&p, err) == 0) {
+        report(&p);
+        rc = 0;
+    }
+    if (p.cl)
+        lp_cluster_shutdown_workers(p.cl);
+    local_workers_stop(&p.lw);
+    lp_cluster_free(p.cl);
+    lp_wire_free(p.wire);
+    out_close(&p.out);
+    lp_tokenizer_free(p.tok);
+    lp_gguf_close(p.g);
+    return rc;
+}

@@ -1,0 +1,228 @@
+/* cluster.c — workers and loading: connect, Hello, LoadShard, the poll
+ * loop and teardown. Sessions are in cluster_session.c, heartbeats and
+ * lost workers in cluster_health.c. */
+#include "cluster_internal.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+int64_t cl_now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+void lp_cluster_opts_default(lp_cluster_opts *o)
+{
+    *o = (lp_cluster_opts){.n_ctx = 2048, .n_slots = 4, .n_batch = 256, .n_threads = 0,
+                           .heartbeat_ms = 500, .dead_after_ms = 3000,
+                           .load_timeout_ms = 600000, .result_host = "127.0.0.1"};
+}
+
+lp_cluster *lp_cluster_new(lp_wire *w, const lp_cluster_opts *o, lp_err *err)
+{
+    lp_cluster *c = calloc(1, sizeof *c);
+    if (!c) {
+        lp_err_set(err, "cluster: out of memory");
+        return NULL;
+    }
+    c->wire = w;
+    c->o = *o;
+    c->next_session = 1;
+    char ep[300];
+    snprintf(ep, sizeof ep, "tcp://%s:0", o->result_host[0] ? o->result_host : "127.0.0.1");
+    if (!(c->result_pull = lp_wire_socket(w, LP_SOCK_PULL, ep, err)) ||
+        lp_wire_endpoint(c->result_pull, c->result_ep, sizeof c->result_ep, err) != 0) {
+        lp_cluster_free(c);
+        return NULL;
+    }
+    return c;
+}
+
+void lp_cluster_free(lp_cluster *c)
+{
+    if (!c)
+        return;
+    for (int i = 0; i < c->n_s; i++)
+        free(c->s[i].prompt);
+    free(c->s);
+    for (int i = 0; i < c->n_workers; i++)
+        lp_wire_close(c->w[i].ctl);
+    lp_wire_close(c->data_push);
+    lp_wire_close(c->result_pull);
+    free(c);
+}
+
+int lp_cluster_n_workers(const lp_cluster *c)
+{
+    return c->n_workers;
+}
+
+const lp_cluster_worker *lp_cluster_get_worker(const lp_cluster *c, int i)
+{
+    return i >= 0 && i < c->n_workers ? &c->w[i].info : NULL;
+}
+
+/* Wait for the reply to request_id on worker i's control socket; other
+ * traffic meanwhile goes to cl_on_control. */
+static int await_reply(lp_cluster *c, int i, uint64_t request_id, int timeout_ms,
+                       Lp__Envelope **out, lp_err *err)
+{
+    int64_t deadline = cl_now_ms() + timeout_ms;
+    for (;;) {
+        int left = (int)(deadline - cl_now_ms());
+        if (left <= 0)
+            return lp_err_set(err, "worker %s (%s) did not answer within %d s",
+                              c->w[i].info.name[0] ? c->w[i].info.name : "?",
+                              c->w[i].info.control, timeout_ms / 1000);
+        Lp__Envelope *env;
+        int rc = lp_wire_recv(c->w[i].ctl, NULL, &env, left, err);
+        if (rc < 0)
+            return -1;
+        if (rc > 0)
+            continue;
+        c->w[i].last_seen_ms = cl_now_ms();
+        if (env->request_id == request_id) {
+            *out = env;
+            return 0;
+        }
+        cl_on_control(c, i, env);
+        lp_wire_env_free(env);
+    }
+}
+
+static void take_capabilities(cl_worker *w, const Lp__Capabilities *cap)
+{
+    lp_cluster_worker *in = &w->info;
+    snprintf(in->name, sizeof in->name, "%s", cap->name ? cap->name : "");
+    snprintf(in->data, sizeof in->data, "%s", cap->data_endpoint ? cap->data_endpoint : "");
+    snprintf(in->isa, sizeof in->isa, "%s", cap->isa ? cap->isa : "");
+    in->ram_total = cap->ram_total;
+    in->ram_available = cap->ram_available;
+    in->mem_limit = cap->mem_limit;
+    in->cores = cap->cores;
+    in->gflops = cap->matmul_gflops;
+}
+
+int lp_cluster_add_worker(lp_cluster *c, const char *endpoint, lp_err *err)
+{
+    if (c->n_workers == LP_CLUSTER_MAX_WORKERS)
+        return lp_err_set(err, "cluster: at most %d workers", LP_CLUSTER_MAX_WORKERS);
+    cl_worker *w = &c->w[c->n_workers];
+    memset(w, 0, sizeof *w);
+    snprintf(w->info.control, sizeof w->info.control, "%s", endpoint);
+    if (!(w->ctl = lp_wire_socket(c->wire, LP_SOCK_DEALER, endpoint, err)))
+        return -1;
+    c->n_workers++;
+    Lp__Hello hello = LP__HELLO__INIT;
+    hello.coordinator = "coord";
+    Lp__Envelope env = LP__ENVELOPE__INIT, *reply = NULL;
+    env.request_id = ++c->hb_seq;
+    env.body_case = LP__ENVELOPE__BODY_HELLO;
+    env.hello = &hello;
+    int rc = lp_wire_send(w->ctl, NULL, &env, 5000, err);
+    if (rc == 0)
+        rc = await_reply(c, c->n_workers - 1, env.request_id, 10000, &reply, err);
+    if (rc == 0 && reply->body_case == LP__ENVELOPE__BODY_ERROR)
+        rc = lp_err_set(err, "worker %s refused: %s", endpoint, reply->error->message);
+    else if (rc == 0 && reply->body_case != LP__ENVELOPE__BODY_CAPABILITIES)
+        rc = lp_err_set(err, "worker %s answered Hello with something else", endpoint);
+    if (rc == 0) {
+        take_capabilities(w, reply->capabilities);
+        w->info.alive = true;
+        w->last_seen_ms = cl_now_ms();
+    }
+    lp_wire_env_free(reply);
+    if (rc != 0) {
+        lp_wire_close(w->ctl);
+        c->n_workers--;
+    }
+    return rc;
+}
+
+static int wait_ready(lp_cluster *c, int i, uint64_t request_id, lp_err *err)
+{
+    Lp__Envelope *reply = NULL;
+    cl_worker *w = &c->w[i];
+    int rc = await_reply(c, i, request_id, c->o.load_timeout_ms, &reply, err);
+    if (rc == 0 && reply->body_case == LP__ENVELOPE__BODY_ERROR)
+        rc = lp_err_set(err, "worker %s could not load layers %d-%d: %s", w->info.name,
+                        w->info.first, w->info.last, reply->error->message);
+    else if (rc == 0 && reply->body_case != LP__ENVELOPE__BODY_SHARD_READY)
+        rc = lp_err_set(err, "worker %s answered LoadShard with something else", w->info.name);
+    w->loaded = rc == 0;
+    lp_wire_env_free(reply);
+    return rc;
+}
+
+int lp_cluster_load(lp_cluster *c, const uint8_t model_id[LP_MODEL_ID_BYTES],
+                    const char *const *model_path, const int *first, const int *last,
+                    uint32_t n_vocab, lp_err *err)
+{
+    if (c->n_workers == 0)
+        return lp_err_set(err, "cluster: no workers to load");
+    memcpy(c->model_id, model_id, LP_MODEL_ID_BYTES);
+    c->n_vocab = n_vocab;
+    for (int i = 0; i < c->n_workers; i++) {
+        c->w[i].info.first = first[i];
+        c->w[i].info.last = last[i];
+        snprintf(c->w[i].model_path, sizeof c->w[i].model_path, "%s", model_path[i]);
+    }
+    if (!c->data_push &&
+        !(c->data_push = lp_wire_socket(c->wire, LP_SOCK_PUSH, c->w[0].info.data, err)))
+        return -1;
+    uint64_t ids[LP_CLUSTER_MAX_WORKERS];
+    for (int i = 0; i < c->n_workers; i++)
+        if (cl_send_load(c, i, &ids[i], err) != 0)
+            return -1;
+    for (int i = 0; i < c->n_workers; i++)
+        if (wait_ready(c, i, ids[i], err) != 0)
+            return -1;
+    c->ready = true;
+    return 0;
+}
+
+int lp_cluster_poll(lp_cluster *c, int timeout_ms, lp_err *err)
+{
+    void *socks[LP_CLUSTER_MAX_WORKERS + 1];
+    bool readable[LP_CLUSTER_MAX_WORKERS + 1];
+    if (cl_drive_sessions(c, err) != 0)
+        return -1;
+    cl_heartbeats(c);
+    socks[0] = c->result_pull;
+    for (int i = 0; i < c->n_workers; i++)
+        socks[i + 1] = c->w[i].ctl;
+    int wait = timeout_ms < c->o.heartbeat_ms ? timeout_ms : c->o.heartbeat_ms;
+    if (lp_wire_poll(socks, c->n_workers + 1, readable, wait, err) < 0)
+        return -1;
+    for (int i = 0; i <= c->n_workers; i++) {
+        Lp__Envelope *env;
+        lp_err rerr = {0};
+        while (readable[i] && lp_wire_recv(socks[i], NULL, &env, 0, &rerr) == 0) {
+            if (i == 0) {
+                cl_on_result(c, env);
+            } else {
+                c->w[i - 1].last_seen_ms = cl_now_ms();
+                cl_on_control(c, i - 1, env);
+            }
+            lp_wire_env_free(env);
+        }
+    }
+    if (cl_drive_sessions(c, err) != 0)
+        return -1;
+    return c->n_s;
+}
+
+void lp_cluster_shutdown_workers(lp_cluster *c)
+{
+    Lp__Shutdown sd = LP__SHUTDOWN__INIT;
+    for (int i = 0; i < c->n_workers; i++) {
+        Lp__Envelope env = LP__ENVELOPE__INIT;
+        env.body_case = LP__ENVELOPE__BODY_SHUTDOWN;
+        env.shutdown = &sd;
+        lp_wire_send(c->w[i].ctl, NULL, &env, 1000, NULL);
+    }
+}

@@ -1,0 +1,114 @@
+/* cluster.h — the coordinator's side of the pool: connect to workers,
+ * learn what they offer, have them load their layer ranges, and drive
+ * sessions through the pipeline, several in flight at once.
+ *
+ * One thread owns an lp_cluster and calls lp_cluster_poll in a loop; every
+ * socket (one DEALER per worker for control, a PUSH to worker 0's data
+ * endpoint, a PULL for results) belongs to that thread. A session is a
+ * prompt plus a token budget: the cluster sends its prompt in chunks of
+ * n_batch (worker 0 starts chunk c+1 while worker 1 runs chunk c), then one
+ * Forward per generated token, and reports each sampled token through the
+ * session's callback, which decides whether to go on. Heartbeats run on
+ * the control sockets; a worker silent for dead_after_ms fails every live
+ * session with an error naming it, and is loaded again once it answers.
+ *
+ * Ownership: lp_cluster_new returns a cluster the caller owns
+ * (lp_cluster_free); it borrows the lp_wire, which must outlive it. */
+#ifndef LP_CLUSTER_H
+#define LP_CLUSTER_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "err.h"
+#include "model_id.h"
+#include "sampler.h"
+#include "wire.h"
+
+#define LP_CLUSTER_MAX_WORKERS 64
+
+typedef struct lp_cluster lp_cluster;
+
+typedef struct lp_cluster_opts {
+    int n_ctx;          /* positions per session */
+    int n_slots;        /* sessions each worker holds at once */
+    int n_batch;        /* prompt tokens per Forward */
+    int n_threads;      /* per worker; 0 = each worker's own -t */
+    int heartbeat_ms;   /* how often to ask */
+    int dead_after_ms;  /* silence that counts as lost */
+    int load_timeout_ms;
+    char result_host[128]; /* address the last worker can reach us at, on
+                              which results are received (default 127.0.0.1;
+                              "*" binds every interface) */
+    char advertise_host[128]; /* what the last worker is told to connect to
+                                 (default: result_host, or 127.0.0.1 if "*") */
+} lp_cluster_opts;
+
+void lp_cluster_opts_default(lp_cluster_opts *o);
+
+/* What a worker told us (Capabilities) and what it holds. */
+typedef struct lp_cluster_worker {
+    char name[64];
+    char control[256];    /* its --listen endpoint */
+    char data[256];       /* its data endpoint */
+    uint64_t ram_total, ram_available, mem_limit;
+    uint32_t cores;
+    char isa[32];
+    double gflops;
+    int first, last;      /* layers it holds once loaded */
+    bool alive;
+    /* counters for the speed report (from Result.compute_us and Stats) */
+    uint64_t compute_us, steps;
+    uint64_t bytes_in, bytes_out;
+} lp_cluster_worker;
+
+lp_cluster *lp_cluster_new(lp_wire *w, const lp_cluster_opts *o, lp_err *err);
+void lp_cluster_free(lp_cluster *c);
+
+/* Connect to a worker's control endpoint and ask Hello; fills its entry
+ * from Capabilities. Workers are pipeline stages in the order added. */
+int lp_cluster_add_worker(lp_cluster *c, const char *endpoint, lp_err *err);
+int lp_cluster_n_workers(const lp_cluster *c);
+const lp_cluster_worker *lp_cluster_get_worker(const lp_cluster *c, int i);
+
+/* Have worker i hold layers [first[i], last[i]) of the model whose id is
+ * given, reading it from model_path[i] on that worker. Blocks until every
+ * worker is ready (or load_timeout_ms). */
+int lp_cluster_load(lp_cluster *c, const uint8_t model_id[LP_MODEL_ID_BYTES],
+                    const char *const *model_path, const int *first, const int *last,
+                    uint32_t n_vocab, lp_err *err);
+
+/* Called for every sampled token (done false); return true to go on.
+ * Then once more with token -1 and done true when the session ends: error
+ * NULL after a normal end (budget, context full, or the callback said
+ * stop), else why it failed. After that call the session is gone. */
+typedef bool (*lp_session_cb)(void *user, uint64_t session, int32_t token, bool done,
+                              const char *error);
+
+typedef struct lp_session_req {
+    const int32_t *prompt; /* copied */
+    int n_prompt;
+    int n_predict;         /* tokens to generate at most */
+    lp_sampler_params sampling;
+    lp_session_cb cb;
+    void *user;
+} lp_session_req;
+
+/* Queue a session; its id is returned (> 0), or 0 on error. */
+uint64_t lp_cluster_start(lp_cluster *c, const lp_session_req *req, lp_err *err);
+
+/* End a session early (client went away): its KV is freed everywhere. */
+void lp_cluster_cancel(lp_cluster *c, uint64_t session);
+
+/* Do whatever is due — send, receive, heartbeat, detect lost workers —
+ * waiting at most timeout_ms for something to happen. Returns the number
+ * of live sessions, or -1 if the cluster cannot go on (err). */
+int lp_cluster_poll(lp_cluster *c, int timeout_ms, lp_err *err);
+
+/* Per-worker counters (sessions, KV bytes, bytes in/out) via Stats. */
+int lp_cluster_refresh_stats(lp_cluster *c, lp_err *err);
+
+/* Ask every worker to exit. */
+void lp_cluster_shutdown_workers(lp_cluster *c);
+
+#endif

@@ -1,0 +1,153 @@
+/* cluster_health.c — heartbeats, lost workers, and loading a worker again
+ * once it answers after being lost (a restarted process holds nothing). */
+#include "cluster_internal.h"
+
+#include <stdio.h>
+#include <string.h>
+
+/* The result endpoint as the last worker must dial it. */
+static void advertised_result_ep(const lp_cluster *c, char *out, size_t cap)
+{
+    const char *host = c->o.advertise_host[0] ? c->o.advertise_host
+                     : strcmp(c->o.result_host, "*") && c->o.result_host[0] ? c->o.result_host
+                                                                            : "127.0.0.1";
+    const char *port = strrchr(c->result_ep, ':');
+    snprintf(out, cap, "tcp://%s%s", host, port ? port : ":0");
+}
+
+int cl_send_load(lp_cluster *c, int i, uint64_t *request_id, lp_err *err)
+{
+    cl_worker *w = &c->w[i];
+    char result_ep[300];
+    advertised_result_ep(c, result_ep, sizeof result_ep);
+    Lp__LoadShard ls = LP__LOAD_SHARD__INIT;
+    ls.model_id = (ProtobufCBinaryData){LP_MODEL_ID_BYTES, c->model_id};
+    ls.model_path = w->model_path;
+    ls.first_layer = (uint32_t)w->info.first;
+    ls.last_layer = (uint32_t)w->info.last;
+    ls.n_ctx = (uint32_t)c->o.n_ctx;
+    ls.n_slots = (uint32_t)c->o.n_slots;
+    ls.n_batch = (uint32_t)c->o.n_batch;
+    ls.n_threads = (uint32_t)c->o.n_threads;
+    ls.next_endpoint = i + 1 < c->n_workers ? c->w[i + 1].info.data : "";
+    ls.result_endpoint = result_ep;
+    Lp__Envelope env = LP__ENVELOPE__INIT;
+    env.request_id = *request_id = ++c->hb_seq;
+    env.body_case = LP__ENVELOPE__BODY_LOAD_SHARD;
+    env.load_shard = &ls;
+    w->loaded = false;
+    return lp_wire_send(w->ctl, NULL, &env, 5000, err) == 0 ? 0 : -1;
+}
+
+static void send_heartbeat(lp_cluster *c, cl_worker *w, int64_t now)
+{
+    Lp__Heartbeat hb = LP__HEARTBEAT__INIT;
+    hb.seq = ++c->hb_seq;
+    hb.sent_us = (uint64_t)now * 1000;
+    Lp__Envelope env = LP__ENVELOPE__INIT;
+    env.request_id = hb.seq;
+    env.body_case = LP__ENVELOPE__BODY_HEARTBEAT;
+    env.heartbeat = &hb;
+    lp_wire_send(w->ctl, NULL, &env, 0, NULL); /* a full queue is itself a sign */
+    w->last_hb_ms = now;
+}
+
+/* A worker silent too long: every session in flight fails, naming it. */
+static void lose_worker(lp_cluster *c, cl_worker *w, int64_t silent_ms)
+{
+    char why[512];
+    w->info.alive = false;
+    w->loaded = false;
+    c->ready = false;
+    snprintf(why, sizeof why, "worker %s (%s, layers %d-%d) lost: no answer for %.1f s",
+             w->info.name, w->info.control, w->info.first, w->info.last - 1,
+             silent_ms / 1000.0);
+    cl_fail_all(c, why);
+}
+
+void cl_heartbeats(lp_cluster *c)
+{
+    int64_t now = cl_now_ms();
+    for (int i = 0; i < c->n_workers; i++) {
+        cl_worker *w = &c->w[i];
+        if (now - w->last_hb_ms >= c->o.heartbeat_ms)
+            send_heartbeat(c, w, now);
+        if (w->info.alive && now - w->last_seen_ms > c->o.dead_after_ms)
+            lose_worker(c, w, now - w->last_seen_ms);
+    }
+}
+
+/* Heard from a worker we had lost: it was restarted (or the link came
+ * back), so it holds nothing: load its layers again. */
+static void revive(lp_cluster *c, int i)
+{
+    cl_worker *w = &c->w[i];
+    uint64_t id;
+    w->info.alive = true;
+    if (w->info.last > w->info.first && !w->reloading && cl_send_load(c, i, &id, NULL) == 0)
+        w->reloading = true;
+}
+
+static void update_ready(lp_cluster *c)
+{
+    bool all = c->n_workers > 0;
+    for (int i = 0; i < c->n_workers; i++)
+        all = all && c->w[i].loaded && c->w[i].info.alive;
+    c->ready = all;
+}
+
+void cl_on_control(lp_cluster *c, int i, const Lp__Envelope *env)
+{
+    cl_worker *w = &c->w[i];
+    if (!w->info.alive)
+        revive(c, i);
+    switch (env->body_case) {
+    case LP__ENVELOPE__BODY_SHARD_READY:
+        w->loaded = true;
+        w->reloading = false;
+        update_ready(c);
+        break;
+    case LP__ENVELOPE__BODY_STATS:
+        w->info.bytes_in = env->stats->bytes_in;
+        w->info.bytes_out = env->stats->bytes_out;
+        break;
+    case LP__ENVELOPE__BODY_ERROR:
+        if (w->reloading) { /* the reload failed: try again on the next sign of life */
+            w->reloading = false;
+            w->info.alive = false;
+        }
+        break;
+    default: /* heartbeat replies, Ok for EndSession: last_seen is enough */
+        break;
+    }
+}
+
+int lp_cluster_refresh_stats(lp_cluster *c, lp_err *err)
+{
+    Lp__StatsRequest sr = LP__STATS_REQUEST__INIT;
+    for (int i = 0; i < c->n_workers; i++) {
+        Lp__Envelope env = LP__ENVELOPE__INIT;
+        env.request_id = ++c->hb_seq;
+        env.body_case = LP__ENVELOPE__BODY_STATS_REQUEST;
+        env.stats_request = &sr;
+        if (lp_wire_send(c->w[i].ctl, NULL, &env, 1000, err) != 0)
+            return -1;
+        int64_t deadline = cl_now_ms() + 2000;
+        bool got = false;
+        while (!got && cl_now_ms() < deadline) {
+            Lp__Envelope *r;
+            int rc = lp_wire_recv(c->w[i].ctl, NULL, &r, (int)(deadline - cl_now_ms()), err);
+            if (rc < 0)
+                return -1;
+            if (rc > 0)
+                break;
+            c->w[i].last_seen_ms = cl_now_ms();
+            got = r->request_id == env.request_id && r->body_case == LP__ENVELOPE__BODY_STATS;
+            cl_on_control(c, i, r);
+            lp_wire_env_free(r);
+        }
+        if (!got)
+            return lp_err_set(err, "worker %s did not answer a stats request", c->w[i].info.name);
+    }
+    return 0;
+}

@@ -1,0 +1,61 @@
+/* cluster_internal.h — the state behind lp_cluster, shared by the files
+ * that implement it (cluster.c: workers and loading; cluster_session.c:
+ * sessions and the data path; cluster_health.c: heartbeats). */
+#ifndef LP_CLUSTER_INTERNAL_H
+#define LP_CLUSTER_INTERNAL_H
+
+#include "cluster.h"
+
+typedef struct cl_worker {
+    lp_cluster_worker info;
+    void *ctl;            /* DEALER to the worker's control endpoint, owned */
+    int64_t last_seen_ms; /* any reply on ctl */
+    int64_t last_hb_ms;   /* heartbeat last sent */
+    bool loaded;          /* ShardReady received for the current plan */
+    bool reloading;       /* lost, then heard again: LoadShard sent */
+    char model_path[1024];
+} cl_worker;
+
+typedef struct cl_session {
+    uint64_t id;
+    int32_t *prompt;      /* owned */
+    int n_prompt, n_predict, n_gen;
+    lp_sampler_params sampling;
+    lp_session_cb cb;
+    void *user;
+    bool started;         /* prompt sent: holds KV slots on the workers */
+    int pending;          /* Results still due (one per Forward sent) */
+    int64_t sent_ms;      /* when the awaited step was sent */
+    uint64_t step_sent_us;
+} cl_session;
+
+struct lp_cluster {
+    lp_wire *wire;        /* borrowed */
+    lp_cluster_opts o;
+    cl_worker w[LP_CLUSTER_MAX_WORKERS];
+    int n_workers;
+    void *data_push;      /* to worker 0's data endpoint, owned */
+    void *result_pull;    /* bound on 127.0.0.1 or the host's address, owned */
+    char result_ep[256];
+    cl_session *s;        /* live sessions, owned */
+    int n_s, cap_s;
+    uint64_t next_session;
+    uint64_t hb_seq;
+    uint8_t model_id[LP_MODEL_ID_BYTES];
+    uint32_t n_vocab;
+    bool ready;           /* every worker loaded */
+};
+
+int64_t cl_now_ms(void);
+
+/* cluster_session.c */
+void cl_fail_all(lp_cluster *c, const char *why);
+int cl_drive_sessions(lp_cluster *c, lp_err *err);
+int cl_on_result(lp_cluster *c, const Lp__Envelope *env);
+
+/* cluster_health.c */
+void cl_heartbeats(lp_cluster *c);
+void cl_on_control(lp_cluster *c, int i, const Lp__Envelope *env);
+int cl_send_load(lp_cluster *c, int i, uint64_t *request_id, lp_err *err);
+
+#endif

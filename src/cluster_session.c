@@ -1,0 +1,229 @@
+/* cluster_session.c — sessions on the data path: prompt chunks to worker
+ * 0, one Forward per generated token, Results back, and ending sessions so
+ * every worker frees their KV. */
+#include "cluster_internal.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static cl_session *find(lp_cluster *c, uint64_t id)
+{
+    for (int i = 0; i < c->n_s; i++)
+        if (c->s[i].id == id)
+            return &c->s[i];
+    return NULL;
+}
+
+static bool grow(lp_cluster *c)
+{
+    if (c->n_s < c->cap_s)
+        return true;
+    int cap = c->cap_s ? 2 * c->cap_s : 8;
+    cl_session *s = realloc(c->s, sizeof *s * (size_t)cap);
+    if (!s)
+        return false;
+    c->s = s;
+    c->cap_s = cap;
+    return true;
+}
+
+static int check_request(const lp_cluster *c, const lp_session_req *req, lp_err *err)
+{
+    if (!c->ready)
+        return lp_err_set(err, "the pool is not ready (a worker is lost or loading)");
+    if (req->n_prompt < 1 || req->n_prompt >= c->o.n_ctx)
+        return lp_err_set(err, "prompt of %d tokens: a session takes 1..%d", req->n_prompt,
+                          c->o.n_ctx - 1);
+    for (int i = 0; i < req->n_prompt; i++)
+        if (req->prompt[i] < 0 || (uint32_t)req->prompt[i] >= c->n_vocab)
+            return lp_err_set(err, "token id %d outside the vocabulary of %u", req->prompt[i],
+                              c->n_vocab);
+    return lp_sampler_params_validate(&req->sampling, err);
+}
+
+uint64_t lp_cluster_start(lp_cluster *c, const lp_session_req *req, lp_err *err)
+{
+    if (check_request(c, req, err) != 0)
+        return 0;
+    int32_t *prompt = malloc(sizeof *prompt * (size_t)req->n_prompt);
+    if (!prompt || !grow(c)) {
+        free(prompt);
+        lp_err_set(err, "out of memory");
+        return 0;
+    }
+    memcpy(prompt, req->prompt, sizeof *prompt * (size_t)req->n_prompt);
+    c->s[c->n_s] = (cl_session){.id = c->next_session++, .prompt = prompt,
+                                .n_prompt = req->n_prompt, .n_predict = req->n_predict,
+                                .sampling = req->sampling, .cb = req->cb, .user = req->user};
+    return c->s[c->n_s++].id;
+}
+
+static void to_proto(const lp_sampler_params *p, Lp__SamplingParams *out)
+{
+    lp__sampling_params__init(out);
+    out->seed = p->seed;
+    out->temp = p->temp;
+    out->top_k = p->top_k;
+    out->top_p = p->top_p;
+    out->min_p = p->min_p;
+    out->repeat_penalty = p->repeat_penalty;
+    out->frequency_penalty = p->frequency_penalty;
+    out->presence_penalty = p->presence_penalty;
+    out->penalty_last_n = p->penalty_last_n;
+}
+
+/* One Forward of n tokens at pos0; `last` steps end in a Result. */
+static int send_step(lp_cluster *c, cl_session *s, const int32_t *toks, int n, int pos0,
+                     bool first, bool last, lp_err *err)
+{
+    Lp__SamplingParams sp;
+    Lp__Forward f = LP__FORWARD__INIT;
+    f.session = s->id;
+    f.pos0 = (uint32_t)pos0;
+    f.n_tokens = (uint32_t)n;
+    f.token_ids = (int32_t *)(uintptr_t)toks;
+    f.n_token_ids = (size_t)n;
+    f.new_session = first;
+    if (last) {
+        to_proto(&s->sampling, &sp);
+        f.sampling = &sp;
+        if (pos0 + n == s->n_prompt) { /* the prompt's last chunk: the sampler starts */
+            f.history = s->prompt;
+            f.n_history = (size_t)s->n_prompt;
+        }
+    }
+    Lp__Envelope env = LP__ENVELOPE__INIT;
+    env.request_id = s->id;
+    env.body_case = LP__ENVELOPE__BODY_FORWARD;
+    env.forward = &f;
+    if (lp_wire_send(c->data_push, NULL, &env, c->o.dead_after_ms, err) != 0)
+        return lp_err_set(err, "could not hand session %llu to worker %s",
+                          (unsigned long long)s->id, c->w[0].info.name);
+    s->pending++;
+    return 0;
+}
+
+static int send_prompt(lp_cluster *c, cl_session *s, lp_err *err)
+{
+    for (int done = 0; done < s->n_prompt;) {
+        int n = s->n_prompt - done < c->o.n_batch ? s->n_prompt - done : c->o.n_batch;
+        if (send_step(c, s, s->prompt + done, n, done, done == 0, done + n == s->n_prompt,
+                      err) != 0)
+            return -1;
+        done += n;
+    }
+    s->started = true;
+    s->sent_ms = cl_now_ms();
+    return 0;
+}
+
+static void end_on_workers(lp_cluster *c, uint64_t id)
+{
+    Lp__EndSession es = LP__END_SESSION__INIT;
+    es.session = id;
+    for (int i = 0; i < c->n_workers; i++) {
+        Lp__Envelope env = LP__ENVELOPE__INIT;
+        env.request_id = ++c->hb_seq;
+        env.body_case = LP__ENVELOPE__BODY_END_SESSION;
+        env.end_session = &es;
+        lp_wire_send(c->w[i].ctl, NULL, &env, 0, NULL);
+    }
+}
+
+/* The session's last callback, then it is gone (index i of c->s). */
+static void finish(lp_cluster *c, int i, const char *error)
+{
+    cl_session s = c->s[i];
+    c->s[i] = c->s[--c->n_s];
+    if (s.started)
+        end_on_workers(c, s.id);
+    s.cb(s.user, s.id, -1, true, error);
+    free(s.prompt);
+}
+
+void cl_fail_all(lp_cluster *c, const char *why)
+{
+    while (c->n_s > 0)
+        finish(c, c->n_s - 1, why);
+}
+
+void lp_cluster_cancel(lp_cluster *c, uint64_t session)
+{
+    for (int i = 0; i < c->n_s; i++)
+        if (c->s[i].id == session) {
+            cl_session s = c->s[i];
+            c->s[i] = c->s[--c->n_s];
+            if (s.started)
+                end_on_workers(c, s.id);
+            free(s.prompt);
+            return;
+        }
+}
+
+static int n_started(const lp_cluster *c)
+{
+    int n = 0;
+    for (int i = 0; i < c->n_s; i++)
+        n += c->s[i].started;
+    return n;
+}
+
+/* Start queued sessions while slots are free. */
+int cl_drive_sessions(lp_cluster *c, lp_err *err)
+{
+    (void)err;
+    for (int i = 0; i < c->n_s; i++) {
+        cl_session *s = &c->s[i];
+        if (s->started)
+            continue;
+        lp_err serr = {0};
+        if (!c->ready)
+            finish(c, i--, "the pool is not ready (a worker is lost or loading)");
+        else if (n_started(c) < c->o.n_slots && send_prompt(c, s, &serr) != 0)
+            finish(c, i--, serr.msg);
+    }
+    return 0;
+}
+
+static void account(lp_cluster *c, const Lp__Result *r)
+{
+    for (size_t i = 0; i < r->n_compute_us && i < (size_t)c->n_workers; i++) {
+        c->w[i].info.compute_us += r->compute_us[i];
+        c->w[i].info.steps++;
+    }
+}
+
+int cl_on_result(lp_cluster *c, const Lp__Envelope *env)
+{
+    uint64_t id = env->body_case == LP__ENVELOPE__BODY_RESULT ? env->result->session
+                                                               : env->request_id;
+    cl_session *s = find(c, id);
+    if (!s || s->pending == 0)
+        return 0; /* cancelled, or not ours: nothing to do */
+    int idx = (int)(s - c->s);
+    if (env->body_case == LP__ENVELOPE__BODY_ERROR) {
+        char why[600];
+        snprintf(why, sizeof why, "a worker failed the step: %s", env->error->message);
+        finish(c, idx, why);
+        return 0;
+    }
+    if (env->body_case != LP__ENVELOPE__BODY_RESULT)
+        return 0;
+    account(c, env->result);
+    s->pending--;
+    int32_t tok = env->result->token;
+    if (tok < 0)
+        return 0; /* an inner prompt chunk went through */
+    s->n_gen++;
+    bool go_on = s->cb(s->user, s->id, tok, false, NULL);
+    int pos = s->n_prompt + s->n_gen - 1; /* where tok is fed */
+    lp_err err = {0};
+    if (!go_on || s->n_gen >= s->n_predict || pos >= c->o.n_ctx)
+        finish(c, idx, NULL);
+    else if (send_step(c, s, &tok, 1, pos, false, true, &err) != 0)
+        finish(c, idx, err.msg);
+    else
+        s->sent_ms = cl_now_ms();
+    return 0;
+}
