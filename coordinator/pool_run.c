@@ -7,6 +7,7 @@
 #include <time.h>
 
 #include "cluster.h"
+#include "config.h"
 #include "local_workers.h"
 #include "model.h"
 #include "model_id.h"
@@ -17,6 +18,7 @@
 
 /* Everything one pipeline run holds; all owned here. */
 typedef struct pool_ctx {
+    lp_config *cfg;       /* the pool: from --config, or built from the flags */
     lp_gguf *g;
     lp_tokenizer *tok;
     lp_hparams hp;
@@ -70,10 +72,13 @@ static int plan_layers(pool_ctx *p, const lp_cluster_opts *co, int *first, int *
         return -1;
     for (int i = 0; i < n; i++) {
         const lp_cluster_worker *w = lp_cluster_get_worker(p->cl, i);
+        const lp_config_worker *cw = &p->cfg->workers[i];
         uint64_t budget = w->mem_limit ? w->mem_limit : w->ram_available;
-        /* local workers share one machine's memory */
-        pw[i] = (lp_plan_worker){.budget = p->lw.n ? budget / (uint64_t)n : budget,
-                                 .speed = w->gflops > 0 ? w->gflops : 1.0};
+        if (!cw->mem && p->lw.n)
+            budget /= (uint64_t)n; /* local workers share one machine's memory */
+        pw[i] = (lp_plan_worker){.budget = cw->mem ? cw->mem : budget,
+                                 .speed = p->cfg->local ? (w->gflops > 0 ? w->gflops : 1.0)
+                                                        : cw->speed};
     }
     lp_plan_opts po;
     lp_plan_opts_default(&po);
@@ -90,35 +95,82 @@ static int plan_layers(pool_ctx *p, const lp_cluster_opts *co, int *first, int *
     return rc == 0 ? 0 : -1;
 }
 
+static int start_workers(pool_ctx *p, lp_err *err)
+{
+    const lp_config *cfg = p->cfg;
+    if (cfg->local) {
+        char mem[32] = "";
+        if (cfg->workers[0].mem)
+            snprintf(mem, sizeof mem, "%llu", (unsigned long long)cfg->workers[0].mem);
+        if (local_workers_start(&p->lw, cfg->n_workers, p->o->shard.n_threads,
+                                mem[0] ? mem : NULL, err) != 0)
+            return -1;
+    }
+    for (int i = 0; i < cfg->n_workers; i++)
+        if (lp_cluster_add_worker(p->cl, cfg->local ? p->lw.control[i] : cfg->workers[i].endpoint,
+                                  err) != 0)
+            return -1;
+    return 0;
+}
+
+/* Each worker reads the model from its own copy: the config's model_path
+ * for that worker, else (a local pool) the coordinator's file. */
+static int model_paths(pool_ctx *p, const char **paths, char *abs_model, lp_err *err)
+{
+    if (!realpath(p->cfg->model_path, abs_model))
+        return lp_err_set(err, "cannot resolve %s", p->cfg->model_path);
+    for (int i = 0; i < p->cfg->n_workers; i++) {
+        const lp_config_worker *w = &p->cfg->workers[i];
+        if (!p->cfg->local && !w->model_path[0])
+            return lp_err_set(err, "%s: worker %s has no model_path, and streaming shards to "
+                              "workers is not wired into coord run yet", p->cfg->file, w->name);
+        paths[i] = w->model_path[0] ? w->model_path : abs_model;
+    }
+    return 0;
+}
+
 static int connect_and_load(pool_ctx *p, lp_err *err)
 {
-    const run_opts *o = p->o;
+    const lp_config *cfg = p->cfg;
     lp_cluster_opts co;
     lp_cluster_opts_default(&co);
-    co.n_ctx = o->shard.n_ctx ? o->shard.n_ctx
-                              : (p->hp.n_ctx_train && p->hp.n_ctx_train < 4096 ? (int)p->hp.n_ctx_train
-                                                                               : 4096);
-    co.n_slots = 1;
-    co.n_batch = o->shard.n_batch;
-    co.n_threads = o->shard.n_threads;
-    if (!(p->wire = lp_wire_new(err)) ||
-        local_workers_start(&p->lw, o->local_workers, o->shard.n_threads, NULL, err) != 0 ||
-        !(p->cl = lp_cluster_new(p->wire, &co, err)))
-        return -1;
-    for (int i = 0; i < p->lw.n; i++)
-        if (lp_cluster_add_worker(p->cl, p->lw.control[i], err) != 0)
-            return -1;
+    co.n_ctx = cfg->ctx ? cfg->ctx
+                        : (p->hp.n_ctx_train && p->hp.n_ctx_train < 4096 ? (int)p->hp.n_ctx_train
+                                                                         : 4096);
+    co.n_slots = cfg->sessions;
+    co.n_batch = cfg->batch;
+    co.n_threads = cfg->threads;
     int first[LP_CLUSTER_MAX_WORKERS], last[LP_CLUSTER_MAX_WORKERS];
     const char *paths[LP_CLUSTER_MAX_WORKERS];
     char abs_model[PATH_MAX];
-    if (!realpath(o->model, abs_model))
-        return lp_err_set(err, "cannot resolve %s", o->model);
     uint8_t id[LP_MODEL_ID_BYTES];
-    if (lp_model_id(p->g, id, err) != 0 || plan_layers(p, &co, first, last, err) != 0)
+    if (!(p->wire = lp_wire_new(err)) || !(p->cl = lp_cluster_new(p->wire, &co, err)) ||
+        start_workers(p, err) != 0 || model_paths(p, paths, abs_model, err) != 0 ||
+        lp_model_id(p->g, id, err) != 0 || plan_layers(p, &co, first, last, err) != 0)
         return -1;
-    for (int i = 0; i < lp_cluster_n_workers(p->cl); i++)
-        paths[i] = abs_model;
     return lp_cluster_load(p->cl, id, paths, first, last, p->hp.n_vocab, err);
+}
+
+/* The pool to run on: the config file, or a local one from the flags. */
+static int pool_config(pool_ctx *p, lp_err *err)
+{
+    const run_opts *o = p->o;
+    if (!(p->cfg = calloc(1, sizeof *p->cfg)))
+        return lp_err_set(err, "out of memory");
+    if (o->config) {
+        if (lp_config_load(o->config, p->cfg, err) != 0)
+            return -1;
+    } else {
+        p->cfg->local = true;
+        p->cfg->n_workers = o->local_workers;
+        p->cfg->ctx = o->shard.n_ctx;
+        p->cfg->sessions = 1;
+        p->cfg->batch = o->shard.n_batch;
+        p->cfg->threads = o->shard.n_threads;
+    }
+    if (o->model)
+        snprintf(p->cfg->model_path, sizeof p->cfg->model_path, "%s", o->model);
+    return 0;
 }
 
 static int prompt_tokens(pool_ctx *p, lp_token **ids, size_t *n, lp_err *err)
@@ -190,9 +242,8 @@ int pool_run(const run_opts *o, lp_err *err)
 {
     pool_ctx p = {.o = o};
     int rc = -1;
-    if (o->config) {
-        lp_err_set(err, "--config is not wired up yet; use --local-workers N");
-    } else if ((p.g = lp_gguf_open(o->model, err)) && lp_hparams_read(p.g, &p.hp, err) == 0 &&
+    if (pool_config(&p, err) == 0 && (p.g = lp_gguf_open(p.cfg->model_path, err)) &&
+        lp_hparams_read(p.g, &p.hp, err) == 0 &&
                (!lp_gguf_find(p.g, "tokenizer.ggml.model") ||
                 (p.tok = lp_tokenizer_load(p.g, err))) &&
                (p.tok || (o->ids && o->tokens) ||
@@ -210,5 +261,6 @@ int pool_run(const run_opts *o, lp_err *err)
     out_close(&p.out);
     lp_tokenizer_free(p.tok);
     lp_gguf_close(p.g);
+    free(p.cfg);
     return rc;
 }
