@@ -24,7 +24,7 @@ typedef struct pool_ctx {
     lp_hparams hp;
     lp_wire *wire;
     lp_cluster *cl;
-    local_workers lw;
+    lp_local_workers lw;
     out_stream out;
     const run_opts *o;
     long n_gen;
@@ -102,7 +102,7 @@ static int start_workers(pool_ctx *p, lp_err *err)
         char mem[32] = "";
         if (cfg->workers[0].mem)
             snprintf(mem, sizeof mem, "%llu", (unsigned long long)cfg->workers[0].mem);
-        if (local_workers_start(&p->lw, cfg->n_workers, p->o->shard.n_threads,
+        if (lp_local_workers_start(&p->lw, cfg->n_workers, p->o->shard.n_threads,
                                 mem[0] ? mem : NULL, err) != 0)
             return -1;
     }
@@ -255,7 +255,7 @@ int pool_run(const run_opts *o, lp_err *err)
     }
     if (p.cl)
         lp_cluster_shutdown_workers(p.cl);
-    local_workers_stop(&p.lw);
+    lp_local_workers_stop(&p.lw);
     lp_cluster_free(p.cl);
     lp_wire_free(p.wire);
     out_close(&p.out);

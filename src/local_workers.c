@@ -85,25 +85,56 @@ static int read_endpoint(int fd, char *control, size_t cap, lp_err *err)
     return 0;
 }
 
-int local_workers_start(local_workers *lw, int n, int threads, const char *mem_limit,
-                        lp_err *err)
+pid_t lp_local_worker_spawn(const char *listen, const char *data, int threads,
+                            const char *mem_limit, const char *name, char *control, size_t cap,
+                            int *out_fd, lp_err *err)
 {
-    char bin[4096], targ[16], name[32];
-    memset(lw, 0, sizeof *lw);
-    if (n < 1 || n > LP_LOCAL_MAX)
-        return lp_err_set(err, "local workers: %d is outside 1..%d", n, LP_LOCAL_MAX);
+    char bin[4096], targ[16];
     if (worker_binary(bin, sizeof bin, err) != 0)
         return -1;
     snprintf(targ, sizeof targ, "%d", threads > 0 ? threads : 1);
+    char *argv[16];
+    int k = 0;
+    argv[k++] = bin;
+    argv[k++] = "--listen";
+    argv[k++] = (char *)listen;
+    argv[k++] = "-t";
+    argv[k++] = targ;
+    argv[k++] = "--name";
+    argv[k++] = (char *)name;
+    if (data) {
+        argv[k++] = "--data";
+        argv[k++] = (char *)data;
+    }
+    if (mem_limit) {
+        argv[k++] = "--mem-limit";
+        argv[k++] = (char *)mem_limit;
+    }
+    argv[k] = NULL;
+    pid_t pid = spawn(bin, argv, out_fd, err);
+    if (pid > 0 && read_endpoint(*out_fd, control, cap, err) != 0) {
+        kill(pid, SIGKILL);
+        waitpid(pid, NULL, 0);
+        close(*out_fd);
+        return -1;
+    }
+    return pid;
+}
+
+int lp_local_workers_start(lp_local_workers *lw, int n, int threads, const char *mem_limit,
+                           lp_err *err)
+{
+    char name[32];
+    memset(lw, 0, sizeof *lw);
+    if (n < 1 || n > LP_LOCAL_MAX)
+        return lp_err_set(err, "local workers: %d is outside 1..%d", n, LP_LOCAL_MAX);
     for (int i = 0; i < n; i++) {
         snprintf(name, sizeof name, "local-%d", i);
-        char *argv[] = {bin, "--listen", "tcp://127.0.0.1:0", "-t", targ, "--name", name,
-                        mem_limit ? "--mem-limit" : NULL, (char *)mem_limit, NULL};
-        lw->pid[i] = spawn(bin, argv, &lw->out_fd[i], err);
-        if (lw->pid[i] < 0 ||
-            read_endpoint(lw->out_fd[i], lw->control[i], sizeof lw->control[i], err) != 0) {
-            lw->n = i + (lw->pid[i] > 0);
-            local_workers_stop(lw);
+        lw->pid[i] = lp_local_worker_spawn("tcp://127.0.0.1:0", NULL, threads, mem_limit, name,
+                                           lw->control[i], sizeof lw->control[i],
+                                           &lw->out_fd[i], err);
+        if (lw->pid[i] < 0) {
+            lp_local_workers_stop(lw);
             return -1;
         }
         lw->n = i + 1;
@@ -121,7 +152,7 @@ static bool reaped_within(pid_t pid, int ms)
     return false;
 }
 
-void local_workers_stop(local_workers *lw)
+void lp_local_workers_stop(lp_local_workers *lw)
 {
     for (int i = 0; i < lw->n; i++) {
         if (lw->pid[i] > 0 && !reaped_within(lw->pid[i], 1000)) {
