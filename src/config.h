@@ -1,0 +1,114 @@
+/* config.h — cluster files: which model, which workers, how much memory
+ * each may use. INI, read with inih (Debian libinih-dev).
+ *
+ *   [model]
+ *   path = ../shared/models/stories260K.gguf  ; required; relative paths are
+ *                                             ; relative to this file's folder
+ *   ctx = 512          ; positions per session; 0 or absent: the model's
+ *                      ; training context, at most 4096
+ *   sessions = 4       ; sessions held at once (1 .. 4096; default 1)
+ *   batch = 256        ; tokens per forward step (1 .. 4096; default 256)
+ *   wire_dtype = f32   ; hidden states on the wire: f32 (default), f16,
+ *                      ; bf16, q8_0
+ *   threads = 2        ; per worker; 0 or absent: each worker's own -t
+ *
+ *   [server]
+ *   listen = 127.0.0.1:8080   ; HTTP API (default 127.0.0.1:8080)
+ *   api_key = secret          ; optional bearer token
+ *
+ *   [worker.NAME]             ; one per machine; NAME: 1-32 of [A-Za-z0-9_-]
+ *   endpoint = tcp://10.0.0.2:5555   ; required: its --listen address
+ *   mem = 16G                 ; required: the most it may use (see size.h:
+ *                             ; K/M/G/T are binary, 1024-based)
+ *   model_path = /data/m.gguf ; optional: the GGUF on that machine; absent:
+ *                             ; the coordinator streams it a shard
+ *   speed = 1.0               ; optional relative speed (default 1)
+ *
+ *   [local]                   ; instead of [worker.*]: the coordinator
+ *   workers = 2               ; starts this many workers on 127.0.0.1,
+ *   mem = 8G                  ; each with this budget
+ *
+ * Comments start a line with ';' or '#', or follow a value after " ;".
+ * Every key and section is checked: unknown ones, duplicates, values out of
+ * range, a missing endpoint or mem are errors naming the file, the line and
+ * the key: "configs/x.ini:12: key 'mem' in [worker.a]: '16Q' is not a
+ * size". Lines are limited to what inih reads at once (199 characters).
+ *
+ * Ownership: lp_config is a plain caller-owned struct (about 90 KB: keep
+ * it off small stacks); loading allocates nothing that outlives the call,
+ * so there is nothing to free. */
+#ifndef LP_CONFIG_H
+#define LP_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "err.h"
+#include "plan.h"
+
+#define LP_CONFIG_MAX_WORKERS 64      /* = LP_PLAN_MAX_WORKERS */
+#define LP_CONFIG_NAME_MAX 32         /* worker name characters */
+#define LP_CONFIG_ENDPOINT_MAX 256
+#define LP_CONFIG_PATH_MAX 1024
+#define LP_CONFIG_KEY_MAX 256
+#define LP_CONFIG_MAX_FILE (1 << 20)  /* bytes in a config file */
+
+/* Hidden-state dtypes on the wire; the values are proto's Lp__HiddenDtype
+ * (HIDDEN_F32 = 0 ...), so a cast converts. */
+typedef enum lp_config_dtype {
+    LP_CONFIG_DTYPE_F32 = 0,
+    LP_CONFIG_DTYPE_F16 = 1,
+    LP_CONFIG_DTYPE_BF16 = 2,
+    LP_CONFIG_DTYPE_Q8_0 = 3,
+} lp_config_dtype;
+
+typedef struct lp_config_worker {
+    char name[LP_CONFIG_NAME_MAX + 1];        /* "local0".. for [local] */
+    char endpoint[LP_CONFIG_ENDPOINT_MAX];    /* "tcp://host:port"; "" for
+                                                 [local]: the coordinator
+                                                 picks free ports */
+    uint64_t mem;                             /* budget, bytes (> 0) */
+    double speed;                             /* relative, > 0; default 1 */
+    char model_path[LP_CONFIG_PATH_MAX];      /* on the worker; "" = none */
+    int line;                                 /* of its [section]; 0 local */
+} lp_config_worker;
+
+typedef struct lp_config {
+    char file[LP_CONFIG_PATH_MAX];            /* as given to load */
+    char model_path[LP_CONFIG_PATH_MAX];      /* resolved against file's dir */
+    int ctx;                                  /* 0 = from the model */
+    int sessions;
+    int batch;
+    int threads;                              /* 0 = each worker's own */
+    lp_config_dtype wire_dtype;
+    char listen[LP_CONFIG_ENDPOINT_MAX];      /* "host:port" */
+    char api_key[LP_CONFIG_KEY_MAX];          /* "" = none */
+    bool local;                               /* workers come from [local] */
+    int n_workers;
+    lp_config_worker workers[LP_CONFIG_MAX_WORKERS];
+} lp_config;
+
+/* Read and check a cluster file. 0, or -1 with err as described above. */
+int lp_config_load(const char *path, lp_config *out, lp_err *err);
+
+/* The same from text in memory: `name` is used in messages, relative model
+ * paths are resolved against `dir` ("" or NULL: left as written). */
+int lp_config_parse(const char *text, size_t len, const char *name, const char *dir,
+                    lp_config *out, lp_err *err);
+
+/* "f32", "f16", "bf16", "q8_0". */
+const char *lp_config_dtype_name(lp_config_dtype d);
+
+/* Planner inputs as the config states them: budgets from mem, speeds from
+ * speed. The coordinator, once workers answer, replaces these with what
+ * they report (e.g. budget = min(mem, reported limit), speed = measured
+ * GFLOP/s) before lp_plan_make. Returns n_workers; names[i] (may be NULL)
+ * get pointers into c. */
+int lp_config_plan_workers(const lp_config *c, lp_plan_worker *out, const char **names);
+
+/* Plan options from the config (ctx 0 resolved as lp_shard does: the
+ * model's training context, at most 4096; threads 0 planned as 16). */
+void lp_config_plan_opts(const lp_config *c, const lp_plan_model *m, lp_plan_opts *o);
+
+#endif
