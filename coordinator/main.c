@@ -15,6 +15,7 @@ static const command COMMANDS[] = {
     {"run", cmd_run, "run -m MODEL ...      generate on this machine (one shard)"},
     {"bench", cmd_bench, "bench -m MODEL ...    prompt and generation speed on this machine"},
     {"tokenize", cmd_tokenize, "tokenize -m MODEL -p TEXT   print a prompt's token ids"},
+    {"plan", cmd_plan, "plan -m MODEL --workers-mem 16G,16G   which layers each worker holds"},
     {"split", cmd_split, "split -m MODEL --plan RANGES -o DIR   one GGUF per layer range"},
 };
 

@@ -1,0 +1,234 @@
+/* coord plan — which layers each worker would hold, and whether the model
+ * fits the pool at all, from the GGUF header alone (nothing is loaded). */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "args.h"
+#include "commands.h"
+#include "config.h"
+#include "plan.h"
+#include "size.h"
+
+typedef struct plan_args {
+    const char *model, *config, *shape, *mem, *speed;
+    long ctx, sessions, batch, threads; /* -1: not given */
+    uint64_t reserve;
+    bool has_reserve;
+} plan_args;
+
+static void usage(FILE *f)
+{
+    fprintf(f,
+            "usage: coord plan -m MODEL --workers-mem 16G,16G,32G [options]\n"
+            "       coord plan --config FILE [options]\n"
+            "       coord plan --shape llama70b-q4_k_m (--workers-mem ... | --config FILE)\n"
+            "\n"
+            "Plans which contiguous layers each worker holds (in proportion to speed,\n"
+            "never over a worker's memory) from the model's header, and prints it, or\n"
+            "says how much memory is missing (exit status 1).\n"
+            "\n"
+            "  -m MODEL               the GGUF file\n"
+            "  --config FILE          a cluster file (configs/*.ini): its model, workers,\n"
+            "                         budgets, speeds, context and sessions\n"
+            "  --shape NAME           a model that is not here: llama70b-q4_k_m (with\n"
+            "                         --config: instead of the config's model)\n"
+            "  --workers-mem LIST     each worker's budget: 16G,16G,32G (K/M/G/T are\n"
+            "                         1024-based)\n"
+            "  --workers-speed LIST   relative speeds: 1,1,2 (default all 1)\n"
+            "  -c, --ctx N            positions per session (default: the config's, else\n"
+            "                         the model's training context, at most 4096)\n"
+            "  --sessions N           sessions held at once (default 1)\n"
+            "  -b, --batch N          tokens per forward step (default 256)\n"
+            "  -t, --threads N        threads per worker (default 16)\n"
+            "  --reserve SIZE         kept for each worker process itself (default 128M)\n");
+}
+
+/* "16G,16G,32G" -> budgets; "1,1,2" -> speeds. Counts must agree. */
+static int parse_list(const char *opt, const char *s, bool sizes, lp_plan_worker *w, int *n)
+{
+    char buf[4096];
+    if (strlen(s) >= sizeof buf) {
+        fprintf(stderr, "coord: %s: list too long\n", opt);
+        return -1;
+    }
+    snprintf(buf, sizeof buf, "%s", s);
+    int k = 0;
+    char *save = NULL;
+    for (char *tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save), k++) {
+        if (k == LP_PLAN_MAX_WORKERS) {
+            fprintf(stderr, "coord: %s: more than %d workers\n", opt, LP_PLAN_MAX_WORKERS);
+            return -1;
+        }
+        if (sizes) {
+            if (lp_size_parse(tok, &w[k].budget) != 0 || w[k].budget == 0) {
+                fprintf(stderr, "coord: %s: '%s' is not a size above 0 (e.g. 16G, 512M; "
+                        "K/M/G/T are 1024-based)\n", opt, tok);
+                return -1;
+            }
+        } else {
+            double v;
+            if (arg_float(opt, tok, 1e-9, 1e12, &v) != 0)
+                return -1;
+            w[k].speed = v;
+        }
+    }
+    if (k == 0 || (!sizes && k != *n)) {
+        fprintf(stderr, "coord: %s: expected %d values\n", opt, k == 0 ? 1 : *n);
+        return -1;
+    }
+    *n = k;
+    return 0;
+}
+
+static int parse_args(int argc, char **argv, plan_args *a)
+{
+    *a = (plan_args){.ctx = -1, .sessions = -1, .batch = -1, .threads = -1};
+    for (int i = 1; i < argc; i++) {
+        const char *o = argv[i], *v = NULL;
+        if (!strcmp(o, "-h") || !strcmp(o, "--help")) {
+            usage(stdout);
+            exit(0);
+        }
+        if (!(v = arg_next(argc, argv, &i)))
+            return -1;
+        int rc = 0;
+        if (!strcmp(o, "-m") || !strcmp(o, "--model"))
+            a->model = v;
+        else if (!strcmp(o, "--config"))
+            a->config = v;
+        else if (!strcmp(o, "--shape"))
+            a->shape = v;
+        else if (!strcmp(o, "--workers-mem"))
+            a->mem = v;
+        else if (!strcmp(o, "--workers-speed"))
+            a->speed = v;
+        else if (!strcmp(o, "-c") || !strcmp(o, "--ctx"))
+            rc = arg_int(o, v, 1, 1 << 24, &a->ctx);
+        else if (!strcmp(o, "--sessions"))
+            rc = arg_int(o, v, 1, 4096, &a->sessions);
+        else if (!strcmp(o, "-b") || !strcmp(o, "--batch"))
+            rc = arg_int(o, v, 1, 65536, &a->batch);
+        else if (!strcmp(o, "-t") || !strcmp(o, "--threads"))
+            rc = arg_int(o, v, 1, 1024, &a->threads);
+        else if (!strcmp(o, "--reserve")) {
+            a->has_reserve = true;
+            if (lp_size_parse(v, &a->reserve) != 0) {
+                fprintf(stderr, "coord: --reserve: '%s' is not a size\n", v);
+                rc = -1;
+            }
+        } else {
+            fprintf(stderr, "coord: plan: unknown option '%s'\n", o);
+            rc = -1;
+        }
+        if (rc)
+            return -1;
+    }
+    /* --shape may stand in for a config's model (plan before downloading). */
+    int sources = !!a->model + !!a->config + (a->shape && !a->config);
+    if (sources != 1 || (!a->config && !a->mem) || (a->config && (a->mem || a->speed))) {
+        fprintf(stderr, "coord: plan: give -m MODEL or --shape NAME with --workers-mem, or "
+                "--config FILE (optionally with --shape)\n");
+        return -1;
+    }
+    return 0;
+}
+
+static int load_model(const plan_args *a, const lp_config *cfg, lp_plan_model *m)
+{
+    lp_err err = {{0}};
+    int rc;
+    if (a->shape) {
+        if (strcmp(a->shape, "llama70b-q4_k_m") != 0) {
+            fprintf(stderr, "coord: plan: unknown shape '%s' (llama70b-q4_k_m)\n", a->shape);
+            return -1;
+        }
+        rc = lp_plan_model_synth(&LP_PLAN_SHAPE_LLAMA70B_Q4_K_M, m, &err);
+    } else {
+        rc = lp_plan_model_open(cfg ? cfg->model_path : a->model, m, &err);
+    }
+    if (rc != 0)
+        fprintf(stderr, "coord: plan: %s\n", err.msg);
+    return rc;
+}
+
+static void apply_overrides(const plan_args *a, lp_plan_opts *o)
+{
+    if (a->ctx > 0)
+        o->n_ctx = (int)a->ctx;
+    if (a->sessions > 0)
+        o->n_sessions = (int)a->sessions;
+    if (a->batch > 0)
+        o->n_batch = (int)a->batch;
+    if (a->threads > 0)
+        o->n_threads = (int)a->threads;
+    if (a->has_reserve)
+        o->reserve = a->reserve;
+}
+
+static int run_plan(const plan_args *a, const lp_config *cfg, const lp_plan_model *m)
+{
+    lp_plan_worker w[LP_PLAN_MAX_WORKERS];
+    const char *names[LP_PLAN_MAX_WORKERS] = {0};
+    int n = 0;
+    lp_plan_opts o;
+    if (cfg) {
+        n = lp_config_plan_workers(cfg, w, names);
+        lp_config_plan_opts(cfg, m, &o);
+    } else {
+        lp_config_plan_opts(&(lp_config){.sessions = 1, .batch = 256}, m, &o);
+        if (parse_list("--workers-mem", a->mem, true, w, &n) != 0)
+            return 2;
+        for (int i = 0; i < n; i++)
+            w[i].speed = 1.0;
+        if (a->speed && parse_list("--workers-speed", a->speed, false, w, &n) != 0)
+            return 2;
+    }
+    apply_overrides(a, &o);
+    lp_plan_shard plan[LP_PLAN_MAX_WORKERS];
+    lp_err err = {{0}};
+    int rc = lp_plan_make(m, w, n, &o, plan, &err);
+    if (rc == -1) {
+        fprintf(stderr, "coord: %s\n", err.msg);
+        return 1;
+    }
+    printf("plan for %s over %d worker%s\n", a->shape ? a->shape : cfg ? cfg->model_path
+                                                                         : a->model,
+           n, n > 1 ? "s" : "");
+    lp_plan_print(stdout, m, w, cfg ? names : NULL, plan, n, &o);
+    if (rc == LP_PLAN_NO_FIT) {
+        printf("\nthe table shows the split by speed; it does not fit\n");
+        fflush(stdout);
+        fprintf(stderr, "coord: plan: %s\n", err.msg);
+        return 1;
+    }
+    printf("\nfits: every worker within its budget\n");
+    return 0;
+}
+
+int cmd_plan(int argc, char **argv)
+{
+    plan_args a;
+    if (parse_args(argc, argv, &a) != 0) {
+        usage(stderr);
+        return 2;
+    }
+    lp_config *cfg = NULL;
+    if (a.config) {
+        lp_err err = {{0}};
+        cfg = malloc(sizeof *cfg);
+        if (!cfg || lp_config_load(a.config, cfg, &err) != 0) {
+            fprintf(stderr, "coord: %s\n", cfg ? err.msg : "out of memory");
+            free(cfg);
+            return 1;
+        }
+    }
+    lp_plan_model m;
+    int rc = 1;
+    if (load_model(&a, cfg, &m) == 0) {
+        rc = run_plan(&a, cfg, &m);
+        lp_plan_model_free(&m);
+    }
+    free(cfg);
+    return rc;
+}

@@ -1,0 +1,115 @@
+/* `coord plan` as a user runs it: the table for a shared model and for the
+ * shipped configs, the 70B-shaped model over 3x16 GiB (fits) and 2x16 GiB
+ * (exit 1, and by how much), and clear errors for bad input. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "support.h"
+
+/* Runs `coord plan ARGS` from the project root; stdout+stderr in out. */
+static int plan(const char *args, char *out, size_t cap)
+{
+    char bin[4096], cmd[8192];
+    snprintf(cmd, sizeof cmd, "%s plan %s 2>&1", lp_test_bin(bin, sizeof bin, "coord"), args);
+    return lp_test_run(cmd, out, cap);
+}
+
+static void expect(const char *args, int status, const char *const *needles)
+{
+    char out[16384];
+    int st = plan(args, out, sizeof out);
+    if (st != status)
+        fail_msg("coord plan %s: status %d (want %d)\n%s", args, st, status, out);
+    for (; *needles; needles++)
+        if (!strstr(out, *needles))
+            fail_msg("coord plan %s: no '%s' in\n%s", args, *needles, out);
+}
+
+static void test_shared_model(void **state)
+{
+    (void)state;
+    char model[4096], args[8192];
+    lp_test_shared(model, sizeof model, "models/stories260K.gguf");
+    /* 5 layers, speeds 1,1,2: 1, 1 and 3 layers. */
+    snprintf(args, sizeof args, "-m %s --workers-mem 1G,1G,2G --workers-speed 1,1,2 -c 512",
+             model);
+    const char *fit[] = {"0 (1) +embed", "1 (1) ", "2-4 (3) +head", "context 512 x 1 session",
+                         "fits: every worker within its budget", NULL};
+    expect(args, 0, fit);
+    /* Budgets far too small: the same table, marked, and what is missing. */
+    snprintf(args, sizeof args, "-m %s --workers-mem 100K,100K", model);
+    const char *nofit[] = {"OVER", "coord: plan: does not fit: needs ",
+                           "the 2 workers offer 200.0 KiB",
+                           "worker 0 cannot hold even one layer", NULL};
+    expect(args, 1, nofit);
+}
+
+static void test_configs(void **state)
+{
+    (void)state;
+    const char *local[] = {"local0", "local1", "context 512 x 4 sessions",
+                           "fits: every worker within its budget", NULL};
+    expect("--config configs/local-2.ini", 0, local);
+    const char *home[] = {"laptop-a", "laptop-c", "+head", "fits", NULL};
+    expect("--config configs/home-3x16g-70b.ini --shape llama70b-q4_k_m", 0, home);
+    /* More sessions than the laptops hold. */
+    const char *home4[] = {"does not fit: needs ", "the 3 workers offer 43.5 GiB", NULL};
+    expect("--config configs/home-3x16g-70b.ini --shape llama70b-q4_k_m --sessions 4", 1,
+           home4);
+}
+
+static void test_70b(void **state)
+{
+    (void)state;
+    const char *fit[] = {"0-26 (27) +embed", "27-53 (27)", "54-79 (26) +head", "39.6 GiB",
+                         "fits", NULL};
+    expect("--shape llama70b-q4_k_m --workers-mem 16G,16G,16G -c 8192", 0, fit);
+    const char *short2[] = {"coord: plan: does not fit: needs 42.5 GiB, the 2 workers offer "
+                            "32.0 GiB (10.5 GiB short)",
+                            "worker 1 (layers 40-79) needs 21.4 GiB of its 16.0 GiB", NULL};
+    expect("--shape llama70b-q4_k_m --workers-mem 16G,16G -c 8192", 1, short2);
+}
+
+static void test_bad_input(void **state)
+{
+    (void)state;
+    const char *size[] = {"--workers-mem: '16Q' is not a size", NULL};
+    expect("--shape llama70b-q4_k_m --workers-mem 16G,16Q", 2, size);
+    const char *neg[] = {"'-16G' is not a size", NULL};
+    expect("--shape llama70b-q4_k_m --workers-mem -16G", 2, neg);
+    const char *none[] = {"give -m MODEL or --shape NAME with --workers-mem", NULL};
+    expect("--shape llama70b-q4_k_m", 2, none);
+    const char *speeds[] = {"--workers-speed: expected 2 values", NULL};
+    expect("--shape llama70b-q4_k_m --workers-mem 16G,16G --workers-speed 1", 2, speeds);
+    const char *missing[] = {"coord: plan: ", "'/nonexistent.gguf'", NULL};
+    expect("-m /nonexistent.gguf --workers-mem 16G", 1, missing);
+    /* A broken config: file, line and key. */
+    char dir[4096], path[4200], args[8400];
+    lp_test_tmpdir(dir, sizeof dir);
+    snprintf(path, sizeof path, "%s/bad.ini", dir);
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    fputs("[model]\npath = m.gguf\n\n[worker.a]\nendpoint = tcp://h:5555\nmem = 16Q\n", f);
+    fclose(f);
+    snprintf(args, sizeof args, "--config %s", path);
+    char want[4400];
+    snprintf(want, sizeof want, "%s:6: key 'mem' in [worker.a]: '16Q' is not a size", path);
+    const char *cfg[] = {want, NULL};
+    expect(args, 1, cfg);
+    lp_test_rmtree(dir);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_shared_model), cmocka_unit_test(test_configs),
+        cmocka_unit_test(test_70b),          cmocka_unit_test(test_bad_input),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
