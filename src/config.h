@@ -32,7 +32,7 @@
  * Every key and section is checked: unknown ones, duplicates, values out of
  * range, a missing endpoint or mem are errors naming the file, the line and
  * the key: "configs/x.ini:12: key 'mem' in [worker.a]: '16Q' is not a
- * size". Lines are limited to what inih reads at once (199 characters).
+ * size". Lines are limited to what inih reads at once (198 characters).
  *
  * Ownership: lp_config is a plain caller-owned struct (about 90 KB: keep
  * it off small stacks); loading allocates nothing that outlives the call,

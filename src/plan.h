@@ -17,7 +17,8 @@
  *
  * The planner (lp_plan_make) gives every worker at least one layer, in
  * worker order, layer counts in proportion to speed (largest remainders;
- * ties to the earlier worker). When that proportional split overflows
+ * ties to the earlier worker; counts, not bytes: layers of one model differ
+ * by a few percent at most). When that proportional split overflows
  * some worker's budget but another split fits, it picks the split with the
  * smallest bottleneck max(layers_i / speed_i) among those that fit, and
  * among those the one whose boundaries lie closest to the proportional
@@ -141,9 +142,10 @@ typedef struct lp_plan_shard {
  * Returns 0 with out[0 .. n_workers) filled (every shard fits); -1 with err
  * for invalid input (zero budget, speed <= 0 or not finite, more workers
  * than layers, options out of range); LP_PLAN_NO_FIT with err saying how
- * much is missing in all and on which workers ("does not fit: needs 43.2
- * GiB, the 2 workers offer 32.0 GiB (11.2 GiB short); worker 0 (layers
- * 0-39) needs 21.9 GiB of 16.0 GiB; ..."), out then holding the
+ * much is missing in all and on which workers ("does not fit: needs 42.5
+ * GiB, the 2 workers offer 32.0 GiB (10.5 GiB short); worker 0 (layers
+ * 0-39) needs 21.1 GiB of its 16.0 GiB (5.1 GiB short); ..."; a worker too
+ * small for any layer is named as such), out then holding the
  * proportional split it measured (fits says which overflow) so a caller can
  * print the table. */
 int lp_plan_make(const lp_plan_model *m, const lp_plan_worker *workers, int n_workers,

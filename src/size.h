@@ -13,10 +13,10 @@
 #include <stdint.h>
 
 /* Parse a size: a whole number of bytes ("17179869184", "4096B"), or a
- * number with at most 3 decimals and a unit ("16G", "1.5GiB", "512 M" is
- * NOT accepted: no spaces). Refuses signs, empty strings, trailing
- * garbage, and values that overflow 64 bits. Fractions round down to a
- * whole byte. 0 on success, -1 otherwise (*out untouched). */
+ * number with at most 3 decimals and a unit ("16G", "1.5GiB"). Refuses
+ * spaces ("16 G"), signs, empty strings, trailing garbage, and values that
+ * overflow 64 bits. Fractions round down to a whole byte. 0 on success, -1
+ * otherwise (*out untouched). */
 int lp_size_parse(const char *s, uint64_t *out);
 
 /* Human form with the largest unit that keeps the number >= 1, one
