@@ -490,6 +490,7 @@ static void test_run_bytes_match(void **state)
 {
     (void)state;
 #if defined(__SANITIZE_ADDRESS__)
+    (void)run_bytes_case;
     skip(); /* ASan's allocator is invisible to mallinfo2 */
 #else
     run_bytes_case("models/synth-llama-Q4_K_M.gguf", 0, 4, 256, 1024, 2);
