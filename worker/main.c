@@ -1,10 +1,19 @@
 /* worker — holds one shard of a model and serves it to a coordinator.
- * So far it can report the resources it would offer a pool. */
+ *
+ *   worker info                      the resources this machine offers
+ *   worker --listen tcp://HOST:PORT  serve (see usage below)
+ *
+ * On start it binds its two endpoints and prints one line,
+ *   worker NAME listening control=tcp://... data=tcp://...
+ * with the endpoints as bound (port 0 picks free ones), so scripts and
+ * `coord run --local-workers` can start workers on random ports. */
+#include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "kernels/kernels.h"
-#include "sysinfo.h"
+#include "worker.h"
 
 static int cmd_info(void)
 {
@@ -18,12 +27,99 @@ static int cmd_info(void)
     printf("ram total:      %.2f GiB\n", si.ram_total / 1073741824.0);
     printf("ram available:  %.2f GiB\n", si.ram_available / 1073741824.0);
     printf("kernels:        %s\n", lp_isa_name((lp_isa)si.isa));
+    printf("matmul:         %.1f GFLOP/s (Q4_K matvec, %d threads)\n",
+           wk_bench_gflops(si.n_cores), si.n_cores);
     return 0;
 }
 
 static void usage(FILE *f)
 {
-    fprintf(f, "usage: worker info        print the resources this machine offers\n");
+    fprintf(f,
+            "usage: worker info        print the resources this machine offers\n"
+            "       worker --listen tcp://HOST:PORT [options]\n"
+            "  --data tcp://HOST:PORT  data endpoint (default: control port + 1)\n"
+            "  -t N                    threads (default: every core)\n"
+            "  --mem-limit SIZE        memory this worker may use, e.g. 16G (default: RAM available)\n"
+            "  --cache-dir DIR         where streamed shard files are kept\n"
+            "                          (default: ~/.cache/layerpool/shards)\n"
+            "  --name NAME             name in logs and errors (default: host name)\n"
+            "  --session-ttl SECONDS   free sessions idle this long (default 600; 0 = never)\n");
+}
+
+typedef struct sockets {
+    void *router, *pull, *pair_bind, *pair_conn;
+} sockets;
+
+static void close_all(sockets *s)
+{
+    lp_wire_close(s->router);
+    lp_wire_close(s->pull);
+    lp_wire_close(s->pair_bind);
+    lp_wire_close(s->pair_conn);
+}
+
+static int open_sockets(wk_ctx *ctx, sockets *s, lp_err *err)
+{
+    if (!(s->router = lp_wire_socket(ctx->wire, LP_SOCK_ROUTER, ctx->opts.listen, err)) ||
+        lp_wire_endpoint(s->router, ctx->control_ep, sizeof ctx->control_ep, err) != 0 ||
+        !(s->pull = lp_wire_socket(ctx->wire, LP_SOCK_PULL, ctx->opts.data, err)) ||
+        lp_wire_endpoint(s->pull, ctx->data_ep, sizeof ctx->data_ep, err) != 0 ||
+        !(s->pair_bind = lp_wire_socket(ctx->wire, LP_SOCK_PAIR_BIND, WK_PAIR_ENDPOINT, err)) ||
+        !(s->pair_conn = lp_wire_socket(ctx->wire, LP_SOCK_PAIR_CONNECT, WK_PAIR_ENDPOINT, err)))
+        return -1;
+    return 0;
+}
+
+/* Both threads run until a Shutdown; the compute thread's sockets become
+ * its own when it starts. */
+static int serve(wk_ctx *ctx, sockets *s)
+{
+    pthread_t th;
+    wk_compute_start start = {.ctx = ctx, .pull = s->pull, .pair = s->pair_conn};
+    if (pthread_create(&th, NULL, wk_compute_main, &start) != 0) {
+        fprintf(stderr, "worker: cannot start the compute thread\n");
+        return 1;
+    }
+    s->pull = s->pair_conn = NULL;
+    int rc = wk_control_run(ctx, s->router, s->pair_bind);
+    if (rc != 0) { /* the compute thread still waits for requests: stop it */
+        Lp__Shutdown sd = LP__SHUTDOWN__INIT;
+        Lp__Envelope env = LP__ENVELOPE__INIT;
+        env.body_case = LP__ENVELOPE__BODY_SHUTDOWN;
+        env.shutdown = &sd;
+        lp_wire_send(s->pair_bind, NULL, &env, -1, NULL);
+    }
+    pthread_join(th, NULL);
+    return rc == 0 ? 0 : 1;
+}
+
+static int run(wk_ctx *ctx)
+{
+    lp_err err = {0};
+    if (lp_sysinfo_read(&ctx->si, &err) != 0) {
+        fprintf(stderr, "worker: %s\n", err.msg);
+        return 1;
+    }
+    if (ctx->opts.n_threads == 0)
+        ctx->opts.n_threads = ctx->si.n_cores > 0 ? ctx->si.n_cores : 1;
+    ctx->gflops = wk_bench_gflops(ctx->opts.n_threads);
+    if (!(ctx->wire = lp_wire_new(&err))) {
+        fprintf(stderr, "worker: %s\n", err.msg);
+        return 1;
+    }
+    sockets s = {0};
+    int rc = 1;
+    if (open_sockets(ctx, &s, &err) != 0) {
+        fprintf(stderr, "worker %s: %s\n", ctx->opts.name, err.msg);
+    } else {
+        printf("worker %s listening control=%s data=%s\n", ctx->opts.name, ctx->control_ep,
+               ctx->data_ep);
+        fflush(stdout);
+        rc = serve(ctx, &s);
+    }
+    close_all(&s);
+    lp_wire_free(ctx->wire);
+    return rc;
 }
 
 int main(int argc, char **argv)
@@ -34,6 +130,19 @@ int main(int argc, char **argv)
         usage(stdout);
         return 0;
     }
-    usage(stderr);
-    return 2;
+    wk_ctx ctx = {0};
+    lp_err err = {0};
+    if (wk_args_parse(argc, argv, &ctx.opts, &err) != 0) {
+        fprintf(stderr, "worker: %s\n", err.msg);
+        usage(stderr);
+        return 2;
+    }
+    /* SIGINT/SIGTERM become a Shutdown (control.c polls for them); every
+     * thread started from here on inherits the mask. */
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, &set, NULL);
+    return run(&ctx);
 }

@@ -1,0 +1,182 @@
+/* compute.c — the compute thread: between Forward messages from the data
+ * endpoint it serves what the control thread passes on (LoadShard,
+ * EndSession, Shutdown), which therefore never race a running step; and
+ * it frees sessions idle longer than --session-ttl. */
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "compute.h"
+
+enum { TTL_CHECK_MS = 1000 };
+
+void wk_send_error(wk_compute *c, uint64_t request_id, uint64_t session, uint32_t code,
+                   const char *msg)
+{
+    lp_wire_error_msg em;
+    Lp__Envelope *env = lp_wire_error(&em, request_id, code, msg);
+    em.error.session = session;
+    em.error.worker = c->ctx->opts.name;
+    lp_err err = {0};
+    if (!c->result || lp_wire_send(c->result, NULL, env, 1000, &err) != 0)
+        fprintf(stderr, "worker %s: %s (no coordinator to tell%s%s)\n", c->ctx->opts.name, msg,
+                err.msg[0] ? ": " : "", err.msg);
+}
+
+void wk_publish_stats(wk_compute *c)
+{
+    wk_stats *st = &c->ctx->stats;
+    if (!c->shard) {
+        atomic_store(&st->sessions_open, 0);
+        atomic_store(&st->kv_bytes_used, 0);
+        atomic_store(&st->kv_bytes_reserved, 0);
+        return;
+    }
+    const lp_kv_shape *ks = lp_kv_get_shape(c->shard->kv);
+    const uint64_t per_pos = (uint64_t)ks->n_layer * (uint64_t)ks->kv_dim * 2 * sizeof(lp_half);
+    atomic_store(&st->sessions_open, (uint64_t)wk_sessions_count(c->sessions));
+    atomic_store(&st->kv_bytes_used, per_pos * wk_sessions_positions(c->sessions, c->shard->kv));
+    atomic_store(&st->kv_bytes_reserved, (uint64_t)lp_kv_bytes(ks));
+}
+
+static void reply(wk_compute *c, const lp_wire_peer *peer, Lp__Envelope *env)
+{
+    lp_err err = {0};
+    if (lp_wire_send(c->pair, peer, env, -1, &err) != 0)
+        fprintf(stderr, "worker %s: cannot answer the control thread: %s\n", c->ctx->opts.name,
+                err.msg);
+}
+
+static void reply_ok(wk_compute *c, const lp_wire_peer *peer, uint64_t request_id)
+{
+    Lp__Ok ok = LP__OK__INIT;
+    Lp__Envelope env = LP__ENVELOPE__INIT;
+    env.request_id = request_id;
+    env.body_case = LP__ENVELOPE__BODY_OK;
+    env.ok = &ok;
+    reply(c, peer, &env);
+}
+
+static void on_load(wk_compute *c, const lp_wire_peer *peer, const Lp__Envelope *req)
+{
+    Lp__ShardReady ready = LP__SHARD_READY__INIT;
+    uint32_t code = LP_WIRE_ELOAD;
+    lp_err err = {0};
+    if (wk_load(c, req->load_shard, &ready, &code, &err) != 0) {
+        lp_wire_error_msg em;
+        Lp__Envelope *env = lp_wire_error(&em, req->request_id, code, err.msg);
+        em.error.worker = c->ctx->opts.name;
+        reply(c, peer, env);
+        return;
+    }
+    Lp__Envelope env = LP__ENVELOPE__INIT;
+    env.request_id = req->request_id;
+    env.body_case = LP__ENVELOPE__BODY_SHARD_READY;
+    env.shard_ready = &ready;
+    reply(c, peer, &env);
+}
+
+/* Ending a session that is not open is not an error: it may have expired,
+ * or never reached this worker because an earlier one refused it. */
+static void on_end(wk_compute *c, const lp_wire_peer *peer, const Lp__Envelope *req)
+{
+    if (c->shard) {
+        int slot = lp_kv_find(c->shard->kv, req->end_session->session);
+        if (slot >= 0)
+            wk_sessions_close(c->sessions, c->shard->kv, slot);
+        wk_publish_stats(c);
+    }
+    reply_ok(c, peer, req->request_id);
+}
+
+static void on_control(wk_compute *c)
+{
+    lp_wire_peer peer;
+    Lp__Envelope *env;
+    lp_err err = {0};
+    if (lp_wire_recv(c->pair, &peer, &env, 0, &err) != 0)
+        return; /* the control thread checked it; nothing else can arrive */
+    switch (env->body_case) {
+    case LP__ENVELOPE__BODY_LOAD_SHARD: on_load(c, &peer, env); break;
+    case LP__ENVELOPE__BODY_END_SESSION: on_end(c, &peer, env); break;
+    case LP__ENVELOPE__BODY_SHUTDOWN:
+        c->quit = true;
+        reply_ok(c, &peer, env->request_id);
+        break;
+    default: {
+        lp_wire_error_msg em;
+        reply(c, &peer, lp_wire_error(&em, env->request_id, LP_WIRE_EINTERNAL,
+                                      "compute thread: unexpected request"));
+    }
+    }
+    lp_wire_env_free(env);
+}
+
+static void on_data(wk_compute *c)
+{
+    Lp__Envelope *env;
+    lp_wire_info info;
+    lp_err err = {0};
+    int rc = lp_wire_recv_info(c->pull, NULL, &env, 0, &info, &err);
+    if (rc == 1)
+        return;
+    if (rc == -2) {
+        fprintf(stderr, "worker %s: data socket: %s\n", c->ctx->opts.name, err.msg);
+        return;
+    }
+    atomic_fetch_add(&c->ctx->stats.bytes_in, rc == 0 ? 0 : info.bytes);
+    if (rc == -1) {
+        char msg[600];
+        snprintf(msg, sizeof msg, "data endpoint: %s", err.msg);
+        wk_send_error(c, info.request_id, 0, info.code, msg);
+        return;
+    }
+    if (env->body_case == LP__ENVELOPE__BODY_FORWARD)
+        wk_forward(c, env, info.bytes);
+    else
+        wk_send_error(c, env->request_id, 0, LP_WIRE_EBADMSG,
+                      "data endpoint: only Forward messages belong here");
+    lp_wire_env_free(env);
+}
+
+static void expire(wk_compute *c)
+{
+    if (!c->shard || c->ctx->opts.session_ttl_s <= 0)
+        return;
+    if (wk_sessions_expire(c->sessions, c->shard->kv, wk_now_ms(),
+                           (int64_t)c->ctx->opts.session_ttl_s * 1000) > 0)
+        wk_publish_stats(c);
+}
+
+static void run_loop(wk_compute *c)
+{
+    while (!c->quit) {
+        void *socks[2] = {c->pair, c->pull};
+        bool ready[2] = {false, false};
+        int timeout = c->ctx->opts.session_ttl_s > 0 ? TTL_CHECK_MS : -1;
+        lp_err err = {0};
+        if (lp_wire_poll(socks, 2, ready, timeout, &err) < 0) {
+            fprintf(stderr, "worker %s: %s\n", c->ctx->opts.name, err.msg);
+            break;
+        }
+        if (ready[0])
+            on_control(c); /* control first: an EndSession frees room for the next Forward */
+        else if (ready[1])
+            on_data(c);
+        expire(c);
+    }
+}
+
+void *wk_compute_main(void *arg)
+{
+    const wk_compute_start *st = arg;
+    wk_compute c = {.ctx = st->ctx, .pull = st->pull, .pair = st->pair};
+    run_loop(&c);
+    wk_unload(&c);
+    lp_wire_close(c.next);
+    lp_wire_close(c.result);
+    lp_wire_close(c.pair);
+    lp_wire_close(c.pull);
+    return NULL;
+}

@@ -1,0 +1,46 @@
+/* compute.h — the compute thread's state, shared by its files: compute.c
+ * (the loop and control requests), load.c (LoadShard), forward.c
+ * (Forward). Everything here is owned by the compute thread. */
+#ifndef WK_COMPUTE_H
+#define WK_COMPUTE_H
+
+#include "model_id.h"
+#include "sessions.h"
+#include "worker.h"
+
+typedef struct wk_compute {
+    wk_ctx *ctx;
+    void *pull;            /* data endpoint (owned) */
+    void *pair;            /* line to the control thread (owned) */
+    void *next;            /* PUSH to the next worker, NULL on the last (owned) */
+    void *result;          /* PUSH to the coordinator's result endpoint (owned) */
+    char next_ep[LP_WIRE_MAX_STR];
+    char result_ep[LP_WIRE_MAX_STR];
+    lp_shard *shard;       /* NULL until a LoadShard succeeds (owned) */
+    uint8_t model_id[LP_MODEL_ID_BYTES];
+    wk_sessions *sessions; /* sessions of the shard (owned) */
+    float *hidden;         /* [n_batch][n_embd] aligned copy of incoming states (owned) */
+    bool quit;
+} wk_compute;
+
+/* load.c: handle LoadShard. On success the new shard replaces the old one
+ * (whose sessions end) and *ready is filled; on failure nothing changes
+ * and *code / err say why. */
+int wk_load(wk_compute *c, const Lp__LoadShard *ls, Lp__ShardReady *ready, uint32_t *code,
+            lp_err *err);
+/* Free the shard and everything tied to it. */
+void wk_unload(wk_compute *c);
+
+/* forward.c: run one Forward and send what follows from it (Forward
+ * downstream, or Result / Error to the coordinator). bytes: its size. */
+void wk_forward(wk_compute *c, const Lp__Envelope *env, size_t bytes);
+
+/* Send an Error for request_id (about session, 0 if none) to the
+ * coordinator's result endpoint; printed on stderr when there is none. */
+void wk_send_error(wk_compute *c, uint64_t request_id, uint64_t session, uint32_t code,
+                   const char *msg);
+
+/* Publish sessions / KV use into ctx->stats. */
+void wk_publish_stats(wk_compute *c);
+
+#endif

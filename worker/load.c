@@ -1,0 +1,219 @@
+/* load.c — LoadShard: find the weights (the worker's own GGUF, or a shard
+ * file in the cache), check they are the model the coordinator means and
+ * that the shard fits the memory limit, open it, and connect the sockets
+ * its position in the pipeline needs. The check runs on the header alone
+ * (lp_plan_*: the planner's own arithmetic), before anything is allocated,
+ * so a shard too big for this machine is refused with the numbers instead
+ * of failing half way. */
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "compute.h"
+#include "plan.h"
+#include "shard_cache.h"
+#include "size.h"
+
+static int resolve_path(const wk_compute *c, const Lp__LoadShard *ls, char *path, size_t cap,
+                        uint32_t *code, lp_err *err)
+{
+    if (ls->model_path[0]) {
+        snprintf(path, cap, "%s", ls->model_path);
+        return 0;
+    }
+    int rc = lp_cache_path(c->ctx->opts.cache_dir, ls->shard_id.data, path, cap, err);
+    if (rc == 1) {
+        char hex[2 * LP_MODEL_ID_BYTES + 1];
+        lp_model_id_hex(ls->shard_id.data, hex);
+        lp_err_set(err, "shard %s is not in this worker's cache (%s): send it first", hex,
+                   c->ctx->opts.cache_dir);
+    }
+    *code = LP_WIRE_ELOAD;
+    return rc == 0 ? 0 : -1;
+}
+
+static int resolve_ctx(const lp_plan_model *pm, uint32_t n_ctx)
+{
+    if (n_ctx > 0)
+        return (int)n_ctx;
+    return pm->n_ctx_train > 0 && pm->n_ctx_train < 4096 ? (int)pm->n_ctx_train : 4096;
+}
+
+typedef struct shard_need {
+    uint64_t weights, kv, buffers;
+    int n_ctx, n_threads;
+} shard_need;
+
+static int check_model(const lp_gguf *g, const Lp__LoadShard *ls, const char *path,
+                       uint32_t *code, lp_err *err)
+{
+    uint8_t id[LP_MODEL_ID_BYTES];
+    if (lp_model_id(g, id, err) != 0)
+        return -1;
+    if (memcmp(id, ls->model_id.data, LP_MODEL_ID_BYTES) != 0) {
+        char have[2 * LP_MODEL_ID_BYTES + 1], want[2 * LP_MODEL_ID_BYTES + 1];
+        lp_model_id_hex(id, have);
+        lp_model_id_hex(ls->model_id.data, want);
+        *code = LP_WIRE_EMODEL;
+        return lp_err_set(err, "this worker's file %s is another model: id %s, expected %s",
+                          path, have, want);
+    }
+    return 0;
+}
+
+static int check_fit(const wk_compute *c, const lp_plan_model *pm, const Lp__LoadShard *ls,
+                     shard_need *need, uint32_t *code, lp_err *err)
+{
+    int first = (int)ls->first_layer, last = (int)ls->last_layer;
+    if (ls->last_layer > pm->n_layer) {
+        *code = LP_WIRE_EMODEL;
+        return lp_err_set(err, "layers [%d, %d) are outside the model's %u layers", first, last,
+                          pm->n_layer);
+    }
+    need->n_ctx = resolve_ctx(pm, ls->n_ctx);
+    need->n_threads = ls->n_threads ? (int)ls->n_threads : c->ctx->opts.n_threads;
+    need->weights = lp_plan_weight_bytes(pm, first, last);
+    need->kv = lp_plan_kv_bytes(pm, first, last, need->n_ctx, (int)ls->n_slots);
+    need->buffers = lp_plan_run_bytes(pm, first, last, (int)ls->n_batch, need->n_ctx,
+                                      need->n_threads);
+    uint64_t limit = c->ctx->opts.mem_limit;
+    const char *what = "--mem-limit";
+    lp_sysinfo si;
+    if (limit == 0 && lp_sysinfo_read(&si, NULL) == 0)
+        limit = si.ram_available, what = "the RAM available";
+    uint64_t total = need->weights + need->kv;
+    if (total < need->weights || total + need->buffers < total || need->buffers == UINT64_MAX)
+        total = UINT64_MAX;
+    else
+        total += need->buffers;
+    if (limit > 0 && total > limit) {
+        char t[32], w[32], k[32], b[32], l[32];
+        *code = LP_WIRE_ELOAD;
+        return lp_err_set(err, "layers [%d, %d) need %s (weights %s + KV %s for %d x %u positions "
+                          "+ buffers %s), over %s of %s", first, last,
+                          lp_size_format(total, t, sizeof t), lp_size_format(need->weights, w, sizeof w),
+                          lp_size_format(need->kv, k, sizeof k), need->n_ctx, ls->n_slots,
+                          lp_size_format(need->buffers, b, sizeof b), what,
+                          lp_size_format(limit, l, sizeof l));
+    }
+    return 0;
+}
+
+/* Identity and size checks from the header alone. */
+static int probe(const wk_compute *c, const Lp__LoadShard *ls, const char *path, shard_need *need,
+                 uint32_t *code, lp_err *err)
+{
+    *code = LP_WIRE_ELOAD;
+    lp_gguf *g = lp_gguf_open(path, err);
+    if (!g)
+        return -1;
+    lp_plan_model pm = {0};
+    int rc = check_model(g, ls, path, code, err);
+    if (rc == 0)
+        rc = lp_plan_model_from_gguf(g, &pm, err);
+    if (rc == 0)
+        rc = check_fit(c, &pm, ls, need, code, err);
+    lp_plan_model_free(&pm);
+    lp_gguf_close(g);
+    return rc;
+}
+
+/* PUSH to ep, reusing *sock when it already goes there. */
+static int connect_push(wk_compute *c, void **sock, char *cur, const char *ep, lp_err *err)
+{
+    if (*sock && !strcmp(cur, ep))
+        return 0;
+    void *s = ep[0] ? lp_wire_socket(c->ctx->wire, LP_SOCK_PUSH, ep, err) : NULL;
+    if (ep[0] && !s)
+        return -1;
+    lp_wire_close(*sock);
+    *sock = s;
+    snprintf(cur, LP_WIRE_MAX_STR, "%s", ep);
+    return 0;
+}
+
+void wk_unload(wk_compute *c)
+{
+    if (c->shard && c->sessions)
+        for (int i = 0; i < c->sessions->n; i++)
+            wk_sessions_close(c->sessions, c->shard->kv, i);
+    wk_sessions_free(c->sessions);
+    lp_shard_close(c->shard);
+    free(c->hidden);
+    c->sessions = NULL;
+    c->shard = NULL;
+    c->hidden = NULL;
+}
+
+static lp_shard *open_shard(const Lp__LoadShard *ls, const char *path, const shard_need *need,
+                            wk_sessions **sessions, float **hidden, lp_err *err)
+{
+    lp_shard_opts o;
+    lp_shard_opts_default(&o);
+    o.first = (int)ls->first_layer;
+    o.last = (int)ls->last_layer;
+    o.n_threads = need->n_threads;
+    o.n_ctx = need->n_ctx;
+    o.n_batch = (int)ls->n_batch;
+    o.n_slots = (int)ls->n_slots;
+    lp_shard *s = lp_shard_open(path, &o, err);
+    if (!s)
+        return NULL;
+    *sessions = wk_sessions_new(o.n_slots, err);
+    *hidden = aligned_alloc(64, ((size_t)o.n_batch * s->model->hp.n_embd * sizeof(float) + 63) &
+                                    ~(size_t)63);
+    if (!*sessions || !*hidden) {
+        wk_sessions_free(*sessions);
+        free(*hidden);
+        lp_shard_close(s);
+        lp_err_set(err, "out of memory for the shard's buffers");
+        return NULL;
+    }
+    return s;
+}
+
+int wk_load(wk_compute *c, const Lp__LoadShard *ls, Lp__ShardReady *ready, uint32_t *code,
+            lp_err *err)
+{
+    int64_t t0 = wk_now_ms();
+    char path[4096];
+    shard_need need;
+    if (resolve_path(c, ls, path, sizeof path, code, err) != 0 ||
+        probe(c, ls, path, &need, code, err) != 0)
+        return -1;
+    *code = LP_WIRE_ELOAD;
+    wk_sessions *sessions = NULL;
+    float *hidden = NULL;
+    lp_shard *s = open_shard(ls, path, &need, &sessions, &hidden, err);
+    if (!s)
+        return -1;
+    if (!s->model->has_head && !ls->next_endpoint[0]) {
+        lp_err_set(err, "layers [%u, %u) do not end the model, so next_endpoint is needed",
+                   ls->first_layer, ls->last_layer);
+        goto fail;
+    }
+    if (connect_push(c, &c->result, c->result_ep, ls->result_endpoint, err) != 0 ||
+        connect_push(c, &c->next, c->next_ep, s->model->has_head ? "" : ls->next_endpoint,
+                     err) != 0)
+        goto fail;
+    wk_unload(c);
+    c->shard = s;
+    c->sessions = sessions;
+    c->hidden = hidden;
+    memcpy(c->model_id, ls->model_id.data, LP_MODEL_ID_BYTES);
+    wk_publish_stats(c);
+    ready->model_id = (ProtobufCBinaryData){LP_MODEL_ID_BYTES, c->model_id};
+    ready->first_layer = ls->first_layer;
+    ready->last_layer = ls->last_layer;
+    ready->weight_bytes = need.weights;
+    ready->kv_bytes = need.kv;
+    ready->buffer_bytes = need.buffers;
+    ready->load_ms = (uint32_t)(wk_now_ms() - t0);
+    return 0;
+fail:
+    wk_sessions_free(sessions);
+    free(hidden);
+    lp_shard_close(s);
+    return -1;
+}
