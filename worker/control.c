@@ -8,6 +8,7 @@
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "kernels/kernels.h"
 #include "shard_cache.h"
@@ -21,7 +22,22 @@ typedef struct control {
     int pending;   /* requests passed to the compute thread, not yet answered */
     bool stopping; /* a Shutdown went to the compute thread */
     bool done;     /* and it answered everything up to it */
+    bool cache_ok; /* the cache directory exists and is writable */
 } control;
+
+/* mkdir -p of dir's parents (lp_cache_open makes dir itself). */
+static void make_parents(const char *dir)
+{
+    char path[sizeof ((wk_opts *)0)->cache_dir];
+    snprintf(path, sizeof path, "%s", dir);
+    for (char *p = path + 1; *p; p++) {
+        if (*p != '/')
+            continue;
+        *p = 0;
+        mkdir(path, 0755);
+        *p = '/';
+    }
+}
 
 static void send_reply(control *k, const lp_wire_peer *peer, Lp__Envelope *env)
 {
@@ -105,7 +121,11 @@ static void on_chunk(control *k, const lp_wire_peer *peer, const Lp__Envelope *r
     uint64_t have = 0;
     bool complete = false;
     lp_err err = {0};
-    if (lp_cache_open(k->ctx->opts.cache_dir, &err) != 0 ||
+    if (!k->cache_ok) {
+        make_parents(k->ctx->opts.cache_dir);
+        k->cache_ok = lp_cache_open(k->ctx->opts.cache_dir, &err) == 0;
+    }
+    if (!k->cache_ok ||
         lp_cache_put_chunk(k->ctx->opts.cache_dir, ch->shard_id.data, ch->offset, ch->total_size,
                            ch->data.data, ch->data.len, ch->chunk_hash.data, ch->last, &have,
                            &complete, &err) != 0) {

@@ -1,0 +1,390 @@
+/* A real worker given wrong and hostile input answers each with its own
+ * clear Error and goes on serving: another protocol version, garbage,
+ * truncated and oversized messages on both endpoints, unknown sessions,
+ * positions out of order or beyond the context, oversized steps, bad
+ * token ids and hidden states, a LoadShard for another model, a range the
+ * model lacks, a shard over --mem-limit. Also: a worker SIGKILLed under a
+ * pipeline leaves the others serving; idle sessions expire; a shard
+ * streamed in chunks into the cache loads by its id. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "model_id.h"
+#include "sha256.h"
+#include "support_pipe.h"
+
+enum { CTX = 8, BATCH = 4 };
+
+static void start_small(e2e_pipe *p)
+{
+    e2e_pipe_start_opts(p, "stories260K", 1, 0, CTX, BATCH);
+}
+
+/* A worker still serving: Hello answered and a short greedy run works. */
+static void still_serving(e2e_pipe *p, uint64_t session)
+{
+    lp_wire_env_free(e2e_hello(&p->c, 0));
+    const int32_t prompt[] = {1, 403, 407};
+    int32_t ids[2];
+    e2e_generate_batch(&p->c, session, prompt, 3, 2, ids, p->n, BATCH);
+    for (int i = 0; i < p->n; i++)
+        e2e_end_session(&p->c, i, session);
+}
+
+static void test_bad_bytes_on_control(void **state)
+{
+    (void)state;
+    e2e_pipe p;
+    start_small(&p);
+    /* another protocol version: both named, the request id echoed */
+    Lp__Hello h = LP__HELLO__INIT;
+    Lp__Envelope env = LP__ENVELOPE__INIT;
+    env.version = 2;
+    env.request_id = 4242;
+    env.body_case = LP__ENVELOPE__BODY_HELLO;
+    env.hello = &h;
+    uint8_t buf[256];
+    size_t n = lp__envelope__pack(&env, buf);
+    Lp__Envelope *r = lp_test_request_raw(&p.c, 0, buf, n, E2E_WAIT_MS);
+    assert_non_null(r);
+    assert_int_equal(r->request_id, 4242);
+    e2e_expect_error(r, LP_WIRE_EVERSION, "protocol version 2 from the peer, but this side "
+                                          "speaks version 1");
+    /* garbage */
+    const uint8_t junk[] = {0x0a, 0xff, 0xff, 0xff, 0x7f, 0x00, 0x13};
+    e2e_expect_error(lp_test_request_raw(&p.c, 0, junk, sizeof junk, E2E_WAIT_MS),
+                     LP_WIRE_EBADMSG, "not a valid Envelope");
+    /* a LoadShard cut in half */
+    env.version = LP_PROTOCOL_VERSION;
+    Lp__LoadShard ls = LP__LOAD_SHARD__INIT;
+    ls.model_path = "/some/model/path/that/is/long/enough.gguf";
+    ls.result_endpoint = "tcp://127.0.0.1:1";
+    env.body_case = LP__ENVELOPE__BODY_LOAD_SHARD;
+    env.load_shard = &ls;
+    n = lp__envelope__pack(&env, buf);
+    e2e_expect_error(lp_test_request_raw(&p.c, 0, buf, n / 2, E2E_WAIT_MS), LP_WIRE_EBADMSG,
+                     "not a valid Envelope");
+    /* whole, but without a model id: refused by its own rules */
+    e2e_expect_error(lp_test_request_raw(&p.c, 0, buf, n, E2E_WAIT_MS), LP_WIRE_EBADMSG,
+                     "model_id is 0 bytes");
+    /* a message just over the size cap, then one far over it (the link
+     * is dropped by ZeroMQ; the DEALER reconnects) */
+    size_t big = LP_WIRE_MAX_MSG + 1;
+    uint8_t *data = calloc(1, LP_WIRE_MAX_FRAME + 1024);
+    e2e_expect_error(lp_test_request_raw(&p.c, 0, data, big, E2E_WAIT_MS), LP_WIRE_EBADMSG,
+                     "over the 64 MiB cap");
+    lp_err err = {0};
+    assert_int_equal(lp_wire_send_raw(p.c.ctl[0], NULL, data, LP_WIRE_MAX_FRAME + 1024, 5000,
+                                      &err), 0);
+    free(data);
+    /* a message that has no place on the control endpoint */
+    Lp__Result res = LP__RESULT__INIT;
+    env.body_case = LP__ENVELOPE__BODY_RESULT;
+    env.result = &res;
+    e2e_expect_error(lp_test_request(&p.c, 0, &env, E2E_WAIT_MS), LP_WIRE_EBADMSG,
+                     "result does not belong on the control endpoint");
+    still_serving(&p, 1);
+    e2e_pipe_stop(&p);
+}
+
+static void test_bad_bytes_on_data(void **state)
+{
+    (void)state;
+    e2e_pipe p;
+    start_small(&p);
+    lp_err err = {0};
+    const uint8_t junk[] = {0xde, 0xad, 0xbe, 0xef};
+    assert_int_equal(lp_wire_send_raw(p.c.push, NULL, junk, sizeof junk, 1000, &err), 0);
+    e2e_expect_error(lp_test_result(&p.c, E2E_WAIT_MS), LP_WIRE_EBADMSG,
+                     "data endpoint: message of 4 bytes is not a valid Envelope");
+    /* sampling parameters the sampler refuses */
+    Lp__SamplingParams sp = LP__SAMPLING_PARAMS__INIT; /* top_p 0, repeat_penalty 0 */
+    int32_t tok = 1;
+    Lp__Forward f = LP__FORWARD__INIT;
+    f.session = 3;
+    f.n_tokens = 1;
+    f.n_token_ids = 1;
+    f.token_ids = &tok;
+    f.new_session = true;
+    f.sampling = &sp;
+    Lp__Envelope env = LP__ENVELOPE__INIT;
+    env.request_id = 31;
+    env.body_case = LP__ENVELOPE__BODY_FORWARD;
+    env.forward = &f;
+    assert_int_equal(lp_wire_send(p.c.push, NULL, &env, 1000, &err), 0);
+    Lp__Envelope *r = lp_test_result(&p.c, E2E_WAIT_MS);
+    assert_non_null(r);
+    assert_int_equal(r->request_id, 31);
+    e2e_expect_error(r, LP_WIRE_EBADMSG, "top_p");
+    /* a control message on the data endpoint */
+    Lp__Hello h = LP__HELLO__INIT;
+    env.body_case = LP__ENVELOPE__BODY_HELLO;
+    env.hello = &h;
+    assert_int_equal(lp_wire_send(p.c.push, NULL, &env, 1000, &err), 0);
+    e2e_expect_error(lp_test_result(&p.c, E2E_WAIT_MS), LP_WIRE_EBADMSG,
+                     "only Forward messages");
+    still_serving(&p, 2);
+    e2e_pipe_stop(&p);
+}
+
+static void test_bad_steps(void **state)
+{
+    (void)state;
+    e2e_pipe p;
+    start_small(&p);
+    lp_test_coord *c = &p.c;
+    const int32_t t4[] = {1, 403, 407, 261, 378}, oov[] = {1, 600};
+    e2e_expect_error(e2e_step(c, 777, 0, t4, 1, false, true), LP_WIRE_ESESSION,
+                     "session 777: unknown on this worker");
+    e2e_expect_error(e2e_step(c, 5, 2, t4, 2, true, false), LP_WIRE_EPOS,
+                     "session 5: step at position 2, but the session holds 0");
+    e2e_expect_error(e2e_step(c, 5, 0, t4, 5, true, false), LP_WIRE_EBADMSG,
+                     "5 tokens in one step, more than n_batch 4");
+    e2e_expect_error(e2e_step(c, 5, 0, oov, 2, true, false), LP_WIRE_EBADMSG,
+                     "session 5: token id 600 outside the vocabulary of 512");
+    /* none of those left a session behind */
+    Lp__Envelope *st = e2e_stats(c, 0);
+    assert_int_equal(st->stats->sessions_open, 0);
+    lp_wire_env_free(st);
+
+    Lp__Envelope *r = e2e_step(c, 5, 0, t4, 4, true, false);
+    assert_int_equal(r->body_case, LP__ENVELOPE__BODY_RESULT);
+    assert_int_equal(r->result->token, -1);
+    lp_wire_env_free(r);
+    e2e_expect_error(e2e_step(c, 5, 0, t4, 1, true, false), LP_WIRE_ESESSION,
+                     "session 5: already open");
+    e2e_expect_error(e2e_step(c, 5, 6, t4, 1, false, false), LP_WIRE_EPOS,
+                     "step at position 6, but the session holds 4 positions (out of order?)");
+    r = e2e_step(c, 5, 4, t4, 1, false, false);
+    assert_int_equal(r->body_case, LP__ENVELOPE__BODY_RESULT);
+    lp_wire_env_free(r);
+    r = e2e_step(c, 5, 5, t4, 3, false, true); /* positions 5..7: the context's end */
+    assert_int_equal(r->body_case, LP__ENVELOPE__BODY_RESULT);
+    assert_true(r->result->token >= 0);
+    lp_wire_env_free(r);
+    e2e_expect_error(e2e_step(c, 5, 8, t4, 1, false, true), LP_WIRE_EPOS,
+                     "session 5: positions 8..8 are beyond the context of 8");
+    e2e_end_session(c, 0, 5);
+    still_serving(&p, 6);
+    e2e_pipe_stop(&p);
+}
+
+/* Steps sent straight to the second worker of a chain: it wants whole
+ * f32 rows of hidden states. */
+static void test_bad_hidden_states(void **state)
+{
+    (void)state;
+    e2e_pipe p;
+    e2e_pipe_start_opts(&p, "stories260K", 2, 2, CTX, BATCH);
+    assert_int_equal(lp_test_coord_push_to(&p.c, p.w[1].data), 0);
+    float hidden[2 * 64] = {0};
+    Lp__Forward f = LP__FORWARD__INIT;
+    f.session = 9;
+    f.n_tokens = 2;
+    f.new_session = true;
+    f.hidden = (ProtobufCBinaryData){sizeof hidden - 2 * 4, (uint8_t *)hidden};
+    Lp__Envelope env = LP__ENVELOPE__INIT;
+    env.body_case = LP__ENVELOPE__BODY_FORWARD;
+    env.forward = &f;
+    lp_err err = {0};
+    assert_int_equal(lp_wire_send(p.c.push, NULL, &env, 1000, &err), 0);
+    e2e_expect_error(lp_test_result(&p.c, E2E_WAIT_MS), LP_WIRE_EBADMSG,
+                     "session 9: 504 bytes of hidden states, expected 2 x 64 f32 (512 bytes)");
+    f.hidden.len = 2 * 64 * 2;
+    f.dtype = LP__HIDDEN_DTYPE__HIDDEN_F16;
+    assert_int_equal(lp_wire_send(p.c.push, NULL, &env, 1000, &err), 0);
+    e2e_expect_error(lp_test_result(&p.c, E2E_WAIT_MS), LP_WIRE_EBADMSG,
+                     "hidden dtype 1 is not supported yet (only f32)");
+    const int32_t toks[2] = {1, 2};
+    e2e_expect_error(e2e_step(&p.c, 9, 0, toks, 2, true, false), LP_WIRE_EBADMSG,
+                     "layers from 2 need hidden states, not token ids");
+    assert_int_equal(lp_test_coord_push_to(&p.c, p.w[0].data), 0);
+    still_serving(&p, 10);
+    e2e_pipe_stop(&p);
+}
+
+static void test_bad_loads(void **state)
+{
+    (void)state;
+    e2e_pipe p;
+    start_small(&p);
+    char path[4096], qwen[4096];
+    lp_test_shared(path, sizeof path, "models/stories260K.gguf");
+    lp_test_shared(qwen, sizeof qwen, "models/synth-qwen2-Q8_0.gguf");
+    uint8_t other[32];
+    char want[65], have[65], msg[512];
+    lp_test_model_id("synth-qwen2-Q8_0", other);
+    lp_model_id_hex(other, want);
+    lp_model_id_hex(p.model_id, have);
+    snprintf(msg, sizeof msg, "is another model: id %s, expected %s", have, want);
+    lp_test_coord *c = &p.c;
+    e2e_expect_error(e2e_load_req(c, 0, other, path, 0, 5, CTX, BATCH, NULL), LP_WIRE_EMODEL, msg);
+    e2e_expect_error(e2e_load_req(c, 0, p.model_id, path, 0, 9, CTX, BATCH, NULL), LP_WIRE_EMODEL,
+                     "layers [0, 9) are outside the model's 5 layers");
+    e2e_expect_error(e2e_load_req(c, 0, p.model_id, path, 0, 3, CTX, BATCH, NULL), LP_WIRE_ELOAD,
+                     "layers [0, 3) do not end the model, so next_endpoint is needed");
+    e2e_expect_error(e2e_load_req(c, 0, p.model_id, "/nonexistent.gguf", 0, 5, CTX, BATCH, NULL),
+                     LP_WIRE_ELOAD, "nonexistent.gguf");
+    e2e_expect_error(e2e_load_req(c, 0, p.model_id, qwen, 0, 3, CTX, BATCH, NULL),
+                     LP_WIRE_EMODEL, "another model");
+    /* the shard loaded before is still there */
+    still_serving(&p, 11);
+    e2e_pipe_stop(&p);
+
+    /* a worker whose limit is below what the shard needs */
+    e2e_pipe_spawn(&p, 1, "--mem-limit 256K");
+    lp_test_model_id("stories260K", p.model_id);
+    e2e_expect_error(e2e_load_req(&p.c, 0, p.model_id, path, 0, 5, 4096, 512, NULL), LP_WIRE_ELOAD,
+                     "over --mem-limit of 256.0 KiB");
+    e2e_pipe_stop(&p);
+}
+
+/* A SIGKILLed stage: the stage before it keeps answering and exits
+ * cleanly; nothing waits forever. */
+static void test_sigkill_downstream(void **state)
+{
+    (void)state;
+    e2e_pipe p;
+    e2e_pipe_start_opts(&p, "stories260K", 2, 3, CTX, BATCH);
+    const int32_t prompt[] = {1, 403};
+    int32_t ids[2];
+    e2e_generate_batch(&p.c, 12, prompt, 2, 2, ids, 2, BATCH);
+    lp_test_worker_kill(&p.w[1]);
+    e2e_send_step(&p.c, 12, 3, &ids[1], 1, false, true);
+    int64_t t0 = e2e_now_ms();
+    Lp__Envelope *r = lp_test_result(&p.c, 1500);
+    assert_null(r); /* nobody left to answer; the coordinator's heartbeats notice */
+    assert_true(e2e_now_ms() - t0 < 5000);
+    Lp__Envelope *hb = e2e_heartbeat(&p.c, 0);
+    assert_non_null(hb);
+    lp_wire_env_free(hb);
+    e2e_shutdown(&p.c, 0, &p.w[0]);
+    lp_test_coord_close(&p.c);
+}
+
+static void test_idle_sessions_expire(void **state)
+{
+    (void)state;
+    e2e_pipe p;
+    e2e_pipe_spawn(&p, 1, "--session-ttl 1");
+    e2e_pipe_load(&p, "stories260K", (int[]){0}, (int[]){5}, CTX, BATCH);
+    const int32_t prompt[] = {1, 403};
+    int32_t ids[1];
+    e2e_generate_batch(&p.c, 13, prompt, 2, 1, ids, 1, BATCH);
+    Lp__Envelope *st = e2e_stats(&p.c, 0);
+    assert_int_equal(st->stats->sessions_open, 1);
+    lp_wire_env_free(st);
+    int64_t t0 = e2e_now_ms();
+    uint64_t open = 1;
+    while (open && e2e_now_ms() - t0 < 10000) {
+        usleep(200000);
+        st = e2e_stats(&p.c, 0);
+        open = st->stats->sessions_open;
+        lp_wire_env_free(st);
+    }
+    assert_int_equal(open, 0);
+    assert_true(e2e_now_ms() - t0 >= 900);
+    e2e_expect_error(e2e_step(&p.c, 13, 2, ids, 1, false, true), LP_WIRE_ESESSION,
+                     "session 13: unknown");
+    e2e_pipe_stop(&p);
+}
+
+/* A shard file streamed in chunks lands in the cache, is listed by Hello
+ * and loads by its id; a chunk with a wrong checksum is refused. */
+static void test_shard_from_cache(void **state)
+{
+    (void)state;
+    char dir[4096], args[4200], path[4096];
+    lp_test_tmpdir(dir, sizeof dir);
+    snprintf(args, sizeof args, "--cache-dir %s/sub/cache", dir);
+    e2e_pipe p;
+    e2e_pipe_spawn(&p, 1, args);
+    size_t size;
+    uint8_t *file = lp_test_read_file(lp_test_shared(path, sizeof path, "models/stories260K.gguf"),
+                                      &size);
+    assert_non_null(file);
+    uint8_t id[32];
+    lp_sha256(file, size, id);
+    const size_t chunk = 256 << 10;
+    for (size_t off = 0; off < size; off += chunk) {
+        size_t n = size - off < chunk ? size - off : chunk;
+        uint8_t h[32];
+        lp_sha256(file + off, n, h);
+        Lp__ShardChunk ch = LP__SHARD_CHUNK__INIT;
+        ch.shard_id = (ProtobufCBinaryData){32, id};
+        ch.offset = off;
+        ch.total_size = size;
+        ch.data = (ProtobufCBinaryData){n, file + off};
+        ch.chunk_hash = (ProtobufCBinaryData){32, h};
+        ch.last = off + n == size;
+        Lp__Envelope env = LP__ENVELOPE__INIT;
+        env.body_case = LP__ENVELOPE__BODY_SHARD_CHUNK;
+        env.shard_chunk = &ch;
+        if (off == chunk) { /* once: a corrupted chunk */
+            h[0] ^= 1;
+            e2e_expect_error(lp_test_request(&p.c, 0, &env, E2E_WAIT_MS), LP_WIRE_ELOAD, "");
+            h[0] ^= 1;
+        }
+        Lp__Envelope *r = lp_test_request(&p.c, 0, &env, E2E_WAIT_MS);
+        assert_non_null(r);
+        if (r->body_case == LP__ENVELOPE__BODY_ERROR)
+            fail_msg("chunk at %zu: %s", off, r->error->message);
+        assert_int_equal(r->body_case, LP__ENVELOPE__BODY_CHUNK_ACK);
+        assert_int_equal(r->chunk_ack->have, off + n);
+        assert_int_equal(r->chunk_ack->complete, ch.last);
+        lp_wire_env_free(r);
+    }
+    free(file);
+    Lp__Envelope *caps = e2e_hello(&p.c, 0);
+    assert_int_equal(caps->capabilities->n_cached_shards, 1);
+    assert_memory_equal(caps->capabilities->cached_shards[0].data, id, 32);
+    lp_wire_env_free(caps);
+
+    Lp__LoadShard ls = LP__LOAD_SHARD__INIT;
+    lp_test_model_id("stories260K", p.model_id);
+    ls.model_id = (ProtobufCBinaryData){32, p.model_id};
+    ls.shard_id = (ProtobufCBinaryData){32, id};
+    ls.last_layer = 5;
+    ls.n_ctx = CTX;
+    ls.n_slots = 1;
+    ls.n_batch = BATCH;
+    ls.result_endpoint = p.c.result_ep;
+    Lp__Envelope env = LP__ENVELOPE__INIT;
+    env.body_case = LP__ENVELOPE__BODY_LOAD_SHARD;
+    env.load_shard = &ls;
+    Lp__Envelope *r = lp_test_request(&p.c, 0, &env, E2E_WAIT_MS);
+    assert_non_null(r);
+    if (r->body_case == LP__ENVELOPE__BODY_ERROR)
+        fail_msg("LoadShard by id: %s", r->error->message);
+    assert_int_equal(r->body_case, LP__ENVELOPE__BODY_SHARD_READY);
+    lp_wire_env_free(r);
+    still_serving(&p, 14);
+    id[0] ^= 1; /* a shard the cache does not hold */
+    e2e_expect_error(lp_test_request(&p.c, 0, &env, E2E_WAIT_MS), LP_WIRE_ELOAD,
+                     "is not in this worker's cache");
+    e2e_pipe_stop(&p);
+    lp_test_rmtree(dir);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_bad_bytes_on_control),
+        cmocka_unit_test(test_bad_bytes_on_data),
+        cmocka_unit_test(test_bad_steps),
+        cmocka_unit_test(test_bad_hidden_states),
+        cmocka_unit_test(test_bad_loads),
+        cmocka_unit_test(test_sigkill_downstream),
+        cmocka_unit_test(test_idle_sessions_expire),
+        cmocka_unit_test(test_shard_from_cache),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
