@@ -60,6 +60,8 @@ typedef struct lp_cluster_worker {
     /* counters for the speed report (from Result.compute_us and Stats) */
     uint64_t compute_us, steps;
     uint64_t bytes_in, bytes_out;
+    uint32_t sessions_open;       /* from the last Stats */
+    uint64_t kv_bytes_used, kv_bytes_reserved;
 } lp_cluster_worker;
 
 lp_cluster *lp_cluster_new(lp_wire *w, const lp_cluster_opts *o, lp_err *err);
@@ -105,8 +107,12 @@ void lp_cluster_cancel(lp_cluster *c, uint64_t session);
  * of live sessions, or -1 if the cluster cannot go on (err). */
 int lp_cluster_poll(lp_cluster *c, int timeout_ms, lp_err *err);
 
-/* Per-worker counters (sessions, KV bytes, bytes in/out) via Stats. */
+/* Per-worker counters (sessions, KV bytes, bytes in/out) via Stats.
+ * Blocks for at most ~2 s per worker. */
 int lp_cluster_refresh_stats(lp_cluster *c, lp_err *err);
+
+/* True once every worker holds its layers (again, after a loss). */
+bool lp_cluster_ready(const lp_cluster *c);
 
 /* Ask every worker to exit. */
 void lp_cluster_shutdown_workers(lp_cluster *c);

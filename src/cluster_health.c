@@ -110,6 +110,9 @@ void cl_on_control(lp_cluster *c, int i, const Lp__Envelope *env)
     case LP__ENVELOPE__BODY_STATS:
         w->info.bytes_in = env->stats->bytes_in;
         w->info.bytes_out = env->stats->bytes_out;
+        w->info.sessions_open = env->stats->sessions_open;
+        w->info.kv_bytes_used = env->stats->kv_bytes_used;
+        w->info.kv_bytes_reserved = env->stats->kv_bytes_reserved;
         break;
     case LP__ENVELOPE__BODY_ERROR:
         if (w->reloading) { /* the reload failed: try again on the next sign of life */
@@ -150,4 +153,9 @@ int lp_cluster_refresh_stats(lp_cluster *c, lp_err *err)
             return lp_err_set(err, "worker %s did not answer a stats request", c->w[i].info.name);
     }
     return 0;
+}
+
+bool lp_cluster_ready(const lp_cluster *c)
+{
+    return c->ready;
 }

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -37,6 +38,7 @@ static pid_t spawn(const char *bin, char *const argv[], int *out_fd, lp_err *err
         lp_err_set(err, "pipe: %s", strerror(errno));
         return -1;
     }
+    pid_t parent = getpid();
     pid_t pid = fork();
     if (pid < 0) {
         close(p[0]);
@@ -45,6 +47,11 @@ static pid_t spawn(const char *bin, char *const argv[], int *out_fd, lp_err *err
         return -1;
     }
     if (pid == 0) {
+        /* A worker we started must not outlive us: a crashed or killed
+         * coordinator (or test) would otherwise leave it holding ports. */
+        prctl(PR_SET_PDEATHSIG, SIGKILL);
+        if (getppid() != parent)
+            _exit(1);
         dup2(p[1], STDOUT_FILENO);
         close(p[0]);
         close(p[1]);

@@ -1,0 +1,239 @@
+/* The coordinator's cluster API against real worker processes on
+ * loopback: several sessions in flight at once, each equal to llama.cpp's
+ * greedy ids; KV freed on every worker when sessions end; a worker killed
+ * mid-generation ends the request with a clear error within 5 s, and once
+ * it is started again on its endpoints the next request succeeds. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cluster.h"
+#include "gguf.h"
+#include "local_workers.h"
+#include "model_id.h"
+#include "support.h"
+#include "support_ref.h"
+
+enum { MAX_SESS = 8 };
+
+typedef struct sess_out {
+    int32_t ids[64];
+    int n;
+    bool done;
+    char error[512];
+    int kill_after; /* tokens after which the test kills a worker (0: never) */
+    pid_t victim;
+} sess_out;
+
+typedef struct pool {
+    lp_wire *wire;
+    lp_cluster *cl;
+    lp_local_workers lw;
+    char model[4096];
+} pool;
+
+static bool on_token(void *user, uint64_t session, int32_t token, bool done, const char *error)
+{
+    sess_out *s = user;
+    (void)session;
+    if (done) {
+        s->done = true;
+        if (error)
+            snprintf(s->error, sizeof s->error, "%s", error);
+        return false;
+    }
+    if (s->n < 64)
+        s->ids[s->n++] = token;
+    if (s->kill_after && s->n == s->kill_after)
+        kill(s->victim, SIGKILL);
+    return true;
+}
+
+static void pool_open(pool *p, const char *stem, int n_workers, int slots)
+{
+    char rel[256];
+    lp_err err = {0};
+    snprintf(rel, sizeof rel, "models/%s.gguf", stem);
+    lp_test_shared(p->model, sizeof p->model, rel);
+    lp_cluster_opts co;
+    lp_cluster_opts_default(&co);
+    co.n_ctx = 512;
+    co.n_slots = slots;
+    co.n_batch = 16;
+    co.dead_after_ms = 2000;
+    p->wire = lp_wire_new(&err);
+    assert_non_null(p->wire);
+    if (lp_local_workers_start(&p->lw, n_workers, 1, NULL, &err) != 0 ||
+        !(p->cl = lp_cluster_new(p->wire, &co, &err)))
+        fail_msg("%s", err.msg);
+    for (int i = 0; i < n_workers; i++)
+        if (lp_cluster_add_worker(p->cl, p->lw.control[i], &err) != 0)
+            fail_msg("%s", err.msg);
+    lp_gguf *g = lp_gguf_open(p->model, &err);
+    uint8_t id[LP_MODEL_ID_BYTES];
+    assert_non_null(g);
+    assert_int_equal(lp_model_id(g, id, &err), 0);
+    uint32_t n_layer = 0, n_vocab;
+    lp_gguf_get_u32(g, "llama.block_count", &n_layer);
+    n_vocab = (uint32_t)lp_gguf_find_tensor(g, "token_embd.weight")->ne[1];
+    lp_gguf_close(g);
+    int first[8], last[8];
+    const char *paths[8];
+    for (int i = 0; i < n_workers; i++) {
+        first[i] = (int)n_layer * i / n_workers;
+        last[i] = (int)n_layer * (i + 1) / n_workers;
+        paths[i] = p->model;
+    }
+    if (lp_cluster_load(p->cl, id, paths, first, last, n_vocab, &err) != 0)
+        fail_msg("%s", err.msg);
+}
+
+static void pool_close(pool *p)
+{
+    lp_cluster_shutdown_workers(p->cl);
+    lp_local_workers_stop(&p->lw);
+    lp_cluster_free(p->cl);
+    lp_wire_free(p->wire);
+}
+
+static uint64_t start(pool *p, const ref_case *c, int n_predict, sess_out *out)
+{
+    lp_err err = {0};
+    lp_session_req req = {.prompt = c->prompt, .n_prompt = c->n_prompt, .n_predict = n_predict,
+                          .sampling = lp_sampler_params_default(), .cb = on_token, .user = out};
+    req.sampling.temp = 0.0f;
+    uint64_t id = lp_cluster_start(p->cl, &req, &err);
+    if (!id)
+        fail_msg("start: %s", err.msg);
+    return id;
+}
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+/* Poll until every session is done or `secs` pass. */
+static void run_until_done(pool *p, sess_out *s, int n, double secs)
+{
+    lp_err err = {0};
+    double t0 = now_s();
+    for (;;) {
+        bool all = true;
+        for (int i = 0; i < n; i++)
+            all = all && s[i].done;
+        if (all)
+            return;
+        if (now_s() - t0 > secs)
+            fail_msg("sessions still running after %.0f s", secs);
+        if (lp_cluster_poll(p->cl, 50, &err) < 0)
+            fail_msg("poll: %s", err.msg);
+    }
+}
+
+static void expect_ref(const ref_case *c, const sess_out *s)
+{
+    if (s->error[0])
+        fail_msg("session failed: %s", s->error);
+    assert_int_equal(s->n, c->n_greedy);
+    assert_memory_equal(s->ids, c->greedy, sizeof(int32_t) * (size_t)c->n_greedy);
+}
+
+static void expect_sessions_freed(pool *p)
+{
+    lp_err err = {0};
+    double t0 = now_s();
+    for (;;) {
+        assert_int_equal(lp_cluster_refresh_stats(p->cl, &err), 0);
+        uint32_t open = 0;
+        for (int i = 0; i < lp_cluster_n_workers(p->cl); i++)
+            open += lp_cluster_get_worker(p->cl, i)->sessions_open;
+        if (open == 0)
+            return;
+        if (now_s() - t0 > 5)
+            fail_msg("%u sessions still open on the workers", open);
+        lp_cluster_poll(p->cl, 50, &err);
+    }
+}
+
+static void test_sessions_in_flight(void **state)
+{
+    (void)state;
+    pool p;
+    ref_model m;
+    sess_out out[6] = {0};
+    assert_int_equal(ref_load("synth-llama-Q4_K_M", &m), 0);
+    pool_open(&p, "synth-llama-Q4_K_M", 2, 4);
+    for (int i = 0; i < 6; i++) /* 6 sessions on 4 slots: two wait */
+        start(&p, &m.cases[i % m.n_cases], m.cases[i % m.n_cases].n_greedy, &out[i]);
+    run_until_done(&p, out, 6, 60);
+    for (int i = 0; i < 6; i++)
+        expect_ref(&m.cases[i % m.n_cases], &out[i]);
+    expect_sessions_freed(&p);
+    pool_close(&p);
+    ref_free(&m);
+}
+
+static void test_lost_worker_then_back(void **state)
+{
+    (void)state;
+    pool p;
+    ref_model m;
+    lp_err err = {0};
+    assert_int_equal(ref_load("stories260K", &m), 0);
+    pool_open(&p, "stories260K", 2, 2);
+    const lp_cluster_worker *w1 = lp_cluster_get_worker(p.cl, 1);
+    char control[256], data[256];
+    snprintf(control, sizeof control, "%s", w1->control);
+    snprintf(data, sizeof data, "%s", w1->data);
+    sess_out doomed = {.kill_after = 5, .victim = p.lw.pid[1]};
+    start(&p, &m.cases[0], 400, &doomed);
+    double t_kill = now_s();
+    run_until_done(&p, &doomed, 1, 20);
+    double waited = now_s() - t_kill;
+    assert_true(doomed.n >= 5 && doomed.n < 400);
+    if (!strstr(doomed.error, "lost") || !strstr(doomed.error, w1->name))
+        fail_msg("error does not name the lost worker: '%s'", doomed.error);
+    assert_true(waited < 5.0);
+    waitpid(p.lw.pid[1], NULL, 0);
+    close(p.lw.out_fd[1]);
+    char ctl2[256];
+    p.lw.pid[1] = lp_local_worker_spawn(control, data, 1, NULL, "local-1", ctl2, sizeof ctl2,
+                                        &p.lw.out_fd[1], &err);
+    if (p.lw.pid[1] < 0)
+        fail_msg("restart: %s", err.msg);
+    double t0 = now_s();
+    while (!lp_cluster_ready(p.cl)) {
+        if (now_s() - t0 > 15)
+            fail_msg("the restarted worker was not loaded again");
+        lp_cluster_poll(p.cl, 50, &err);
+    }
+    sess_out again = {0};
+    start(&p, &m.cases[0], m.cases[0].n_greedy, &again);
+    run_until_done(&p, &again, 1, 30);
+    expect_ref(&m.cases[0], &again);
+    print_message("[ cluster ] lost worker reported after %.2f s; reloaded and served again\n",
+                  waited);
+    pool_close(&p);
+    ref_free(&m);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_sessions_in_flight),
+        cmocka_unit_test(test_lost_worker_then_back),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
