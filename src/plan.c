@@ -391,7 +391,7 @@ int lp_plan_make(const lp_plan_model *m, const lp_plan_worker *workers, int n_wo
     planner p;
     if (planner_init(&p, m, workers, n_workers, o, err) != 0)
         return -1;
-    int cap[LP_PLAN_MAX_WORKERS];
+    int cap[LP_PLAN_MAX_WORKERS] = {0};
     int rc;
     if (!search(&p, cap)) {
         rc = no_fit(&p, out, err);
