@@ -21,7 +21,7 @@ void lp_plan_print(FILE *f, const lp_plan_model *m, const lp_plan_worker *worker
                    const char *const *names, const lp_plan_shard *plan, int n_workers,
                    const lp_plan_opts *o)
 {
-    char c[7][40];
+    char c[7][72]; /* a layers cell: a range, a count and two roles */
     fprintf(f, "model: %s, %u layers, n_embd %u, vocabulary %u%s\n", m->arch, m->n_layer,
             m->n_embd, m->n_vocab, m->output_tied ? ", tied output" : "");
     fprintf(f, "context %d x %d session%s, batch %d, %d threads, KV %s per position per "
