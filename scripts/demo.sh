@@ -1,9 +1,10 @@
 #!/bin/sh
-# make demo: the built-in default job on the small real model in ../shared.
-# (Until the worker pool lands this runs the model in one process: the
-# single-shard path that every distributed run must reproduce.)
+# make demo: the built-in default job: a local pool of two workers serving
+# the small real model in ../shared (configs/local-2.ini), next to the same
+# model run in one process, which the pool must reproduce token for token.
 set -eu
 BUILD=${1:-build}
+CONFIG=${CONFIG:-configs/local-2.ini}
 MODEL=${MODEL:-../shared/models/stories260K.gguf}
 PROMPT=${PROMPT:-Once upon a time}
 if [ ! -f "$MODEL" ]; then
@@ -13,8 +14,14 @@ fi
 echo "== coord inspect $MODEL"
 "$BUILD/coord" inspect "$MODEL"
 echo
-echo "== coord run -p '$PROMPT' -n 120 -t 2 (greedy)"
-"$BUILD/coord" run -m "$MODEL" -p "$PROMPT" -n 120 -t 2
+echo "== coord plan --config $CONFIG"
+"$BUILD/coord" plan --config "$CONFIG" -m "$MODEL"
 echo
-echo "== the same prompt, sampled: --temp 0.8 --seed 7"
-"$BUILD/coord" run -m "$MODEL" -p "$PROMPT" -n 120 -t 2 --temp 0.8 --seed 7
+echo "== coord run --config $CONFIG: two worker processes on 127.0.0.1, greedy"
+"$BUILD/coord" run --config "$CONFIG" -m "$MODEL" -p "$PROMPT" -n 100
+echo
+echo "== the same prompt in one process (must print the same text)"
+"$BUILD/coord" run -m "$MODEL" -p "$PROMPT" -n 100 -t 2
+echo
+echo "== sampled instead of greedy: --temp 0.8 --seed 7"
+"$BUILD/coord" run -m "$MODEL" -p "$PROMPT" -n 100 -t 2 --temp 0.8 --seed 7
