@@ -96,6 +96,8 @@ void lp_sha256_init(lp_sha256_ctx *s)
 void lp_sha256_update(lp_sha256_ctx *s, const void *data, size_t len)
 {
     const uint8_t *p = data;
+    if (len == 0)
+        return; /* data may be NULL then */
     s->nbytes += len;
     if (s->nbuf) {
         size_t n = 64 - s->nbuf < len ? 64 - s->nbuf : len;
