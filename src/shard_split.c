@@ -292,10 +292,11 @@ static int write_all(int fd, const uint8_t *p, size_t n)
     return 0;
 }
 
+enum { PIECE = 8 << 20 };
+
 /* Writes and hashes n bytes in pieces, reporting progress; errno or 0. */
 static int sink_put(sink *s, const void *src, uint64_t n)
 {
-    enum { PIECE = 8 << 20 };
     const uint8_t *p = src;
     while (n) {
         size_t k = n < PIECE ? (size_t)n : PIECE;
@@ -307,8 +308,8 @@ static int sink_put(sink *s, const void *src, uint64_t n)
         n -= k;
         s->prog.done += k;
         s->prog.seconds = since(&s->t0);
-        if (s->cb && k == PIECE)
-            s->cb(&s->prog, s->ctx);
+        if (s->cb && k == PIECE && s->prog.done < s->prog.total)
+            s->cb(&s->prog, s->ctx); /* the end is reported once renamed */
     }
     return 0;
 }
@@ -325,9 +326,10 @@ static int sink_zeros(sink *s, uint64_t n)
     return e;
 }
 
-/* The source pages of a tensor just written are not needed again: drop
- * them from this process so splitting a 40 GB file does not look like a
- * 40 GB process (the page cache keeps what it likes). */
+/* Source pages just written are not needed again: drop them from this
+ * process, piece by piece, so that splitting a 40 GB file (with tensors
+ * of a GB) never makes a process of that size; the page cache keeps what
+ * it likes. Pages straddling a piece's ends stay. */
 static void drop_pages(const void *p, uint64_t n)
 {
     long pg = sysconf(_SC_PAGESIZE);
@@ -346,10 +348,14 @@ static int stream_shard(const lp_gguf *g, const shard_spec *sp, const buf *hdr, 
         const lp_gguf_tensor *t = &g->tensors[i];
         if (!wanted(sp, t->name))
             continue;
-        e = sink_put(s, t->data, t->nbytes);
+        const uint8_t *p = t->data;
+        for (uint64_t off = 0; !e && off < t->nbytes; off += PIECE) {
+            uint64_t k = t->nbytes - off < PIECE ? t->nbytes - off : PIECE;
+            e = sink_put(s, p + off, k);
+            drop_pages(p + off, k);
+        }
         if (!e)
             e = sink_zeros(s, pad_len(t->nbytes, g->alignment));
-        drop_pages(t->data, t->nbytes);
     }
     if (!e && fsync(s->fd) != 0)
         e = errno;
