@@ -289,7 +289,8 @@ static int recv_peer(void *sock, lp_wire_peer *peer, lp_err *err)
     size_t n = zmq_msg_size(&id);
     if (peer) {
         peer->len = n <= sizeof peer->id ? n : 0;
-        memcpy(peer->id, zmq_msg_data(&id), peer->len);
+        if (peer->len)
+            memcpy(peer->id, zmq_msg_data(&id), peer->len);
     }
     zmq_msg_close(&id);
     return 0;

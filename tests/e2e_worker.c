@@ -11,6 +11,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <cmocka.h>
+#include <math.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -235,6 +236,106 @@ static void test_shutdown_and_sigterm(void **state)
     assert_int_equal(lp_test_worker_wait(&w, 10000), 0);
 }
 
+/* Expected top-k of raw logits: log softmax, best first, ties to the lower id. */
+static void expect_top(const float *lg, int nv, int k, int32_t *ids, float *lps, float *lse_out)
+{
+    double max = -INFINITY, sum = 0;
+    for (int i = 0; i < nv; i++)
+        max = lg[i] > max ? lg[i] : max;
+    for (int i = 0; i < nv; i++)
+        sum += exp((double)lg[i] - max);
+    double lse = max + log(sum);
+    for (int j = 0; j < k; j++) {
+        int best = -1;
+        for (int i = 0; i < nv; i++) {
+            bool taken = false;
+            for (int q = 0; q < j; q++)
+                taken |= ids[q] == i;
+            if (!taken && (best < 0 || lg[i] > lg[best]))
+                best = i;
+        }
+        ids[j] = best;
+        lps[j] = (float)(lg[best] - lse);
+    }
+    *lse_out = (float)lse;
+}
+
+/* Seeded sampling with penalties, through two workers, draws exactly what
+ * the same sampler draws from the single-process logits (the last worker
+ * keeps the session's sampler and its history); top logprobs are the log
+ * softmax of the raw logits. */
+static void test_sampling_and_logprobs(void **state)
+{
+    (void)state;
+    enum { N = 12, TOP = 5, NV = 512 };
+    const int32_t prompt[] = {1, 403, 407, 261, 378, 300, 45, 99, 12, 470, 5};
+    const int np = sizeof prompt / sizeof prompt[0];
+    lp_sampler_params sp = lp_sampler_params_default();
+    sp.seed = 1234;
+    sp.temp = 0.9f;
+    sp.repeat_penalty = 1.3f;
+    sp.penalty_last_n = 16;
+    /* the single-process run */
+    char path[4096];
+    lp_shard_opts o;
+    lp_shard_opts_default(&o);
+    o.n_ctx = E2E_CTX;
+    o.n_batch = E2E_BATCH;
+    lp_err err = {0};
+    lp_shard *sh = lp_shard_open(lp_test_shared(path, sizeof path, "models/stories260K.gguf"), &o,
+                                 &err);
+    assert_non_null(sh);
+    lp_sampler *smp = lp_sampler_new(&sp, NV, &err);
+    assert_non_null(smp);
+    for (int i = 0; i < np; i++)
+        lp_sampler_accept(smp, prompt[i], &err);
+    int32_t want[N], want_top[N][TOP];
+    float want_lp[N][TOP], want_tok_lp[N];
+    const float *lg;
+    int slot = lp_kv_open(sh->kv, 1, &err);
+    assert_int_equal(lp_prefill(sh, slot, prompt, np, &lg, &err), 0);
+    for (int i = 0; i < N; i++) {
+        float lse;
+        expect_top(lg, NV, TOP, want_top[i], want_lp[i], &lse);
+        want[i] = lp_sampler_sample(smp, lg, &err);
+        want_tok_lp[i] = lg[want[i]] - lse;
+        lp_sampler_accept(smp, want[i], &err);
+        if (i + 1 < N)
+            assert_int_equal(lp_decode_one(sh, slot, want[i], &lg, &err), 0);
+    }
+    lp_sampler_free(smp);
+    lp_shard_close(sh);
+    /* the pipeline */
+    e2e_pipe p;
+    e2e_pipe_start(&p, "stories260K", 2, 2);
+    int32_t tok = 0;
+    for (int i = 0; i < N; i++) {
+        if (i == 0)
+            e2e_send_forward_sp(&p.c, 21, 0, prompt, np, true, &sp, prompt, np, TOP);
+        else
+            e2e_send_forward_sp(&p.c, 21, (uint32_t)(np + i - 1), &tok, 1, false, &sp, NULL, 0,
+                                TOP);
+        Lp__Envelope *r = lp_test_result(&p.c, E2E_WAIT_MS);
+        assert_non_null(r);
+        if (r->body_case == LP__ENVELOPE__BODY_ERROR)
+            fail_msg("step %d: %s", i, r->error->message);
+        const Lp__Result *res = r->result;
+        tok = res->token;
+        if (tok != want[i])
+            fail_msg("step %d: pipeline drew %d, single process %d", i, tok, want[i]);
+        assert_true(fabsf(res->logprob - want_tok_lp[i]) < 1e-4f);
+        assert_int_equal(res->n_top, TOP);
+        for (int k = 0; k < TOP; k++) {
+            assert_int_equal(res->top[k]->token, want_top[i][k]);
+            assert_true(fabsf(res->top[k]->logprob - want_lp[i][k]) < 1e-4f);
+        }
+        lp_wire_env_free(r);
+    }
+    print_message("[ worker ] %d seeded samples with penalties through 2 workers equal the "
+                  "single-process draws; top-%d logprobs match\n", N, TOP);
+    e2e_pipe_stop(&p);
+}
+
 /* RSS gained from loading a shard and running 8 steps through it. */
 static void rss_growth(const char *stem, int n_workers, const int *first, const int *last,
                        uint64_t *grew)
@@ -284,6 +385,7 @@ int main(void)
         cmocka_unit_test(test_one_worker_qwen2),
         cmocka_unit_test(test_two_workers_stories),
         cmocka_unit_test(test_two_workers_qwen2),
+        cmocka_unit_test(test_sampling_and_logprobs),
         cmocka_unit_test(test_stats_and_end_session),
         cmocka_unit_test(test_heartbeat_during_prefill),
         cmocka_unit_test(test_shutdown_and_sigterm),

@@ -177,10 +177,19 @@ void e2e_send_forward(lp_test_coord *c, uint64_t session, uint32_t pos0, const i
                       int n, bool new_session, bool sample, const int32_t *hist, int n_hist,
                       uint32_t top_logprobs)
 {
-    Lp__SamplingParams sp;
     lp_sampler_params greedy;
     lp_wire_sampling_to(NULL, &greedy, NULL);
-    lp_wire_sampling_from(&sp, &greedy);
+    e2e_send_forward_sp(c, session, pos0, toks, n, new_session, sample ? &greedy : NULL, hist,
+                        n_hist, top_logprobs);
+}
+
+void e2e_send_forward_sp(lp_test_coord *c, uint64_t session, uint32_t pos0, const int32_t *toks,
+                         int n, bool new_session, const lp_sampler_params *params,
+                         const int32_t *hist, int n_hist, uint32_t top_logprobs)
+{
+    Lp__SamplingParams sp;
+    if (params)
+        lp_wire_sampling_from(&sp, params);
     Lp__Forward f = LP__FORWARD__INIT;
     f.session = session;
     f.pos0 = pos0;
@@ -188,7 +197,7 @@ void e2e_send_forward(lp_test_coord *c, uint64_t session, uint32_t pos0, const i
     f.n_token_ids = (size_t)n;
     f.token_ids = (int32_t *)toks;
     f.new_session = new_session;
-    f.sampling = sample ? &sp : NULL;
+    f.sampling = params ? &sp : NULL;
     f.n_history = (size_t)n_hist;
     f.history = (int32_t *)hist;
     f.top_logprobs = top_logprobs;

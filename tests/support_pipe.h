@@ -49,6 +49,10 @@ void e2e_shutdown(lp_test_coord *c, int i, lp_test_worker *w);
 void e2e_send_forward(lp_test_coord *c, uint64_t session, uint32_t pos0, const int32_t *toks,
                       int n, bool new_session, bool sample, const int32_t *hist, int n_hist,
                       uint32_t top_logprobs);
+/* The same with any sampling parameters (NULL: this step is not sampled). */
+void e2e_send_forward_sp(lp_test_coord *c, uint64_t session, uint32_t pos0, const int32_t *toks,
+                         int n, bool new_session, const lp_sampler_params *sp,
+                         const int32_t *hist, int n_hist, uint32_t top_logprobs);
 void e2e_send_step(lp_test_coord *c, uint64_t session, uint32_t pos0, const int32_t *toks,
                    int n, bool new_session, bool sample);
 /* e2e_send_step, then the next message on the result endpoint (caller frees). */

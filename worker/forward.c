@@ -102,7 +102,8 @@ static int ensure_sampler(wk_compute *c, step *s)
 static void copy_times(const Lp__Forward *f, uint64_t *us, size_t *n, uint64_t mine)
 {
     size_t k = f->n_compute_us < LP_WIRE_MAX_HOPS ? f->n_compute_us : LP_WIRE_MAX_HOPS - 1;
-    memcpy(us, f->compute_us, k * sizeof *us);
+    if (k > 0)
+        memcpy(us, f->compute_us, k * sizeof *us);
     us[k] = mine;
     *n = k + 1;
 }
