@@ -183,37 +183,33 @@ static void test_heartbeat_during_prefill(void **state)
     int64_t t0 = e2e_now_ms();
     for (int k = 0; k < N_CHUNKS; k++)
         e2e_send_step(&p.c, 9, (uint32_t)(k * CHUNK), toks, CHUNK, k == 0, false);
-    int answered = 0, during = 0;
+    /* Heartbeat, then collect whatever results came, then wait a little:
+     * every heartbeat answered before the last result overlapped work. */
+    int during = 0;
     int64_t worst = 0;
     for (int got = 0; got < N_CHUNKS;) {
         int64_t h0 = e2e_now_ms();
         Lp__Envelope *hb = e2e_heartbeat(&p.c, 0);
-        int64_t rtt = e2e_now_ms() - h0;
-        worst = rtt > worst ? rtt : worst;
-        answered += hb != NULL;
+        assert_non_null(hb);
         lp_wire_env_free(hb);
+        worst = e2e_now_ms() - h0 > worst ? e2e_now_ms() - h0 : worst;
         Lp__Envelope *r;
-        int before = got;
-        while ((r = lp_test_result(&p.c, 0)) != NULL) {
+        for (int wait = 0; (r = lp_test_result(&p.c, wait)) != NULL; wait = 0, got++) {
             assert_int_equal(r->body_case, LP__ENVELOPE__BODY_RESULT);
+            lp_wire_env_free(r);
+        }
+        during += got < N_CHUNKS;
+        if (e2e_now_ms() - t0 > 60000)
+            fail_msg("prefill of %d chunks did not finish in 60 s (%d done)", N_CHUNKS, got);
+        if (got < N_CHUNKS && (r = lp_test_result(&p.c, 20)) != NULL) {
             lp_wire_env_free(r);
             got++;
         }
-        during += got == before && got < N_CHUNKS;
-        if (e2e_now_ms() - t0 > 60000)
-            fail_msg("prefill of %d chunks did not finish in 60 s (%d done)", N_CHUNKS, got);
-        if (got == before) {
-            r = lp_test_result(&p.c, 50);
-            if (r) {
-                lp_wire_env_free(r);
-                got++;
-            }
-        }
     }
     print_message("[ worker ] %d heartbeats answered during a %d-token prefill of %lld ms "
-                  "(worst %lld ms)\n", answered, CHUNK * N_CHUNKS,
+                  "(slowest %lld ms)\n", during, CHUNK * N_CHUNKS,
                   (long long)(e2e_now_ms() - t0), (long long)worst);
-    assert_true(during >= 2);  /* heartbeats really overlapped the compute */
+    assert_true(during >= 3);  /* heartbeats really overlapped the compute */
     assert_true(worst < 1000); /* and none waited for it */
     e2e_pipe_stop(&p);
 }
