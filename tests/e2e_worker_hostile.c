@@ -235,6 +235,12 @@ static void test_bad_loads(void **state)
                      LP_WIRE_ELOAD, "nonexistent.gguf");
     e2e_expect_error(e2e_load_req(c, 0, p.model_id, qwen, 0, 3, CTX, BATCH, NULL),
                      LP_WIRE_EMODEL, "another model");
+    char f32[4096];
+    uint8_t f32_id[32];
+    lp_test_shared(f32, sizeof f32, "models/synth-llama-f32.gguf");
+    lp_test_model_id("synth-llama-f32", f32_id);
+    e2e_expect_error(e2e_load_req(c, 0, f32_id, f32, 0, 4, 65536, 65536, NULL), LP_WIRE_ELOAD,
+                     "n_batch 65536 x n_embd 256 f32 hidden states are 67108864 bytes per step");
     /* the shard loaded before is still there */
     still_serving(&p, 11);
     e2e_pipe_stop(&p);

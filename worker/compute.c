@@ -125,7 +125,7 @@ static void on_data(wk_compute *c)
         fprintf(stderr, "worker %s: data socket: %s\n", c->ctx->opts.name, err.msg);
         return;
     }
-    atomic_fetch_add(&c->ctx->stats.bytes_in, rc == 0 ? 0 : info.bytes);
+    atomic_fetch_add(&c->ctx->stats.bytes_in, info.bytes);
     if (rc == -1) {
         char msg[600];
         snprintf(msg, sizeof msg, "data endpoint: %s", err.msg);
@@ -133,7 +133,7 @@ static void on_data(wk_compute *c)
         return;
     }
     if (env->body_case == LP__ENVELOPE__BODY_FORWARD)
-        wk_forward(c, env, info.bytes);
+        wk_forward(c, env);
     else
         wk_send_error(c, env->request_id, 0, LP_WIRE_EBADMSG,
                       "data endpoint: only Forward messages belong here");

@@ -32,8 +32,8 @@ int wk_load(wk_compute *c, const Lp__LoadShard *ls, Lp__ShardReady *ready, uint3
 void wk_unload(wk_compute *c);
 
 /* forward.c: run one Forward and send what follows from it (Forward
- * downstream, or Result / Error to the coordinator). bytes: its size. */
-void wk_forward(wk_compute *c, const Lp__Envelope *env, size_t bytes);
+ * downstream, or Result / Error to the coordinator). */
+void wk_forward(wk_compute *c, const Lp__Envelope *env);
 
 /* Send an Error for request_id (about session, 0 if none) to the
  * coordinator's result endpoint; printed on stderr when there is none. */

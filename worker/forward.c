@@ -221,9 +221,8 @@ static int run_step(wk_compute *c, step *s)
     return c->shard->model->has_head ? answer(c, s, out, us) : pass_on(c, s, out, us);
 }
 
-void wk_forward(wk_compute *c, const Lp__Envelope *env, size_t bytes)
+void wk_forward(wk_compute *c, const Lp__Envelope *env)
 {
-    atomic_fetch_add(&c->ctx->stats.bytes_in, bytes);
     step s = {.f = env->forward, .request_id = env->request_id, .slot = -1};
     if (!c->shard) {
         refuse(c, &s, LP_WIRE_ESTATE, "no shard is loaded on this worker");

@@ -71,6 +71,16 @@ static int check_fit(const wk_compute *c, const lp_plan_model *pm, const Lp__Loa
         return lp_err_set(err, "layers [%d, %d) are outside the model's %u layers", first, last,
                           pm->n_layer);
     }
+    /* A full step of hidden states must fit one message (wire.h's cap,
+     * less room for the envelope around it). */
+    uint64_t step_bytes = (uint64_t)ls->n_batch * pm->n_embd * sizeof(float);
+    if (step_bytes > LP_WIRE_MAX_MSG - (1u << 20)) {
+        *code = LP_WIRE_ELOAD;
+        return lp_err_set(err, "n_batch %u x n_embd %u f32 hidden states are %llu bytes per "
+                          "step, over the wire's %u MiB message cap: use a smaller n_batch",
+                          ls->n_batch, pm->n_embd, (unsigned long long)step_bytes,
+                          LP_WIRE_MAX_MSG >> 20);
+    }
     need->n_ctx = resolve_ctx(pm, ls->n_ctx);
     need->n_threads = ls->n_threads ? (int)ls->n_threads : c->ctx->opts.n_threads;
     need->weights = lp_plan_weight_bytes(pm, first, last);
