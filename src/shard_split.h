@@ -19,7 +19,8 @@
  * tied (no output.weight); output_norm.weight and output.weight if it has
  * the head; and every other tensor outside blk.* (rope_freqs.weight) in
  * every shard. Layers keep their global numbers, so a shard opens with
- * lp_shard_open(first, last) like the whole file.
+ * lp_shard_open(first, last) like the whole file. shard_info.h reads the
+ * keys back, checked.
  *
  * Tensor data streams from the mapped source to disk (the process never
  * holds a shard in memory), is hashed as it is written (a shard's id is
