@@ -241,6 +241,19 @@ static void test_bad_loads(void **state)
     lp_test_model_id("synth-llama-f32", f32_id);
     e2e_expect_error(e2e_load_req(c, 0, f32_id, f32, 0, 4, 65536, 65536, NULL), LP_WIRE_ELOAD,
                      "n_batch 65536 x n_embd 256 f32 hidden states are 67108864 bytes per step");
+    Lp__LoadShard ls = LP__LOAD_SHARD__INIT;
+    ls.model_id = (ProtobufCBinaryData){32, p.model_id};
+    ls.model_path = path;
+    ls.last_layer = 5;
+    ls.n_slots = 1;
+    ls.n_batch = 4;
+    ls.result_endpoint = c->result_ep;
+    ls.wire_dtype = LP__HIDDEN_DTYPE__HIDDEN_BF16;
+    Lp__Envelope env = LP__ENVELOPE__INIT;
+    env.body_case = LP__ENVELOPE__BODY_LOAD_SHARD;
+    env.load_shard = &ls;
+    e2e_expect_error(lp_test_request(c, 0, &env, E2E_WAIT_MS), LP_WIRE_ELOAD,
+                     "wire dtype 2 is not supported yet (only f32)");
     /* the shard loaded before is still there */
     still_serving(&p, 11);
     e2e_pipe_stop(&p);

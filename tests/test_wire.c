@@ -160,10 +160,11 @@ static void test_check_load_shard(void **state)
     expect_refused(&m.env, "out of range");
     load(&m)->load_shard->result_endpoint = "";
     expect_refused(&m.env, "result_endpoint");
-    static char longpath[LP_WIRE_MAX_STR + 8];
-    memset(longpath, 'a', sizeof longpath - 1);
+    char *longpath = calloc(1, LP_WIRE_MAX_STR + 8);
+    memset(longpath, 'a', LP_WIRE_MAX_STR + 7);
     load(&m)->load_shard->model_path = longpath;
     expect_refused(&m.env, "longer than");
+    free(longpath);
 }
 
 static void test_check_chunk(void **state)

@@ -71,6 +71,11 @@ static int check_fit(const wk_compute *c, const lp_plan_model *pm, const Lp__Loa
         return lp_err_set(err, "layers [%d, %d) are outside the model's %u layers", first, last,
                           pm->n_layer);
     }
+    if (ls->wire_dtype != LP__HIDDEN_DTYPE__HIDDEN_F32) {
+        *code = LP_WIRE_ELOAD;
+        return lp_err_set(err, "wire dtype %d is not supported yet (only f32)",
+                          (int)ls->wire_dtype);
+    }
     /* A full step of hidden states must fit one message (wire.h's cap,
      * less room for the envelope around it). */
     uint64_t step_bytes = (uint64_t)ls->n_batch * pm->n_embd * sizeof(float);
