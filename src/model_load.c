@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "quant.h"
+#include "shard_info.h"
 
 static int get_arch_u32(const lp_gguf *g, const char *arch, const char *suffix,
                         uint32_t *out, bool required, lp_err *err)
@@ -131,8 +132,19 @@ int lp_hparams_read(const lp_gguf *g, lp_hparams *hp, lp_err *err)
     if (get_arch_u32(g, a, "rope.dimension_count", &hp->n_rot, false, err))
         return -1;
     const lp_gguf_tensor *emb = lp_gguf_find_tensor(g, "token_embd.weight");
-    if (!emb || emb->n_dims != 2 || emb->ne[1] > UINT32_MAX)
-        return lp_err_set(err, "model: tensor 'token_embd.weight' missing or not 2-D");
+    if (!emb) {
+        /* A shard file of later layers (coord split) has no embedding; it
+         * names the vocabulary's size instead. */
+        lp_shard_info si;
+        if (lp_shard_info_read(g, &si, err) != 0)
+            return -1;
+        if (!si.is_shard)
+            return lp_err_set(err, "model: tensor 'token_embd.weight' is missing");
+        hp->n_vocab = si.n_vocab;
+        return check_hparams(hp, err);
+    }
+    if (emb->n_dims != 2 || emb->ne[1] > UINT32_MAX)
+        return lp_err_set(err, "model: tensor 'token_embd.weight' is not 2-D");
     hp->n_vocab = (uint32_t)emb->ne[1];
     return check_hparams(hp, err);
 }
@@ -213,7 +225,9 @@ static int bind_layer(const lp_gguf *g, const lp_hparams *hp, int il, lp_layer *
 static int bind_ends(const lp_gguf *g, lp_model *m, lp_err *err)
 {
     const lp_hparams *hp = &m->hp;
-    if ((m->has_embed || m->has_head) &&
+    /* The head reads token_embd only when the output is tied to it. */
+    m->output_tied = m->has_head && lp_gguf_find_tensor(g, "output.weight") == NULL;
+    if ((m->has_embed || m->output_tied) &&
         bind_matrix(g, "token_embd.weight", -1, hp->n_embd, hp->n_vocab, &m->tok_embd, err))
         return -1;
     m->tok_embd.gathered = true; /* the embedding lookup reads its rows */
@@ -223,7 +237,6 @@ static int bind_ends(const lp_gguf *g, lp_model *m, lp_err *err)
         return 0;
     if (bind_vector(g, "output_norm.weight", -1, hp->n_embd, &m->output_norm, true, err))
         return -1;
-    m->output_tied = lp_gguf_find_tensor(g, "output.weight") == NULL;
     if (m->output_tied) {
         m->output = m->tok_embd;
         return 0;
@@ -241,6 +254,14 @@ lp_model *lp_model_load(const lp_gguf *g, int first, int last, lp_err *err)
     if (first < 0 || first >= last || last > (int)hp.n_layer) {
         lp_err_set(err, "model: layer range [%d, %d) is not inside [0, %u)", first, last,
                    hp.n_layer);
+        return NULL;
+    }
+    lp_shard_info si;
+    if (lp_shard_info_read(g, &si, err) != 0)
+        return NULL;
+    if (si.is_shard && (first < (int)si.first || last > (int)si.last)) {
+        lp_err_set(err, "model: layer range [%d, %d) is not inside this shard file's "
+                   "[%u, %u)", first, last, si.first, si.last);
         return NULL;
     }
     lp_model *m = calloc(1, sizeof *m);
