@@ -11,6 +11,7 @@
 #include "kv.h"
 #include "model.h"
 #include "plan_internal.h"
+#include "shard_info.h"
 #include "quant.h"
 
 uint64_t lp_plan_sat_add(uint64_t a, uint64_t b)
@@ -134,19 +135,23 @@ int lp_plan_model_from_gguf(const lp_gguf *g, lp_plan_model *m, lp_err *err)
 {
     memset(m, 0, sizeof *m);
     lp_hparams hp;
-    if (lp_hparams_read(g, &hp, err) != 0)
+    lp_shard_info si;
+    if (lp_hparams_read(g, &hp, err) != 0 || lp_shard_info_read(g, &si, err) != 0)
         return -1;
     set_dims(m, &hp);
     if (alloc_layers(m, err) != 0)
         return -1;
-    m->output_tied = true;
+    /* A shard file (coord split) holds layers [first, last) only, and a
+     * head without output.weight only if the output is tied. */
+    const uint32_t lo = si.is_shard ? si.first : 0, hi = si.is_shard ? si.last : m->n_layer;
+    m->output_tied = !si.is_shard || si.has_head;
     for (uint64_t i = 0; i < g->n_tensors; i++)
         add_tensor(m, &g->tensors[i]);
     if (m->output_tied) {
         const lp_gguf_tensor *emb = lp_gguf_find_tensor(g, "token_embd.weight");
         m->head_dot_row = emb ? dot_row(emb) : 0;
     }
-    for (uint32_t il = 0; il < m->n_layer; il++)
+    for (uint32_t il = lo; il < hi; il++)
         if (m->layer_bytes[il] == 0) {
             lp_plan_model_free(m);
             return lp_err_set(err, "plan: layer %u has no tensors", il);
