@@ -148,7 +148,7 @@ static int connect_and_load(pool_ctx *p, lp_err *err)
         start_workers(p, err) != 0 || model_paths(p, paths, abs_model, err) != 0 ||
         lp_model_id(p->g, id, err) != 0 || plan_layers(p, &co, first, last, err) != 0)
         return -1;
-    return lp_cluster_load(p->cl, id, paths, first, last, p->hp.n_vocab, err);
+    return lp_cluster_load(p->cl, id, paths, NULL, first, last, p->hp.n_vocab, err);
 }
 
 /* The pool to run on: the config file, or a local one from the flags. */

@@ -3,6 +3,8 @@
  * lost workers in cluster_health.c. */
 #include "cluster_internal.h"
 
+#include "transfer.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -94,11 +96,27 @@ static int await_reply(lp_cluster *c, int i, uint64_t request_id, int timeout_ms
     }
 }
 
+/* A worker bound to every interface reports tcp://0.0.0.0:PORT (or *):
+ * dial its data port at the host we reached its control port at. */
+static void data_endpoint(const char *control, const char *reported, char *out, size_t cap)
+{
+    const char *port = strrchr(reported, ':');
+    bool wildcard = !strncmp(reported, "tcp://0.0.0.0:", 14) || !strncmp(reported, "tcp://*:", 8);
+    const char *host = strstr(control, "://"), *host_end = strrchr(control, ':');
+    if (!wildcard || !port || !host || !host_end || host_end < host + 3) {
+        snprintf(out, cap, "%s", reported);
+        return;
+    }
+    host += 3;
+    snprintf(out, cap, "tcp://%.*s%s", (int)(host_end - host), host, port);
+}
+
 static void take_capabilities(cl_worker *w, const Lp__Capabilities *cap)
 {
     lp_cluster_worker *in = &w->info;
     snprintf(in->name, sizeof in->name, "%s", cap->name ? cap->name : "");
-    snprintf(in->data, sizeof in->data, "%s", cap->data_endpoint ? cap->data_endpoint : "");
+    data_endpoint(in->control, cap->data_endpoint ? cap->data_endpoint : "", in->data,
+                  sizeof in->data);
     snprintf(in->isa, sizeof in->isa, "%s", cap->isa ? cap->isa : "");
     in->ram_total = cap->ram_total;
     in->ram_available = cap->ram_available;
@@ -159,8 +177,8 @@ static int wait_ready(lp_cluster *c, int i, uint64_t request_id, lp_err *err)
 }
 
 int lp_cluster_load(lp_cluster *c, const uint8_t model_id[LP_MODEL_ID_BYTES],
-                    const char *const *model_path, const int *first, const int *last,
-                    uint32_t n_vocab, lp_err *err)
+                    const char *const *model_path, const uint8_t *const *shard_id,
+                    const int *first, const int *last, uint32_t n_vocab, lp_err *err)
 {
     if (c->n_workers == 0)
         return lp_err_set(err, "cluster: no workers to load");
@@ -169,7 +187,11 @@ int lp_cluster_load(lp_cluster *c, const uint8_t model_id[LP_MODEL_ID_BYTES],
     for (int i = 0; i < c->n_workers; i++) {
         c->w[i].info.first = first[i];
         c->w[i].info.last = last[i];
-        snprintf(c->w[i].model_path, sizeof c->w[i].model_path, "%s", model_path[i]);
+        snprintf(c->w[i].model_path, sizeof c->w[i].model_path, "%s",
+                 model_path[i] ? model_path[i] : "");
+        c->w[i].from_shard = shard_id && shard_id[i];
+        if (c->w[i].from_shard)
+            memcpy(c->w[i].shard_id, shard_id[i], LP_MODEL_ID_BYTES);
     }
     if (!c->data_push &&
         !(c->data_push = lp_wire_socket(c->wire, LP_SOCK_PUSH, c->w[0].info.data, err)))
@@ -225,4 +247,17 @@ void lp_cluster_shutdown_workers(lp_cluster *c)
         env.shutdown = &sd;
         lp_wire_send(c->w[i].ctl, NULL, &env, 1000, NULL);
     }
+}
+
+int lp_cluster_send_shard(lp_cluster *c, int i, const char *path,
+                          const uint8_t shard_id[LP_MODEL_ID_BYTES],
+                          bool (*progress)(void *ctx, uint64_t done, uint64_t total, double mb_s),
+                          void *ctx, lp_err *err)
+{
+    if (i < 0 || i >= c->n_workers)
+        return lp_err_set(err, "cluster: no worker %d", i);
+    int rc = lp_transfer_shard(c->w[i].ctl, path, shard_id, progress, ctx,
+                               c->o.dead_after_ms * 10, &c->hb_seq, NULL, err);
+    c->w[i].last_seen_ms = cl_now_ms();
+    return rc;
 }

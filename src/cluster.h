@@ -74,11 +74,20 @@ int lp_cluster_n_workers(const lp_cluster *c);
 const lp_cluster_worker *lp_cluster_get_worker(const lp_cluster *c, int i);
 
 /* Have worker i hold layers [first[i], last[i]) of the model whose id is
- * given, reading it from model_path[i] on that worker. Blocks until every
- * worker is ready (or load_timeout_ms). */
+ * given, reading it from model_path[i] on that worker, or, where
+ * shard_id[i] is non-NULL (shard_id itself may be NULL), from the shard
+ * file with that id in its cache (see lp_cluster_send_shard). Blocks until
+ * every worker is ready (or load_timeout_ms). */
 int lp_cluster_load(lp_cluster *c, const uint8_t model_id[LP_MODEL_ID_BYTES],
-                    const char *const *model_path, const int *first, const int *last,
-                    uint32_t n_vocab, lp_err *err);
+                    const char *const *model_path, const uint8_t *const *shard_id,
+                    const int *first, const int *last, uint32_t n_vocab, lp_err *err);
+
+/* Stream the shard file at path (SHA-256 shard_id) into worker i's cache,
+ * resuming from what it already holds (transfer.h). */
+int lp_cluster_send_shard(lp_cluster *c, int i, const char *path,
+                          const uint8_t shard_id[LP_MODEL_ID_BYTES],
+                          bool (*progress)(void *ctx, uint64_t done, uint64_t total, double mb_s),
+                          void *ctx, lp_err *err);
 
 /* Called for every sampled token (done false); return true to go on.
  * Then once more with token -1 and done true when the session ends: error

@@ -14,6 +14,8 @@ typedef struct cl_worker {
     bool loaded;          /* ShardReady received for the current plan */
     bool reloading;       /* lost, then heard again: LoadShard sent */
     char model_path[1024];
+    uint8_t shard_id[LP_MODEL_ID_BYTES];
+    bool from_shard;      /* load shard_id from its cache, not model_path */
 } cl_worker;
 
 typedef struct cl_session {

@@ -93,7 +93,7 @@ static void pool_open(pool *p, const char *stem, int n_workers, int slots)
         last[i] = (int)n_layer * (i + 1) / n_workers;
         paths[i] = p->model;
     }
-    if (lp_cluster_load(p->cl, id, paths, first, last, n_vocab, &err) != 0)
+    if (lp_cluster_load(p->cl, id, paths, NULL, first, last, n_vocab, &err) != 0)
         fail_msg("%s", err.msg);
 }
 

@@ -193,7 +193,7 @@ int wk_load(wk_compute *c, const Lp__LoadShard *ls, Lp__ShardReady *ready, uint3
 {
     int64_t t0 = wk_now_ms();
     char path[4096];
-    shard_need need;
+    shard_need need = {0};
     if (resolve_path(c, ls, path, sizeof path, code, err) != 0 ||
         probe(c, ls, path, &need, code, err) != 0)
         return -1;
