@@ -13,6 +13,7 @@
 #include "model_id.h"
 #include "output.h"
 #include "plan.h"
+#include "shard_supply.h"
 #include "tokenizer.h"
 #include "wire.h"
 
@@ -113,20 +114,27 @@ static int start_workers(pool_ctx *p, lp_err *err)
     return 0;
 }
 
-/* Each worker reads the model from its own copy: the config's model_path
- * for that worker, else (a local pool) the coordinator's file. */
-static int model_paths(pool_ctx *p, const char **paths, char *abs_model, lp_err *err)
+/* Each worker reads the model from its own copy (the config's model_path
+ * for that worker, or, in a local pool, the coordinator's file); a worker
+ * without one gets its layers as a shard streamed into its cache. */
+static int weights_for_workers(pool_ctx *p, const uint8_t id[LP_MODEL_ID_BYTES],
+                               const int *first, const int *last, const char **paths,
+                               const uint8_t **shard_ids, uint8_t (*ids)[32], char *abs_model,
+                               lp_err *err)
 {
+    bool need[LP_CLUSTER_MAX_WORKERS], any = false;
     if (!realpath(p->cfg->model_path, abs_model))
         return lp_err_set(err, "cannot resolve %s", p->cfg->model_path);
     for (int i = 0; i < p->cfg->n_workers; i++) {
         const lp_config_worker *w = &p->cfg->workers[i];
-        if (!p->cfg->local && !w->model_path[0])
-            return lp_err_set(err, "%s: worker %s has no model_path, and streaming shards to "
-                              "workers is not wired into coord run yet", p->cfg->file, w->name);
-        paths[i] = w->model_path[0] ? w->model_path : abs_model;
+        need[i] = !p->cfg->local && !w->model_path[0];
+        any = any || need[i];
+        paths[i] = need[i] ? NULL : w->model_path[0] ? w->model_path : abs_model;
+        shard_ids[i] = need[i] ? ids[i] : NULL;
     }
-    return 0;
+    if (!any)
+        return 0;
+    return shard_supply(p->cl, abs_model, id, first, last, need, p->cfg->n_workers, ids, err);
 }
 
 static int connect_and_load(pool_ctx *p, lp_err *err)
@@ -142,13 +150,16 @@ static int connect_and_load(pool_ctx *p, lp_err *err)
     co.n_threads = cfg->threads;
     int first[LP_CLUSTER_MAX_WORKERS], last[LP_CLUSTER_MAX_WORKERS];
     const char *paths[LP_CLUSTER_MAX_WORKERS];
+    const uint8_t *shard_ids[LP_CLUSTER_MAX_WORKERS];
+    uint8_t ids[LP_CLUSTER_MAX_WORKERS][32];
     char abs_model[PATH_MAX];
     uint8_t id[LP_MODEL_ID_BYTES];
     if (!(p->wire = lp_wire_new(err)) || !(p->cl = lp_cluster_new(p->wire, &co, err)) ||
-        start_workers(p, err) != 0 || model_paths(p, paths, abs_model, err) != 0 ||
-        lp_model_id(p->g, id, err) != 0 || plan_layers(p, &co, first, last, err) != 0)
+        start_workers(p, err) != 0 || lp_model_id(p->g, id, err) != 0 ||
+        plan_layers(p, &co, first, last, err) != 0 ||
+        weights_for_workers(p, id, first, last, paths, shard_ids, ids, abs_model, err) != 0)
         return -1;
-    return lp_cluster_load(p->cl, id, paths, NULL, first, last, p->hp.n_vocab, err);
+    return lp_cluster_load(p->cl, id, paths, shard_ids, first, last, p->hp.n_vocab, err);
 }
 
 /* The pool to run on: the config file, or a local one from the flags. */
@@ -253,8 +264,8 @@ int pool_run(const run_opts *o, lp_err *err)
         report(&p);
         rc = 0;
     }
-    if (p.cl)
-        lp_cluster_shutdown_workers(p.cl);
+    if (p.cl && p.cfg && p.cfg->local)
+        lp_cluster_shutdown_workers(p.cl); /* workers of a config's pool keep serving */
     lp_local_workers_stop(&p.lw);
     lp_cluster_free(p.cl);
     lp_wire_free(p.wire);

@@ -93,14 +93,15 @@ static int read_endpoint(int fd, char *control, size_t cap, lp_err *err)
 }
 
 pid_t lp_local_worker_spawn(const char *listen, const char *data, int threads,
-                            const char *mem_limit, const char *name, char *control, size_t cap,
+                            const char *mem_limit, const char *name,
+                            const char *const *extra_args, char *control, size_t cap,
                             int *out_fd, lp_err *err)
 {
     char bin[4096], targ[16];
     if (worker_binary(bin, sizeof bin, err) != 0)
         return -1;
     snprintf(targ, sizeof targ, "%d", threads > 0 ? threads : 1);
-    char *argv[16];
+    char *argv[32];
     int k = 0;
     argv[k++] = bin;
     argv[k++] = "--listen";
@@ -117,6 +118,8 @@ pid_t lp_local_worker_spawn(const char *listen, const char *data, int threads,
         argv[k++] = "--mem-limit";
         argv[k++] = (char *)mem_limit;
     }
+    for (int i = 0; extra_args && extra_args[i] && k < 31; i++)
+        argv[k++] = (char *)extra_args[i];
     argv[k] = NULL;
     pid_t pid = spawn(bin, argv, out_fd, err);
     if (pid > 0 && read_endpoint(*out_fd, control, cap, err) != 0) {
@@ -138,7 +141,7 @@ int lp_local_workers_start(lp_local_workers *lw, int n, int threads, const char 
     for (int i = 0; i < n; i++) {
         snprintf(name, sizeof name, "local-%d", i);
         lw->pid[i] = lp_local_worker_spawn("tcp://127.0.0.1:0", NULL, threads, mem_limit, name,
-                                           lw->control[i], sizeof lw->control[i],
+                                           NULL, lw->control[i], sizeof lw->control[i],
                                            &lw->out_fd[i], err);
         if (lw->pid[i] < 0) {
             lp_local_workers_stop(lw);

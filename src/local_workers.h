@@ -25,11 +25,13 @@ int lp_local_workers_start(lp_local_workers *lw, int n, int threads, const char 
                         lp_err *err);
 
 /* One worker listening on the given endpoints (data may be NULL: the
- * worker's default), e.g. to restart one on the endpoints it had. Its
+ * worker's default), e.g. to restart one on the endpoints it had;
+ * extra_args (NULL-terminated, may be NULL) are appended. Its
  * pid, or -1; control (cap bytes) gets its control endpoint and *out_fd
  * its stdout, which the caller closes after the worker is gone. */
 pid_t lp_local_worker_spawn(const char *listen, const char *data, int threads,
-                            const char *mem_limit, const char *name, char *control, size_t cap,
+                            const char *mem_limit, const char *name,
+                            const char *const *extra_args, char *control, size_t cap,
                             int *out_fd, lp_err *err);
 
 /* Wait up to a second for each to exit (after a Shutdown), then kill. */

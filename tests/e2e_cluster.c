@@ -209,7 +209,7 @@ static void test_lost_worker_then_back(void **state)
     waitpid(p.lw.pid[1], NULL, 0);
     close(p.lw.out_fd[1]);
     char ctl2[256];
-    p.lw.pid[1] = lp_local_worker_spawn(control, data, 1, NULL, "local-1", ctl2, sizeof ctl2,
+    p.lw.pid[1] = lp_local_worker_spawn(control, data, 1, NULL, "local-1", NULL, ctl2, sizeof ctl2,
                                         &p.lw.out_fd[1], &err);
     if (p.lw.pid[1] < 0)
         fail_msg("restart: %s", err.msg);

@@ -1,0 +1,154 @@
+/* A pool described by a cluster file, workers started apart from the
+ * coordinator (as on other machines): workers without a copy of the model
+ * get their layers as shard files the coordinator cuts and streams into
+ * their caches (weights by (b)); a worker with model_path reads its own
+ * copy (a). Every reference model, two workers by (b); three workers
+ * mixing (a) and (b) on two models. Greedy ids equal llama.cpp's. A second
+ * run finds the shards in the caches and sends nothing again. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "local_workers.h"
+#include "support.h"
+#include "support_ref.h"
+
+typedef struct farm {
+    int n;
+    pid_t pid[3];
+    int fd[3];
+    char control[3][256];
+} farm;
+
+static void farm_start(farm *f, int n, const char *dir)
+{
+    lp_err err = {0};
+    f->n = n;
+    for (int i = 0; i < n; i++) {
+        char cache[4200], name[16];
+        snprintf(cache, sizeof cache, "%s/cache%d", dir, i);
+        snprintf(name, sizeof name, "w%d", i);
+        const char *extra[] = {"--cache-dir", cache, NULL};
+        f->pid[i] = lp_local_worker_spawn("tcp://127.0.0.1:0", NULL, 1, NULL, name, extra,
+                                          f->control[i], sizeof f->control[i], &f->fd[i], &err);
+        if (f->pid[i] < 0)
+            fail_msg("worker: %s", err.msg);
+    }
+}
+
+static void farm_stop(farm *f)
+{
+    for (int i = 0; i < f->n; i++) {
+        kill(f->pid[i], SIGTERM);
+        waitpid(f->pid[i], NULL, 0);
+        close(f->fd[i]);
+    }
+}
+
+/* own_copy[i]: worker i reads the model itself (a); else it gets a shard. */
+static void write_config(const char *path, const char *model, const farm *f, const bool *own)
+{
+    FILE *c = fopen(path, "w");
+    assert_non_null(c);
+    fprintf(c, "[model]\npath = %s\nctx = 512\nbatch = 16\n", model);
+    for (int i = 0; i < f->n; i++) {
+        fprintf(c, "\n[worker.w%d]\nendpoint = %s\nmem = 1G\n", i, f->control[i]);
+        if (own[i])
+            fprintf(c, "model_path = %s\n", model);
+    }
+    fclose(c);
+}
+
+static int parse_ids(const char *s, int32_t *ids, int cap)
+{
+    int n = 0;
+    while (*s >= '0' && *s <= '9' && n < cap) {
+        char *end;
+        ids[n++] = (int32_t)strtol(s, &end, 10);
+        s = *end == ',' ? end + 1 : end;
+    }
+    return n;
+}
+
+/* Runs coord over the config; returns its stderr+stdout in out. */
+static void run_config(const char *dir, const char *cfg, const char *shards, const ref_case *c,
+                       char *out, size_t cap)
+{
+    char bin[4096], cmd[16384], errf[4200];
+    snprintf(errf, sizeof errf, "%s/coord.err", dir);
+    int k = snprintf(cmd, sizeof cmd,
+                     "LP_SHARD_DIR=%s %s run --config %s -n %d --ids --ignore-eos --tokens ",
+                     shards, lp_test_bin(bin, sizeof bin, "coord"), cfg, c->n_greedy);
+    for (int i = 0; i < c->n_prompt; i++)
+        k += snprintf(cmd + k, sizeof cmd - (size_t)k, "%s%d", i ? "," : "", c->prompt[i]);
+    snprintf(cmd + k, sizeof cmd - (size_t)k, " 2>%s", errf);
+    int st = lp_test_run(cmd, out, cap);
+    if (st != 0) {
+        size_t n;
+        char *e = lp_test_read_file(errf, &n);
+        fail_msg("coord run --config %s: exit %d: %s", cfg, st, e ? e : "");
+    }
+    int32_t ids[64];
+    int n = parse_ids(out, ids, 64);
+    bool noise;
+    int bad = ref_greedy_mismatch(c, ids, n, &noise);
+    if (bad >= 0 || noise)
+        fail_msg("%s: step %d differs from llama.cpp", cfg, bad);
+}
+
+static void check_model(const char *stem, int n_workers, const bool *own, bool second_run)
+{
+    char dir[2048], model[4096], rel[256], cfg[4200], shards[4200], out[8192];
+    assert_non_null(lp_test_tmpdir(dir, sizeof dir));
+    snprintf(rel, sizeof rel, "models/%s.gguf", stem);
+    lp_test_shared(model, sizeof model, rel);
+    snprintf(cfg, sizeof cfg, "%s/pool.ini", dir);
+    snprintf(shards, sizeof shards, "%s/shards", dir);
+    ref_model m;
+    assert_int_equal(ref_load(stem, &m), 0);
+    farm f;
+    farm_start(&f, n_workers, dir);
+    write_config(cfg, model, &f, own);
+    run_config(dir, cfg, shards, &m.cases[m.n_cases - 1], out, sizeof out);
+    if (second_run) /* the shards are cached on both sides now */
+        run_config(dir, cfg, shards, &m.cases[0], out, sizeof out);
+    farm_stop(&f);
+    ref_free(&m);
+    lp_test_rmtree(dir);
+}
+
+static void test_every_model_two_streamed_workers(void **state)
+{
+    (void)state;
+    const bool none[2] = {false, false};
+    int n = 0;
+    for (int mi = 0; REF_MODELS[mi]; mi++, n++)
+        check_model(REF_MODELS[mi], 2, none, false);
+    print_message("[ pool --config ] %d models on 2 workers fed by streamed shards equal "
+                  "llama.cpp\n", n);
+}
+
+static void test_three_workers_mixed(void **state)
+{
+    (void)state;
+    const bool mixed[3] = {true, false, false};
+    check_model("stories260K", 3, mixed, true);
+    check_model("synth-qwen2-Q4_K_M", 3, mixed, true);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_every_model_two_streamed_workers),
+        cmocka_unit_test(test_three_workers_mixed),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
