@@ -229,24 +229,34 @@ static int generate(pool_ctx *p, lp_err *err)
     return 0;
 }
 
+/* Where the time and the bytes of a token went: each worker's compute, the
+ * rest of a step's wall time spent on the wire and in queues, and the
+ * bytes each worker sent on per step (its hop's traffic). */
 static void report(pool_ctx *p)
 {
     double prompt_s = p->t_first - p->t_start, gen_s = p->t_end - p->t_first;
-    fprintf(stderr, "first token after %.2f ms; generation: %ld tokens in %.2f ms (%.2f tok/s)\n",
-            prompt_s * 1e3, p->n_gen, gen_s * 1e3,
-            p->n_gen > 1 && gen_s > 0 ? (p->n_gen - 1) / gen_s : 0.0);
+    long steps = p->n_gen > 1 ? p->n_gen - 1 : 0;
+    double step_ms = steps ? gen_s * 1e3 / (double)steps : 0.0, compute_ms = 0;
+    int n = lp_cluster_n_workers(p->cl);
     lp_err err = {0};
     bool stats = lp_cluster_refresh_stats(p->cl, &err) == 0;
-    for (int i = 0; i < lp_cluster_n_workers(p->cl); i++) {
+    fprintf(stderr, "first token after %.2f ms; generation: %ld tokens in %.2f ms (%.2f tok/s)\n",
+            prompt_s * 1e3, p->n_gen, gen_s * 1e3, steps && gen_s > 0 ? steps / gen_s : 0.0);
+    for (int i = 0; i < n; i++) {
         const lp_cluster_worker *w = lp_cluster_get_worker(p->cl, i);
-        double steps = w->steps ? (double)w->steps : 1.0;
+        double st = w->steps ? (double)w->steps : 1.0, ms = w->compute_us / st / 1e3;
+        compute_ms += ms;
         fprintf(stderr, "worker %-10s layers %3d-%-3d compute %7.3f ms/step", w->name, w->first,
-                w->last - 1, w->compute_us / steps / 1e3);
+                w->last - 1, ms);
         if (stats)
-            fprintf(stderr, ", in %7.0f B/step, out %7.0f B/step", w->bytes_in / steps,
-                    w->bytes_out / steps);
+            fprintf(stderr, ", sends %6.0f B/step to the %s", w->bytes_out / st,
+                    i + 1 < n ? "next worker" : "coordinator");
         fputc('\n', stderr);
     }
+    if (steps)
+        fprintf(stderr, "per token: %.3f ms, of it compute %.3f ms, network and queues %.3f ms "
+                "(%d hops)\n", step_ms, compute_ms, step_ms > compute_ms ? step_ms - compute_ms : 0,
+                n + 1);
 }
 
 int pool_run(const run_opts *o, lp_err *err)
