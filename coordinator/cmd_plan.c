@@ -7,6 +7,7 @@
 #include "args.h"
 #include "commands.h"
 #include "config.h"
+#include "plan_live.h"
 #include "plan.h"
 #include "size.h"
 
@@ -15,6 +16,7 @@ typedef struct plan_args {
     long ctx, sessions, batch, threads; /* -1: not given */
     uint64_t reserve;
     bool has_reserve;
+    bool live; /* --live: ask the config's workers */
 } plan_args;
 
 static void usage(FILE *f)
@@ -31,6 +33,8 @@ static void usage(FILE *f)
             "  -m MODEL               the GGUF file\n"
             "  --config FILE          a cluster file (configs/*.ini): its model, workers,\n"
             "                         budgets, speeds, context and sessions\n"
+            "  --live                 with --config: plan for the workers that answer now,\n"
+            "                         with the memory and speed they report\n"
             "  --shape NAME           a model that is not here: llama70b-q4_k_m (with\n"
             "                         --config: instead of the config's model)\n"
             "  --workers-mem LIST     each worker's budget: 16G,16G,32G (K/M/G/T are\n"
@@ -89,6 +93,10 @@ static int parse_args(int argc, char **argv, plan_args *a)
         if (!strcmp(o, "-h") || !strcmp(o, "--help")) {
             usage(stdout);
             exit(0);
+        }
+        if (!strcmp(o, "--live")) {
+            a->live = true;
+            continue;
         }
         if (!(v = arg_next(argc, argv, &i)))
             return -1;
@@ -172,7 +180,14 @@ static int run_plan(const plan_args *a, const lp_config *cfg, const lp_plan_mode
     const char *names[LP_PLAN_MAX_WORKERS] = {0};
     int n = 0;
     lp_plan_opts o;
-    if (cfg) {
+    if (cfg && a->live) {
+        lp_err lerr = {{0}};
+        if ((n = plan_live_workers(cfg, w, names, &lerr)) <= 0) {
+            fprintf(stderr, "coord: %s\n", n < 0 ? lerr.msg : "plan: no worker answered");
+            return 1;
+        }
+        lp_config_plan_opts(cfg, m, &o);
+    } else if (cfg) {
         n = lp_config_plan_workers(cfg, w, names);
         lp_config_plan_opts(cfg, m, &o);
     } else {

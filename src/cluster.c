@@ -143,7 +143,8 @@ int lp_cluster_add_worker(lp_cluster *c, const char *endpoint, lp_err *err)
     env.hello = &hello;
     int rc = lp_wire_send(w->ctl, NULL, &env, 5000, err);
     if (rc == 0)
-        rc = await_reply(c, c->n_workers - 1, env.request_id, 10000, &reply, err);
+        rc = await_reply(c, c->n_workers - 1, env.request_id, 3 * c->o.dead_after_ms, &reply,
+                         err);
     if (rc == 0 && reply->body_case == LP__ENVELOPE__BODY_ERROR)
         rc = lp_err_set(err, "worker %s refused: %s", endpoint, reply->error->message);
     else if (rc == 0 && reply->body_case != LP__ENVELOPE__BODY_CAPABILITIES)

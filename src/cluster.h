@@ -67,8 +67,9 @@ typedef struct lp_cluster_worker {
 lp_cluster *lp_cluster_new(lp_wire *w, const lp_cluster_opts *o, lp_err *err);
 void lp_cluster_free(lp_cluster *c);
 
-/* Connect to a worker's control endpoint and ask Hello; fills its entry
- * from Capabilities. Workers are pipeline stages in the order added. */
+/* Connect to a worker's control endpoint and ask Hello (waiting at most
+ * 3 x dead_after_ms); fills its entry from Capabilities. Workers are
+ * pipeline stages in the order added. */
 int lp_cluster_add_worker(lp_cluster *c, const char *endpoint, lp_err *err);
 int lp_cluster_n_workers(const lp_cluster *c);
 const lp_cluster_worker *lp_cluster_get_worker(const lp_cluster *c, int i);

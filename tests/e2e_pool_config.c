@@ -149,11 +149,42 @@ static void test_three_workers_mixed(void **state)
     check_model("synth-qwen2-Q4_K_M", 3, mixed, true);
 }
 
+/* coord plan --live: the workers that answer, with the memory they may
+ * use (the smaller of the file's and theirs) and their measured speed. */
+static void test_plan_live(void **state)
+{
+    (void)state;
+    char dir[2048], model[4096], cfg[4200], bin[4096], cmd[16384], out[8192];
+    lp_err err = {0};
+    assert_non_null(lp_test_tmpdir(dir, sizeof dir));
+    lp_test_shared(model, sizeof model, "models/stories260K.gguf");
+    farm f = {.n = 1};
+    const char *extra[] = {"--mem-limit", "512M", NULL};
+    f.pid[0] = lp_local_worker_spawn("tcp://127.0.0.1:0", NULL, 1, NULL, "up", extra,
+                                     f.control[0], sizeof f.control[0], &f.fd[0], &err);
+    assert_true(f.pid[0] > 0);
+    snprintf(cfg, sizeof cfg, "%s/live.ini", dir);
+    FILE *c = fopen(cfg, "w");
+    assert_non_null(c);
+    fprintf(c, "[model]\npath = %s\nctx = 256\n\n[worker.up]\nendpoint = %s\nmem = 1G\n\n"
+            "[worker.down]\nendpoint = tcp://127.0.0.1:1\nmem = 1G\n", model, f.control[0]);
+    fclose(c);
+    snprintf(cmd, sizeof cmd, "%s plan --config %s --live 2>&1", lp_test_bin(bin, sizeof bin,
+             "coord"), cfg);
+    assert_int_equal(lp_test_run(cmd, out, sizeof out), 0);
+    if (!strstr(out, "over 1 worker") || !strstr(out, "512.0 MiB") ||
+        !strstr(out, "worker down (tcp://127.0.0.1:1) left out"))
+        fail_msg("unexpected plan: %s", out);
+    farm_stop(&f);
+    lp_test_rmtree(dir);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_every_model_streamed_workers),
         cmocka_unit_test(test_three_workers_mixed),
+        cmocka_unit_test(test_plan_live),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
