@@ -51,6 +51,7 @@ void lp_cluster_free(lp_cluster *c)
     for (int i = 0; i < c->n_s; i++)
         free(c->s[i].prompt);
     free(c->s);
+    free(c->closing);
     for (int i = 0; i < c->n_workers; i++)
         lp_wire_close(c->w[i].ctl);
     lp_wire_close(c->data_push);

@@ -122,7 +122,10 @@ void cl_on_control(lp_cluster *c, int i, const Lp__Envelope *env)
             w->info.alive = false;
         }
         break;
-    default: /* heartbeat replies, Ok for EndSession: last_seen is enough */
+    case LP__ENVELOPE__BODY_OK: /* an EndSession done: its slot is free */
+        cl_on_end_ack(c, i, env->request_id);
+        break;
+    default: /* heartbeat replies: last_seen is enough */
         break;
     }
 }

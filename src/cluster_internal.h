@@ -31,6 +31,16 @@ typedef struct cl_session {
     uint64_t step_sent_us;
 } cl_session;
 
+/* A session being ended: its KV slots count as taken until every worker
+ * has answered the EndSession (which travels on the control line, so a new
+ * prompt on the data line could otherwise reach a worker first). */
+typedef struct cl_closing {
+    uint64_t session;
+    uint64_t req[LP_CLUSTER_MAX_WORKERS]; /* EndSession request id per worker */
+    int pending;
+    int64_t since_ms;
+} cl_closing;
+
 struct lp_cluster {
     lp_wire *wire;        /* borrowed */
     lp_cluster_opts o;
@@ -41,6 +51,8 @@ struct lp_cluster {
     char result_ep[256];
     cl_session *s;        /* live sessions, owned */
     int n_s, cap_s;
+    cl_closing *closing;  /* owned */
+    int n_closing, cap_closing;
     uint64_t next_session;
     uint64_t hb_seq;
     uint8_t model_id[LP_MODEL_ID_BYTES];
@@ -51,6 +63,8 @@ struct lp_cluster {
 int64_t cl_now_ms(void);
 
 /* cluster_session.c */
+void cl_on_end_ack(lp_cluster *c, int worker, uint64_t request_id);
+void cl_expire_closing(lp_cluster *c);
 void cl_fail_all(lp_cluster *c, const char *why);
 int cl_drive_sessions(lp_cluster *c, lp_err *err);
 int cl_on_result(lp_cluster *c, const Lp__Envelope *env);

@@ -118,17 +118,61 @@ static int send_prompt(lp_cluster *c, cl_session *s, lp_err *err)
     return 0;
 }
 
+static cl_closing *add_closing(lp_cluster *c, uint64_t id)
+{
+    if (c->n_closing == c->cap_closing) {
+        int cap = c->cap_closing ? 2 * c->cap_closing : 8;
+        cl_closing *v = realloc(c->closing, sizeof *v * (size_t)cap);
+        if (!v)
+            return NULL; /* then the slot is simply counted free at once */
+        c->closing = v;
+        c->cap_closing = cap;
+    }
+    cl_closing *e = &c->closing[c->n_closing++];
+    *e = (cl_closing){.session = id, .since_ms = cl_now_ms()};
+    return e;
+}
+
 static void end_on_workers(lp_cluster *c, uint64_t id)
 {
     Lp__EndSession es = LP__END_SESSION__INIT;
     es.session = id;
+    cl_closing *e = add_closing(c, id);
     for (int i = 0; i < c->n_workers; i++) {
         Lp__Envelope env = LP__ENVELOPE__INIT;
         env.request_id = ++c->hb_seq;
         env.body_case = LP__ENVELOPE__BODY_END_SESSION;
         env.end_session = &es;
-        lp_wire_send(c->w[i].ctl, NULL, &env, 0, NULL);
+        bool sent = c->w[i].info.alive && lp_wire_send(c->w[i].ctl, NULL, &env, 0, NULL) == 0;
+        if (e && sent) {
+            e->req[i] = env.request_id;
+            e->pending++;
+        }
     }
+    if (e && e->pending == 0)
+        c->n_closing--;
+}
+
+void cl_on_end_ack(lp_cluster *c, int worker, uint64_t request_id)
+{
+    for (int k = 0; k < c->n_closing; k++) {
+        cl_closing *e = &c->closing[k];
+        if (e->req[worker] != request_id)
+            continue;
+        e->req[worker] = 0;
+        if (--e->pending == 0)
+            c->closing[k] = c->closing[--c->n_closing];
+        return;
+    }
+}
+
+/* A worker that never answers (lost) must not hold a slot forever. */
+void cl_expire_closing(lp_cluster *c)
+{
+    int64_t now = cl_now_ms();
+    for (int k = 0; k < c->n_closing; k++)
+        if (now - c->closing[k].since_ms > 2 * c->o.dead_after_ms)
+            c->closing[k--] = c->closing[--c->n_closing];
 }
 
 /* The session's last callback, then it is gone (index i of c->s). */
@@ -163,7 +207,7 @@ void lp_cluster_cancel(lp_cluster *c, uint64_t session)
 
 static int n_started(const lp_cluster *c)
 {
-    int n = 0;
+    int n = c->n_closing;
     for (int i = 0; i < c->n_s; i++)
         n += c->s[i].started;
     return n;
@@ -173,6 +217,7 @@ static int n_started(const lp_cluster *c)
 int cl_drive_sessions(lp_cluster *c, lp_err *err)
 {
     (void)err;
+    cl_expire_closing(c);
     for (int i = 0; i < c->n_s; i++) {
         cl_session *s = &c->s[i];
         if (s->started)

@@ -167,20 +167,43 @@ static void expect_sessions_freed(pool *p)
     }
 }
 
+/* Resident memory of this process (the coordinator), in bytes. */
+static long rss_bytes(void)
+{
+    long pages = 0, resident = 0;
+    FILE *f = fopen("/proc/self/statm", "r");
+    if (f && fscanf(f, "%ld %ld", &pages, &resident) != 2)
+        resident = 0;
+    if (f)
+        fclose(f);
+    return resident * sysconf(_SC_PAGESIZE);
+}
+
 static void test_sessions_in_flight(void **state)
 {
     (void)state;
     pool p;
     ref_model m;
+    lp_err err = {0};
     sess_out out[6] = {0};
     assert_int_equal(ref_load("synth-llama-Q4_K_M", &m), 0);
     pool_open(&p, "synth-llama-Q4_K_M", 2, 4);
+    long rss0 = rss_bytes();
     for (int i = 0; i < 6; i++) /* 6 sessions on 4 slots: two wait */
         start(&p, &m.cases[i % m.n_cases], m.cases[i % m.n_cases].n_greedy, &out[i]);
     run_until_done(&p, out, 6, 60);
     for (int i = 0; i < 6; i++)
         expect_ref(&m.cases[i % m.n_cases], &out[i]);
     expect_sessions_freed(&p);
+    /* The KV lives on the workers, sized for their own layers only (2 of
+     * 4 layers, 512 positions, 4 slots, 512 B per position and layer);
+     * the coordinator holds none of it. */
+    assert_int_equal(lp_cluster_refresh_stats(p.cl, &err), 0);
+    for (int i = 0; i < 2; i++)
+        assert_int_equal(lp_cluster_get_worker(p.cl, i)->kv_bytes_reserved, 2 * 512 * 4 * 512);
+    long grew = rss_bytes() - rss0;
+    if (grew > 1 << 20)
+        fail_msg("the coordinator grew by %ld bytes over six sessions", grew);
     pool_close(&p);
     ref_free(&m);
 }
