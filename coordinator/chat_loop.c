@@ -37,58 +37,57 @@ static void convo_free(convo *c)
     free(c->msgs);
 }
 
-static int pick_template(const session *s, const run_opts *o, lp_chat_tmpl *t, lp_err *err)
+static int pick_template(const chat_engine *e, const run_opts *o, lp_chat_tmpl *t, lp_err *err)
 {
     lp_str jinja = {0};
-    lp_gguf_get_str(s->shard->gguf, "tokenizer.chat_template", &jinja);
+    lp_gguf_get_str(e->gguf, "tokenizer.chat_template", &jinja);
     return lp_chat_resolve(o->chat_template, jinja.ptr, jinja.len, t, err);
 }
 
-/* Format, tokenize and feed the conversation with the assistant's turn
- * opened; *logits then predict the reply's first token. */
-static int feed_conversation(session *s, lp_chat_tmpl t, const convo *c, lp_chat_buf *buf,
-                             const float **logits, lp_err *err)
+int chat_turn_local(void *session_ptr, const lp_token *ids, size_t n, token_list *reply,
+                    lp_err *err)
+{
+    session *s = session_ptr;
+    const float *logits;
+    if (session_set_context(s, ids, n, &logits, err) != 0)
+        return -1;
+    return session_generate(s, s->opts, logits, s->opts->n_predict, reply, err);
+}
+
+/* Format and tokenize the conversation with the assistant's turn opened,
+ * have the engine reply, keep the reply as the assistant's message. */
+static int one_turn(const chat_engine *e, lp_chat_tmpl t, convo *c, lp_chat_buf *buf,
+                    lp_err *err)
 {
     lp_token *ids = NULL;
-    size_t n = 0;
+    size_t n = 0, len = 0;
+    token_list reply = {0};
+    char *text = NULL;
     /* The template text never holds BOS itself (chat.h): add it as the
      * model asks, and parse the template's special tokens. */
     int rc = lp_chat_apply(t, c->msgs, c->n, true, buf, err);
     if (rc == 0)
-        rc = lp_tokenize(s->tok, buf->data, buf->len, true, true, &ids, &n, err);
+        rc = lp_tokenize(e->tok, buf->data, buf->len, true, true, &ids, &n, err);
     if (rc == 0)
-        rc = session_set_context(s, ids, n, logits, err);
-    free(ids);
-    return rc;
-}
-
-static int one_turn(session *s, const run_opts *o, lp_chat_tmpl t, convo *c, lp_chat_buf *buf,
-                    lp_err *err)
-{
-    const float *logits;
-    token_list reply = {0};
-    char *text = NULL;
-    size_t len = 0;
-    int rc = feed_conversation(s, t, c, buf, &logits, err);
+        rc = e->turn(e->ctx, ids, n, &reply, err);
     if (rc == 0)
-        rc = session_generate(s, o, logits, o->n_predict, &reply, err);
-    if (rc == 0)
-        rc = lp_detokenize(s->tok, reply.ids, reply.n, false, false, &text, &len, err);
+        rc = lp_detokenize(e->tok, reply.ids, reply.n, false, false, &text, &len, err);
     if (rc == 0 && convo_add(c, "assistant", text, len) != 0)
         rc = lp_err_set(err, "out of memory");
     free(text);
     free(reply.ids);
+    free(ids);
     return rc;
 }
 
-int chat_loop(session *s, const run_opts *o, FILE *in, lp_err *err)
+int chat_loop(const chat_engine *e, const run_opts *o, FILE *in, lp_err *err)
 {
     lp_chat_tmpl t;
     convo c = {0};
     lp_chat_buf buf = {0};
     char *line = NULL;
     size_t cap = 0, bad;
-    int rc = pick_template(s, o, &t, err);
+    int rc = pick_template(e, o, &t, err);
     if (rc == 0 && o->system && convo_add(&c, "system", o->system, strlen(o->system)) != 0)
         rc = lp_err_set(err, "out of memory");
     while (rc == 0) {
@@ -108,7 +107,7 @@ int chat_loop(session *s, const run_opts *o, FILE *in, lp_err *err)
         if (convo_add(&c, "user", line, (size_t)got) != 0)
             rc = lp_err_set(err, "out of memory");
         else
-            rc = one_turn(s, o, t, &c, &buf, err);
+            rc = one_turn(e, t, &c, &buf, err);
     }
     if (rc == 0)
         fputs("\n", stdout);

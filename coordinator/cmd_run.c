@@ -69,7 +69,9 @@ int cmd_run(int argc, char **argv)
     session s;
     rc = session_open(&s, &o, &err);
     if (rc == 0)
-        rc = o.chat ? chat_loop(&s, &o, stdin, &err) : run_once(&s, &o, &err);
+        rc = o.chat ? chat_loop(&(chat_engine){s.shard->gguf, s.tok, chat_turn_local, &s}, &o,
+                                stdin, &err)
+                    : run_once(&s, &o, &err);
     if (rc == 0)
         session_report_speed(&s);
     else

@@ -6,6 +6,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "chat_loop.h"
 #include "cluster.h"
 #include "config.h"
 #include "local_workers.h"
@@ -28,6 +29,7 @@ typedef struct pool_ctx {
     lp_local_workers lw;
     out_stream out;
     const run_opts *o;
+    token_list *reply;    /* the turn's tokens are collected here, if set */
     long n_gen;
     double t_start, t_first, t_end;
     char error[512];
@@ -58,6 +60,8 @@ static bool on_token(void *user, uint64_t session, int32_t token, bool done, con
     if (end && !p->o->ignore_eos)
         return false;
     p->n_gen++;
+    if (p->reply && token_list_push(p->reply, token) != 0)
+        return false;
     return !out_token(&p->out, token);
 }
 
@@ -203,22 +207,18 @@ static int prompt_tokens(pool_ctx *p, lp_token **ids, size_t *n, lp_err *err)
     return *n ? 0 : lp_err_set(err, "the prompt is empty");
 }
 
-static int generate(pool_ctx *p, lp_err *err)
+/* One session through the pipeline: the prompt, then tokens until the
+ * budget, an end-of-generation token or a stop string. */
+static int pool_turn(void *ctx, const lp_token *ids, size_t n, token_list *reply, lp_err *err)
 {
-    lp_token *ids = NULL;
-    size_t n = 0;
-    if (prompt_tokens(p, &ids, &n, err) != 0)
-        return -1;
+    pool_ctx *p = ctx;
     lp_session_req req = {.prompt = ids, .n_prompt = (int)n, .n_predict = (int)p->o->n_predict,
                           .sampling = p->o->sampling, .cb = on_token, .user = p};
-    if (!p->o->ids && p->o->prompt) {
-        fputs(p->o->prompt, stdout);
-        fflush(stdout);
-    }
+    p->reply = reply;
+    p->done = false;
+    p->error[0] = 0;
     p->t_start = now_s();
-    uint64_t sid = req.n_predict > 0 ? lp_cluster_start(p->cl, &req, err) : 1;
-    free(ids);
-    if (sid == 0)
+    if (req.n_predict > 0 && !lp_cluster_start(p->cl, &req, err))
         return -1;
     while (req.n_predict > 0 && !p->done)
         if (lp_cluster_poll(p->cl, 100, err) < 0)
@@ -227,6 +227,23 @@ static int generate(pool_ctx *p, lp_err *err)
     if (p->error[0])
         return lp_err_set(err, "%s", p->error);
     return 0;
+}
+
+static int generate(pool_ctx *p, lp_err *err)
+{
+    lp_token *ids = NULL;
+    size_t n = 0;
+    if (p->o->chat)
+        return chat_loop(&(chat_engine){p->g, p->tok, pool_turn, p}, p->o, stdin, err);
+    if (prompt_tokens(p, &ids, &n, err) != 0)
+        return -1;
+    if (!p->o->ids && p->o->prompt) {
+        fputs(p->o->prompt, stdout);
+        fflush(stdout);
+    }
+    int rc = pool_turn(p, ids, n, NULL, err);
+    free(ids);
+    return rc;
 }
 
 /* Where the time and the bytes of a token went: each worker's compute, the
@@ -269,7 +286,7 @@ int pool_run(const run_opts *o, lp_err *err)
                 (p.tok = lp_tokenizer_load(p.g, err))) &&
                (p.tok || (o->ids && o->tokens) ||
                 lp_err_set(err, "this model has no tokenizer: use --tokens and --ids") == 0) &&
-               out_open(&p.out, stdout, p.tok, o, false, err) == 0 &&
+               out_open(&p.out, stdout, p.tok, o, o->chat, err) == 0 &&
                connect_and_load(&p, err) == 0 && generate(&p, err) == 0) {
         report(&p);
         rc = 0;

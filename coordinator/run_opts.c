@@ -138,10 +138,6 @@ int run_opts_parse(int argc, char **argv, run_opts *o)
         fprintf(stderr, "coord run: give --config or --local-workers, not both\n");
         return -1;
     }
-    if ((o->config || o->local_workers) && o->chat) {
-        fprintf(stderr, "coord run: --chat runs on one machine so far (no --config/--local-workers)\n");
-        return -1;
-    }
     if (!o->model && !o->config) {
         fprintf(stderr, "coord run: give -m MODEL (or --config FILE)\n");
         return -1;

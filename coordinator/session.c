@@ -31,6 +31,7 @@ int token_list_push(token_list *l, lp_token t)
 int session_open(session *s, const run_opts *o, lp_err *err)
 {
     memset(s, 0, sizeof *s);
+    s->opts = o;
     if (!(s->shard = lp_shard_open(o->model, &o->shard, err)))
         return -1;
     if (lp_gguf_find(s->shard->gguf, "tokenizer.ggml.model") &&

@@ -19,6 +19,7 @@ typedef struct session {
     lp_sampler *sampler;
     out_stream out;         /* ids or streamed text */
     int slot;               /* the session's KV slot */
+    const run_opts *opts;   /* borrowed: the options it was opened with */
     lp_token *past;         /* tokens now in the KV cache, owned */
     size_t n_past, cap_past;
     long n_prompt_eval;     /* counters for the speed report */

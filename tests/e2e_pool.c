@@ -73,10 +73,28 @@ static void test_every_model_1_2_3_workers(void **state)
     print_message("[ pool ] %d pipeline runs equal llama.cpp's greedy ids\n", runs);
 }
 
+/* --chat through two workers prints exactly what it prints in one process. */
+static void test_chat_through_pool(void **state)
+{
+    (void)state;
+    char bin[4096], model[4096], cmd[16384], one[8192], two[8192];
+    lp_test_bin(bin, sizeof bin, "coord");
+    lp_test_shared(model, sizeof model, "models/stories260K.gguf");
+    const char *turns = "printf 'Tell me a story.\\nWhat happened next?\\n'";
+    snprintf(cmd, sizeof cmd, "%s | %s run -m %s --chat -n 16 2>/dev/null", turns, bin, model);
+    assert_int_equal(lp_test_run(cmd, one, sizeof one), 0);
+    snprintf(cmd, sizeof cmd, "%s | %s run -m %s --local-workers 2 --chat -n 16 2>/dev/null",
+             turns, bin, model);
+    assert_int_equal(lp_test_run(cmd, two, sizeof two), 0);
+    assert_string_equal(two, one);
+    assert_non_null(strstr(one, "> "));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_every_model_1_2_3_workers),
+        cmocka_unit_test(test_chat_through_pool),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
