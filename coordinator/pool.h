@@ -1,0 +1,38 @@
+/* pool.h — a pool brought up: the coordinator's view of the model (GGUF
+ * header, tokenizer) and the workers holding its layers, started (local
+ * pools), planned and loaded. Shared by `coord run --config/--local-workers`
+ * and `coord serve`.
+ *
+ * Ownership: pool_up fills a caller-owned pool and takes ownership of cfg
+ * (heap-allocated); pool_down frees everything and stops local workers. */
+#ifndef LP_COORD_POOL_H
+#define LP_COORD_POOL_H
+
+#include "cluster.h"
+#include "config.h"
+#include "gguf.h"
+#include "local_workers.h"
+#include "model.h"
+#include "tokenizer.h"
+#include "wire.h"
+
+typedef struct pool {
+    lp_config *cfg;       /* owned */
+    lp_gguf *g;           /* header and vocabulary only: no weights are read */
+    lp_tokenizer *tok;    /* NULL if the model has none */
+    lp_hparams hp;
+    lp_wire *wire;
+    lp_cluster *cl;
+    lp_local_workers lw;
+    int local_threads;    /* threads per local worker when cfg->threads is 0 */
+} pool;
+
+/* Open the model, start or reach the workers, plan, stream shards where
+ * needed, load. On failure pool_down still must be called. */
+int pool_up(pool *p, lp_config *cfg, int local_threads, lp_err *err);
+void pool_down(pool *p);
+
+/* The context a session may use (cfg->ctx, else the model's, at most 4096). */
+int pool_n_ctx(const pool *p);
+
+#endif
