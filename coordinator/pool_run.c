@@ -34,17 +34,18 @@ static double now_s(void)
     return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
 }
 
-static bool on_token(void *user, uint64_t session, int32_t token, bool done, const char *error)
+static bool on_token(void *user, uint64_t session, const lp_sampled *s, const char *error)
 {
     pool_ctx *p = user;
     (void)session;
-    if (done) {
+    if (!s) {
         p->done = true;
         p->t_end = now_s();
         if (error)
             snprintf(p->error, sizeof p->error, "%s", error);
         return false;
     }
+    int32_t token = s->token;
     if (p->n_gen == 0)
         p->t_first = now_s();
     bool end = p->pool.tok ? lp_tokenizer_is_eog(p->pool.tok, token) : false;

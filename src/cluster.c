@@ -211,6 +211,11 @@ int lp_cluster_load(lp_cluster *c, const uint8_t model_id[LP_MODEL_ID_BYTES],
 
 int lp_cluster_poll(lp_cluster *c, int timeout_ms, lp_err *err)
 {
+    return lp_cluster_poll_fd(c, timeout_ms, -1, NULL, err);
+}
+
+int lp_cluster_poll_fd(lp_cluster *c, int timeout_ms, int fd, bool *fd_ready, lp_err *err)
+{
     void *socks[LP_CLUSTER_MAX_WORKERS + 1];
     bool readable[LP_CLUSTER_MAX_WORKERS + 1];
     if (cl_drive_sessions(c, err) != 0)
@@ -220,7 +225,7 @@ int lp_cluster_poll(lp_cluster *c, int timeout_ms, lp_err *err)
     for (int i = 0; i < c->n_workers; i++)
         socks[i + 1] = c->w[i].ctl;
     int wait = timeout_ms < c->o.heartbeat_ms ? timeout_ms : c->o.heartbeat_ms;
-    if (lp_wire_poll(socks, c->n_workers + 1, readable, wait, err) < 0)
+    if (lp_wire_poll_fd(socks, c->n_workers + 1, readable, fd, fd_ready, wait, err) < 0)
         return -1;
     for (int i = 0; i <= c->n_workers; i++) {
         Lp__Envelope *env;

@@ -90,11 +90,23 @@ int lp_cluster_send_shard(lp_cluster *c, int i, const char *path,
                           bool (*progress)(void *ctx, uint64_t done, uint64_t total, double mb_s),
                           void *ctx, lp_err *err);
 
-/* Called for every sampled token (done false); return true to go on.
- * Then once more with token -1 and done true when the session ends: error
- * NULL after a normal end (budget, context full, or the callback said
- * stop), else why it failed. After that call the session is gone. */
-typedef bool (*lp_session_cb)(void *user, uint64_t session, int32_t token, bool done,
+#define LP_CLUSTER_MAX_TOP 20
+
+/* One sampled token, with its log-probability and, if asked, the most
+ * likely alternatives (from the last worker's logits). */
+typedef struct lp_sampled {
+    int32_t token;
+    float logprob;
+    int n_top;
+    int32_t top_token[LP_CLUSTER_MAX_TOP];
+    float top_logprob[LP_CLUSTER_MAX_TOP];
+} lp_sampled;
+
+/* Called for every sampled token (s non-NULL); return true to go on.
+ * Then once more with s NULL when the session ends: error NULL after a
+ * normal end (budget, context full, or the callback said stop), else why
+ * it failed. After that call the session is gone. */
+typedef bool (*lp_session_cb)(void *user, uint64_t session, const lp_sampled *s,
                               const char *error);
 
 typedef struct lp_session_req {
@@ -102,6 +114,7 @@ typedef struct lp_session_req {
     int n_prompt;
     int n_predict;         /* tokens to generate at most */
     lp_sampler_params sampling;
+    int top_logprobs;      /* alternatives per token, 0..LP_CLUSTER_MAX_TOP */
     lp_session_cb cb;
     void *user;
 } lp_session_req;
@@ -116,6 +129,10 @@ void lp_cluster_cancel(lp_cluster *c, uint64_t session);
  * waiting at most timeout_ms for something to happen. Returns the number
  * of live sessions, or -1 if the cluster cannot go on (err). */
 int lp_cluster_poll(lp_cluster *c, int timeout_ms, lp_err *err);
+
+/* The same, also waking when fd (e.g. another thread's eventfd) becomes
+ * readable; *fd_ready says whether it did (the caller drains it). */
+int lp_cluster_poll_fd(lp_cluster *c, int timeout_ms, int fd, bool *fd_ready, lp_err *err);
 
 /* Per-worker counters (sessions, KV bytes, bytes in/out) via Stats.
  * Blocks for at most ~2 s per worker. */

@@ -23,6 +23,7 @@ typedef struct cl_session {
     int32_t *prompt;      /* owned */
     int n_prompt, n_predict, n_gen;
     lp_sampler_params sampling;
+    int top_logprobs;
     lp_session_cb cb;
     void *user;
     bool started;         /* prompt sent: holds KV slots on the workers */

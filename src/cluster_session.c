@@ -39,6 +39,9 @@ static int check_request(const lp_cluster *c, const lp_session_req *req, lp_err 
         if (req->prompt[i] < 0 || (uint32_t)req->prompt[i] >= c->n_vocab)
             return lp_err_set(err, "token id %d outside the vocabulary of %u", req->prompt[i],
                               c->n_vocab);
+    if (req->top_logprobs < 0 || req->top_logprobs > LP_CLUSTER_MAX_TOP)
+        return lp_err_set(err, "top_logprobs %d is outside 0..%d", req->top_logprobs,
+                          LP_CLUSTER_MAX_TOP);
     return lp_sampler_params_validate(&req->sampling, err);
 }
 
@@ -55,7 +58,8 @@ uint64_t lp_cluster_start(lp_cluster *c, const lp_session_req *req, lp_err *err)
     memcpy(prompt, req->prompt, sizeof *prompt * (size_t)req->n_prompt);
     c->s[c->n_s] = (cl_session){.id = c->next_session++, .prompt = prompt,
                                 .n_prompt = req->n_prompt, .n_predict = req->n_predict,
-                                .sampling = req->sampling, .cb = req->cb, .user = req->user};
+                                .sampling = req->sampling, .top_logprobs = req->top_logprobs,
+                                .cb = req->cb, .user = req->user};
     return c->s[c->n_s++].id;
 }
 
@@ -85,6 +89,7 @@ static int send_step(lp_cluster *c, cl_session *s, const int32_t *toks, int n, i
     f.token_ids = (int32_t *)(uintptr_t)toks;
     f.n_token_ids = (size_t)n;
     f.new_session = first;
+    f.top_logprobs = (uint32_t)s->top_logprobs;
     if (last) {
         to_proto(&s->sampling, &sp);
         f.sampling = &sp;
@@ -182,7 +187,7 @@ static void finish(lp_cluster *c, int i, const char *error)
     c->s[i] = c->s[--c->n_s];
     if (s.started)
         end_on_workers(c, s.id);
-    s.cb(s.user, s.id, -1, true, error);
+    s.cb(s.user, s.id, NULL, error);
     free(s.prompt);
 }
 
@@ -261,7 +266,12 @@ int cl_on_result(lp_cluster *c, const Lp__Envelope *env)
     if (tok < 0)
         return 0; /* an inner prompt chunk went through */
     s->n_gen++;
-    bool go_on = s->cb(s->user, s->id, tok, false, NULL);
+    lp_sampled sm = {.token = tok, .logprob = env->result->logprob};
+    for (size_t k = 0; k < env->result->n_top && k < LP_CLUSTER_MAX_TOP; k++, sm.n_top++) {
+        sm.top_token[k] = env->result->top[k]->token;
+        sm.top_logprob[k] = env->result->top[k]->logprob;
+    }
+    bool go_on = s->cb(s->user, s->id, &sm, NULL);
     int pos = s->n_prompt + s->n_gen - 1; /* where tok is fed */
     lp_err err = {0};
     if (!go_on || s->n_gen >= s->n_predict || pos >= c->o.n_ctx)

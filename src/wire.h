@@ -136,6 +136,12 @@ int lp_wire_send_raw(void *sock, const lp_wire_peer *peer, const void *data, siz
  * Defined in wire_poll.c. */
 int lp_wire_poll(void *const *socks, int n, bool *readable, int timeout_ms, lp_err *err);
 
+/* The same, with one plain file descriptor too (fd < 0: none), e.g. the
+ * eventfd other threads use to wake a socket-owning thread;
+ * *fd_readable says whether it woke. */
+int lp_wire_poll_fd(void *const *socks, int n, bool *readable, int fd, bool *fd_readable,
+                    int timeout_ms, lp_err *err);
+
 /* Structural checks of a parsed envelope: version, a body, and each
  * body's internal consistency (e.g. Forward: 1 <= n_tokens <= 65536,
  * tokens or hidden but not both, hidden size = n_tokens x a whole row of

@@ -41,18 +41,18 @@ typedef struct pool {
     char model[4096];
 } pool;
 
-static bool on_token(void *user, uint64_t session, int32_t token, bool done, const char *error)
+static bool on_token(void *user, uint64_t session, const lp_sampled *t, const char *error)
 {
     sess_out *s = user;
     (void)session;
-    if (done) {
+    if (!t) {
         s->done = true;
         if (error)
             snprintf(s->error, sizeof s->error, "%s", error);
         return false;
     }
     if (s->n < 64)
-        s->ids[s->n++] = token;
+        s->ids[s->n++] = t->token;
     if (s->kill_after && s->n == s->kill_after)
         kill(s->victim, SIGKILL);
     return true;
