@@ -1,0 +1,339 @@
+#include "serve_hub.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <time.h>
+#include <unistd.h>
+
+enum { RATE_SECONDS = 10 };
+
+struct sv_job {
+    sv_hub *hub;
+    int refs;              /* HTTP side + pool side; under hub->mu */
+    sv_job_req req;        /* req.prompt points at prompt */
+    int32_t *prompt;       /* owned */
+    uint64_t session;      /* 0 until the pool started it */
+    lp_sampled *q;         /* tokens not yet read, owned */
+    int q_head, q_len, q_cap;
+    bool taken;            /* handed to the pool thread */
+    bool ended, failed, cancelled;
+    char error[512];
+    pthread_cond_t cv;
+    sv_job *next;          /* in hub->jobs */
+};
+
+struct sv_hub {
+    pthread_mutex_t mu;
+    int efd;
+    int max_live;
+    sv_job *jobs;          /* every job not yet freed */
+    sv_stats st;
+    uint64_t rate_tokens[RATE_SECONDS];
+    time_t rate_sec[RATE_SECONDS];
+};
+
+sv_hub *sv_hub_new(int max_live, lp_err *err)
+{
+    sv_hub *h = calloc(1, sizeof *h);
+    if (!h) {
+        lp_err_set(err, "out of memory");
+        return NULL;
+    }
+    h->max_live = max_live > 0 ? max_live : 1;
+    h->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    if (h->efd < 0) {
+        lp_err_set(err, "eventfd: %s", strerror(errno));
+        free(h);
+        return NULL;
+    }
+    pthread_mutex_init(&h->mu, NULL);
+    return h;
+}
+
+static void job_free(sv_job *j)
+{
+    pthread_cond_destroy(&j->cv);
+    free(j->prompt);
+    free(j->q);
+    free(j);
+}
+
+void sv_hub_free(sv_hub *h)
+{
+    if (!h)
+        return;
+    for (sv_job *j = h->jobs, *n; j; j = n) {
+        n = j->next;
+        job_free(j);
+    }
+    close(h->efd);
+    pthread_mutex_destroy(&h->mu);
+    free(h);
+}
+
+static void wake(sv_hub *h)
+{
+    uint64_t one = 1;
+    if (write(h->efd, &one, sizeof one) < 0) {
+        /* the counter is already non-zero: the pool thread will wake */
+    }
+}
+
+static int count_live(const sv_hub *h, int *queued)
+{
+    int n = 0;
+    *queued = 0;
+    for (const sv_job *j = h->jobs; j; j = j->next)
+        if (!j->ended) {
+            n++;
+            *queued += j->session == 0;
+        }
+    return n;
+}
+
+sv_job *sv_hub_submit(sv_hub *h, const sv_job_req *r, bool *busy, lp_err *err)
+{
+    *busy = false;
+    sv_job *j = calloc(1, sizeof *j);
+    int32_t *prompt = malloc(sizeof *prompt * (size_t)(r->n_prompt > 0 ? r->n_prompt : 1));
+    if (!j || !prompt) {
+        free(j);
+        free(prompt);
+        lp_err_set(err, "out of memory");
+        return NULL;
+    }
+    memcpy(prompt, r->prompt, sizeof *prompt * (size_t)r->n_prompt);
+    *j = (sv_job){.hub = h, .refs = 2, .req = *r, .prompt = prompt};
+    j->req.prompt = prompt;
+    pthread_cond_init(&j->cv, NULL);
+    pthread_mutex_lock(&h->mu);
+    int queued, live = count_live(h, &queued);
+    if (live >= h->max_live) {
+        h->st.refused_busy++;
+        pthread_mutex_unlock(&h->mu);
+        job_free(j);
+        *busy = true;
+        lp_err_set(err, "the pool is busy: %d requests running or queued", live);
+        return NULL;
+    }
+    j->next = h->jobs;
+    h->jobs = j;
+    pthread_mutex_unlock(&h->mu);
+    wake(h);
+    return j;
+}
+
+sv_event sv_job_next(sv_job *j, lp_sampled *out, int timeout_ms)
+{
+    sv_hub *h = j->hub;
+    struct timespec until;
+    clock_gettime(CLOCK_REALTIME, &until);
+    until.tv_sec += timeout_ms / 1000;
+    until.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
+    if (until.tv_nsec >= 1000000000L) {
+        until.tv_sec++;
+        until.tv_nsec -= 1000000000L;
+    }
+    pthread_mutex_lock(&h->mu);
+    while (j->q_len == 0 && !j->ended)
+        if (pthread_cond_timedwait(&j->cv, &h->mu, &until) == ETIMEDOUT)
+            break;
+    sv_event ev = SV_TIMEOUT;
+    if (j->q_len > 0) {
+        *out = j->q[j->q_head];
+        j->q_head = (j->q_head + 1) % j->q_cap;
+        j->q_len--;
+        ev = SV_TOKEN;
+    } else if (j->ended) {
+        ev = j->failed ? SV_FAILED : SV_END;
+    }
+    pthread_mutex_unlock(&h->mu);
+    return ev;
+}
+
+const char *sv_job_error(const sv_job *j)
+{
+    return j->error;
+}
+
+void sv_job_cancel(sv_job *j)
+{
+    sv_hub *h = j->hub;
+    pthread_mutex_lock(&h->mu);
+    bool news = !j->ended && !j->cancelled;
+    j->cancelled = true;
+    pthread_mutex_unlock(&h->mu);
+    if (news)
+        wake(h);
+}
+
+/* Under h->mu. */
+static void unref(sv_hub *h, sv_job *j)
+{
+    if (--j->refs > 0)
+        return;
+    for (sv_job **p = &h->jobs; *p; p = &(*p)->next)
+        if (*p == j) {
+            *p = j->next;
+            break;
+        }
+    job_free(j);
+}
+
+void sv_job_release(sv_job *j)
+{
+    sv_hub *h = j->hub;
+    pthread_mutex_lock(&h->mu);
+    unref(h, j);
+    pthread_mutex_unlock(&h->mu);
+}
+
+int sv_hub_fd(const sv_hub *h)
+{
+    return h->efd;
+}
+
+int sv_hub_take(sv_hub *h, sv_job **out, int max)
+{
+    uint64_t v;
+    while (read(h->efd, &v, sizeof v) > 0) {
+    }
+    int n = 0;
+    pthread_mutex_lock(&h->mu);
+    for (sv_job *j = h->jobs; j && n < max; j = j->next)
+        if (!j->taken && !j->ended && !j->cancelled) {
+            j->taken = true;
+            out[n++] = j;
+        }
+    pthread_mutex_unlock(&h->mu);
+    return n;
+}
+
+const sv_job_req *sv_job_request(const sv_job *j)
+{
+    return &j->req;
+}
+
+void sv_job_set_session(sv_job *j, uint64_t session)
+{
+    pthread_mutex_lock(&j->hub->mu);
+    j->session = session;
+    pthread_mutex_unlock(&j->hub->mu);
+}
+
+/* Under h->mu: end a job from the pool side. */
+static void finish_locked(sv_hub *h, sv_job *j, const char *error)
+{
+    if (!j->ended) {
+        j->ended = true;
+        j->failed = error != NULL;
+        if (error)
+            snprintf(j->error, sizeof j->error, "%s", error);
+        h->st.requests_failed += error != NULL;
+        pthread_cond_broadcast(&j->cv);
+    }
+    unref(h, j);
+}
+
+int sv_hub_cancelled(sv_hub *h, uint64_t *sessions, int max)
+{
+    int n = 0;
+    pthread_mutex_lock(&h->mu);
+    for (sv_job *j = h->jobs, *next; j && n < max; j = next) {
+        next = j->next;
+        if (!j->cancelled || j->ended)
+            continue;
+        if (j->session)
+            sessions[n++] = j->session;
+        finish_locked(h, j, NULL); /* may free j: next was read first */
+    }
+    pthread_mutex_unlock(&h->mu);
+    return n;
+}
+
+static void count_rate(sv_hub *h)
+{
+    time_t now = time(NULL);
+    int k = (int)(now % RATE_SECONDS);
+    if (h->rate_sec[k] != now) {
+        h->rate_sec[k] = now;
+        h->rate_tokens[k] = 0;
+    }
+    h->rate_tokens[k]++;
+}
+
+bool sv_job_deliver(sv_job *j, const lp_sampled *s)
+{
+    sv_hub *h = j->hub;
+    bool go_on = true;
+    pthread_mutex_lock(&h->mu);
+    if (j->cancelled || j->ended) {
+        go_on = false;
+    } else if (j->q_len == j->q_cap) {
+        int cap = j->q_cap ? 2 * j->q_cap : 16;
+        lp_sampled *q = malloc(sizeof *q * (size_t)cap);
+        if (!q) {
+            go_on = false;
+        } else {
+            for (int i = 0; i < j->q_len; i++)
+                q[i] = j->q[(j->q_head + i) % j->q_cap];
+            free(j->q);
+            j->q = q;
+            j->q_head = 0;
+            j->q_cap = cap;
+        }
+    }
+    if (go_on) {
+        j->q[(j->q_head + j->q_len++) % j->q_cap] = *s;
+        h->st.tokens_out++;
+        count_rate(h);
+        pthread_cond_broadcast(&j->cv);
+    }
+    pthread_mutex_unlock(&h->mu);
+    return go_on;
+}
+
+void sv_job_finish(sv_job *j, const char *error)
+{
+    sv_hub *h = j->hub;
+    pthread_mutex_lock(&h->mu);
+    finish_locked(h, j, error);
+    pthread_mutex_unlock(&h->mu);
+}
+
+void sv_hub_publish(sv_hub *h, const lp_cluster *cl)
+{
+    pthread_mutex_lock(&h->mu);
+    h->st.ready = lp_cluster_ready(cl);
+    h->st.n_workers = lp_cluster_n_workers(cl);
+    for (int i = 0; i < h->st.n_workers; i++)
+        h->st.workers[i] = *lp_cluster_get_worker(cl, i);
+    pthread_mutex_unlock(&h->mu);
+}
+
+void sv_hub_stats(sv_hub *h, sv_stats *out)
+{
+    pthread_mutex_lock(&h->mu);
+    *out = h->st;
+    out->live = count_live(h, &out->queued);
+    time_t now = time(NULL);
+    uint64_t tokens = 0;
+    for (int k = 0; k < RATE_SECONDS; k++)
+        if (now - h->rate_sec[k] < RATE_SECONDS)
+            tokens += h->rate_tokens[k];
+    out->tok_per_s = (double)tokens / RATE_SECONDS;
+    pthread_mutex_unlock(&h->mu);
+}
+
+void sv_hub_count_request(sv_hub *h, int tokens_in, bool failed)
+{
+    pthread_mutex_lock(&h->mu);
+    h->st.requests++;
+    h->st.tokens_in += (uint64_t)(tokens_in > 0 ? tokens_in : 0);
+    h->st.requests_failed += failed;
+    pthread_mutex_unlock(&h->mu);
+}

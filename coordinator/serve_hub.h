@@ -1,0 +1,100 @@
+/* serve_hub.h — where `coord serve`'s HTTP threads meet the one thread that
+ * owns the pool (lp_cluster and its sockets).
+ *
+ * An HTTP thread submits a job (a tokenized prompt, a budget, sampling
+ * settings) and then reads its tokens as they come with sv_job_next, which
+ * blocks; the pool thread takes new jobs (sv_hub_take), starts their
+ * sessions, and delivers each sampled token (sv_job_deliver) and the end
+ * (sv_job_finish). A client that goes away cancels its job; the pool
+ * thread sees it (sv_hub_cancelled) and ends the session on every worker.
+ * The pool thread sleeps in a poll that includes sv_hub_fd, which the hub
+ * signals whenever there is something for it.
+ *
+ * The hub also carries what the HTTP side shows but must not ask the pool
+ * for itself: counters for /metrics and a snapshot of the workers for
+ * /v1/pool and /health, published by the pool thread.
+ *
+ * Ownership: the serve command owns the hub (sv_hub_new / sv_hub_free,
+ * after both sides stopped). A job has two owners, the HTTP thread that
+ * submitted it and the pool thread; each lets go with sv_job_release (the
+ * pool side through sv_job_finish) and the last one frees it. */
+#ifndef LP_COORD_SERVE_HUB_H
+#define LP_COORD_SERVE_HUB_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "cluster.h"
+#include "err.h"
+#include "sampler.h"
+
+typedef struct sv_hub sv_hub;
+typedef struct sv_job sv_job;
+
+/* max_live: jobs running or waiting at once (the pool's sessions plus the
+ * queue); more get refused (HTTP 503 + Retry-After). */
+sv_hub *sv_hub_new(int max_live, lp_err *err);
+void sv_hub_free(sv_hub *h);
+
+/* ---- HTTP side -------------------------------------------------------- */
+
+typedef struct sv_job_req {
+    const int32_t *prompt; /* copied */
+    int n_prompt;
+    int n_predict;
+    lp_sampler_params sampling;
+    int top_logprobs;
+} sv_job_req;
+
+/* NULL when the hub is full (*busy true: answer 503) or on error (err). */
+sv_job *sv_hub_submit(sv_hub *h, const sv_job_req *r, bool *busy, lp_err *err);
+
+typedef enum sv_event {
+    SV_TOKEN,   /* *out holds the next token */
+    SV_END,     /* no more tokens: budget, context or stop */
+    SV_FAILED,  /* the pool failed the job: sv_job_error says why */
+    SV_TIMEOUT, /* nothing within timeout_ms; ask again */
+} sv_event;
+
+sv_event sv_job_next(sv_job *j, lp_sampled *out, int timeout_ms);
+const char *sv_job_error(const sv_job *j); /* valid after SV_FAILED */
+void sv_job_cancel(sv_job *j);             /* the client is gone, or has enough */
+void sv_job_release(sv_job *j);
+
+/* ---- pool side --------------------------------------------------------- */
+
+int sv_hub_fd(const sv_hub *h);
+
+/* Drain the wake-up and take up to max newly submitted jobs. */
+int sv_hub_take(sv_hub *h, sv_job **out, int max);
+const sv_job_req *sv_job_request(const sv_job *j);
+void sv_job_set_session(sv_job *j, uint64_t session);
+
+/* Up to max sessions of jobs cancelled since the last call (their jobs
+ * are finished and released here). */
+int sv_hub_cancelled(sv_hub *h, uint64_t *sessions, int max);
+
+/* Deliver a token; false if the job was cancelled (stop its session). */
+bool sv_job_deliver(sv_job *j, const lp_sampled *s);
+/* The last word from the pool side; error NULL for a normal end. */
+void sv_job_finish(sv_job *j, const char *error);
+
+/* ---- shared state for /metrics, /health, /v1/pool ----------------------- */
+
+typedef struct sv_stats {
+    uint64_t requests, requests_failed, refused_busy;
+    uint64_t tokens_in, tokens_out;
+    int live, queued;                 /* jobs now running, and waiting */
+    bool ready;                       /* every worker loaded */
+    double tok_per_s;                 /* generated tokens per second, last 10 s */
+    int n_workers;
+    lp_cluster_worker workers[LP_CLUSTER_MAX_WORKERS];
+} sv_stats;
+
+/* Pool thread: replace the worker snapshot and readiness. */
+void sv_hub_publish(sv_hub *h, const lp_cluster *cl);
+/* Any thread: a consistent copy. */
+void sv_hub_stats(sv_hub *h, sv_stats *out);
+void sv_hub_count_request(sv_hub *h, int tokens_in, bool failed);
+
+#endif
