@@ -3,7 +3,8 @@
 # `make test` and `make demo` work on a fresh Debian 12 machine.
 set -eu
 PKGS="build-essential cmake pkg-config git
-libzmq3-dev libprotobuf-c-dev protobuf-c-compiler libcmocka-dev libcjson-dev libinih-dev"
+libzmq3-dev libprotobuf-c-dev protobuf-c-compiler libcmocka-dev libcjson-dev libinih-dev
+libmicrohttpd-dev"
 missing=""
 for p in $PKGS; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" \
