@@ -8,6 +8,7 @@
 #include <microhttpd.h>
 #include <netdb.h>
 #include <stdatomic.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -48,6 +49,8 @@ typedef struct rq {
     char method[8], path[64];
     char *body;
     size_t len;
+    bool too_big;           /* a body without Content-Length passed the limit */
+    bool gone;              /* the client left before its answer was whole */
     int status;             /* 0 until a response is queued */
     bool counted;           /* the hub counted it already (busy, or failed by the pool) */
     double t0;
@@ -119,19 +122,20 @@ static rq *rq_new(sv_http *s, struct MHD_Connection *c, const char *url, const c
 static void log_request(const rq *r)
 {
     const sv_gen *g = &r->out.gen;
-    double now = sv_now_s();
-    if (!sv_route_is_completion(r->route)) {
-        if (r->status >= 400) /* polls of the status pages would drown the log */
-            fprintf(stderr, "coord serve: #%llu %s %s %d\n", (unsigned long long)r->id,
-                    r->method, r->path, r->status);
+    const char *gone = r->gone ? " (client gone)" : "";
+    if (!r->has_out || !g->job) { /* no job: status polls only if they failed */
+        if (r->status >= 400 || r->gone || sv_route_is_completion(r->route))
+            fprintf(stderr, "coord serve: #%llu %s %s %d%s\n", (unsigned long long)r->id,
+                    r->method, r->path, r->status, gone);
         return;
     }
+    double now = sv_now_s();
     double ttft = g->t_first > 0 ? (g->t_first - g->t_start) * 1e3 : 0;
     double gen_s = g->t_first > 0 ? now - g->t_first : 0;
     double tps = g->n_gen > 1 && gen_s > 0 ? (g->n_gen - 1) / gen_s : 0;
-    fprintf(stderr, "coord serve: #%llu %s %s %d%s in %d out %d ttft %.1f ms %.1f tok/s %.3f s\n",
-            (unsigned long long)r->id, r->method, r->path, r->status,
-            r->status ? "" : " (client gone)", g->n_prompt, g->n_gen, ttft, tps, now - r->t0);
+    fprintf(stderr, "coord serve: #%llu %s %s %d in %d out %d ttft %.1f ms %.1f tok/s %.3f s%s\n",
+            (unsigned long long)r->id, r->method, r->path, r->status, g->n_prompt, g->n_gen,
+            ttft, tps, now - r->t0, gone);
 }
 
 static void rq_unref(rq *r)
@@ -206,6 +210,7 @@ static ssize_t stream_read(void *cls, uint64_t pos, char *buf, size_t max)
     MHD_set_connection_option(r->conn, MHD_CONNECTION_OPTION_TIMEOUT, 0u);
     ssize_t n = sv_out_read(&r->out, buf, max);
     MHD_set_connection_option(r->conn, MHD_CONNECTION_OPTION_TIMEOUT, (unsigned)IDLE_TIMEOUT_S);
+    r->gone = r->gone || n == -2;
     return n == -1 ? MHD_CONTENT_READER_END_OF_STREAM
          : n < 0   ? MHD_CONTENT_READER_END_WITH_ERROR
                    : n;
@@ -240,6 +245,7 @@ static enum MHD_Result generate(rq *r)
                                : sv_out_answer(&r->out, &body);
     MHD_set_connection_option(r->conn, MHD_CONNECTION_OPTION_TIMEOUT, (unsigned)IDLE_TIMEOUT_S);
     r->counted = status == 503; /* the pool failed it: the hub counted that */
+    r->gone = status == 0;
     if (status == 0)
         return MHD_NO; /* the client is gone: close */
     if (status == 200 && r->api.stream)
@@ -310,13 +316,13 @@ static enum MHD_Result dispatch(rq *r)
     }
 }
 
-/* Before the body is read: route, method, key, declared size. 0 = go on. */
-static enum MHD_Result precheck(rq *r, const char *url, const char *method, bool *answered)
+/* Before the body is read: route, method, key, declared size; an answer
+ * here (r->status set) ends the request. */
+static enum MHD_Result precheck(rq *r, const char *url, const char *method)
 {
     sv_http *s = r->s;
     bool method_ok = false;
     r->route = sv_route_find(url, method, &method_ok);
-    *answered = true;
     if (r->route == SV_R_NONE)
         return send_error(r, 404, "no route %s %s", method, url);
     if (!method_ok)
@@ -329,23 +335,27 @@ static enum MHD_Result precheck(rq *r, const char *url, const char *method, bool
     if (cl && strtoull(cl, NULL, 10) > s->o.max_body)
         return send_error(r, 413, "the body (%s bytes) is larger than the limit of %zu bytes", cl,
                           s->o.max_body);
-    *answered = false;
     return MHD_YES;
 }
 
 static enum MHD_Result take_body(rq *r, const char *data, size_t *size)
 {
-    size_t max = r->s->o.max_body;
-    if (*size > max || r->len > max - *size)
-        return MHD_NO; /* a chunked body past the limit: no way to answer mid-body */
-    char *b = realloc(r->body, r->len + *size + 1);
+    size_t max = r->s->o.max_body, n = *size;
+    *size = 0;
+    if (r->too_big || n > max || r->len > max - n) {
+        /* A chunked body past the limit: read on (to answer 413 at its end)
+         * but keep nothing; one that goes on and on is cut off. */
+        r->too_big = true;
+        r->len = r->len + n < r->len ? SIZE_MAX : r->len + n;
+        return r->len / 16 > max ? MHD_NO : MHD_YES;
+    }
+    char *b = realloc(r->body, r->len + n + 1);
     if (!b)
         return MHD_NO;
-    memcpy(b + r->len, data, *size);
+    memcpy(b + r->len, data, n);
     r->body = b;
-    r->len += *size;
+    r->len += n;
     b[r->len] = 0;
-    *size = 0;
     return MHD_YES;
 }
 
@@ -359,9 +369,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         if (!(r = rq_new(cls, c, url, method)))
             return MHD_NO;
         *con_cls = r;
-        bool answered;
-        enum MHD_Result ret = precheck(r, url, method, &answered);
-        return ret;
+        return precheck(r, url, method);
     }
     if (r->status) { /* answered already: the rest of the body is dropped */
         *upload_size = 0;
@@ -369,6 +377,9 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
     }
     if (*upload_size)
         return take_body(r, upload, upload_size);
+    if (r->too_big)
+        return send_error(r, 413, "the body is larger than the limit of %zu bytes",
+                          r->s->o.max_body);
     return dispatch(r);
 }
 

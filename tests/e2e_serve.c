@@ -1,0 +1,427 @@
+/* `coord serve` over a local pool of two workers (stories260K), spoken to
+ * as an HTTP client would: every endpoint; completions and chat, whole and
+ * streamed, against llama.cpp's greedy text; stop strings; logprobs;
+ * usage; bad input (malformed JSON, wrong types, unknown fields tolerated,
+ * huge bodies, prompts beyond the context, unknown routes and models).
+ * The server must stop cleanly on SIGTERM (exit 0: under ASan that also
+ * means no leak). */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <cjson/cJSON.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "support.h"
+#include "support_serve.h"
+
+enum { CTX = 4096 };
+
+typedef struct fixture {
+    char dir[4096];
+    lp_test_server srv;
+    sv_t_ref ref;
+} fixture;
+
+static int setup(void **state)
+{
+    fixture *f = calloc(1, sizeof *f);
+    char cfg[8192], log[8192];
+    assert_non_null(lp_test_tmpdir(f->dir, sizeof f->dir));
+    sv_t_config(cfg, sizeof cfg, f->dir, "pool", CTX, 4, NULL);
+    snprintf(log, sizeof log, "%s/serve.log", f->dir);
+    if (lp_test_server_start(&f->srv, cfg, "--listen 127.0.0.1:0", log, SV_T_TIMEOUT_MS) != 0)
+        fail_msg("coord serve did not come up; see %s", log);
+    sv_t_ref_load(&f->ref);
+    *state = f;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    fixture *f = *state;
+    int rc = lp_test_server_stop(&f->srv, 60000);
+    if (rc != 0) {
+        char cmd[8400];
+        snprintf(cmd, sizeof cmd, "tail -30 '%s' >&2", f->srv.log);
+        if (system(cmd) != 0)
+            fprintf(stderr, "(no log)\n");
+    }
+    sv_t_ref_free(&f->ref);
+    lp_test_rmtree(f->dir);
+    free(f);
+    assert_int_equal(rc, 0);
+    return 0;
+}
+
+static void expect_error(cJSON *o, int status, int want_status, const char *needle)
+{
+    const char *msg = sv_t_str(o, "error.message");
+    if (status != want_status || !msg || !strstr(msg, needle) || !sv_t_str(o, "error.type") ||
+        sv_t_num(o, "error.code") != want_status)
+        fail_msg("wanted %d naming '%s', got %d: %s", want_status, needle, status,
+                 cJSON_PrintUnformatted(o));
+    cJSON_Delete(o);
+}
+
+/* /health, /v1/models, /v1/pool, /metrics, and what is not there. */
+static void test_status_endpoints(void **state)
+{
+    fixture *f = *state;
+    int port = f->srv.port, st;
+    cJSON *o = sv_t_get(port, "/health", &st);
+    assert_int_equal(st, 200);
+    assert_string_equal(sv_t_str(o, "status"), "ok");
+    cJSON_Delete(o);
+
+    o = sv_t_get(port, "/v1/models", &st);
+    assert_int_equal(st, 200);
+    assert_string_equal(sv_t_str(o, "object"), "list");
+    assert_string_equal(sv_t_str(o, "data.0.id"), "stories260K.gguf");
+    assert_string_equal(sv_t_str(o, "data.0.object"), "model");
+    cJSON_Delete(o);
+
+    /* Two workers whose layer ranges tile the model's 5 layers. */
+    o = sv_t_get(port, "/v1/pool", &st);
+    assert_int_equal(st, 200);
+    assert_true(cJSON_IsTrue(cJSON_GetObjectItem(o, "ready")));
+    assert_int_equal((int)sv_t_num(o, "n_layers"), 5);
+    assert_int_equal((int)sv_t_num(o, "n_ctx"), CTX);
+    assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItem(o, "workers")), 2);
+    assert_int_equal((int)sv_t_num(o, "workers.0.first_layer"), 0);
+    assert_int_equal((int)sv_t_num(o, "workers.1.first_layer"),
+                     (int)sv_t_num(o, "workers.0.last_layer") + 1);
+    assert_int_equal((int)sv_t_num(o, "workers.1.last_layer"), 4);
+    for (int i = 0; i < 2; i++) {
+        cJSON *w = cJSON_GetArrayItem(cJSON_GetObjectItem(o, "workers"), i);
+        assert_string_equal(sv_t_str(w, "state"), "alive");
+        assert_non_null(strstr(sv_t_str(w, "endpoint"), "tcp://127.0.0.1:"));
+        assert_true(sv_t_num(w, "mem_limit") == 1024.0 * 1024 * 1024);
+        assert_false(isnan(sv_t_num(w, "sessions_open")));
+    }
+    cJSON_Delete(o);
+
+    lp_http_resp r;
+    assert_int_equal(lp_http(port, "GET", "/metrics", NULL, NULL, 0, &r, SV_T_TIMEOUT_MS), 0);
+    assert_int_equal(r.status, 200);
+    const char *want[] = {"\nlayerpool_ready 1\n", "# TYPE layerpool_requests_total counter",
+                          "layerpool_generated_tokens_total ", "layerpool_requests_queued 0",
+                          "layerpool_worker_layers{worker=\"local-0\"} ",
+                          "layerpool_worker_up{worker=\"local-1\"} 1",
+                          "layerpool_worker_sent_bytes_total{worker=\"local-0\"} "};
+    for (size_t i = 0; i < sizeof want / sizeof want[0]; i++)
+        if (!strstr(r.body, want[i]))
+            fail_msg("/metrics lacks '%s':\n%s", want[i], r.body);
+    lp_http_free(&r);
+
+    o = sv_t_get(port, "/v1/nothing", &st);
+    expect_error(o, st, 404, "/v1/nothing");
+    assert_int_equal(lp_http(port, "GET", "/v1/completions", NULL, NULL, 0, &r, 30000), 0);
+    char allow[64];
+    assert_int_equal(r.status, 405);
+    assert_string_equal(lp_http_header(&r, "Allow", allow, sizeof allow), "POST");
+    lp_http_free(&r);
+    o = sv_t_post(port, "/v1/models", "{}", NULL, &st);
+    expect_error(o, st, 405, "POST");
+}
+
+static char *completion_body(const char *prompt, int max_tokens, const char *more)
+{
+    char *b = malloc(8192);
+    snprintf(b, 8192, "{\"prompt\":\"%s\",\"max_tokens\":%d,\"temperature\":0%s%s}", prompt,
+             max_tokens, more ? "," : "", more ? more : "");
+    return b;
+}
+
+/* temperature 0: llama.cpp's greedy text, exactly; usage counts. */
+static void test_completions_greedy(void **state)
+{
+    fixture *f = *state;
+    for (int c = 0; c < SV_T_CASES; c++) {
+        int st;
+        char *body = completion_body(f->ref.prompt[c], f->ref.n_gen[c], "\"model\":\"stories260K\"");
+        cJSON *o = sv_t_post(f->srv.port, "/v1/completions", body, NULL, &st);
+        assert_int_equal(st, 200);
+        assert_string_equal(sv_t_str(o, "object"), "text_completion");
+        assert_non_null(strstr(sv_t_str(o, "id"), "cmpl-"));
+        assert_string_equal(sv_t_str(o, "choices.0.text"), f->ref.want[c]);
+        assert_string_equal(sv_t_str(o, "choices.0.finish_reason"), "length");
+        assert_int_equal((int)sv_t_num(o, "usage.prompt_tokens"), f->ref.n_prompt[c]);
+        assert_int_equal((int)sv_t_num(o, "usage.completion_tokens"), f->ref.n_gen[c]);
+        assert_int_equal((int)sv_t_num(o, "usage.total_tokens"),
+                         f->ref.n_prompt[c] + f->ref.n_gen[c]);
+        cJSON_Delete(o);
+        free(body);
+    }
+    /* A prompt may come as an array of one string (the legacy batch form). */
+    int st;
+    cJSON *o = sv_t_post(f->srv.port, "/v1/completions",
+                         "{\"prompt\":[\"Once upon a time\"],\"max_tokens\":32,\"temperature\":0}",
+                         NULL, &st);
+    assert_int_equal(st, 200);
+    assert_string_equal(sv_t_str(o, "choices.0.text"), f->ref.want[0]);
+    cJSON_Delete(o);
+}
+
+/* The same text in chunks, usage at the end, then [DONE]. */
+static void test_completions_stream(void **state)
+{
+    fixture *f = *state;
+    for (int c = 0; c < SV_T_CASES; c++) {
+        char *body = completion_body(f->ref.prompt[c], f->ref.n_gen[c],
+                                     "\"stream\":true,\"stream_options\":{\"include_usage\":true}");
+        sv_t_stream s;
+        sv_t_stream_run(f->srv.port, "/v1/completions", body, NULL, &s);
+        if (s.error[0])
+            fail_msg("stream: %s", s.error);
+        assert_int_equal(s.status, 200);
+        assert_true(s.done);
+        assert_string_equal(s.text, f->ref.want[c]);
+        assert_true(s.n_chunks > 10); /* token by token, not one lump */
+        assert_string_equal(s.finish, "length");
+        assert_int_equal(s.usage_prompt, f->ref.n_prompt[c]);
+        assert_int_equal(s.usage_completion, f->ref.n_gen[c]);
+        assert_int_equal(s.usage_total, f->ref.n_prompt[c] + f->ref.n_gen[c]);
+        sv_t_stream_free(&s);
+        free(body);
+    }
+}
+
+/* Chat: the model's template (chatml for stories260K, which has none), BOS
+ * as the model says: the same tokens as that text sent as a completion, so
+ * the same greedy reply, whole or streamed. */
+static void test_chat(void **state)
+{
+    fixture *f = *state;
+    int st;
+    const char *chat = "{\"model\":\"stories260K.gguf\",\"messages\":["
+                       "{\"role\":\"system\",\"content\":\"Be kind.\"},"
+                       "{\"role\":\"user\",\"content\":[{\"type\":\"text\",\"text\":\"Tell me\"},"
+                       "{\"type\":\"text\",\"text\":\" a story.\"}]}],"
+                       "\"max_tokens\":24,\"temperature\":0,\"unknown_field\":{\"x\":1}%s}";
+    const char *as_text = "{\"prompt\":\"<|im_start|>system\\nBe kind.<|im_end|>\\n"
+                          "<|im_start|>user\\nTell me a story.<|im_end|>\\n"
+                          "<|im_start|>assistant\\n\",\"max_tokens\":24,\"temperature\":0}";
+    char body[2048];
+    snprintf(body, sizeof body, chat, "");
+    cJSON *o = sv_t_post(f->srv.port, "/v1/chat/completions", body, NULL, &st);
+    assert_int_equal(st, 200);
+    assert_string_equal(sv_t_str(o, "object"), "chat.completion");
+    assert_string_equal(sv_t_str(o, "choices.0.message.role"), "assistant");
+    const char *reply = sv_t_str(o, "choices.0.message.content");
+    assert_non_null(reply);
+    cJSON *t = sv_t_post(f->srv.port, "/v1/completions", as_text, NULL, &st);
+    assert_int_equal(st, 200);
+    assert_string_equal(reply, sv_t_str(t, "choices.0.text"));
+    assert_int_equal((int)sv_t_num(o, "usage.prompt_tokens"), (int)sv_t_num(t, "usage.prompt_tokens"));
+    assert_int_equal((int)sv_t_num(o, "usage.completion_tokens"),
+                     (int)sv_t_num(t, "usage.completion_tokens"));
+    assert_true(strlen(reply) > 10);
+
+    snprintf(body, sizeof body, chat, ",\"stream\":true");
+    sv_t_stream s;
+    sv_t_stream_run(f->srv.port, "/v1/chat/completions", body, NULL, &s);
+    if (s.error[0])
+        fail_msg("stream: %s", s.error);
+    assert_true(s.done);
+    assert_string_equal(s.text, reply);
+    assert_int_equal(s.usage_prompt, -1); /* no include_usage: no usage chunk */
+    assert_string_equal(s.finish, sv_t_str(o, "choices.0.finish_reason"));
+    sv_t_stream_free(&s);
+    cJSON_Delete(o);
+    cJSON_Delete(t);
+}
+
+/* The text ends right before the first stop string, whole or streamed
+ * (the same cut as `coord run --stop`). */
+static void test_stop_strings(void **state)
+{
+    fixture *f = *state;
+    const char *want = ", there was a little girl named Lily. She loved to play outside in the "
+                       "park. One day, she saw a big, red ";
+    char *body = completion_body("Once upon a time", 100, "\"stop\":[\"ball\",\"not in it\"]");
+    int st;
+    cJSON *o = sv_t_post(f->srv.port, "/v1/completions", body, NULL, &st);
+    assert_int_equal(st, 200);
+    assert_string_equal(sv_t_str(o, "choices.0.text"), want);
+    assert_string_equal(sv_t_str(o, "choices.0.finish_reason"), "stop");
+    int n = (int)sv_t_num(o, "usage.completion_tokens");
+    assert_true(n > 20 && n < 100);
+    cJSON_Delete(o);
+    free(body);
+
+    body = completion_body("Once upon a time", 100,
+                           "\"stop\":\"ball\",\"stream\":true,\"stream_options\":{\"include_usage\":true}");
+    sv_t_stream s;
+    sv_t_stream_run(f->srv.port, "/v1/completions", body, NULL, &s);
+    if (s.error[0])
+        fail_msg("stream: %s", s.error);
+    assert_string_equal(s.text, want);
+    assert_string_equal(s.finish, "stop");
+    assert_int_equal(s.usage_completion, n);
+    sv_t_stream_free(&s);
+    free(body);
+}
+
+/* At temperature 0 the chosen token is the most likely one: its logprob is
+ * the largest of the alternatives, which come in descending order. */
+static void check_chat_logprobs(const cJSON *content, int n_gen, int top)
+{
+    assert_int_equal(cJSON_GetArraySize(content), n_gen);
+    const cJSON *e;
+    cJSON_ArrayForEach(e, content) {
+        const cJSON *alts = cJSON_GetObjectItem(e, "top_logprobs");
+        double lp = sv_t_num(e, "logprob");
+        assert_int_equal(cJSON_GetArraySize(alts), top);
+        assert_true(lp <= 0);
+        assert_true(sv_t_num(alts, "0.logprob") == lp);
+        assert_true(sv_t_num(alts, "0.id") == sv_t_num(e, "id"));
+        assert_string_equal(sv_t_str(alts, "0.token"), sv_t_str(e, "token"));
+        for (int i = 1; i < top; i++) {
+            char a[32], b[32];
+            snprintf(a, sizeof a, "%d.logprob", i - 1);
+            snprintf(b, sizeof b, "%d.logprob", i);
+            assert_true(sv_t_num(alts, a) >= sv_t_num(alts, b));
+        }
+        assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItem(e, "bytes")),
+                         (int)strlen(sv_t_str(e, "token")));
+    }
+}
+
+static void test_logprobs(void **state)
+{
+    fixture *f = *state;
+    int st;
+    cJSON *o = sv_t_post(f->srv.port, "/v1/chat/completions",
+                         "{\"messages\":[{\"role\":\"user\",\"content\":\"Hi\"}],\"max_tokens\":12,"
+                         "\"temperature\":0,\"logprobs\":true,\"top_logprobs\":5}", NULL, &st);
+    assert_int_equal(st, 200);
+    int n_gen = (int)sv_t_num(o, "usage.completion_tokens");
+    check_chat_logprobs(cJSON_GetObjectItem(cJSON_GetObjectItem(
+                            cJSON_GetArrayItem(cJSON_GetObjectItem(o, "choices"), 0), "logprobs"),
+                                            "content"),
+                        n_gen, 5);
+    cJSON_Delete(o);
+
+    /* Completions: tokens, token_logprobs, top_logprobs maps, text_offset;
+     * the tokens joined are the text. */
+    char *body = completion_body("Once upon a time", 32, "\"logprobs\":3");
+    o = sv_t_post(f->srv.port, "/v1/completions", body, NULL, &st);
+    free(body);
+    assert_int_equal(st, 200);
+    cJSON *lp = cJSON_GetObjectItem(cJSON_GetArrayItem(cJSON_GetObjectItem(o, "choices"), 0),
+                                    "logprobs");
+    assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItem(lp, "tokens")), 32);
+    char joined[4096] = "";
+    for (int i = 0; i < 32; i++) {
+        char k[64];
+        snprintf(k, sizeof k, "text_offset.%d", i);
+        assert_int_equal((int)sv_t_num(lp, k), (int)strlen(joined));
+        snprintf(k, sizeof k, "tokens.%d", i);
+        strcat(joined, sv_t_str(lp, k));
+        snprintf(k, sizeof k, "token_logprobs.%d", i);
+        double chosen = sv_t_num(lp, k), best = -INFINITY;
+        const cJSON *m = cJSON_GetArrayItem(cJSON_GetObjectItem(lp, "top_logprobs"), i), *e;
+        assert_int_equal(cJSON_GetArraySize(m), 3);
+        cJSON_ArrayForEach(e, m) best = fmax(best, e->valuedouble);
+        assert_true(chosen == best);
+    }
+    assert_string_equal(joined, f->ref.want[0]);
+    cJSON_Delete(o);
+
+    /* Streamed: one entry per token over the chunks. */
+    body = completion_body("Once upon a time", 32, "\"logprobs\":2,\"stream\":true");
+    sv_t_stream s;
+    sv_t_stream_run(f->srv.port, "/v1/completions", body, NULL, &s);
+    free(body);
+    assert_int_equal(s.n_logprobs, 32);
+    assert_string_equal(s.text, f->ref.want[0]);
+    sv_t_stream_free(&s);
+}
+
+static void bad(int port, const char *path, const char *json, int want, const char *needle)
+{
+    int st;
+    cJSON *o = sv_t_post(port, path, json, NULL, &st);
+    expect_error(o, st, want, needle);
+}
+
+static void test_bad_input(void **state)
+{
+    fixture *f = *state;
+    int p = f->srv.port;
+    const char *chat = "/v1/chat/completions", *cmpl = "/v1/completions";
+    bad(p, chat, "{\"messages\":[{\"role\":\"user\",", 400, "not valid JSON");
+    bad(p, chat, "[1,2]", 400, "object");
+    bad(p, chat, "{}", 400, "messages");
+    bad(p, chat, "{\"messages\":\"hi\"}", 400, "messages");
+    bad(p, chat, "{\"messages\":[{\"role\":\"user\",\"content\":5}]}", 400, "messages[0].content");
+    bad(p, chat, "{\"messages\":[{\"role\":\"wizard\",\"content\":\"x\"}]}", 400, "role");
+    bad(p, chat, "{\"messages\":[{\"role\":\"user\",\"content\":\"x\"}],\"temperature\":\"hot\"}",
+        400, "'temperature'");
+    bad(p, chat, "{\"messages\":[{\"role\":\"user\",\"content\":\"x\"}],\"logprobs\":1}", 400,
+        "'logprobs'");
+    bad(p, cmpl, "{\"prompt\":\"x\",\"max_tokens\":1.5}", 400, "'max_tokens'");
+    bad(p, cmpl, "{\"prompt\":\"x\",\"max_tokens\":0}", 400, "'max_tokens'");
+    bad(p, cmpl, "{\"prompt\":\"x\",\"stop\":5}", 400, "'stop'");
+    bad(p, cmpl, "{\"prompt\":\"x\",\"top_p\":2}", 400, "'top_p'");
+    bad(p, cmpl, "{\"prompt\":\"x\",\"seed\":\"1\"}", 400, "'seed'");
+    bad(p, cmpl, "{\"prompt\":\"x\",\"stream\":1}", 400, "'stream'");
+    bad(p, cmpl, "{\"prompt\":\"x\",\"n\":2}", 400, "'n'");
+    bad(p, cmpl, "{\"prompt\":7}", 400, "'prompt'");
+    bad(p, cmpl, "{\"prompt\":\"x\",\"model\":\"gpt-4\"}", 404, "gpt-4");
+    /* Unknown fields are tolerated; null means unset. */
+    int st;
+    cJSON *o = sv_t_post(p, cmpl, "{\"prompt\":\"Once\",\"max_tokens\":2,\"foo\":[1,{}],"
+                                  "\"stop\":null,\"user\":\"u\",\"temperature\":0}", NULL, &st);
+    assert_int_equal(st, 200);
+    assert_int_equal((int)sv_t_num(o, "usage.completion_tokens"), 2);
+    cJSON_Delete(o);
+
+    /* The context: a prompt that does not fit, and one whose max_tokens
+     * does not; the numbers are said. */
+    char *big = malloc(4 * (CTX + 10) + 64);
+    strcpy(big, "{\"prompt\":\"");
+    size_t k = strlen(big);
+    for (size_t i = 0; i < CTX + 10; i++, k += 4)
+        memcpy(big + k, "cat ", 4);
+    strcpy(big + k, "\"}");
+    bad(p, cmpl, big, 413, "context of 4096");
+    bad(p, cmpl, "{\"prompt\":\"Once upon a time\",\"max_tokens\":4095}", 413, "4100");
+    free(big);
+
+    /* A body over the 4 MiB limit is refused before it is read. */
+    size_t huge = (5u << 20);
+    char *h = malloc(huge + 1);
+    memset(h, ' ', huge);
+    h[0] = '{';
+    h[huge - 1] = '}';
+    h[huge] = 0;
+    bad(p, cmpl, h, 413, "limit");
+    free(h);
+
+    /* The server is still well after all that. */
+    char *body = completion_body("Once upon a time", 32, NULL);
+    o = sv_t_post(p, cmpl, body, NULL, &st);
+    assert_string_equal(sv_t_str(o, "choices.0.text"), f->ref.want[0]);
+    cJSON_Delete(o);
+    free(body);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_status_endpoints),
+        cmocka_unit_test(test_completions_greedy),
+        cmocka_unit_test(test_completions_stream),
+        cmocka_unit_test(test_chat),
+        cmocka_unit_test(test_stop_strings),
+        cmocka_unit_test(test_logprobs),
+        cmocka_unit_test(test_bad_input),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}
