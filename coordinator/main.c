@@ -12,6 +12,7 @@ typedef struct command {
 
 static const command COMMANDS[] = {
     {"inspect", cmd_inspect, "inspect MODEL        print a GGUF model's shape and sizes"},
+    {"serve", cmd_serve, "serve --config FILE   the OpenAI-compatible API and a web page over a pool"},
     {"run", cmd_run, "run -m MODEL ...      generate on this machine (one shard)"},
     {"bench", cmd_bench, "bench -m MODEL ...    prompt and generation speed on this machine"},
     {"tokenize", cmd_tokenize, "tokenize -m MODEL -p TEXT   print a prompt's token ids"},

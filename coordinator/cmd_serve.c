@@ -1,0 +1,219 @@
+/* coord serve — bring the pool up, then serve it over HTTP. This thread
+ * owns the pool and runs its loop; HTTP threads hand jobs over through the
+ * hub (serve_hub.h). SIGINT/SIGTERM stop it cleanly. */
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/signalfd.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "args.h"
+#include "commands.h"
+#include "pool.h"
+#include "serve_http.h"
+#include "serve_hub.h"
+
+typedef struct serve_opts {
+    const char *config, *listen, *model, *chat_template;
+    long queue, threads;
+} serve_opts;
+
+/* What the pool thread needs per job: the job, and the model's end test. */
+typedef struct job_ctx {
+    sv_job *job;
+    const lp_tokenizer *tok;
+} job_ctx;
+
+static int parse(int argc, char **argv, serve_opts *o)
+{
+    *o = (serve_opts){.queue = 16, .threads = 1};
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i], *v;
+        if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
+            printf("usage: coord serve --config FILE [--listen HOST:PORT] [--model PATH]\n"
+                   "                   [--queue N] [--chat-template NAME] [-t THREADS]\n"
+                   "  --listen       HTTP address (default: the config's, else 127.0.0.1:8080)\n"
+                   "  --model        serve this GGUF instead of the config's\n"
+                   "  --queue N      requests that may wait beyond the pool's sessions (16)\n"
+                   "  -t N           threads per local worker (default 1)\n");
+            return 1;
+        }
+        if (!(v = arg_next(argc, argv, &i)))
+            return -1;
+        int rc = !strcmp(a, "--config")          ? (o->config = v, 0)
+               : !strcmp(a, "--listen")          ? (o->listen = v, 0)
+               : !strcmp(a, "--model")           ? (o->model = v, 0)
+               : !strcmp(a, "--chat-template")   ? (o->chat_template = v, 0)
+               : !strcmp(a, "--queue")           ? arg_int(a, v, 0, 4096, &o->queue)
+               : !strcmp(a, "-t")                ? arg_int(a, v, 1, 512, &o->threads)
+               : (fprintf(stderr, "coord serve: unknown option '%s'\n", a), -1);
+        if (rc != 0)
+            return -1;
+    }
+    if (!o->config)
+        return fprintf(stderr, "coord serve: --config FILE is required\n"), -1;
+    return 0;
+}
+
+static bool on_token(void *user, uint64_t session, const lp_sampled *s, const char *error)
+{
+    job_ctx *jc = user;
+    (void)session;
+    if (!s) {
+        sv_job_finish(jc->job, error);
+        free(jc);
+        return false;
+    }
+    if (jc->tok && lp_tokenizer_is_eog(jc->tok, s->token))
+        return false; /* end of text: not delivered, the session ends */
+    return sv_job_deliver(jc->job, s);
+}
+
+static void start_jobs(pool *p, sv_hub *hub)
+{
+    sv_job *jobs[64];
+    int n = sv_hub_take(hub, jobs, 64);
+    for (int i = 0; i < n; i++) {
+        const sv_job_req *r = sv_job_request(jobs[i]);
+        job_ctx *jc = malloc(sizeof *jc);
+        lp_err err = {0};
+        uint64_t id = 0;
+        if (jc) {
+            *jc = (job_ctx){jobs[i], p->tok};
+            lp_session_req req = {.prompt = r->prompt, .n_prompt = r->n_prompt,
+                                  .n_predict = r->n_predict, .sampling = r->sampling,
+                                  .top_logprobs = r->top_logprobs, .cb = on_token, .user = jc};
+            id = lp_cluster_start(p->cl, &req, &err);
+        }
+        if (id) {
+            sv_job_set_session(jobs[i], id);
+        } else {
+            sv_job_finish(jobs[i], jc ? err.msg : "out of memory");
+            free(jc);
+        }
+    }
+}
+
+static void cancel_jobs(pool *p, sv_hub *hub)
+{
+    uint64_t sessions[64];
+    int n;
+    while ((n = sv_hub_cancelled(hub, sessions, 64)) > 0)
+        for (int i = 0; i < n; i++)
+            lp_cluster_cancel(p->cl, sessions[i]);
+}
+
+static int stop_signals(void)
+{
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGPIPE);
+    /* Blocked before any thread starts, so every thread inherits it and the
+     * signals arrive only through the signalfd this loop reads. */
+    pthread_sigmask(SIG_BLOCK, &set, NULL);
+    sigdelset(&set, SIGPIPE);
+    return signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
+}
+
+static bool stop_requested(int sfd)
+{
+    struct signalfd_siginfo si;
+    return read(sfd, &si, sizeof si) == (ssize_t)sizeof si;
+}
+
+static int serve_loop(pool *p, sv_hub *hub, int sfd, lp_err *err)
+{
+    struct timespec last = {0}, now;
+    while (!stop_requested(sfd)) {
+        bool woke = false;
+        if (lp_cluster_poll_fd(p->cl, 200, sv_hub_fd(hub), &woke, err) < 0)
+            return -1;
+        cancel_jobs(p, hub);
+        start_jobs(p, hub);
+        clock_gettime(CLOCK_MONOTONIC, &now);
+        if (now.tv_sec != last.tv_sec) {
+            /* The workers' open sessions and KV bytes come only when asked
+             * (a round trip per worker); a pool that lost a worker is not
+             * asked, so the loop never waits on a dead one. */
+            lp_err serr = {0};
+            if (lp_cluster_ready(p->cl))
+                lp_cluster_refresh_stats(p->cl, &serr);
+            sv_hub_publish(hub, p->cl);
+            last = now;
+        }
+    }
+    fprintf(stderr, "coord serve: stopping\n");
+    return 0;
+}
+
+static lp_config *load_config(const serve_opts *o, lp_err *err)
+{
+    lp_config *cfg = calloc(1, sizeof *cfg);
+    if (!cfg) {
+        lp_err_set(err, "out of memory");
+        return NULL;
+    }
+    if (lp_config_load(o->config, cfg, err) != 0) {
+        free(cfg);
+        return NULL;
+    }
+    if (o->model)
+        snprintf(cfg->model_path, sizeof cfg->model_path, "%s", o->model);
+    if (o->listen)
+        snprintf(cfg->listen, sizeof cfg->listen, "%s", o->listen);
+    return cfg;
+}
+
+static const char *model_name(const pool *p)
+{
+    const char *slash = strrchr(p->cfg->model_path, '/');
+    return slash ? slash + 1 : p->cfg->model_path;
+}
+
+int cmd_serve(int argc, char **argv)
+{
+    serve_opts o;
+    int rc = parse(argc, argv, &o);
+    if (rc != 0)
+        return rc > 0 ? 0 : 2;
+    lp_err err = {0};
+    pool p = {0};
+    sv_hub *hub = NULL;
+    sv_http *http = NULL;
+    int sfd = stop_signals();
+    lp_config *cfg = load_config(&o, &err);
+    rc = 1;
+    if (sfd >= 0 && cfg) {
+        fprintf(stderr, "coord serve: loading %s on %d worker%s\n", cfg->model_path,
+                cfg->n_workers, cfg->n_workers > 1 ? "s" : "");
+        int sessions = cfg->sessions;
+        if (pool_up(&p, cfg, (int)o.threads, &err) == 0 &&
+            (hub = sv_hub_new(sessions + (int)o.queue, &err))) {
+            sv_hub_publish(hub, p.cl);
+            sv_http_opts ho = {.listen = p.cfg->listen[0] ? p.cfg->listen : "127.0.0.1:8080",
+                               .api_key = p.cfg->api_key, .tok = p.tok, .gguf = p.g,
+                               .model_name = model_name(&p), .chat_template = o.chat_template,
+                               .n_ctx = pool_n_ctx(&p), .max_body = 4 << 20};
+            if ((http = sv_http_start(&ho, hub, &err))) {
+                fprintf(stderr, "coord serve: http://%s (port %d) ready\n", ho.listen,
+                        sv_http_port(http));
+                rc = serve_loop(&p, hub, sfd, &err) == 0 ? 0 : 1;
+            }
+        }
+    } else if (cfg == NULL) {
+        rc = 1;
+    }
+    if (rc != 0)
+        fprintf(stderr, "coord serve: %s\n", sfd < 0 ? "cannot watch signals" : err.msg);
+    sv_http_stop(http);
+    pool_down(&p);
+    sv_hub_free(hub);
+    if (sfd >= 0)
+        close(sfd);
+    return rc;
+}
