@@ -20,15 +20,23 @@ static int tokenize(const sv_prompt_ctx *c, const sv_api_req *r, lp_token **ids,
     return rc;
 }
 
+static int refuse(lp_token **ids, size_t *n, int status)
+{
+    free(*ids);
+    *ids = NULL;
+    *n = 0;
+    return status;
+}
+
 int sv_prompt_build(const sv_prompt_ctx *c, sv_api_req *r, lp_token **ids, size_t *n,
                     int *n_predict, lp_err *err)
 {
     *ids = NULL;
     *n = 0;
     if (tokenize(c, r, ids, n, err) != 0)
-        return r->kind == SV_API_CHAT && !c->tmpl_ok ? 500 : 400;
+        return refuse(ids, n, r->kind == SV_API_CHAT && !c->tmpl_ok ? 500 : 400);
     if (*n == 0)
-        return lp_err_set(err, "the prompt is empty"), 400;
+        return lp_err_set(err, "the prompt is empty"), refuse(ids, n, 400);
     long long want = r->max_tokens > 0 ? r->max_tokens : 1;
     if ((long long)*n + want > c->n_ctx) {
         if (r->max_tokens > 0)
@@ -38,7 +46,7 @@ int sv_prompt_build(const sv_prompt_ctx *c, sv_api_req *r, lp_token **ids, size_
         else
             lp_err_set(err, "the prompt (%zu tokens) leaves no room in the context of %d "
                        "tokens", *n, c->n_ctx);
-        return 413;
+        return refuse(ids, n, 413);
     }
     *n_predict = r->max_tokens > 0 ? r->max_tokens : c->n_ctx - (int)*n;
     if (r->sp.penalty_last_n < 0)

@@ -4,15 +4,6 @@
 
 #include "web_assets.h"
 
-/* web_assets.c comes with the page, which is built beside this; a weak
- * reference keeps coord linking (and / answering 404) without it. */
-#pragma weak sv_web_asset
-
-static const char *asset(const char *path, size_t *len, const char **mime)
-{
-    return sv_web_asset ? sv_web_asset(path, len, mime) : NULL;
-}
-
 static const struct {
     const char *path;
     sv_route route;
@@ -50,7 +41,7 @@ sv_route sv_route_find(const char *path, const char *method, bool *method_ok)
     for (size_t i = 0; i < sizeof ROUTES / sizeof ROUTES[0] && r == SV_R_NONE; i++)
         if (!strcmp(path, ROUTES[i].path))
             r = ROUTES[i].route;
-    if (r == SV_R_NONE && asset(path, NULL, NULL))
+    if (r == SV_R_NONE && sv_web_asset(path, NULL, NULL))
         r = SV_R_PAGE;
     bool get = !strcmp(method, "GET") || !strcmp(method, "HEAD");
     *method_ok = sv_route_is_completion(r) ? !strcmp(method, "POST") : get;
@@ -61,7 +52,7 @@ enum MHD_Result sv_route_page(struct MHD_Connection *c, const char *path, int *s
 {
     size_t len = 0;
     const char *mime = NULL;
-    const char *data = asset(path, &len, &mime);
+    const char *data = sv_web_asset(path, &len, &mime);
     if (!data)
         return MHD_NO;
     /* The bytes are static: MHD may send them as they are. */

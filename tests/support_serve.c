@@ -210,10 +210,10 @@ void sv_t_stream_free(sv_t_stream *s)
     s->text = NULL;
 }
 
-int sv_t_sessions_open(int port)
+int sv_t_sessions_open(int port, const char *extra)
 {
     lp_http_resp r;
-    if (lp_http(port, "GET", "/v1/pool", NULL, NULL, 0, &r, SV_T_TIMEOUT_MS) != 0)
+    if (lp_http(port, "GET", "/v1/pool", extra, NULL, 0, &r, SV_T_TIMEOUT_MS) != 0)
         return -1;
     cJSON *o = cJSON_Parse(r.body);
     lp_http_free(&r);

@@ -56,7 +56,8 @@ void sv_t_stream_free(sv_t_stream *s);
 const char *sv_t_str(const void *json, const char *path);
 double sv_t_num(const void *json, const char *path); /* NaN if absent */
 
-/* The workers' sessions_open summed, from /v1/pool; -1 on no answer. */
-int sv_t_sessions_open(int port);
+/* The workers' sessions_open summed, from /v1/pool (extra: header lines,
+ * e.g. the API key); -1 on no answer. */
+int sv_t_sessions_open(int port, const char *extra);
 
 #endif

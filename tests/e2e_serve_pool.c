@@ -1,0 +1,347 @@
+/* `coord serve` under many clients: 32 streams at once through a pool of 4
+ * sessions (the rest queued) each get exactly the text one client alone
+ * gets; a client that hangs up mid-stream ends its session on every worker
+ * (their open sessions fall back to 0); beyond sessions + queue a request
+ * is refused with 503 and Retry-After; with an api_key every API route
+ * wants it (401) but /health does not. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <cjson/cJSON.h>
+#include <math.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "support.h"
+#include "support_serve.h"
+
+enum { CTX = 4096, N_CLIENTS = 32, LONG_GEN = 4000 };
+
+typedef struct fixture {
+    char dir[4096];
+    lp_test_server srv;
+    sv_t_ref ref;
+} fixture;
+
+static const char *const KEY_LINE = "api_key = s3cret-key\n";
+static const char *const AUTH = "Authorization: Bearer s3cret-key\r\n";
+
+static int start(void **state, int sessions, const char *server_lines, const char *args)
+{
+    fixture *f = calloc(1, sizeof *f);
+    char cfg[8192], log[8192];
+    assert_non_null(lp_test_tmpdir(f->dir, sizeof f->dir));
+    sv_t_config(cfg, sizeof cfg, f->dir, "pool", CTX, sessions, server_lines);
+    snprintf(log, sizeof log, "%s/serve.log", f->dir);
+    if (lp_test_server_start(&f->srv, cfg, args, log, SV_T_TIMEOUT_MS) != 0)
+        fail_msg("coord serve did not come up; see %s", log);
+    sv_t_ref_load(&f->ref);
+    *state = f;
+    return 0;
+}
+
+static int setup_open(void **state)
+{
+    return start(state, 4, NULL, "--listen 127.0.0.1:0 --queue 28");
+}
+
+static int setup_keyed(void **state)
+{
+    return start(state, 1, KEY_LINE, "--listen 127.0.0.1:0 --queue 0");
+}
+
+/* SIGTERM: a clean exit (0; under ASan that is also: nothing leaked). */
+static void test_stops_cleanly(void **state)
+{
+    fixture *f = *state;
+    int rc = lp_test_server_stop(&f->srv, 60000);
+    if (rc != 0) {
+        char cmd[8400];
+        snprintf(cmd, sizeof cmd, "tail -40 '%s' >&2", f->srv.log);
+        if (system(cmd) != 0)
+            fprintf(stderr, "(no log)\n");
+        fail_msg("coord serve exited with %d", rc);
+    }
+}
+
+static int teardown(void **state)
+{
+    fixture *f = *state;
+    if (f->srv.pid > 0) /* a test failed before the last one stopped it */
+        lp_test_server_stop(&f->srv, 60000);
+    sv_t_ref_free(&f->ref);
+    lp_test_rmtree(f->dir);
+    free(f);
+    return 0;
+}
+
+static double metric(int port, const char *name)
+{
+    lp_http_resp r;
+    char key[128];
+    if (lp_http(port, "GET", "/metrics", AUTH, NULL, 0, &r, SV_T_TIMEOUT_MS) != 0)
+        return NAN;
+    snprintf(key, sizeof key, "\n%s ", name);
+    const char *p = strstr(r.body, key);
+    double v = p ? atof(p + strlen(key)) : NAN;
+    lp_http_free(&r);
+    return v;
+}
+
+/* Wait until the workers' open sessions (summed) reach want. */
+static bool sessions_reach(int port, int want, int timeout_ms)
+{
+    long long deadline = lp_http_now_ms() + timeout_ms;
+    while (lp_http_now_ms() < deadline) {
+        if (sv_t_sessions_open(port, AUTH) == want)
+            return true;
+        usleep(100 * 1000);
+    }
+    return false;
+}
+
+static char *long_stream_body(void)
+{
+    char *b = malloc(256);
+    snprintf(b, 256, "{\"prompt\":\"Once upon a time\",\"max_tokens\":%d,\"temperature\":0,"
+                     "\"stream\":true}", LONG_GEN);
+    return b;
+}
+
+/* The log line of the request that was cut: "... 200 in 5 out N ... (client gone)". */
+static int tokens_of_gone_request(const char *log, int timeout_ms)
+{
+    long long deadline = lp_http_now_ms() + timeout_ms;
+    while (lp_http_now_ms() < deadline) {
+        size_t len;
+        char *text = lp_test_read_file(log, &len);
+        int out = -1;
+        for (char *line = text, *next; line && *line; line = next) {
+            next = strchr(line, '\n');
+            if (next)
+                *next++ = 0;
+            const char *at = strstr(line, " 200 in 5 out ");
+            if (at && strstr(line, "(client gone)"))
+                out = atoi(at + strlen(" 200 in 5 out "));
+        }
+        free(text);
+        if (out >= 0)
+            return out;
+        usleep(100 * 1000);
+    }
+    return -1;
+}
+
+/* Hang up while the pool holds the session on both workers: the session
+ * ends early everywhere and the pool is empty again. */
+static void test_disconnect_frees_sessions(void **state)
+{
+    fixture *f = *state;
+    int port = f->srv.port;
+    assert_true(sessions_reach(port, 0, 30000));
+    char *body = long_stream_body();
+    lp_http_stream s;
+    assert_int_equal(lp_http_open(&s, port, "POST", "/v1/completions", NULL, body, strlen(body),
+                                  SV_T_TIMEOUT_MS), 0);
+    free(body);
+    assert_int_equal(s.status, 200);
+    long long deadline = lp_http_now_ms() + 60000, next_look = 0;
+    int events = 0, open = 0;
+    while (open < 2 && lp_http_now_ms() < deadline) {
+        bool timed_out;
+        char *ev = lp_http_next_event(&s, 100, &timed_out);
+        if (!ev && !timed_out)
+            fail_msg("the stream ended (%d events) before both workers showed its session",
+                     events);
+        events += ev != NULL;
+        free(ev);
+        if (lp_http_now_ms() >= next_look) {
+            open = sv_t_sessions_open(port, AUTH);
+            next_look = lp_http_now_ms() + 200;
+        }
+    }
+    assert_int_equal(open, 2);
+    assert_true(events > 0);
+    lp_http_close(&s);
+
+    assert_true(sessions_reach(port, 0, 30000));
+    int out = tokens_of_gone_request(f->srv.log, 30000);
+    if (out < 0 || out >= LONG_GEN)
+        fail_msg("no log line of a request cut short (out %d)", out);
+    assert_true(metric(port, "layerpool_requests_running") == 0);
+    print_message("[ disconnect ] after %d events; the job stopped at %d of %d tokens\n", events,
+                  out, LONG_GEN);
+}
+
+typedef struct client {
+    int port;
+    const char *path;
+    char body[1024];
+    const char *want;
+    sv_t_stream got;
+} client;
+
+static void *client_run(void *arg)
+{
+    client *c = arg;
+    sv_t_stream_run(c->port, c->path, c->body, NULL, &c->got);
+    return NULL;
+}
+
+/* 32 streams at once, 4 running and 28 queued: every text equals what a
+ * client alone gets (llama.cpp's greedy for completions); none refused. */
+static void test_concurrent_streams(void **state)
+{
+    fixture *f = *state;
+    int port = f->srv.port, st;
+    const char *chat = "{\"messages\":[{\"role\":\"user\",\"content\":\"Tell me a story.\"}],"
+                       "\"max_tokens\":32,\"temperature\":0%s}";
+    char body[1024];
+    snprintf(body, sizeof body, chat, "");
+    cJSON *alone = sv_t_post(port, "/v1/chat/completions", body, NULL, &st);
+    assert_int_equal(st, 200);
+    const char *chat_want = sv_t_str(alone, "choices.0.message.content");
+    assert_non_null(chat_want);
+    double refused = metric(port, "layerpool_requests_refused_total");
+    double tokens = metric(port, "layerpool_generated_tokens_total");
+
+    client *cl = calloc(N_CLIENTS, sizeof *cl);
+    pthread_t th[N_CLIENTS];
+    for (int i = 0; i < N_CLIENTS; i++) {
+        client *c = &cl[i];
+        c->port = port;
+        if (i % 4 == 3) {
+            c->path = "/v1/chat/completions";
+            snprintf(c->body, sizeof c->body, chat, ",\"stream\":true");
+            c->want = chat_want;
+        } else {
+            int k = i % SV_T_CASES;
+            c->path = "/v1/completions";
+            snprintf(c->body, sizeof c->body, "{\"prompt\":\"%s\",\"max_tokens\":%d,"
+                     "\"temperature\":0,\"stream\":true,\"stream_options\":{\"include_usage\":true}}",
+                     f->ref.prompt[k], f->ref.n_gen[k]);
+            c->want = f->ref.want[k];
+        }
+        assert_int_equal(pthread_create(&th[i], NULL, client_run, c), 0);
+    }
+    for (int i = 0; i < N_CLIENTS; i++)
+        pthread_join(th[i], NULL);
+    for (int i = 0; i < N_CLIENTS; i++) {
+        client *c = &cl[i];
+        if (c->got.error[0] || c->got.status != 200 || !c->got.done)
+            fail_msg("client %d: status %d: %s", i, c->got.status, c->got.error);
+        if (strcmp(c->got.text, c->want))
+            fail_msg("client %d got '%s', alone one gets '%s'", i, c->got.text, c->want);
+        if (i % 4 != 3)
+            assert_int_equal(c->got.usage_completion, f->ref.n_gen[i % SV_T_CASES]);
+        sv_t_stream_free(&c->got);
+    }
+    free(cl);
+    cJSON_Delete(alone);
+    assert_true(metric(port, "layerpool_requests_refused_total") == refused);
+    assert_true(metric(port, "layerpool_generated_tokens_total") >= tokens + N_CLIENTS * 24);
+    assert_true(sessions_reach(port, 0, 30000));
+    print_message("[ concurrent ] %d streams, every text as a single client's\n", N_CLIENTS);
+}
+
+static void expect_status(int port, const char *method, const char *path, const char *extra,
+                          const char *body, int want)
+{
+    lp_http_resp r;
+    assert_int_equal(lp_http(port, method, path, extra, body, body ? strlen(body) : 0, &r,
+                             SV_T_TIMEOUT_MS), 0);
+    if (r.status != want)
+        fail_msg("%s %s: %d, wanted %d: %s", method, path, r.status, want, r.body);
+    char v[64];
+    if (want == 401) {
+        assert_non_null(lp_http_header(&r, "WWW-Authenticate", v, sizeof v));
+        assert_non_null(strstr(r.body, "authentication_error"));
+    }
+    lp_http_free(&r);
+}
+
+static void test_api_key(void **state)
+{
+    fixture *f = *state;
+    int port = f->srv.port;
+    const char *cmpl = "{\"prompt\":\"Once upon a time\",\"max_tokens\":4,\"temperature\":0}";
+    expect_status(port, "GET", "/health", NULL, NULL, 200);
+    expect_status(port, "GET", "/", NULL, NULL, 200); /* the page asks for the key itself */
+    expect_status(port, "GET", "/v1/models", NULL, NULL, 401);
+    expect_status(port, "GET", "/v1/models", "Authorization: Bearer wrong\r\n", NULL, 401);
+    expect_status(port, "GET", "/v1/models", "Authorization: Bearer s3cret-key-and-more\r\n",
+                  NULL, 401);
+    expect_status(port, "GET", "/v1/models", AUTH, NULL, 200);
+    expect_status(port, "GET", "/v1/pool", NULL, NULL, 401);
+    expect_status(port, "GET", "/metrics", NULL, NULL, 401);
+    expect_status(port, "POST", "/v1/completions", NULL, cmpl, 401);
+    expect_status(port, "POST", "/v1/completions", "Authorization: s3cret-key\r\n", cmpl, 401);
+    expect_status(port, "POST", "/v1/completions", AUTH, cmpl, 200);
+}
+
+/* One session, no queue: a second request while the first streams is
+ * refused at once with 503 and Retry-After; once the first is gone the
+ * pool takes requests again. */
+static void test_busy(void **state)
+{
+    fixture *f = *state;
+    int port = f->srv.port;
+    assert_true(sessions_reach(port, 0, 30000));
+    char *body = long_stream_body();
+    lp_http_stream s;
+    assert_int_equal(lp_http_open(&s, port, "POST", "/v1/completions", AUTH, body, strlen(body),
+                                  SV_T_TIMEOUT_MS), 0);
+    free(body);
+    assert_int_equal(s.status, 200);
+    char *ev = lp_http_next_event(&s, SV_T_TIMEOUT_MS, NULL);
+    assert_non_null(ev);
+    free(ev);
+
+    lp_http_resp r;
+    const char *small = "{\"prompt\":\"Once upon a time\",\"max_tokens\":4,\"temperature\":0}";
+    assert_int_equal(lp_http(port, "POST", "/v1/completions", AUTH, small, strlen(small), &r,
+                             SV_T_TIMEOUT_MS), 0);
+    char retry[32];
+    if (r.status != 503)
+        fail_msg("wanted 503 while the only session is taken, got %d: %s", r.status, r.body);
+    assert_non_null(lp_http_header(&r, "Retry-After", retry, sizeof retry));
+    assert_true(atoi(retry) >= 1);
+    assert_non_null(strstr(r.body, "\"unavailable_error\""));
+    lp_http_free(&r);
+    assert_true(metric(port, "layerpool_requests_refused_total") >= 1);
+    lp_http_close(&s);
+
+    long long deadline = lp_http_now_ms() + 30000;
+    int status = 0;
+    while (status != 200 && lp_http_now_ms() < deadline) {
+        assert_int_equal(lp_http(port, "POST", "/v1/completions", AUTH, small, strlen(small), &r,
+                                 SV_T_TIMEOUT_MS), 0);
+        status = r.status;
+        lp_http_free(&r);
+        if (status != 200)
+            usleep(100 * 1000);
+    }
+    assert_int_equal(status, 200);
+}
+
+int main(void)
+{
+    const struct CMUnitTest open[] = {
+        cmocka_unit_test(test_disconnect_frees_sessions),
+        cmocka_unit_test(test_concurrent_streams),
+        cmocka_unit_test(test_stops_cleanly),
+    };
+    const struct CMUnitTest keyed[] = {
+        cmocka_unit_test(test_api_key),
+        cmocka_unit_test(test_busy),
+        cmocka_unit_test(test_stops_cleanly),
+    };
+    int failed = cmocka_run_group_tests_name("open pool", open, setup_open, teardown);
+    return failed + cmocka_run_group_tests_name("one session, no queue, api_key", keyed,
+                                                setup_keyed, teardown);
+}
