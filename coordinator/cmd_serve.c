@@ -21,11 +21,37 @@ typedef struct serve_opts {
     long queue, threads;
 } serve_opts;
 
-/* What the pool thread needs per job: the job, and the model's end test. */
+/* What the pool thread needs per job: the job, and the model's end test.
+ * The contexts of started sessions are listed, because a cancelled
+ * session gets no last callback (lp_cluster_cancel just forgets it): the
+ * loop frees those itself, and whatever is left when it stops. */
 typedef struct job_ctx {
     sv_job *job;
     const lp_tokenizer *tok;
+    uint64_t session;
+    struct job_ctx **head, *prev, *next;
 } job_ctx;
+
+static void jc_link(job_ctx *jc, job_ctx **head)
+{
+    jc->head = head;
+    jc->prev = NULL;
+    jc->next = *head;
+    if (*head)
+        (*head)->prev = jc;
+    *head = jc;
+}
+
+static void jc_free(job_ctx *jc)
+{
+    if (jc->prev)
+        jc->prev->next = jc->next;
+    else
+        *jc->head = jc->next;
+    if (jc->next)
+        jc->next->prev = jc->prev;
+    free(jc);
+}
 
 static int parse(int argc, char **argv, serve_opts *o)
 {
@@ -64,7 +90,7 @@ static bool on_token(void *user, uint64_t session, const lp_sampled *s, const ch
     (void)session;
     if (!s) {
         sv_job_finish(jc->job, error);
-        free(jc);
+        jc_free(jc);
         return false;
     }
     if (jc->tok && lp_tokenizer_is_eog(jc->tok, s->token))
@@ -72,7 +98,7 @@ static bool on_token(void *user, uint64_t session, const lp_sampled *s, const ch
     return sv_job_deliver(jc->job, s);
 }
 
-static void start_jobs(pool *p, sv_hub *hub)
+static void start_jobs(pool *p, sv_hub *hub, job_ctx **running)
 {
     sv_job *jobs[64];
     int n = sv_hub_take(hub, jobs, 64);
@@ -82,13 +108,15 @@ static void start_jobs(pool *p, sv_hub *hub)
         lp_err err = {0};
         uint64_t id = 0;
         if (jc) {
-            *jc = (job_ctx){jobs[i], p->tok};
+            *jc = (job_ctx){.job = jobs[i], .tok = p->tok};
             lp_session_req req = {.prompt = r->prompt, .n_prompt = r->n_prompt,
                                   .n_predict = r->n_predict, .sampling = r->sampling,
                                   .top_logprobs = r->top_logprobs, .cb = on_token, .user = jc};
             id = lp_cluster_start(p->cl, &req, &err);
         }
         if (id) {
+            jc->session = id;
+            jc_link(jc, running);
             sv_job_set_session(jobs[i], id);
         } else {
             sv_job_finish(jobs[i], jc ? err.msg : "out of memory");
@@ -97,13 +125,19 @@ static void start_jobs(pool *p, sv_hub *hub)
     }
 }
 
-static void cancel_jobs(pool *p, sv_hub *hub)
+static void cancel_jobs(pool *p, sv_hub *hub, job_ctx **running)
 {
     uint64_t sessions[64];
     int n;
     while ((n = sv_hub_cancelled(hub, sessions, 64)) > 0)
-        for (int i = 0; i < n; i++)
+        for (int i = 0; i < n; i++) {
             lp_cluster_cancel(p->cl, sessions[i]);
+            for (job_ctx *jc = *running; jc; jc = jc->next)
+                if (jc->session == sessions[i]) {
+                    jc_free(jc);
+                    break;
+                }
+        }
 }
 
 static int stop_signals(void)
@@ -126,15 +160,15 @@ static bool stop_requested(int sfd)
     return read(sfd, &si, sizeof si) == (ssize_t)sizeof si;
 }
 
-static int serve_loop(pool *p, sv_hub *hub, int sfd, lp_err *err)
+static int serve_loop(pool *p, sv_hub *hub, int sfd, job_ctx **running, lp_err *err)
 {
     struct timespec last = {0}, now;
     while (!stop_requested(sfd)) {
         bool woke = false;
         if (lp_cluster_poll_fd(p->cl, 200, sv_hub_fd(hub), &woke, err) < 0)
             return -1;
-        cancel_jobs(p, hub);
-        start_jobs(p, hub);
+        cancel_jobs(p, hub, running);
+        start_jobs(p, hub, running);
         clock_gettime(CLOCK_MONOTONIC, &now);
         if (now.tv_sec != last.tv_sec) {
             /* The workers' open sessions and KV bytes come only when asked
@@ -185,6 +219,7 @@ int cmd_serve(int argc, char **argv)
     pool p = {0};
     sv_hub *hub = NULL;
     sv_http *http = NULL;
+    job_ctx *running = NULL;
     int sfd = stop_signals();
     lp_config *cfg = load_config(&o, &err);
     rc = 1;
@@ -202,7 +237,7 @@ int cmd_serve(int argc, char **argv)
             if ((http = sv_http_start(&ho, hub, &err))) {
                 fprintf(stderr, "coord serve: http://%s (port %d) ready\n", ho.listen,
                         sv_http_port(http));
-                rc = serve_loop(&p, hub, sfd, &err) == 0 ? 0 : 1;
+                rc = serve_loop(&p, hub, sfd, &running, &err) == 0 ? 0 : 1;
             }
         }
     } else if (cfg == NULL) {
@@ -212,6 +247,8 @@ int cmd_serve(int argc, char **argv)
         fprintf(stderr, "coord serve: %s\n", sfd < 0 ? "cannot watch signals" : err.msg);
     sv_http_stop(http);
     pool_down(&p);
+    while (running) /* sessions still out when it stopped; the hub frees their jobs */
+        jc_free(running);
     sv_hub_free(hub);
     if (sfd >= 0)
         close(sfd);
