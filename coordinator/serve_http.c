@@ -7,6 +7,7 @@
 
 #include <microhttpd.h>
 #include <netdb.h>
+#include <stdarg.h>
 #include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>

@@ -183,6 +183,49 @@ static void test_completions_greedy(void **state)
     cJSON_Delete(o);
 }
 
+static char *complete_text(int port, const char *params)
+{
+    int st;
+    char *body = completion_body("Once upon a time", 32, params);
+    cJSON *o = sv_t_post(port, "/v1/completions", body, NULL, &st);
+    free(body);
+    if (st != 200 || !sv_t_str(o, "choices.0.text"))
+        fail_msg("%s: %d", params, st);
+    char *text = strdup(sv_t_str(o, "choices.0.text"));
+    cJSON_Delete(o);
+    return text;
+}
+
+/* The sampling fields reach the last worker's sampler: truncations that
+ * leave one token are greedy at any temperature, a seed repeats its draws,
+ * and each penalty changes the greedy text. */
+static void test_sampling_params(void **state)
+{
+    fixture *f = *state;
+    int port = f->srv.port;
+    const char *greedy_same[] = {"\"temperature\":1.0,\"top_k\":1", "\"temperature\":1.0,\"top_p\":0",
+                                 "\"temperature\":5,\"min_p\":1,\"top_k\":0"};
+    for (int i = 0; i < 3; i++) {
+        char *t = complete_text(port, greedy_same[i]);
+        if (strcmp(t, f->ref.want[0]))
+            fail_msg("%s gave '%s'", greedy_same[i], t);
+        free(t);
+    }
+    char *a = complete_text(port, "\"temperature\":0.9,\"seed\":42");
+    char *b = complete_text(port, "\"temperature\":0.9,\"seed\":42");
+    assert_string_equal(a, b);
+    free(a);
+    free(b);
+    const char *penalties[] = {"\"presence_penalty\":2", "\"frequency_penalty\":1",
+                               "\"repeat_penalty\":1.5"};
+    for (int i = 0; i < 3; i++) {
+        char *t = complete_text(port, penalties[i]);
+        if (!strcmp(t, f->ref.want[0]))
+            fail_msg("%s changed nothing", penalties[i]);
+        free(t);
+    }
+}
+
 /* The same text in chunks, usage at the end, then [DONE]. */
 static void test_completions_stream(void **state)
 {
@@ -433,6 +476,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_status_endpoints),
         cmocka_unit_test(test_completions_greedy),
+        cmocka_unit_test(test_sampling_params),
         cmocka_unit_test(test_completions_stream),
         cmocka_unit_test(test_chat),
         cmocka_unit_test(test_stop_strings),
