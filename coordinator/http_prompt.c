@@ -51,5 +51,8 @@ int sv_prompt_build(const sv_prompt_ctx *c, sv_api_req *r, lp_token **ids, size_
     *n_predict = r->max_tokens > 0 ? r->max_tokens : c->n_ctx - (int)*n;
     if (r->sp.penalty_last_n < 0)
         r->sp.penalty_last_n = c->n_ctx;
+    /* What the last worker would refuse is the request's fault: say so now. */
+    if (lp_sampler_params_validate(&r->sp, err) != 0)
+        return refuse(ids, n, 400);
     return 0;
 }

@@ -3,7 +3,8 @@
  * gets; a client that hangs up mid-stream ends its session on every worker
  * (their open sessions fall back to 0); beyond sessions + queue a request
  * is refused with 503 and Retry-After; with an api_key every API route
- * wants it (401) but /health does not. */
+ * wants it (401) but /health does not; a worker killed mid-stream ends the
+ * stream with an error naming it and turns requests away with 503. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -12,6 +13,7 @@
 #include <cjson/cJSON.h>
 #include <math.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -329,6 +331,76 @@ static void test_busy(void **state)
     assert_int_equal(status, 200);
 }
 
+static int setup_lossy(void **state)
+{
+    return start(state, 2, NULL, "--listen 127.0.0.1:0 --queue 2");
+}
+
+/* The workers coord started: its children, from /proc. */
+static int children(pid_t parent, pid_t *out, int cap)
+{
+    char path[128];
+    snprintf(path, sizeof path, "/proc/%d/task/%d/children", (int)parent, (int)parent);
+    FILE *f = fopen(path, "r"); /* a /proc file: no size to read up front */
+    int n = 0, v;
+    while (f && n < cap && fscanf(f, "%d", &v) == 1)
+        out[n++] = (pid_t)v;
+    if (f)
+        fclose(f);
+    return n;
+}
+
+/* A worker dies mid-stream: the stream ends with an error event naming it,
+ * /health says loading (503), new requests get 503 + Retry-After, the
+ * worker shows as lost; the server still stops cleanly. */
+static void test_worker_lost(void **state)
+{
+    fixture *f = *state;
+    int port = f->srv.port;
+    pid_t kids[8];
+    assert_int_equal(children(f->srv.pid, kids, 8), 2);
+    char *body = long_stream_body();
+    lp_http_stream s;
+    assert_int_equal(lp_http_open(&s, port, "POST", "/v1/completions", NULL, body, strlen(body),
+                                  SV_T_TIMEOUT_MS), 0);
+    free(body);
+    assert_int_equal(s.status, 200);
+    char *ev = lp_http_next_event(&s, SV_T_TIMEOUT_MS, NULL);
+    assert_non_null(ev);
+    free(ev);
+    assert_int_equal(kill(kids[1], SIGKILL), 0);
+
+    char *last = NULL;
+    while ((ev = lp_http_next_event(&s, SV_T_TIMEOUT_MS, NULL))) {
+        free(last);
+        last = ev;
+    }
+    lp_http_close(&s);
+    if (!last || !strstr(last, "\"error\"") || !strstr(last, "lost"))
+        fail_msg("the stream did not end with an error event naming the lost worker: %s", last);
+    free(last);
+
+    lp_http_resp r;
+    assert_int_equal(lp_http(port, "GET", "/health", NULL, NULL, 0, &r, SV_T_TIMEOUT_MS), 0);
+    assert_int_equal(r.status, 503);
+    assert_non_null(strstr(r.body, "\"loading\""));
+    lp_http_free(&r);
+    const char *small = "{\"prompt\":\"Once upon a time\",\"max_tokens\":4}";
+    assert_int_equal(lp_http(port, "POST", "/v1/completions", NULL, small, strlen(small), &r,
+                             SV_T_TIMEOUT_MS), 0);
+    char retry[32];
+    if (r.status != 503 || !strstr(r.body, "not ready"))
+        fail_msg("wanted 503 (not ready), got %d: %s", r.status, r.body);
+    assert_non_null(lp_http_header(&r, "Retry-After", retry, sizeof retry));
+    lp_http_free(&r);
+    int st;
+    cJSON *pool = sv_t_get(port, "/v1/pool", &st);
+    assert_false(cJSON_IsTrue(cJSON_GetObjectItem(pool, "ready")));
+    assert_string_equal(sv_t_str(pool, "workers.1.state"), "lost");
+    cJSON_Delete(pool);
+    assert_true(metric(port, "layerpool_requests_failed_total") >= 2);
+}
+
 int main(void)
 {
     const struct CMUnitTest open[] = {
@@ -341,7 +413,12 @@ int main(void)
         cmocka_unit_test(test_busy),
         cmocka_unit_test(test_stops_cleanly),
     };
+    const struct CMUnitTest lossy[] = {
+        cmocka_unit_test(test_worker_lost),
+        cmocka_unit_test(test_stops_cleanly),
+    };
     int failed = cmocka_run_group_tests_name("open pool", open, setup_open, teardown);
-    return failed + cmocka_run_group_tests_name("one session, no queue, api_key", keyed,
-                                                setup_keyed, teardown);
+    failed += cmocka_run_group_tests_name("one session, no queue, api_key", keyed, setup_keyed,
+                                          teardown);
+    return failed + cmocka_run_group_tests_name("a worker lost", lossy, setup_lossy, teardown);
 }
