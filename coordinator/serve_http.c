@@ -158,9 +158,14 @@ static void rq_unref(rq *r)
 static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
                          enum MHD_RequestTerminationCode why)
 {
-    (void)cls, (void)c, (void)why;
-    if (*con_cls)
-        rq_unref(*con_cls);
+    (void)cls, (void)c;
+    rq *r = *con_cls;
+    if (!r)
+        return;
+    /* MHD may find the client gone on a write before our reader does. */
+    if (why != MHD_REQUEST_TERMINATED_COMPLETED_OK && why != MHD_REQUEST_TERMINATED_DAEMON_SHUTDOWN)
+        r->gone = true;
+    rq_unref(r);
     *con_cls = NULL;
 }
 

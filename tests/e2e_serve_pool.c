@@ -380,8 +380,16 @@ static void test_worker_lost(void **state)
         fail_msg("the stream did not end with an error event naming the lost worker: %s", last);
     free(last);
 
+    /* /health follows the pool's snapshot, published once a second. */
     lp_http_resp r;
-    assert_int_equal(lp_http(port, "GET", "/health", NULL, NULL, 0, &r, SV_T_TIMEOUT_MS), 0);
+    long long deadline = lp_http_now_ms() + 30000;
+    for (;;) {
+        assert_int_equal(lp_http(port, "GET", "/health", NULL, NULL, 0, &r, SV_T_TIMEOUT_MS), 0);
+        if (r.status == 503 || lp_http_now_ms() > deadline)
+            break;
+        lp_http_free(&r);
+        usleep(100 * 1000);
+    }
     assert_int_equal(r.status, 503);
     assert_non_null(strstr(r.body, "\"loading\""));
     lp_http_free(&r);
