@@ -171,12 +171,10 @@ static int serve_loop(pool *p, sv_hub *hub, int sfd, job_ctx **running, lp_err *
         start_jobs(p, hub, running);
         clock_gettime(CLOCK_MONOTONIC, &now);
         if (now.tv_sec != last.tv_sec) {
-            /* The workers' open sessions and KV bytes come only when asked
-             * (a round trip per worker); a pool that lost a worker is not
-             * asked, so the loop never waits on a dead one. */
-            lp_err serr = {0};
-            if (lp_cluster_ready(p->cl))
-                lp_cluster_refresh_stats(p->cl, &serr);
+            /* The workers' open sessions and KV bytes come only when asked;
+             * the answers arrive through the poll, so the loop never waits
+             * on a slow or dead worker. */
+            lp_cluster_request_stats(p->cl);
             sv_hub_publish(hub, p->cl);
             last = now;
         }

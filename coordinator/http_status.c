@@ -5,6 +5,16 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+
+/* Seconds since the worker last answered (CLOCK_MONOTONIC, as the pool's). */
+static double heartbeat_age(const lp_cluster_worker *w)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    double now_ms = (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
+    return w->last_seen_ms > 0 ? (now_ms - (double)w->last_seen_ms) / 1e3 : -1;
+}
 
 static sv_stats *snapshot(sv_hub *h)
 {
@@ -71,7 +81,8 @@ static bool worker_json(cJSON *arr, const lp_cluster_worker *w)
            num(o, "bytes_out", (double)w->bytes_out) &&
            num(o, "sessions_open", w->sessions_open) &&
            num(o, "kv_bytes_used", (double)w->kv_bytes_used) &&
-           num(o, "kv_bytes_reserved", (double)w->kv_bytes_reserved);
+           num(o, "kv_bytes_reserved", (double)w->kv_bytes_reserved) &&
+           num(o, "last_heartbeat_s", heartbeat_age(w));
 }
 
 static bool pool_json(cJSON *o, const sv_stats *st, const char *model, int n_ctx)
@@ -164,6 +175,7 @@ static double w_out(const lp_cluster_worker *w) { return (double)w->bytes_out; }
 static double w_sessions(const lp_cluster_worker *w) { return w->sessions_open; }
 static double w_kv(const lp_cluster_worker *w) { return (double)w->kv_bytes_used; }
 static double w_mem(const lp_cluster_worker *w) { return (double)w->mem_limit; }
+static double w_age(const lp_cluster_worker *w) { return heartbeat_age(w); }
 
 static const struct {
     const char *name, *type, *help;
@@ -181,6 +193,8 @@ static const struct {
     {"layerpool_worker_sessions_open", "gauge", "Sessions holding KV on the worker", w_sessions},
     {"layerpool_worker_kv_bytes", "gauge", "KV cache bytes in use on the worker", w_kv},
     {"layerpool_worker_memory_limit_bytes", "gauge", "Memory the worker may use", w_mem},
+    {"layerpool_worker_heartbeat_age_seconds", "gauge", "Seconds since the worker last answered",
+     w_age},
 };
 
 static void worker_metrics(sbuf *b, const sv_stats *st)

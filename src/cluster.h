@@ -62,6 +62,7 @@ typedef struct lp_cluster_worker {
     uint64_t bytes_in, bytes_out;
     uint32_t sessions_open;       /* from the last Stats */
     uint64_t kv_bytes_used, kv_bytes_reserved;
+    int64_t last_seen_ms;         /* CLOCK_MONOTONIC ms of its last answer */
 } lp_cluster_worker;
 
 lp_cluster *lp_cluster_new(lp_wire *w, const lp_cluster_opts *o, lp_err *err);
@@ -133,6 +134,10 @@ int lp_cluster_poll(lp_cluster *c, int timeout_ms, lp_err *err);
 /* The same, also waking when fd (e.g. another thread's eventfd) becomes
  * readable; *fd_ready says whether it did (the caller drains it). */
 int lp_cluster_poll_fd(lp_cluster *c, int timeout_ms, int fd, bool *fd_ready, lp_err *err);
+
+/* Ask every live worker for Stats without waiting: the answers update the
+ * counters below as lp_cluster_poll receives them. */
+void lp_cluster_request_stats(lp_cluster *c);
 
 /* Per-worker counters (sessions, KV bytes, bytes in/out) via Stats.
  * Blocks for at most ~2 s per worker. */

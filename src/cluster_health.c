@@ -72,6 +72,7 @@ void cl_heartbeats(lp_cluster *c)
     int64_t now = cl_now_ms();
     for (int i = 0; i < c->n_workers; i++) {
         cl_worker *w = &c->w[i];
+        w->info.last_seen_ms = w->last_seen_ms;
         if (now - w->last_hb_ms >= c->o.heartbeat_ms)
             send_heartbeat(c, w, now);
         if (w->info.alive && now - w->last_seen_ms > c->o.dead_after_ms)
@@ -127,6 +128,20 @@ void cl_on_control(lp_cluster *c, int i, const Lp__Envelope *env)
         break;
     default: /* heartbeat replies: last_seen is enough */
         break;
+    }
+}
+
+void lp_cluster_request_stats(lp_cluster *c)
+{
+    Lp__StatsRequest sr = LP__STATS_REQUEST__INIT;
+    for (int i = 0; i < c->n_workers; i++) {
+        if (!c->w[i].info.alive)
+            continue;
+        Lp__Envelope env = LP__ENVELOPE__INIT;
+        env.request_id = ++c->hb_seq;
+        env.body_case = LP__ENVELOPE__BODY_STATS_REQUEST;
+        env.stats_request = &sr;
+        lp_wire_send(c->w[i].ctl, NULL, &env, 0, NULL);
     }
 }
 
