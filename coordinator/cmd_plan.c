@@ -132,11 +132,13 @@ static int parse_args(int argc, char **argv, plan_args *a)
         if (rc)
             return -1;
     }
-    /* --shape may stand in for a config's model (plan before downloading). */
-    int sources = !!a->model + !!a->config + (a->shape && !a->config);
-    if (sources != 1 || (!a->config && !a->mem) || (a->config && (a->mem || a->speed))) {
+    /* -m or --shape may stand in for a config's model (as `coord serve
+     * --model` does, or to plan before downloading). */
+    int sources = !!a->config + (a->config ? 0 : !!a->model + !!a->shape);
+    if (sources != 1 || (!a->config && !a->mem) || (a->config && (a->mem || a->speed)) ||
+        (a->model && a->shape)) {
         fprintf(stderr, "coord: plan: give -m MODEL or --shape NAME with --workers-mem, or "
-                "--config FILE (optionally with --shape)\n");
+                "--config FILE (optionally with -m or --shape)\n");
         return -1;
     }
     return 0;
@@ -153,7 +155,7 @@ static int load_model(const plan_args *a, const lp_config *cfg, lp_plan_model *m
         }
         rc = lp_plan_model_synth(&LP_PLAN_SHAPE_LLAMA70B_Q4_K_M, m, &err);
     } else {
-        rc = lp_plan_model_open(cfg ? cfg->model_path : a->model, m, &err);
+        rc = lp_plan_model_open(a->model ? a->model : cfg->model_path, m, &err);
     }
     if (rc != 0)
         fprintf(stderr, "coord: plan: %s\n", err.msg);
@@ -207,9 +209,8 @@ static int run_plan(const plan_args *a, const lp_config *cfg, const lp_plan_mode
         fprintf(stderr, "coord: %s\n", err.msg);
         return 1;
     }
-    printf("plan for %s over %d worker%s\n", a->shape ? a->shape : cfg ? cfg->model_path
-                                                                         : a->model,
-           n, n > 1 ? "s" : "");
+    printf("plan for %s over %d worker%s\n",
+           a->shape ? a->shape : a->model ? a->model : cfg->model_path, n, n > 1 ? "s" : "");
     lp_plan_print(stdout, m, w, cfg ? names : NULL, plan, n, &o);
     if (rc == LP_PLAN_NO_FIT) {
         printf("\nthe table shows the split by speed; it does not fit\n");

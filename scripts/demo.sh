@@ -1,27 +1,42 @@
 #!/bin/sh
-# make demo: the built-in default job: a local pool of two workers serving
-# the small real model in ../shared (configs/local-2.ini), next to the same
-# model run in one process, which the pool must reproduce token for token.
+# make demo: the built-in default job: a local pool of two workers
+# (configs/local-2.ini) serving the small real model in ../shared through
+# `coord serve` — the OpenAI-compatible API and the web page. It asks one
+# question through the API, shows the pool, and, when run from a terminal,
+# keeps serving until Ctrl-C (open the printed address in a browser).
 set -eu
 BUILD=${1:-build}
 CONFIG=${CONFIG:-configs/local-2.ini}
 MODEL=${MODEL:-../shared/models/stories260K.gguf}
-PROMPT=${PROMPT:-Once upon a time}
+PORT=${PORT:-8080}
+URL="http://127.0.0.1:$PORT"
 if [ ! -f "$MODEL" ]; then
     echo "demo: $MODEL not found (the shared test data sits beside the project)" >&2
     exit 1
 fi
-echo "== coord inspect $MODEL"
-"$BUILD/coord" inspect "$MODEL"
-echo
-echo "== coord plan --config $CONFIG"
+echo "== coord plan --config $CONFIG -m $MODEL"
 "$BUILD/coord" plan --config "$CONFIG" -m "$MODEL"
 echo
-echo "== coord run --config $CONFIG: two worker processes on 127.0.0.1, greedy"
-"$BUILD/coord" run --config "$CONFIG" -m "$MODEL" -p "$PROMPT" -n 100
+echo "== coord serve --config $CONFIG --model $MODEL --listen 127.0.0.1:$PORT"
+"$BUILD/coord" serve --config "$CONFIG" --model "$MODEL" --listen "127.0.0.1:$PORT" &
+SERVER=$!
+trap 'kill $SERVER 2>/dev/null; wait $SERVER 2>/dev/null' EXIT INT TERM
+for _ in $(seq 1 100); do
+    curl -sf "$URL/health" >/dev/null 2>&1 && break
+    kill -0 $SERVER 2>/dev/null || { echo "demo: coord serve exited" >&2; exit 1; }
+    sleep 0.2
+done
 echo
-echo "== the same prompt in one process (must print the same text)"
-"$BUILD/coord" run -m "$MODEL" -p "$PROMPT" -n 100 -t 2
+echo "== POST $URL/v1/completions  {\"prompt\": \"Once upon a time\", \"max_tokens\": 60, \"temperature\": 0}"
+curl -s "$URL/v1/completions" -H 'Content-Type: application/json' \
+    -d '{"prompt": "Once upon a time", "max_tokens": 60, "temperature": 0}'
 echo
-echo "== sampled instead of greedy: --temp 0.8 --seed 7"
-"$BUILD/coord" run -m "$MODEL" -p "$PROMPT" -n 100 -t 2 --temp 0.8 --seed 7
+echo
+echo "== GET $URL/v1/pool"
+curl -s "$URL/v1/pool"
+echo
+if [ -t 0 ] && [ -t 1 ]; then
+    echo
+    echo "== serving: open $URL in a browser (chat + pool view); Ctrl-C stops"
+    wait $SERVER
+fi

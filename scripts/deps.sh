@@ -5,7 +5,7 @@ set -eu
 PKGS="build-essential cmake pkg-config git
 libzmq3-dev libprotobuf-c-dev protobuf-c-compiler libcmocka-dev libcjson-dev libinih-dev
 libmicrohttpd-dev
-nodejs chromium"
+nodejs chromium curl"
 missing=""
 for p in $PKGS; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" \
