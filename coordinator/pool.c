@@ -114,7 +114,14 @@ static int connect_and_load(pool *p, lp_err *err)
         plan_layers(p, &co, first, last, err) != 0 ||
         weights_for_workers(p, id, first, last, paths, shard_ids, ids, abs_model, err) != 0)
         return -1;
-    return lp_cluster_load(p->cl, id, paths, shard_ids, first, last, p->hp.n_vocab, err);
+    for (int i = 0; i < cfg->n_workers; i++)
+        fprintf(stderr, "loading layers %d-%d on %s (%s)%s\n", first[i], last[i] - 1,
+                lp_cluster_get_worker(p->cl, i)->name, lp_cluster_get_worker(p->cl, i)->control,
+                shard_ids[i] ? " from its shard cache" : "");
+    if (lp_cluster_load(p->cl, id, paths, shard_ids, first, last, p->hp.n_vocab, err) != 0)
+        return -1;
+    fprintf(stderr, "all %d workers ready\n", cfg->n_workers);
+    return 0;
 }
 
 int pool_up(pool *p, lp_config *cfg, int local_threads, lp_err *err)

@@ -45,8 +45,12 @@ static bool run_pool(const char *stem, const ref_case *c, int n_workers)
         return false;
     if (st != 0)
         fail_msg("%s with %d workers: exit %d: %s", stem, n_workers, st, out);
+    /* stderr (progress lines) comes first; the ids are the line of digits */
+    const char *line = out;
+    while (*line && !(*line >= '0' && *line <= '9'))
+        line = strchr(line, '\n') ? strchr(line, '\n') + 1 : line + strlen(line);
     int32_t ids[64];
-    int n = parse_ids(out, ids, 64);
+    int n = parse_ids(line, ids, 64);
     bool noise;
     int bad = ref_greedy_mismatch(c, ids, n, &noise);
     if (bad >= 0 || noise)
