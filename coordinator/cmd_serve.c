@@ -160,23 +160,33 @@ static bool stop_requested(int sfd)
     return read(sfd, &si, sizeof si) == (ssize_t)sizeof si;
 }
 
+static int64_t mono_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
 static int serve_loop(pool *p, sv_hub *hub, int sfd, job_ctx **running, lp_err *err)
 {
-    struct timespec last = {0}, now;
+    int64_t asked = 0, published = 0;
     while (!stop_requested(sfd)) {
         bool woke = false;
         if (lp_cluster_poll_fd(p->cl, 200, sv_hub_fd(hub), &woke, err) < 0)
             return -1;
         cancel_jobs(p, hub, running);
         start_jobs(p, hub, running);
-        clock_gettime(CLOCK_MONOTONIC, &now);
-        if (now.tv_sec != last.tv_sec) {
-            /* The workers' open sessions and KV bytes come only when asked;
-             * the answers arrive through the poll, so the loop never waits
-             * on a slow or dead worker. */
+        int64_t now = mono_ms();
+        /* The workers' open sessions and KV bytes come only when asked;
+         * the answers arrive through the poll (so the loop never waits on a
+         * slow or dead worker) and are published soon after. */
+        if (now - asked >= 500) {
             lp_cluster_request_stats(p->cl);
+            asked = now;
+        }
+        if (now - published >= 100) {
             sv_hub_publish(hub, p->cl);
-            last = now;
+            published = now;
         }
     }
     fprintf(stderr, "coord serve: stopping\n");
