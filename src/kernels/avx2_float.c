@@ -195,48 +195,7 @@ static inline __m256 ld_f32x8(const uint8_t *p, int64_t k)
     return _mm256_loadu_ps(v);
 }
 
-/* Eight rows' f32 tails side by side (lane r = row r), in ggml's tail
- * order: the first lp_f32_tail_unfused(n) products rounded, then added;
- * the rest fused. That boundary is a multiple of 8, so whole blocks. */
-static __m256 tails8_f32(__m256 acc, const uint8_t *x, size_t stride, const uint8_t *y, int64_t n)
-{
-    const int64_t unfused = lp_f32_tail_unfused(n);
-    for (int64_t i = 0; i < n; i += 8) {
-        const int64_t k = n - i < 8 ? n - i : 8;
-        __m256 p[8];
-        for (int r = 0; r < 8; r++)
-            p[r] = ld_f32x8(x + (size_t)r * stride + 4 * i, k);
-        transpose8(p);
-        for (int64_t c = 0; c < k; c++) {
-            const __m256 b = _mm256_set1_ps(lp_ld_f32u(y + 4 * (i + c)));
-            acc = i < unfused ? _mm256_add_ps(acc, _mm256_mul_ps(p[c], b))
-                              : _mm256_fmadd_ps(p[c], b, acc);
-        }
-    }
-    return acc;
-}
-
-static void dot_rows_f32(int64_t n, const void *w, size_t stride, const void *a, float *out,
-                         int64_t rows)
-{
-    const uint8_t *y = a;
-    const int64_t tail_at = n & ~(int64_t)63;
-    int64_t r = 0;
-    for (; r + 8 <= rows; r += 8) {
-        const uint8_t *x0 = (const uint8_t *)w + (size_t)r * stride;
-        float head[8] = {0}; /* no chunk: ggml starts from 0.0f */
-        for (int j = 0; j < 8 && tail_at > 0; j++) {
-            const uint8_t *x = x0 + (size_t)j * stride;
-            CHUNKS64(4, ld_f32);
-            head[j] = sum;
-        }
-        const __m256 acc = tails8_f32(_mm256_loadu_ps(head), x0 + 4 * tail_at, stride,
-                                      y + 4 * tail_at, n - tail_at);
-        _mm256_storeu_ps(out + r, acc);
-    }
-    for (; r < rows; r++)
-        out[r] = dot_f32(n, (const uint8_t *)w + (size_t)r * stride, a);
-}
+#include "float_rows_impl.h"
 
 /* ---- VDPBF16PS ------------------------------------------------------------ */
 
