@@ -15,62 +15,17 @@
 #include "generate.h"
 #include "shard.h"
 #include "support.h"
+#include "support_chain.h"
 
 static const char *const MODELS[] = {"stories260K", "synth-llama-Q4_K_M", "synth-qwen2-Q8_0",
                                      "synth-llama31-tied-Q4_K_M", NULL};
-static const int32_t PROMPT[] = {1, 403, 407, 261, 378, 300, 45, 99, 12, 470, 5};
-enum { N_PROMPT = sizeof PROMPT / sizeof PROMPT[0], N_DECODE = 8, CHUNK = 4 };
+enum { N_DECODE = 8 };
 
 static lp_shard *open_range(const char *stem, int first, int last)
 {
     char rel[256], path[4096];
     snprintf(rel, sizeof rel, "models/%s.gguf", stem);
-    lp_shard_opts o;
-    lp_shard_opts_default(&o);
-    o.first = first;
-    o.last = last;
-    o.n_ctx = 64;
-    o.n_batch = CHUNK;
-    o.n_threads = 2;
-    lp_err err = {0};
-    lp_shard *s = lp_shard_open(lp_test_shared(path, sizeof path, rel), &o, &err);
-    if (!s)
-        fail_msg("%s [%d, %d): %s", stem, first, last, err.msg);
-    assert_int_equal(lp_kv_open(s->kv, 42, &err), 0);
-    return s;
-}
-
-/* Run n tokens through the chain of shards; returns the last logits. */
-static const float *chain_step(lp_shard **sh, int n_sh, const int32_t *toks, int n, int pos0)
-{
-    lp_err err = {0};
-    const float *x = NULL;
-    for (int i = 0; i < n_sh; i++) {
-        lp_fwd_in in = {.n = n, .pos0 = pos0, .tokens = i == 0 ? toks : NULL,
-                        .hidden = i == 0 ? NULL : x};
-        if (lp_forward(sh[i]->run, sh[i]->kv, 0, &in, &x, &err) != 0)
-            fail_msg("shard %d: %s", i, err.msg);
-    }
-    return x;
-}
-
-/* Logits after the prompt and after each decoded token, concatenated. */
-static float *trace(lp_shard **sh, int n_sh, int n_vocab)
-{
-    float *out = malloc(sizeof(float) * (size_t)n_vocab * (N_DECODE + 1));
-    const float *lg = NULL;
-    for (int done = 0; done < N_PROMPT; done += CHUNK) {
-        int n = N_PROMPT - done < CHUNK ? N_PROMPT - done : CHUNK;
-        lg = chain_step(sh, n_sh, PROMPT + done, n, done);
-    }
-    int pos = N_PROMPT;
-    for (int i = 0; i <= N_DECODE; i++) {
-        memcpy(out + (size_t)i * n_vocab, lg, sizeof(float) * (size_t)n_vocab);
-        int32_t t = lp_argmax(lg, n_vocab);
-        if (i < N_DECODE)
-            lg = chain_step(sh, n_sh, &t, 1, pos++);
-    }
-    return out;
+    return chain_open(lp_test_shared(path, sizeof path, rel), first, last);
 }
 
 static void test_every_split_matches_whole(void **state)
@@ -80,14 +35,14 @@ static void test_every_split_matches_whole(void **state)
     for (int mi = 0; MODELS[mi]; mi++) {
         lp_shard *whole = open_range(MODELS[mi], 0, -1);
         const int n_layer = (int)whole->model->hp.n_layer, nv = (int)whole->model->hp.n_vocab;
-        float *want = trace(&whole, 1, nv);
+        float *want = chain_trace(&whole, 1, nv, N_DECODE);
         lp_shard_close(whole);
         for (int k = 1; k < n_layer; k++, splits++) {
             lp_shard *two[2] = {open_range(MODELS[mi], 0, k), open_range(MODELS[mi], k, -1)};
             assert_int_equal(lp_kv_get_shape(two[1]->kv)->n_layer, n_layer - k);
             assert_false(two[0]->model->has_head);
             assert_false(two[1]->model->has_embed);
-            float *got = trace(two, 2, nv);
+            float *got = chain_trace(two, 2, nv, N_DECODE);
             if (memcmp(got, want, sizeof(float) * (size_t)nv * (N_DECODE + 1)) != 0)
                 fail_msg("%s split at layer %d differs from the whole model", MODELS[mi], k);
             free(got);

@@ -25,11 +25,11 @@
 #include "shard_info.h"
 #include "shard_split.h"
 #include "support.h"
+#include "support_chain.h"
 
 static const char *const MODELS[] = {"stories260K", "synth-llama-Q4_K_M", "synth-qwen2-Q8_0",
                                      "synth-llama31-tied-Q4_K_M", NULL};
-static const int32_t PROMPT[] = {1, 403, 407, 261, 378, 300, 45, 99, 12, 470, 5};
-enum { N_PROMPT = sizeof PROMPT / sizeof PROMPT[0], N_DECODE = 6, CHUNK = 4 };
+enum { N_DECODE = 6 };
 
 static char *model_path(char *buf, size_t cap, const char *stem)
 {
@@ -51,55 +51,6 @@ static int count_entries(const char *dir)
 }
 
 /* ---- running a chain of shards (as test_shards.c does in memory) -------- */
-
-static lp_shard *open_range(const char *path, int first, int last)
-{
-    lp_shard_opts o;
-    lp_shard_opts_default(&o);
-    o.first = first;
-    o.last = last;
-    o.n_ctx = 64;
-    o.n_batch = CHUNK;
-    o.n_threads = 2;
-    lp_err err = {0};
-    lp_shard *s = lp_shard_open(path, &o, &err);
-    if (!s)
-        fail_msg("%s [%d, %d): %s", path, first, last, err.msg);
-    assert_int_equal(lp_kv_open(s->kv, 7, &err), 0);
-    return s;
-}
-
-static const float *chain_step(lp_shard **sh, int n_sh, const int32_t *toks, int n, int pos0)
-{
-    lp_err err = {0};
-    const float *x = NULL;
-    for (int i = 0; i < n_sh; i++) {
-        lp_fwd_in in = {.n = n, .pos0 = pos0, .tokens = i == 0 ? toks : NULL,
-                        .hidden = i == 0 ? NULL : x};
-        if (lp_forward(sh[i]->run, sh[i]->kv, 0, &in, &x, &err) != 0)
-            fail_msg("shard %d: %s", i, err.msg);
-    }
-    return x;
-}
-
-/* Logits after the prompt and after each greedy token, concatenated. */
-static float *trace(lp_shard **sh, int n_sh, int n_vocab)
-{
-    float *out = malloc(sizeof(float) * (size_t)n_vocab * (N_DECODE + 1));
-    const float *lg = NULL;
-    for (int done = 0; done < N_PROMPT; done += CHUNK) {
-        int n = N_PROMPT - done < CHUNK ? N_PROMPT - done : CHUNK;
-        lg = chain_step(sh, n_sh, PROMPT + done, n, done);
-    }
-    int pos = N_PROMPT;
-    for (int i = 0; i <= N_DECODE; i++) {
-        memcpy(out + (size_t)i * n_vocab, lg, sizeof(float) * (size_t)n_vocab);
-        int32_t t = lp_argmax(lg, n_vocab);
-        if (i < N_DECODE)
-            lg = chain_step(sh, n_sh, &t, 1, pos++);
-    }
-    return out;
-}
 
 /* ---- what a shard file must hold ------------------------------------------ */
 
@@ -256,9 +207,9 @@ static void split_and_check(const char *stem, const lp_layer_range *rg, int n,
         snprintf(name, sizeof name, "%s/%s.shard-%d-of-%d.gguf", dir, stem, i + 1, n);
         assert_string_equal(res[i].path, name);
         check_shard_file(src, src_id, &res[i], i, n);
-        sh[i] = open_range(res[i].path, rg[i].first, rg[i].last);
+        sh[i] = chain_open(res[i].path, rg[i].first, rg[i].last);
     }
-    float *got = trace(sh, n, n_vocab);
+    float *got = chain_trace(sh, n, n_vocab, N_DECODE);
     if (memcmp(got, want, sizeof(float) * (size_t)n_vocab * (N_DECODE + 1)) != 0)
         fail_msg("%s in %d shard files differs from the whole model", stem, n);
     free(got);
@@ -274,9 +225,9 @@ static void test_shard_files_match_whole(void **state)
     int files = 0;
     for (int mi = 0; MODELS[mi]; mi++) {
         char path[4096];
-        lp_shard *whole = open_range(model_path(path, sizeof path, MODELS[mi]), 0, -1);
+        lp_shard *whole = chain_open(model_path(path, sizeof path, MODELS[mi]), 0, -1);
         const int nl = (int)whole->model->hp.n_layer, nv = (int)whole->model->hp.n_vocab;
-        float *want = trace(&whole, 1, nv);
+        float *want = chain_trace(&whole, 1, nv, N_DECODE);
         lp_shard_close(whole);
         lp_layer_range two[2] = {{0, nl / 2}, {nl / 2, nl}};
         split_and_check(MODELS[mi], two, 2, want, nv);
