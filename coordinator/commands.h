@@ -11,5 +11,9 @@ int cmd_bench(int argc, char **argv);
 int cmd_tokenize(int argc, char **argv);
 int cmd_plan(int argc, char **argv);
 int cmd_split(int argc, char **argv);
+int cmd_quantize(int argc, char **argv);
+int cmd_perplexity(int argc, char **argv);
+int cmd_synth(int argc, char **argv);
+int cmd_bench_node(int argc, char **argv);
 
 #endif

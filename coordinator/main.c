@@ -18,6 +18,10 @@ static const command COMMANDS[] = {
     {"tokenize", cmd_tokenize, "tokenize -m MODEL -p TEXT   print a prompt's token ids"},
     {"plan", cmd_plan, "plan -m MODEL --workers-mem 16G,16G   which layers each worker holds"},
     {"split", cmd_split, "split -m MODEL --plan RANGES -o DIR   one GGUF per layer range"},
+    {"quantize", cmd_quantize, "quantize IN.gguf OUT.gguf TYPE   convert an F32/F16/BF16 model to a quant type"},
+    {"perplexity", cmd_perplexity, "perplexity -m MODEL -f TEXT   perplexity (and KL divergence with --kl-base)"},
+    {"synth", cmd_synth, "synth --shape NAME -t TYPE -o FILE   a random-weight model of a real shape"},
+    {"bench-node", cmd_bench_node, "bench-node -m MODEL   this machine's kernels: pp/tg tok/s and memory bandwidth"},
 };
 
 static void usage(FILE *f)
