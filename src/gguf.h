@@ -167,6 +167,17 @@ int lp_gguf_writer_add_tensor(lp_gguf_writer *w, const char *name,
                               const uint64_t *ne, const void *data,
                               lp_err *err);
 
+/* A tensor whose bytes are made while the file is written, in chunks of at
+ * most LP_GGUF_FILL_CHUNK bytes in order (offset = bytes of this tensor
+ * before buf), so models larger than memory stream to disk. fill returns 0,
+ * or -1 with *err set, which abandons the write (no file is left). */
+#define LP_GGUF_FILL_CHUNK ((size_t)8 << 20)
+typedef int (*lp_gguf_fill_fn)(void *ctx, void *buf, uint64_t offset, size_t len,
+                               lp_err *err);
+int lp_gguf_writer_add_tensor_fill(lp_gguf_writer *w, const char *name, uint32_t type,
+                                   uint32_t n_dims, const uint64_t *ne, lp_gguf_fill_fn fill,
+                                   void *ctx, lp_err *err);
+
 int lp_gguf_writer_write(lp_gguf_writer *w, const char *path, lp_err *err);
 
 /* lp_gguf_writer_write writes to a temporary file next to `path` and

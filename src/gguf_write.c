@@ -33,6 +33,8 @@ typedef struct wtensor {
     uint32_t type;
     uint64_t nbytes;
     const void *data; /* the caller's, valid until write */
+    lp_gguf_fill_fn fill; /* or, when data is NULL, made at write time */
+    void *fill_ctx;
 } wtensor;
 
 struct lp_gguf_writer {
@@ -44,6 +46,12 @@ struct lp_gguf_writer {
      * does; older writers did not, and lp_gguf_copy must reproduce both). */
     bool pad_empty;
 };
+
+typedef struct tsrc {
+    const void *data; /* bytes, or */
+    lp_gguf_fill_fn fill;
+    void *ctx;
+} tsrc;
 
 lp_gguf_writer *lp_gguf_writer_new(lp_err *err)
 {
@@ -286,7 +294,7 @@ static int tensor_nbytes(uint32_t type, uint32_t n_dims, const uint64_t *ne, uin
 
 /* check_dup = false for lp_gguf_copy, whose names are known distinct. */
 static int add_tensor(lp_gguf_writer *w, const char *name, uint64_t len, uint32_t type,
-                      uint32_t n_dims, const uint64_t *ne, const void *data, bool check_dup,
+                      uint32_t n_dims, const uint64_t *ne, tsrc src, bool check_dup,
                       lp_err *err)
 {
     uint64_t nbytes;
@@ -296,7 +304,7 @@ static int add_tensor(lp_gguf_writer *w, const char *name, uint64_t len, uint32_
     if (tensor_nbytes(type, n_dims, ne, &nbytes))
         return lp_err_set(err, "gguf writer: tensor '%.*s': invalid type %" PRIu32 ", n_dims %"
                           PRIu32 " or shape", (int)len, name, type, n_dims);
-    if (nbytes && !data)
+    if (nbytes && !src.data && !src.fill)
         return lp_err_set(err, "gguf writer: tensor '%.*s' has no data", (int)len, name);
     for (size_t i = 0; check_dup && i < w->n_t; i++)
         if (w->t[i].name_len == len && memcmp(w->t[i].name, name, (size_t)len) == 0)
@@ -308,7 +316,8 @@ static int add_tensor(lp_gguf_writer *w, const char *name, uint64_t len, uint32_
     }
     wtensor *t = &w->t[w->n_t++];
     *t = (wtensor){.name = nm, .name_len = len, .n_dims = n_dims, .type = type,
-                   .nbytes = nbytes, .data = data};
+                   .nbytes = nbytes, .data = src.data, .fill = src.fill,
+                   .fill_ctx = src.ctx};
     for (uint32_t j = 0; j < LP_GGUF_MAX_DIMS; j++)
         t->ne[j] = j < n_dims ? ne[j] : 1;
     return 0;
@@ -318,7 +327,15 @@ int lp_gguf_writer_add_tensor(lp_gguf_writer *w, const char *name, uint32_t type
                               uint32_t n_dims, const uint64_t *ne, const void *data,
                               lp_err *err)
 {
-    return add_tensor(w, name, strlen(name), type, n_dims, ne, data, true, err);
+    return add_tensor(w, name, strlen(name), type, n_dims, ne, (tsrc){.data = data}, true, err);
+}
+
+int lp_gguf_writer_add_tensor_fill(lp_gguf_writer *w, const char *name, uint32_t type,
+                                   uint32_t n_dims, const uint64_t *ne, lp_gguf_fill_fn fill,
+                                   void *ctx, lp_err *err)
+{
+    return add_tensor(w, name, strlen(name), type, n_dims, ne,
+                      (tsrc){.fill = fill, .ctx = ctx}, true, err);
 }
 
 /* ---- writing ------------------------------------------------------------ */
@@ -327,6 +344,9 @@ typedef struct out {
     FILE *f;
     uint64_t written;
     int err; /* errno of the first failure, 0 if none */
+    bool fill_failed; /* a fill function failed: its message is in fill_err */
+    uint8_t *chunk;   /* LP_GGUF_FILL_CHUNK bytes for fill functions, or NULL */
+    lp_err *fill_err; /* where a failing fill reports */
 } out;
 
 static void put(out *o, const void *p, uint64_t n)
@@ -381,6 +401,30 @@ static int tensor_offsets(const lp_gguf_writer *w, uint64_t align, uint64_t *off
     return 0;
 }
 
+/* A generated tensor goes out chunk by chunk, so a model far larger than
+ * memory (coord quantize, coord synth) streams to disk. */
+static void put_filled(const wtensor *t, out *o)
+{
+    for (uint64_t off = 0; off < t->nbytes && !o->err; off += LP_GGUF_FILL_CHUNK) {
+        uint64_t left = t->nbytes - off;
+        size_t n = left < LP_GGUF_FILL_CHUNK ? (size_t)left : LP_GGUF_FILL_CHUNK;
+        if (t->fill(t->fill_ctx, o->chunk, off, n, o->fill_err)) {
+            o->err = ECANCELED;
+            o->fill_failed = true;
+            return;
+        }
+        put(o, o->chunk, n);
+    }
+}
+
+static bool needs_chunk(const lp_gguf_writer *w)
+{
+    for (size_t i = 0; i < w->n_t; i++)
+        if (!w->t[i].data && w->t[i].nbytes)
+            return true;
+    return false;
+}
+
 static void emit(const lp_gguf_writer *w, uint64_t align, const uint64_t *offs, out *o)
 {
     put(o, "GGUF", 4);
@@ -407,18 +451,25 @@ static void emit(const lp_gguf_writer *w, uint64_t align, const uint64_t *offs, 
     if (w->n_t || w->pad_empty)
         pad_to(o, align);
     for (size_t i = 0; i < w->n_t; i++) {
-        put(o, w->t[i].data, w->t[i].nbytes);
+        if (w->t[i].data || !w->t[i].nbytes)
+            put(o, w->t[i].data, w->t[i].nbytes);
+        else
+            put_filled(&w->t[i], o);
         pad_to(o, align);
     }
 }
 
 /* Writes everything to the open temp file and closes it; errno or 0. */
 static int write_and_close(const lp_gguf_writer *w, uint64_t align, const uint64_t *offs,
-                           FILE *f)
+                           FILE *f, lp_err *err, bool *fill_failed)
 {
-    out o = {.f = f};
+    out o = {.f = f, .fill_err = err};
+    if (needs_chunk(w) && !(o.chunk = malloc(LP_GGUF_FILL_CHUNK)))
+        o.err = ENOMEM;
     setvbuf(f, NULL, _IOFBF, 1 << 20);
     emit(w, align, offs, &o);
+    free(o.chunk);
+    *fill_failed = o.fill_failed;
     if (!o.err && fflush(f) != 0)
         o.err = errno;
     if (!o.err && fsync(fileno(f)) != 0)
@@ -454,14 +505,16 @@ int lp_gguf_writer_write(lp_gguf_writer *w, const char *path, lp_err *err)
         goto done;
     }
     FILE *f = fchmod(fd, 0644) == 0 ? fdopen(fd, "wb") : NULL;
-    int e = f ? write_and_close(w, align, offs, f) : errno;
+    bool fill_failed = false;
+    int e = f ? write_and_close(w, align, offs, f, err, &fill_failed) : errno;
     if (!f)
         close(fd);
     if (!e && rename(tmp, path) != 0)
         e = errno;
     if (e) {
         unlink(tmp);
-        lp_err_set(err, "gguf writer: writing '%s' failed: %s", path, strerror(e));
+        if (!fill_failed)
+            lp_err_set(err, "gguf writer: writing '%s' failed: %s", path, strerror(e));
         goto done;
     }
     rc = 0;
@@ -492,8 +545,8 @@ int lp_gguf_copy(const lp_gguf *g, const char *path, lp_err *err)
     }
     for (uint64_t i = 0; rc == 0 && i < g->n_tensors; i++) {
         const lp_gguf_tensor *t = &g->tensors[i];
-        rc = add_tensor(w, t->name.ptr, t->name.len, t->type, t->n_dims, t->ne, t->data, false,
-                        err);
+        rc = add_tensor(w, t->name.ptr, t->name.len, t->type, t->n_dims, t->ne,
+                        (tsrc){.data = t->data}, false, err);
     }
     if (rc == 0)
         rc = lp_gguf_writer_write(w, path, err);

@@ -377,6 +377,66 @@ static void test_write_failure_leaves_nothing(void **state)
     lp_test_rmtree(dir);
 }
 
+/* Bytes a fill function makes from their offset, so any misplaced chunk
+ * shows; fail_at makes it fail partway through. */
+typedef struct gen_ctx {
+    uint64_t fail_at; /* UINT64_MAX: never */
+    int calls;
+} gen_ctx;
+
+static uint8_t gen_byte(uint64_t off) { return (uint8_t)((off * 2654435761u) >> 13); }
+
+static int gen_fill(void *ctx, void *buf, uint64_t offset, size_t len, lp_err *err)
+{
+    gen_ctx *g = ctx;
+    g->calls++;
+    if (offset + len > g->fail_at)
+        return lp_err_set(err, "generator stopped at %llu", (unsigned long long)g->fail_at);
+    uint8_t *b = buf;
+    for (size_t i = 0; i < len; i++)
+        b[i] = gen_byte(offset + i);
+    return 0;
+}
+
+/* A generated tensor larger than one chunk lands whole and in order beside
+ * an ordinary one; a fill that fails abandons the file with its message. */
+static void test_fill_tensor_streams(void **state)
+{
+    (void)state;
+    char dir[4096], path[4200];
+    assert_non_null(lp_test_tmpdir(dir, sizeof dir));
+    snprintf(path, sizeof path, "%s/gen.gguf", dir);
+    const uint64_t rows = 2 * LP_GGUF_FILL_CHUNK / 4096 + 3, ne[2] = {4096, rows};
+    const uint64_t small_ne[1] = {8};
+    const float small[8] = {1, 2, 3, 4, 5, 6, 7, 8};
+    gen_ctx gc = {.fail_at = UINT64_MAX};
+    lp_err err = {0};
+    lp_gguf_writer *w = lp_gguf_writer_new(&err);
+    assert_non_null(w);
+    assert_int_equal(lp_gguf_writer_add_tensor(w, "small", LP_TYPE_F32, 1, small_ne, small,
+                                               &err), 0);
+    assert_int_equal(lp_gguf_writer_add_tensor_fill(w, "gen", 24 /* I8 */, 2, ne, gen_fill,
+                                                    &gc, &err), 0);
+    lp_gguf *g = write_and_reopen(w, path);
+    assert_int_equal(gc.calls, 3);
+    const lp_gguf_tensor *t = lp_gguf_find_tensor(g, "gen");
+    assert_non_null(t);
+    const uint8_t *d = t->data;
+    for (uint64_t i = 0; i < 4096 * rows; i++)
+        if (d[i] != gen_byte(i))
+            fail_msg("byte %llu differs", (unsigned long long)i);
+    assert_memory_equal(lp_gguf_find_tensor(g, "small")->data, small, sizeof small);
+    lp_gguf_close(g);
+
+    gc = (gen_ctx){.fail_at = LP_GGUF_FILL_CHUNK + 5};
+    snprintf(path, sizeof path, "%s/fail.gguf", dir);
+    assert_int_equal(lp_gguf_writer_write(w, path, &err), -1);
+    assert_non_null(strstr(err.msg, "generator stopped"));
+    assert_int_equal(count_entries(dir), 1); /* gen.gguf only */
+    lp_gguf_writer_free(w);
+    lp_test_rmtree(dir);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -384,6 +444,7 @@ int main(void)
         cmocka_unit_test(test_writer_types_and_getters),
         cmocka_unit_test(test_nested_arrays),
         cmocka_unit_test(test_write_failure_leaves_nothing),
+        cmocka_unit_test(test_fill_tensor_streams),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
