@@ -1,10 +1,13 @@
-/* quantize.h — f32 rows to ggml block formats, as llama.cpp's reference
- * quantizers do it (no importance matrix): the legacy types (Q4_0, Q4_1,
- * Q5_0, Q5_1, Q8_0) byte for byte, the k-quants (Q2_K..Q6_K) with the same
- * scale searches, and the float types F32/F16/BF16 with ggml's rounding.
+/* quantize.h — f32 rows to ggml block formats, byte for byte as
+ * llama.cpp's llama-quantize writes them without an importance matrix
+ * (ggml's quantize_row_*_ref): the legacy types Q4_0, Q4_1, Q5_0, Q5_1,
+ * Q8_0, the k-quants Q2_K..Q6_K, and the float types F32, F16 (round to
+ * nearest even; NaN becomes 0x7e00) and BF16 (ggml's rounding).
+ * Inputs with NaN, Inf or subnormals give ggml's bytes too.
  *
  * Rows are independent, so callers may split them across threads freely.
- * Nothing here allocates. */
+ * Nothing here allocates; the code is in quantize_legacy.c (floats, the
+ * 32-element types, the dispatch) and quantize_kquant*.c. */
 #ifndef LP_QUANTIZE_H
 #define LP_QUANTIZE_H
 
