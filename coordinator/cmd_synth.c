@@ -4,7 +4,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -42,10 +41,10 @@ static void usage(FILE *f)
                 s->name, s->desc, s->arch, s->n_layer, s->n_embd, s->n_head, s->n_head_kv,
                 s->n_ff, s->n_vocab);
     }
-    fprintf(f, "\ntypes:\n ");
-    for (int i = 0; lp_synth_ftype_at(i); i++)
-        fprintf(f, " %s", lp_synth_ftype_at(i));
-    fprintf(f, "\n");
+    fprintf(f, "\ntypes:\n");
+    for (int i = 0; i < lp_ftype_count(); i++)
+        fprintf(f, "  %-12s %s\n", lp_ftype_name(lp_ftype_at(i)),
+                lp_ftype_summary(lp_ftype_at(i)));
 }
 
 typedef struct synth_args {
@@ -152,6 +151,13 @@ static void print_totals(const lp_synth *s, FILE *f)
             lp_synth_n_tensors(s), (unsigned long long)t.n_params, t.n_params / 1e9, t.bpw);
 }
 
+/* Library errors name their module ("synth: ...", "gguf writer: ..."). */
+static void print_err(const lp_err *err)
+{
+    const char *m = err->msg;
+    fprintf(stderr, "coord synth: %s\n", strncmp(m, "synth: ", 7) ? m : m + 7);
+}
+
 /* A signal handler can only set a flag; the weights' fill function reads it
  * between chunks, so Ctrl-C ends the write cleanly with no file left. */
 static volatile sig_atomic_t g_interrupted;
@@ -166,7 +172,7 @@ static int write_model(lp_synth *s, const synth_args *a)
 {
     lp_err err = {{0}};
     if (!a->no_space_check && lp_synth_check_space(s, a->out, &err)) {
-        fprintf(stderr, "coord %s\n", err.msg);
+        print_err(&err);
         return 1;
     }
     /* Past a file size limit, write() should fail (EFBIG) and the temporary
@@ -180,7 +186,7 @@ static int write_model(lp_synth *s, const synth_args *a)
     sigaction(SIGINT, &old_int, NULL);
     sigaction(SIGTERM, &old_term, NULL);
     if (rc) {
-        fprintf(stderr, "coord %s\n", err.msg);
+        print_err(&err);
         return 1;
     }
     lp_synth_totals t;
@@ -190,14 +196,6 @@ static int write_model(lp_synth *s, const synth_args *a)
             el > 0 ? t.file_bytes / 1e6 / el : 0.0);
     print_totals(s, stdout);
     return 0;
-}
-
-static bool known_type(const char *name)
-{
-    for (int i = 0; lp_synth_ftype_at(i); i++)
-        if (!strcasecmp(lp_synth_ftype_at(i), name))
-            return true;
-    return false;
 }
 
 int cmd_synth(int argc, char **argv)
@@ -213,20 +211,21 @@ int cmd_synth(int argc, char **argv)
         fprintf(stderr, "coord synth: unknown shape '%s' (see --help for the list)\n", a.shape);
         return 2;
     }
-    if (!known_type(a.type)) {
+    lp_ftype ft;
+    if (lp_ftype_parse(a.type, &ft)) {
         fprintf(stderr, "coord synth: unknown type '%s' (see --help for the list)\n", a.type);
         return 2;
     }
     double t0 = now();
     progress pg = {.tty = isatty(2), .t0 = t0, .last = t0};
-    lp_synth_opts o = {.shape = shape, .ftype = a.type, .seed = a.seed,
+    lp_synth_opts o = {.shape = shape, .ftype = ft, .seed = a.seed,
                        .vocab_path = a.vocab, .n_layer = (uint32_t)a.layers,
                        .n_threads = (int)a.threads, .progress = on_progress,
                        .progress_ctx = &pg, .cancel = &g_interrupted};
     lp_err err = {{0}};
     lp_synth *s = lp_synth_new(&o, &err);
     if (!s) {
-        fprintf(stderr, "coord %s\n", err.msg);
+        print_err(&err);
         return 1;
     }
     int rc = 0;

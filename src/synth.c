@@ -7,8 +7,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <sys/statvfs.h>
 #include <unistd.h>
 
@@ -16,41 +16,10 @@
 #include "quant.h"
 #include "synth_internal.h"
 
-/* A file type: llama.cpp's llama_ftype id and the type most weights get. */
-typedef struct ftype_def {
-    const char *name;
-    uint32_t ftype;
-    uint32_t base;
-} ftype_def;
-
-static const ftype_def k_ftypes[] = {
-    {"F32", 0, LP_TYPE_F32},     {"F16", 1, LP_TYPE_F16},     {"BF16", 32, LP_TYPE_BF16},
-    {"Q4_0", 2, LP_TYPE_Q4_0},   {"Q4_1", 3, LP_TYPE_Q4_1},   {"Q5_0", 8, LP_TYPE_Q5_0},
-    {"Q5_1", 9, LP_TYPE_Q5_1},   {"Q8_0", 7, LP_TYPE_Q8_0},   {"Q2_K", 10, LP_TYPE_Q2_K},
-    {"Q3_K_S", 11, LP_TYPE_Q3_K}, {"Q3_K_M", 12, LP_TYPE_Q3_K}, {"Q3_K_L", 13, LP_TYPE_Q3_K},
-    {"Q4_K_S", 14, LP_TYPE_Q4_K}, {"Q4_K_M", 15, LP_TYPE_Q4_K}, {"Q5_K_S", 16, LP_TYPE_Q5_K},
-    {"Q5_K_M", 17, LP_TYPE_Q5_K}, {"Q6_K", 18, LP_TYPE_Q6_K},
-};
-
-const char *lp_synth_ftype_at(int i)
-{
-    if (i < 0 || (size_t)i >= sizeof k_ftypes / sizeof k_ftypes[0])
-        return NULL;
-    return k_ftypes[i].name;
-}
-
-static const ftype_def *find_ftype(const char *name)
-{
-    for (size_t i = 0; i < sizeof k_ftypes / sizeof k_ftypes[0]; i++)
-        if (!strcasecmp(k_ftypes[i].name, name))
-            return &k_ftypes[i];
-    return NULL;
-}
-
 struct lp_synth {
     lp_synth_opts o;
     const lp_synth_shape *sh;
-    const ftype_def *ft;
+    lp_mix mix;        /* llama-quantize's per-tensor type rules */
     uint32_t n_layer;
     synth_tensor *t; /* n_t entries; the writer's fill contexts point here */
     size_t n_t;
@@ -118,11 +87,11 @@ static int put_metadata(lp_synth *s, lp_err *err)
     if (sh->head_dim_kv && (put_arch_u32(s, "attention.key_length", sh->head_dim, err) ||
                             put_arch_u32(s, "attention.value_length", sh->head_dim, err)))
         return -1;
-    if (put_u32(s, "general.file_type", s->ft->ftype, err) ||
+    if (put_u32(s, "general.file_type", (uint32_t)s->o.ftype, err) ||
         put_arch_u32(s, "vocab_size", sh->n_vocab, err) ||
         put_arch_u32(s, "rope.dimension_count", sh->head_dim, err) ||
         synth_vocab_add(s->w, sh->n_vocab, s->o.vocab_path, &s->kv_bytes, err) ||
-        put_u32(s, "general.quantization_version", 2, err) ||
+        put_u32(s, "general.quantization_version", LP_QUANT_VERSION, err) ||
         put_u32(s, "layerpool.synth.seed_lo", (uint32_t)s->o.seed, err) ||
         put_u32(s, "layerpool.synth.seed_hi", (uint32_t)(s->o.seed >> 32), err))
         return -1;
@@ -131,15 +100,37 @@ static int put_metadata(lp_synth *s, lp_err *err)
 
 /* ---- tensors ----------------------------------------------------------- */
 
-/* Norms, biases and rope factors stay F32 (llama-quantize leaves 1-D
- * tensors alone); weight matrices get the file type's base type. */
-static int choose_type(const lp_synth *s, synth_tensor *t, lp_err *err)
+/* lp_mix_init reads these from a parsed file; we have the shape instead.
+ * llama.cpp calls an 80-layer llama with grouped kv heads (or an 80-layer
+ * qwen2) "70B", which gives attn_v more bits. */
+static void init_mix(lp_synth *s)
 {
-    t->type = t->kind == SYNTH_MATRIX ? s->ft->base : LP_TYPE_F32;
+    const lp_synth_shape *sh = s->sh;
+    s->mix = (lp_mix){.ftype = s->o.ftype, .n_layer = (int)s->n_layer,
+                      .n_gqa = (int)(sh->n_head / sh->n_head_kv),
+                      .is_70b = s->n_layer == 80 &&
+                                (!strcmp(sh->arch, "qwen2") || sh->n_head != sh->n_head_kv),
+                      .has_output = !sh->tied, .n_attention_wv = (int)s->n_layer};
+}
+
+/* Norms, biases and rope factors stay F32 (llama-quantize leaves 1-D
+ * tensors alone); weight matrices get the type llama-quantize's rules
+ * give them, visited in its order (the plan's). */
+static int choose_type(lp_synth *s, synth_tensor *t, lp_err *err)
+{
+    t->type = LP_TYPE_F32;
+    if (t->kind == SYNTH_MATRIX) {
+        lp_gguf_tensor g = {.name = {t->name, strlen(t->name)}, .n_dims = t->n_dims,
+                            .ne = {t->ne[0], t->ne[1], 1, 1}, .type = LP_TYPE_F32};
+        lp_mix_choice c;
+        if (lp_mix_choose(&s->mix, &g, &c, err))
+            return -1;
+        t->type = c.type;
+    }
     size_t row = lp_type_row_bytes(t->type, (int64_t)t->ne[0]);
-    if (row == 0)
-        return lp_err_set(err, "synth: %s: rows of %" PRIu64 " do not fit %s blocks", t->name,
-                          t->ne[0], lp_type_traits_get(t->type)->name);
+    if (row == 0 || synth_unit_bytes(t->type) == 0)
+        return lp_err_set(err, "synth: %s: cannot make %s rows of %" PRIu64, t->name,
+                          lp_type_traits_get(t->type)->name, t->ne[0]);
     t->nbytes = row * t->ne[1];
     return 0;
 }
@@ -223,6 +214,7 @@ static int plan_tensors(lp_synth *s, lp_err *err)
     s->n_t = synth_plan_tensors(s->sh, s->n_layer, s->t);
     if (s->sh->rope_factor > 0.0f)
         synth_rope_factors(s->sh, s->rope);
+    init_mix(s);
     for (size_t i = 0; i < s->n_t; i++) {
         synth_tensor *t = &s->t[i];
         t->key = synth_mix(s->o.seed, i);
@@ -240,8 +232,8 @@ static int check_opts(const lp_synth_opts *o, lp_err *err)
 {
     if (!o->shape)
         return lp_err_set(err, "synth: no shape");
-    if (!o->ftype || !find_ftype(o->ftype))
-        return lp_err_set(err, "synth: unknown type '%s'", o->ftype ? o->ftype : "");
+    if (!strcmp(lp_ftype_name(o->ftype), "?"))
+        return lp_err_set(err, "synth: file type %d is not one we write", (int)o->ftype);
     if (o->n_threads < 1)
         return lp_err_set(err, "synth: threads must be >= 1");
     if (o->n_layer > 4096)
@@ -262,7 +254,6 @@ lp_synth *lp_synth_new(const lp_synth_opts *o, lp_err *err)
     }
     s->o = *o;
     s->sh = o->shape;
-    s->ft = find_ftype(o->ftype);
     s->n_layer = o->n_layer ? o->n_layer : o->shape->n_layer;
     if (!(s->w = lp_gguf_writer_new(err)) || put_metadata(s, err) || plan_tensors(s, err)) {
         lp_synth_free(s);
@@ -326,7 +317,12 @@ int lp_synth_check_space(const lp_synth *s, const char *path, lp_err *err)
     else
         snprintf(dir, sizeof dir, "%.*s", slash == path ? 1 : (int)(slash - path), path);
     struct statvfs vfs;
-    if (statvfs(dir, &vfs) != 0 || access(dir, W_OK) != 0)
+    struct stat st;
+    if (stat(dir, &st) == 0 && !S_ISDIR(st.st_mode))
+        errno = ENOTDIR;
+    else if (statvfs(dir, &vfs) == 0 && access(dir, W_OK) == 0)
+        errno = 0;
+    if (errno)
         return lp_err_set(err, "synth: cannot write in '%s': %s", dir, strerror(errno));
     uint64_t avail = (uint64_t)vfs.f_bavail * vfs.f_frsize;
     if (avail < tot.file_bytes)

@@ -21,6 +21,7 @@
 #include <stdint.h>
 
 #include "err.h"
+#include "quant_mix.h"
 
 typedef struct lp_synth_shape {
     const char *name; /* "llama3-8b" */
@@ -41,15 +42,11 @@ const lp_synth_shape *lp_synth_shape_at(int i);
 /* By name; NULL if unknown. */
 const lp_synth_shape *lp_synth_shape_find(const char *name);
 
-/* The i-th file type name coord synth accepts ("F32", ..., "Q4_K_M"); NULL
- * past the last. */
-const char *lp_synth_ftype_at(int i);
-
 typedef void (*lp_synth_progress_fn)(void *ctx, uint64_t done, uint64_t total);
 
 typedef struct lp_synth_opts {
     const lp_synth_shape *shape;
-    const char *ftype;      /* a name lp_synth_ftype_at lists */
+    lp_ftype ftype;         /* any quant_mix.h lists */
     uint64_t seed;
     const char *vocab_path; /* copy tokenizer.* from this GGUF; NULL = synthetic */
     uint32_t n_layer;       /* 0 = the shape's (fewer/more for quick tests) */
