@@ -26,6 +26,10 @@ static inline int lp_qz_nearest_int(float v)
     return (bits & 0x007fffff) - 0x00400000;
 }
 
+/* Below this largest magnitude a group counts as all zero (ggml's
+ * GROUP_MAX_EPS). */
+#define LP_QZ_GROUP_MAX_EPS 1e-15f
+
 /* GGML_FP32_TO_FP16 as ggml-base is built (no F16C): round to nearest
  * even, and every NaN becomes the quiet NaN 0x7e00 with its sign. */
 lp_half lp_qz_f16(float f);

@@ -283,7 +283,7 @@ static void q6_K_block(const float *x, lp_block_q6_K *y)
             max_scale = scales[ib];
         }
     }
-    if (max_abs_scale < 1e-15f) { /* GROUP_MAX_EPS */
+    if (max_abs_scale < LP_QZ_GROUP_MAX_EPS) {
         memset(y, 0, sizeof *y);
         return;
     }

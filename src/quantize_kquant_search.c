@@ -11,9 +11,6 @@
 
 #include "quantize_internal.h"
 
-/* Below this largest magnitude a group is "all zero" (GROUP_MAX_EPS). */
-#define GROUP_MAX_EPS 1e-15f
-
 static int clampi(int v, int lo, int hi)
 {
     v = hi < v ? hi : v;
@@ -59,7 +56,7 @@ float lp_qz_make_qx(int n, int nmax, const float *x, int8_t *L)
 {
     float amax;
     float max = group_max(n, x, &amax);
-    if (amax < GROUP_MAX_EPS) {
+    if (amax < LP_QZ_GROUP_MAX_EPS) {
         memset(L, 0, (size_t)n);
         return 0.f;
     }
@@ -113,7 +110,7 @@ float lp_qz_make_q3(int n, int nmax, const float *x, int8_t *L)
 {
     float amax;
     float max = group_max(n, x, &amax);
-    if (amax < GROUP_MAX_EPS) {
+    if (amax < LP_QZ_GROUP_MAX_EPS) {
         memset(L, 0, (size_t)n);
         return 0.f;
     }

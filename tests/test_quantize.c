@@ -10,7 +10,8 @@
  * Corner cases (zeros, one huge value, subnormals, tiny normals, f16
  * subnormal scales) are pinned to the SHA-256 of the bytes ggml-feb's
  * ggml_quantize_chunk gives for the same rows (computed offline), and must
- * dequantize to finite values. */
+ * dequantize to finite values; rows with NaN, Inf and values near
+ * FLT_MAX are pinned the same way. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -271,21 +272,48 @@ static void edge_rows(float x[EDGE_ROWS][EDGE_N])
     x[9][5] = -0.25f;
 }
 
-/* First 8 bytes of the SHA-256 of ggml_quantize_chunk(type, edge rows),
- * from ggml-feb's libggml-base on x86-64 (offline harness, not kept). */
+/* Rows no sane model has — NaN, infinities, values near FLT_MAX (their
+ * max - min overflows), values past f16's range — still give ggml's
+ * bytes (a tensor like that should not silently differ from llama.cpp). */
+#define WILD_ROWS 4
+
+static void wild_rows(float x[WILD_ROWS][EDGE_N])
+{
+    uint32_t s = 777;
+    for (int i = 0; i < EDGE_N; i++) {
+        x[0][i] = unit(&s);
+        x[1][i] = unit(&s) * 100.0f;
+        x[2][i] = unit(&s) * 3e38f;
+        x[3][i] = unit(&s) * 1e5f;
+    }
+    x[0][9] = NAN;
+    x[1][130] = INFINITY;
+    x[1][131] = -INFINITY;
+    x[2][3] = -3.4e38f;
+}
+
+/* First 8 bytes of the SHA-256 of ggml_quantize_chunk(type, rows) for
+ * the edge and the wild rows, from ggml-feb's libggml-base on x86-64
+ * (offline harness, not kept). */
 typedef struct edge_pin {
     lp_type type;
-    uint64_t sha_head;
+    uint64_t edge, wild;
 } edge_pin;
 
 static const edge_pin k_edge_pins[] = {
-    { LP_TYPE_F32, 0x8519757ce8da6f25ull },  { LP_TYPE_F16, 0x41eea30a90b50ad4ull },
-    { LP_TYPE_BF16, 0x00e40e05550f6a8cull }, { LP_TYPE_Q4_0, 0x72f45c0fe2416660ull },
-    { LP_TYPE_Q4_1, 0x4fb967e98e86a178ull }, { LP_TYPE_Q5_0, 0x0ef37623fa73164cull },
-    { LP_TYPE_Q5_1, 0x5e399bb44dd0e434ull }, { LP_TYPE_Q8_0, 0xc39debdcaf54098aull },
-    { LP_TYPE_Q2_K, 0x192f19120f9d3020ull }, { LP_TYPE_Q3_K, 0x8a3d46392890fad2ull },
-    { LP_TYPE_Q4_K, 0xe83096ac9f3120b9ull }, { LP_TYPE_Q5_K, 0x0202884701729660ull },
-    { LP_TYPE_Q6_K, 0x3df1bfaf6660aef5ull },
+    { LP_TYPE_F32, 0x8519757ce8da6f25ull, 0xff5fc1ae30c5963eull },
+    { LP_TYPE_F16, 0x41eea30a90b50ad4ull, 0xb0b15f09c07dafe4ull },
+    { LP_TYPE_BF16, 0x00e40e05550f6a8cull, 0x51459c696293462cull },
+    { LP_TYPE_Q4_0, 0x72f45c0fe2416660ull, 0x0f87585c226a41fdull },
+    { LP_TYPE_Q4_1, 0x4fb967e98e86a178ull, 0xcc029b68a3fefa89ull },
+    { LP_TYPE_Q5_0, 0x0ef37623fa73164cull, 0xe92604e350be6393ull },
+    { LP_TYPE_Q5_1, 0x5e399bb44dd0e434ull, 0x80440f1573b92024ull },
+    { LP_TYPE_Q8_0, 0xc39debdcaf54098aull, 0x18c99cdca0130e1eull },
+    { LP_TYPE_Q2_K, 0x192f19120f9d3020ull, 0xf78b649fb2721143ull },
+    { LP_TYPE_Q3_K, 0x8a3d46392890fad2ull, 0x8cdd784f9a284eccull },
+    { LP_TYPE_Q4_K, 0xe83096ac9f3120b9ull, 0x1927458135eaa762ull },
+    { LP_TYPE_Q5_K, 0x0202884701729660ull, 0x7de1f357276c57f9ull },
+    { LP_TYPE_Q6_K, 0x3df1bfaf6660aef5ull, 0x66d5bf98fbba2376ull },
 };
 
 static uint64_t sha_head(const void *p, size_t n)
@@ -320,9 +348,28 @@ static void test_edge_cases(void **state)
         for (int i = 0; i < EDGE_N; i++)
             assert_true(y[i] == 0.0f);
         uint64_t h = sha_head(q, nbytes);
-        if (h != k_edge_pins[k].sha_head)
+        if (h != k_edge_pins[k].edge)
             fail_msg("%s: bytes hash %016llx, ggml's %016llx", lp_type_traits_get(t)->name,
-                     (unsigned long long)h, (unsigned long long)k_edge_pins[k].sha_head);
+                     (unsigned long long)h, (unsigned long long)k_edge_pins[k].edge);
+        free(q);
+    }
+}
+
+static void test_wild_inputs(void **state)
+{
+    (void)state;
+    static float x[WILD_ROWS][EDGE_N];
+    wild_rows(x);
+    for (size_t k = 0; k < sizeof k_edge_pins / sizeof k_edge_pins[0]; k++) {
+        lp_type t = k_edge_pins[k].type;
+        size_t nbytes = lp_type_row_bytes(t, EDGE_N) * WILD_ROWS;
+        uint8_t *q = malloc(nbytes);
+        assert_non_null(q);
+        assert_int_equal(lp_quantize_rows(t, &x[0][0], q, WILD_ROWS, EDGE_N, NULL), 0);
+        uint64_t h = sha_head(q, nbytes);
+        if (h != k_edge_pins[k].wild)
+            fail_msg("%s: bytes hash %016llx, ggml's %016llx", lp_type_traits_get(t)->name,
+                     (unsigned long long)h, (unsigned long long)k_edge_pins[k].wild);
         free(q);
     }
 }
@@ -371,6 +418,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_refusals),
         cmocka_unit_test(test_edge_cases),
+        cmocka_unit_test(test_wild_inputs),
         cmocka_unit_test(test_synth_llama),
         cmocka_unit_test(test_other_models),
     };
