@@ -24,6 +24,7 @@
 #include "quant_mix.h"
 #include "shard.h"
 #include "support.h"
+#include "synth_internal.h"
 
 static char g_dir[4096]; /* this run's scratch directory */
 
@@ -31,7 +32,9 @@ static char g_dir[4096]; /* this run's scratch directory */
 static int coord(const char *args, char *out, size_t cap)
 {
     char bin[4096], cmd[16384];
-    snprintf(cmd, sizeof cmd, "%s %s 2>&1", lp_test_bin(bin, sizeof bin, "coord"), args);
+    int k = snprintf(cmd, sizeof cmd, "%s %s 2>&1", lp_test_bin(bin, sizeof bin, "coord"), args);
+    if (k < 0 || (size_t)k >= sizeof cmd)
+        fail_msg("command too long: %s", args);
     return lp_test_run(cmd, out, cap);
 }
 
@@ -129,7 +132,34 @@ static void check_logits(const char *path, const char *what)
     lp_shard_close(s);
 }
 
-static void one_type(lp_ftype ft)
+/* Our tiny shape is that of shared/models/synth-llama-*.gguf, which
+ * llama-quantize wrote: same tensors, order, shapes and types. Returns
+ * whether there was such a file to compare with. */
+static bool same_table_as_llama_quantize(const lp_gguf *g, const char *ftype)
+{
+    char rel[128], path[4096];
+    if (!strcmp(ftype, "F32")) /* synth-llama-f32 is the converter's source, not its output */
+        return false;
+    snprintf(rel, sizeof rel, "models/synth-llama-%s.gguf", ftype);
+    lp_err err = {{0}};
+    lp_gguf *ref = lp_gguf_open(lp_test_shared(path, sizeof path, rel), &err);
+    if (!ref)
+        return false;
+    assert_int_equal(g->n_tensors, ref->n_tensors);
+    for (uint64_t k = 0; k < g->n_tensors; k++) {
+        const lp_gguf_tensor *a = &g->tensors[k], *b = &ref->tensors[k];
+        if (!(a->name.len == b->name.len && !memcmp(a->name.ptr, b->name.ptr, a->name.len) &&
+              a->type == b->type && a->n_dims == b->n_dims && a->ne[0] == b->ne[0] &&
+              a->ne[1] == b->ne[1]))
+            fail_msg("%s: tensor %" PRIu64 " is %.*s %s, llama-quantize's %.*s %s", ftype, k,
+                     (int)a->name.len, a->name.ptr, lp_type_traits_get(a->type)->name,
+                     (int)b->name.len, b->name.ptr, lp_type_traits_get(b->type)->name);
+    }
+    lp_gguf_close(ref);
+    return true;
+}
+
+static int one_type(lp_ftype ft)
 {
     const char *name = lp_ftype_name(ft);
     char path[4300], args[8800], out[16384];
@@ -152,8 +182,7 @@ static void one_type(lp_ftype ft)
     uint32_t ft_kv = 99;
     assert_int_equal(lp_gguf_get_u32(g, "general.file_type", &ft_kv), 0);
     assert_int_equal(ft_kv, (uint32_t)ft);
-    if (ft == LP_FTYPE_Q4_K_M) /* llama-quantize's head rule */
-        assert_int_equal(lp_gguf_find_tensor(g, "output.weight")->type, LP_TYPE_Q6_K);
+    int compared = same_table_as_llama_quantize(g, name);
     check_weights(g, name);
     lp_gguf_close(g);
 
@@ -168,15 +197,19 @@ static void one_type(lp_ftype ft)
         commas += *p == ',';
     if (commas != 5)
         fail_msg("%s: coord run printed: %s", name, out);
+    return compared;
 }
 
 static void test_tiny_every_type(void **state)
 {
     (void)state;
+    int compared = 0;
     for (int i = 0; i < lp_ftype_count(); i++)
-        one_type(lp_ftype_at(i));
+        compared += one_type(lp_ftype_at(i));
+    assert_true(compared >= 13); /* the shared files cover 13 of the 17 */
     print_message("[ synth ] tiny in %d file types: parsed, weights as intended, inspect "
-                  "and run work, logits finite\n", lp_ftype_count());
+                  "and run work, logits finite; %d tensor tables equal llama-quantize's\n",
+                  lp_ftype_count(), compared);
 }
 
 /* Pre-norm residual sums grow only as sqrt(layers) with these weights. */
@@ -189,6 +222,39 @@ static void test_deep_stays_finite(void **state)
     must_coord(args, out, sizeof out);
     check_logits(path, "tiny, 80 layers");
     unlink(path);
+}
+
+/* rope_freqs against Hugging Face's own formulation of Llama 3 scaling
+ * (transformers' _compute_llama3_parameters, in double): it scales the
+ * inverse frequencies down, and the factor is their ratio. */
+static void test_rope_freqs(void **state)
+{
+    (void)state;
+    const char *names[] = {"llama3-1b", "llama3-8b", "llama3-70b"};
+    for (int k = 0; k < 3; k++) {
+        const lp_synth_shape *sh = lp_synth_shape_find(names[k]);
+        assert_non_null(sh);
+        float got[512];
+        synth_rope_factors(sh, got);
+        double lo_wl = sh->rope_orig_ctx / sh->rope_low, hi_wl = sh->rope_orig_ctx / sh->rope_high;
+        int n_one = 0, n_full = 0;
+        for (uint32_t i = 0; i < sh->head_dim / 2; i++) {
+            double inv = 1.0 / pow(sh->rope_base, 2.0 * i / sh->head_dim), wl = 2 * M_PI / inv;
+            double scaled = wl > lo_wl ? inv / sh->rope_factor : inv;
+            if (wl >= hi_wl && wl <= lo_wl) {
+                double smooth = (sh->rope_orig_ctx / wl - sh->rope_low) /
+                                (sh->rope_high - sh->rope_low);
+                scaled = (1 - smooth) * inv / sh->rope_factor + smooth * inv;
+            }
+            double want = inv / scaled;
+            if (!(fabs(got[i] / want - 1.0) < 1e-5))
+                fail_msg("%s: rope factor %u is %.7g, want %.7g", names[k], i, (double)got[i],
+                         want);
+            n_one += got[i] == 1.0f;
+            n_full += got[i] == sh->rope_factor;
+        }
+        assert_true(n_one > 0 && n_full > 0); /* both ends of the blend occur */
+    }
 }
 
 /* ---- determinism ----------------------------------------------------------- */
@@ -427,6 +493,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_tiny_every_type),
         cmocka_unit_test(test_deep_stays_finite),
+        cmocka_unit_test(test_rope_freqs),
         cmocka_unit_test(test_same_seed_same_bytes),
         cmocka_unit_test(test_real_shape_sizes),
         cmocka_unit_test(test_vocab_file),
