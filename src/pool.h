@@ -1,10 +1,21 @@
 /* pool.h — a fixed set of threads that run one data-parallel task at a time.
  *
  * lp_pool_run(p, fn, ctx) calls fn(ctx, ith, nth) once for every ith in
- * [0, nth) — the caller's thread is ith 0 — and returns when all have
- * finished. Tasks split work by ith so that each output element is computed
- * by exactly one thread with the same code whatever nth is: results do not
- * depend on the thread count.
+ * [0, nth) and returns when all have finished. Tasks split work by ith so
+ * that each output element is computed by exactly one share with the same
+ * code whatever nth is: results do not depend on the thread count.
+ *
+ * Share ith usually runs on pool thread ith (the caller's thread is 0),
+ * but a share whose thread is late (preempted, still waking) is run by
+ * whichever thread gets to it first, possibly after another share on the
+ * same thread. So a task must depend on ith only, never on which thread
+ * runs it, and must never wait for another share of the same run (no
+ * barriers inside a task: split the work into two runs instead).
+ * Per-share scratch indexed by ith is fine: a share runs exactly once.
+ *
+ * Threads: worker threads are pinned one per core when the pool takes
+ * every core the process may use, unless env LP_NO_PIN=1 (pool.c says
+ * why); a pool with more threads than usable CPUs never spins.
  *
  * Ownership: lp_pool_create returns a pool the caller owns; lp_pool_destroy
  * joins the threads and frees it. Not reentrant: one run at a time. */
