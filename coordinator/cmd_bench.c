@@ -10,6 +10,7 @@
 #include "commands.h"
 #include "generate.h"
 #include "shard.h"
+#include "sysinfo.h"
 
 typedef struct bench_opts {
     const char *model;
@@ -47,12 +48,13 @@ static int parse_threads(const char *v, bench_opts *o)
 
 static int parse(int argc, char **argv, bench_opts *o)
 {
-    *o = (bench_opts){.n_prompt = 128, .n_gen = 64, .reps = 3, .threads = {1, 2},
-                      .n_threads = 2, .isa = -1};
+    *o = (bench_opts){.n_prompt = 128, .n_gen = 64, .reps = 3,
+                      .threads = {lp_cpu_physical_cores()}, .n_threads = 1, .isa = -1};
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v;
         if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
-            printf("usage: coord bench -m MODEL [-p N] [-n N] [-t 1,2] [-r REPS] [--isa NAME]\n");
+            printf("usage: coord bench -m MODEL [-p N] [-n N] [-t 1,2] [-r REPS] [--isa NAME]\n"
+                   "  -t defaults to the physical cores we may use\n");
             return 1;
         }
         if (!(v = arg_next(argc, argv, &i)))

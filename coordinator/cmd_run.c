@@ -9,6 +9,7 @@
 #include "pool_run.h"
 #include "run_opts.h"
 #include "session.h"
+#include "shard_mem.h"
 
 static int prompt_tokens(session *s, const run_opts *o, token_list *out, lp_err *err)
 {
@@ -50,6 +51,20 @@ static int run_once(session *s, const run_opts *o, lp_err *err)
     return rc;
 }
 
+/* -v: weights are used in place from the mapping, so the RSS should be
+ * about weights + KV + buffers; this shows it. */
+static void report_memory(const lp_shard *s)
+{
+    lp_shard_mem mem;
+    lp_proc_mem pm;
+    char line[256];
+    if (lp_shard_mem_of(s, &mem, NULL) == 0)
+        fprintf(stderr, "shard: %d layers, %d threads: %s\n", s->model->last - s->model->first,
+                s->opts.n_threads,
+                lp_shard_mem_line(&mem, lp_proc_mem_read(0, &pm) == 0 ? &pm : NULL, line,
+                                  sizeof line));
+}
+
 int cmd_run(int argc, char **argv)
 {
     run_opts o;
@@ -68,6 +83,8 @@ int cmd_run(int argc, char **argv)
     }
     session s;
     rc = session_open(&s, &o, &err);
+    if (rc == 0 && o.verbose)
+        report_memory(s.shard);
     if (rc == 0)
         rc = o.chat ? chat_loop(&(chat_engine){s.shard->gguf, s.tok, chat_turn_local, &s}, &o,
                                 stdin, &err)

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "args.h"
+#include "sysinfo.h"
 
 static void usage(FILE *f)
 {
@@ -17,7 +18,8 @@ static void usage(FILE *f)
             "  -p TEXT            the prompt; BOS is added if the model asks for it, so an\n"
             "                     empty TEXT generates from BOS alone (as llama-cli does)\n"
             "  -n N               tokens to generate (default 32)\n"
-            "  -t T               threads (default 1)\n"
+            "  -t T               threads (default: the physical cores we may use, shared\n"
+            "                     out among --local-workers)\n"
             "  -c CTX             context size (default: the model's, at most 4096)\n"
             "  -b N               prompt tokens per forward step (default 256)\n"
             "  --ids              print generated token ids, comma-separated, one line\n"
@@ -32,6 +34,8 @@ static void usage(FILE *f)
             "  --stop TEXT        end the reply where TEXT would appear (repeatable; text\n"
             "                     output only; TEXT itself is not printed)\n"
             "  --isa NAME         kernels: scalar, avx2, avx512, avx512vnni (default: best)\n"
+            "  -v                 print the shard's memory at load: weights (mapped), KV,\n"
+            "                     buffers, and the RSS the kernel reports\n"
             "  --local-workers N  run through a pipeline of N worker processes started here\n"
             "  --config FILE      run through the pool a cluster file describes\n");
 }
@@ -87,6 +91,8 @@ static int parse_opt(int argc, char **argv, int *i, run_opts *o)
         return o->ignore_eos = true, 0;
     if (!strcmp(a, "--chat"))
         return o->chat = true, 0;
+    if (!strcmp(a, "-v") || !strcmp(a, "--verbose"))
+        return o->verbose = true, 0;
     if (!(v = arg_next(argc, argv, i)))
         return -1;
     if (!strcmp(a, "-m"))
@@ -128,11 +134,18 @@ int run_opts_parse(int argc, char **argv, run_opts *o)
     o->sampling = lp_sampler_params_default();
     o->sampling.temp = 0.0f; /* greedy unless asked: runs are reproducible */
     o->n_predict = 32;
+    o->shard.n_threads = 0; /* not given yet */
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help"))
             return usage(stdout), 1;
         if (parse_opt(argc, argv, &i, o) != 0)
             return -1;
+    }
+    if (o->shard.n_threads == 0) {
+        /* Local workers share this machine: more threads than cores in
+         * all would only take turns on them. */
+        int share = lp_cpu_physical_cores() / (o->local_workers > 1 ? o->local_workers : 1);
+        o->shard.n_threads = share > 1 ? share : 1;
     }
     if (o->config && o->local_workers) {
         fprintf(stderr, "coord run: give --config or --local-workers, not both\n");

@@ -18,6 +18,7 @@ typedef struct run_opts {
     long n_predict;
     bool ids, ignore_eos;
     bool chat;                 /* --chat: interactive turns */
+    bool verbose;              /* -v: the shard's memory at load */
     const char *chat_template; /* --chat-template NAME, or NULL */
     const char *system;        /* --system TEXT, or NULL */
     const char *stops[LP_STOPSTR_MAX]; /* --stop TEXT (repeatable), borrowed */

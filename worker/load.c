@@ -13,6 +13,7 @@
 #include "compute.h"
 #include "plan.h"
 #include "shard_cache.h"
+#include "shard_mem.h"
 #include "size.h"
 
 static int resolve_path(const wk_compute *c, const Lp__LoadShard *ls, char *path, size_t cap,
@@ -188,6 +189,22 @@ static lp_shard *open_shard(const Lp__LoadShard *ls, const char *path, const sha
     return s;
 }
 
+/* What the shard's memory is made of, next to what the kernel says we
+ * hold: weights are used in place from the mapping, so RSS should stay
+ * near weights + KV + buffers, and a copy would show here at once. */
+static void report_memory(const wk_compute *c, const lp_shard *s)
+{
+    lp_shard_mem mem;
+    lp_proc_mem pm;
+    char line[256];
+    if (lp_shard_mem_of(s, &mem, NULL) != 0)
+        return;
+    fprintf(stderr, "worker %s: layers %d-%d, %d threads: %s\n", c->ctx->opts.name,
+            s->model->first, s->model->last - 1, s->opts.n_threads,
+            lp_shard_mem_line(&mem, lp_proc_mem_read(0, &pm) == 0 ? &pm : NULL, line,
+                              sizeof line));
+}
+
 int wk_load(wk_compute *c, const Lp__LoadShard *ls, Lp__ShardReady *ready, uint32_t *code,
             lp_err *err)
 {
@@ -216,6 +233,7 @@ int wk_load(wk_compute *c, const Lp__LoadShard *ls, Lp__ShardReady *ready, uint3
     c->shard = s;
     c->sessions = sessions;
     c->hidden = hidden;
+    report_memory(c, s);
     memcpy(c->model_id, ls->model_id.data, LP_MODEL_ID_BYTES);
     wk_publish_stats(c);
     ready->model_id = (ProtobufCBinaryData){LP_MODEL_ID_BYTES, c->model_id};

@@ -23,12 +23,12 @@ static int cmd_info(void)
         fprintf(stderr, "worker: %s\n", err.msg);
         return 1;
     }
-    printf("cores:          %d\n", si.n_cores);
+    printf("cores:          %d (%d physical we may use)\n", si.n_cores, si.n_physical);
     printf("ram total:      %.2f GiB\n", si.ram_total / 1073741824.0);
     printf("ram available:  %.2f GiB\n", si.ram_available / 1073741824.0);
     printf("kernels:        %s\n", lp_isa_name((lp_isa)si.isa));
     printf("matmul:         %.1f GFLOP/s (Q4_K matvec, %d threads)\n",
-           wk_bench_gflops(si.n_cores), si.n_cores);
+           wk_bench_gflops(si.n_physical), si.n_physical);
     return 0;
 }
 
@@ -38,7 +38,7 @@ static void usage(FILE *f)
             "usage: worker info        print the resources this machine offers\n"
             "       worker --listen tcp://HOST:PORT [options]\n"
             "  --data tcp://HOST:PORT  data endpoint (default: control port + 1)\n"
-            "  -t N                    threads (default: every core)\n"
+            "  -t N                    threads (default: the physical cores we may use)\n"
             "  --mem-limit SIZE        memory this worker may use, e.g. 16G (default: RAM available)\n"
             "  --cache-dir DIR         where streamed shard files are kept\n"
             "                          (default: ~/.cache/layerpool/shards)\n"
@@ -101,7 +101,7 @@ static int run(wk_ctx *ctx)
         return 1;
     }
     if (ctx->opts.n_threads == 0)
-        ctx->opts.n_threads = ctx->si.n_cores > 0 ? ctx->si.n_cores : 1;
+        ctx->opts.n_threads = ctx->si.n_physical; /* SMT siblings only contend */
     ctx->gflops = wk_bench_gflops(ctx->opts.n_threads);
     if (!(ctx->wire = lp_wire_new(&err))) {
         fprintf(stderr, "worker: %s\n", err.msg);
