@@ -22,8 +22,10 @@ struct lp_run {
     float *hb;      /* [B][n_ff]     gate, then silu(gate) * up */
     float *hb2;     /* [B][n_ff]     up */
     float *rope;    /* [B][n_rot]    cos/sin per token position */
-    float *logits;  /* [n_vocab] */
+    float *logits;  /* [logit_rows][n_vocab] */
+    int logit_rows;               /* rows logits holds: 1, more once scoring asks */
     void *mm_scratch;             /* activations in a dot type, widest input */
+    size_t mm_scratch_bytes;
     float *att_scores;            /* [nth][max_ctx] */
     lp_half *att_q16, *att_p16;   /* [nth][head_dim], [nth][max_ctx] */
 };
@@ -86,7 +88,9 @@ lp_run *lp_run_new(const lp_model *m, const lp_kernels *k, lp_pool *pool,
     r->hb2 = xcalloc(B * hp->n_ff, sizeof(float), &ok);
     r->rope = xcalloc(B * hp->n_rot, sizeof(float), &ok);
     r->logits = xcalloc(hp->n_vocab, sizeof(float), &ok);
-    r->mm_scratch = xcalloc(widest_scratch(m, max_batch), 1, &ok);
+    r->logit_rows = 1;
+    r->mm_scratch_bytes = widest_scratch(m, max_batch);
+    r->mm_scratch = xcalloc(r->mm_scratch_bytes, 1, &ok);
     r->att_scores = xcalloc(nth * (size_t)max_ctx, sizeof(float), &ok);
     r->att_q16 = xcalloc(nth * hp->head_dim, sizeof(lp_half), &ok);
     r->att_p16 = xcalloc(nth * (size_t)max_ctx, sizeof(lp_half), &ok);
@@ -303,13 +307,42 @@ static int check_step(const lp_run *r, const lp_kv *kv, int slot, const lp_fwd_i
     return 0;
 }
 
+/* Room for n_out rows of logits and for the head's activations in its dot
+ * type: sized for one row at lp_run_new, grown here when scoring asks for
+ * more, so generation never pays for a [max_batch][n_vocab] buffer. */
+static int ensure_logit_rows(lp_run *r, int n_out, lp_err *err)
+{
+    const lp_model *m = r->m;
+    if (n_out <= r->logit_rows)
+        return 0;
+    size_t need = lp_matmul_scratch_bytes(m->output.type, m->output.cols, n_out);
+    if (need > r->mm_scratch_bytes) {
+        void *p = realloc(r->mm_scratch, need);
+        if (!p)
+            return lp_err_set(err, "forward: out of memory for %d rows of logits", n_out);
+        r->mm_scratch = p;
+        r->mm_scratch_bytes = need;
+    }
+    float *l = realloc(r->logits, (size_t)n_out * m->hp.n_vocab * sizeof(float));
+    if (!l)
+        return lp_err_set(err, "forward: out of memory for %d rows of logits", n_out);
+    r->logits = l;
+    r->logit_rows = n_out;
+    return 0;
+}
+
 int lp_forward(lp_run *r, lp_kv *kv, int slot, const lp_fwd_in *in, const float **out,
                lp_err *err)
 {
     const lp_model *m = r->m;
     const lp_hparams *hp = &m->hp;
     const int n = in->n, e = (int)hp->n_embd;
-    if (check_step(r, kv, slot, in, err) != 0 || embed(r, in, err) != 0)
+    const int n_out = in->n_logits > 1 ? in->n_logits : 1;
+    if (check_step(r, kv, slot, in, err) != 0)
+        return -1;
+    if (m->has_head && n_out > n)
+        return lp_err_set(err, "forward: logits of %d tokens asked from a step of %d", n_out, n);
+    if ((m->has_head && ensure_logit_rows(r, n_out, err) != 0) || embed(r, in, err) != 0)
         return -1;
     for (int t = 0; t < n; t++)
         lp_rope_cache(r->rope + (size_t)t * hp->n_rot, in->pos0 + t, (int)hp->n_rot,
@@ -317,11 +350,12 @@ int lp_forward(lp_run *r, lp_kv *kv, int slot, const lp_fwd_in *in, const float 
     const int n_layer = m->last - m->first;
     for (int il = 0; il < n_layer; il++) {
         attention(r, kv, il, slot, in->pos0, n);
-        /* Only the last token's logits leave the model, so llama.cpp runs
-         * the last layer's feed-forward on that row alone (a one-row
-         * product, with ggml's vec_dot order rather than tinyBLAS's). */
+        /* Only the output rows' logits leave the model, so llama.cpp runs
+         * the last layer's feed-forward on those rows alone (for the usual
+         * one row a one-row product, with ggml's vec_dot order rather than
+         * tinyBLAS's). */
         if (m->has_head && il == n_layer - 1)
-            feed_forward(r, il, n - 1, 1);
+            feed_forward(r, il, n - n_out, n_out);
         else
             feed_forward(r, il, 0, n);
     }
@@ -330,8 +364,8 @@ int lp_forward(lp_run *r, lp_kv *kv, int slot, const lp_fwd_in *in, const float 
         *out = r->x;
         return 0;
     }
-    lp_rmsnorm(r->xb, r->x + (size_t)(n - 1) * e, m->output_norm, e, hp->rms_eps);
-    matmul(r, &m->output, r->xb, 1, r->logits);
+    rmsnorm_rows(r->xb, r->x + (size_t)(n - n_out) * e, m->output_norm, n_out, e, hp->rms_eps);
+    matmul(r, &m->output, r->xb, n_out, r->logits);
     *out = r->logits;
     return 0;
 }

@@ -88,14 +88,22 @@ void lp_run_free(lp_run *r);
 /* One step over the shard for n tokens of one session at positions
  * pos0 .. pos0+n-1 (the kv slot must already hold positions < pos0).
  * Input: token ids if the shard has_embed, else hidden states [n][n_embd].
- * Output: if has_head, the logits of the LAST token [n_vocab], else the
- * hidden states [n][n_embd]. Both output buffers belong to the lp_run and
- * stay valid until the next call. */
+ * Output: if has_head, the logits of the last n_logits tokens
+ * [n_logits][n_vocab] (by default only the LAST token's), else the hidden
+ * states [n][n_embd]. Both output buffers belong to the lp_run and stay
+ * valid until the next call.
+ *
+ * n_logits > 1 is for scoring (perplexity): as llama.cpp with outputs for
+ * those tokens only, the last layer's feed-forward and the head run on
+ * those rows alone, so the logits equal llama.cpp's for the same batch. The
+ * run grows its logits buffer on the first such call (the only allocation
+ * a step may make; a step of n_logits <= 1 allocates nothing). */
 typedef struct lp_fwd_in {
     int n;
     int pos0;
     const int32_t *tokens;  /* has_embed */
     const float *hidden;    /* !has_embed */
+    int n_logits;           /* has_head: 0 or 1 = the last token's, at most n */
 } lp_fwd_in;
 
 int lp_forward(lp_run *r, lp_kv *kv, int slot, const lp_fwd_in *in,
