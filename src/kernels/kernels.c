@@ -6,6 +6,8 @@
  * in which case using it would fault or corrupt registers; we check both. */
 #include "kernels.h"
 
+#include "gemm_impl.h"
+
 #include <string.h>
 
 #if defined(__x86_64__)
@@ -117,5 +119,10 @@ int lp_kernels_init(lp_kernels *k, lp_isa isa, lp_err *err)
         lp_kernels_fill_avx512(k);
     if (isa >= LP_ISA_AVX512_VNNI)
         lp_kernels_fill_avx512_vnni(k);
+    /* The tiled entries, each ISA over the last (gemm_impl.h). */
+    if (isa >= LP_ISA_AVX512)
+        lp_avx512_fill_gemm_legacy(k);
+    if (isa >= LP_ISA_AVX512_VNNI)
+        lp_avx512vnni_fill_gemm_legacy(k);
     return 0;
 }

@@ -48,6 +48,16 @@ typedef void (*lp_silu_fn)(float *y, const float *x, int64_t n);
 typedef void (*lp_dot_rows_fn)(int64_t n, const void *w, size_t w_stride, const void *a,
                                float *y, int64_t rows);
 
+/* A block of outputs at once (prompt processing): y[t * y_stride + r] =
+ * dot(n, w + r * w_stride bytes, a + t * a_stride bytes) for r < rows and
+ * t < n_tok, each output in exactly the order (so with the bits) of the
+ * per-output kernel the table entry names. Only the order across outputs
+ * differs: a register tile of outputs loads each weight block once per
+ * few activation rows and each activation block once per few weight rows. */
+typedef void (*lp_gemm_fn)(int64_t n, const void *w, size_t w_stride, int64_t rows,
+                           const void *a, size_t a_stride, int64_t n_tok, float *y,
+                           size_t y_stride);
+
 typedef struct lp_kernels {
     lp_isa isa;
     lp_vec_dot_fn dot[LP_TYPE_COUNT];       /* by weight type; NULL = unsupported */
@@ -58,6 +68,12 @@ typedef struct lp_kernels {
     lp_vec_dot_fn dot_gemm[LP_TYPE_COUNT];
     /* `dot` over many rows with one activation row; NULL = call `dot`. */
     lp_dot_rows_fn dot_rows[LP_TYPE_COUNT];
+    /* Tiled forms (lp_gemm_fn) of `dot`, `dot_gemm` and lp_q4_0x8_dot;
+     * NULL = one dot call per output (the scalar tables: they are the
+     * reference the tiles are tested against). */
+    lp_gemm_fn gemm[LP_TYPE_COUNT];
+    lp_gemm_fn gemm_tb[LP_TYPE_COUNT];
+    lp_gemm_fn gemm_q4_0x8;
     /* Float row ops, bit-identical to ggml's AVX-512 build in every table
      * (scalar_float.c says how). */
     lp_exp_sum_fn exp_sum;

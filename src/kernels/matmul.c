@@ -8,10 +8,17 @@
  * the batch streams past it. */
 enum { ROW_TILE = 16 };
 
+/* The tiled kernels (lp_gemm_fn) get blocks of about these many bytes of
+ * weight rows and of activation rows, so both stay in L2 while the kernel
+ * walks its register tiles over them; threads split the rows in units of
+ * GEMM_ROW_UNIT so that only the last block ends in a part tile. */
+enum { GEMM_W_BYTES = 128 << 10, GEMM_A_BYTES = 256 << 10, GEMM_ROW_UNIT = 16 };
+
 typedef struct mm_task {
     const lp_kernels *k;
     lp_vec_dot_fn dot;
     lp_dot_rows_fn rows; /* dot over a tile of rows, or NULL */
+    lp_gemm_fn gemm;     /* the same dot over blocks of outputs, or NULL */
     const lp_weight *w;
     const float *x;
     int n_tok;
@@ -75,6 +82,37 @@ static void dot_task(void *arg, int ith, int nth)
     }
 }
 
+static long clamp_units(size_t budget, size_t unit_bytes, long unit, long max)
+{
+    long n = unit_bytes ? (long)(budget / unit_bytes) : max;
+    n = n / unit * unit;
+    if (n < unit)
+        n = unit;
+    return n < max ? n : max;
+}
+
+static void gemm_task(void *arg, int ith, int nth)
+{
+    mm_task *t = arg;
+    const lp_weight *w = t->w;
+    const long units = (w->rows + GEMM_ROW_UNIT - 1) / GEMM_ROW_UNIT;
+    long lo, hi;
+    lp_split_range(units, ith, nth, &lo, &hi);
+    lo *= GEMM_ROW_UNIT;
+    hi = hi * GEMM_ROW_UNIT < w->rows ? hi * GEMM_ROW_UNIT : w->rows;
+    const long rb = clamp_units(GEMM_W_BYTES, w->row_bytes, 4, GEMM_ROW_UNIT * 64L);
+    const long tb = clamp_units(GEMM_A_BYTES, t->xq_row, 4, t->n_tok);
+    for (long r0 = lo; r0 < hi; r0 += rb) {
+        const long nr = hi - r0 < rb ? hi - r0 : rb;
+        for (long t0 = 0; t0 < t->n_tok; t0 += tb) {
+            const long nt = t->n_tok - t0 < tb ? t->n_tok - t0 : tb;
+            t->gemm(w->cols, w->data + (size_t)r0 * w->row_bytes, w->row_bytes, nr,
+                    t->xq + (size_t)t0 * t->xq_row, t->xq_row, nt,
+                    t->y + (size_t)t0 * (size_t)w->rows + (size_t)r0, (size_t)w->rows);
+        }
+    }
+}
+
 void lp_matmul(lp_pool *pool, const lp_kernels *k, const lp_weight *w,
                const float *x, int n_tok, float *y, void *scratch)
 {
@@ -85,10 +123,15 @@ void lp_matmul(lp_pool *pool, const lp_kernels *k, const lp_weight *w,
     const bool gemm = lp_matmul_uses_gemm(k, w->type, w->rows, n_tok, w->cols);
     t.dot = gemm ? k->dot_gemm[w->type] : k->dot[w->type];
     t.rows = gemm ? NULL : k->dot_rows[w->type];
+    t.gemm = gemm ? k->gemm_tb[w->type] : k->gemm[w->type];
     if (w->type == LP_TYPE_Q4_0 && w->rows % 8 == 0 && !w->gathered) {
         t.dot = lp_q4_0x8_dot(k->isa);
         t.rows = NULL;
+        t.gemm = k->gemm_q4_0x8;
     }
+    /* One activation row: the dots (and dot_rows) are the better walk. */
+    if (n_tok < 2)
+        t.gemm = NULL;
     if (t.dot_type == LP_TYPE_F32) {
         /* f32 weights dot f32 activations directly: no conversion. */
         t.xq = (uint8_t *)(uintptr_t)x;
@@ -101,5 +144,5 @@ void lp_matmul(lp_pool *pool, const lp_kernels *k, const lp_weight *w,
         else
             lp_pool_run(pool, quantize_task, &t);
     }
-    lp_pool_run(pool, dot_task, &t);
+    lp_pool_run(pool, t.gemm ? gemm_task : dot_task, &t);
 }

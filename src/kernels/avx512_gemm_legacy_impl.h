@@ -1,0 +1,290 @@
+/* avx512_gemm_legacy_impl.h — register tiles of Q8_0 and Q4_0 weights
+ * times Q8_0 activations (lp_gemm_fn), in the orders of the per-output
+ * kernels: ggml_vec_dot's (avx512_legacy_impl.h, scalar_qdot.c) and that
+ * of llama.cpp's repacked Q4_0 (q4_0x8.h). Included by exactly two
+ * translation units, avx512_gemm_legacy.c and avx512vnni_gemm_legacy.c.
+ *
+ * A tile is 4 weight rows x 4 activation rows. One zmm holds two outputs
+ * of a row, activation rows t and t+1 in its low and high 256 bits, each
+ * as ggml's eight i32 (then f32) lanes of a block. Per block, a weight row
+ * is decoded once for the four activations, an activation pair is loaded
+ * once for the four rows.
+ *
+ * Integer side: weights are made unsigned by an offset, u = w + off
+ * (Q8_0: w ^ 0x80, off 128; Q4_0: the raw nibble, off 8), so with VNNI a
+ * lane is one VPDPBUSD of u and the activations a, started from
+ * -off * sum(a) over its four values: exact in i32, the same integer as
+ * ggml's. Without VNNI, Q8_0 takes ggml's |w| and sign-moved a (maddubs
+ * must not saturate) and Q4_0 subtracts the offset's maddubs.
+ *
+ * f32 side, per output and block, as the per-output kernels: vec_dot's
+ * acc = fma(f16(w.d) * f16(a.d), lanes, acc) in eight lanes, summed by
+ * lp_hsum_ps256 at the end; q4_0x8's r = fma((float)total, d, r) with the
+ * block's total from an exact i32 reduction of the lanes of sixteen
+ * outputs at once. */
+#ifndef LP_AVX512_GEMM_LEGACY_IMPL_H
+#define LP_AVX512_GEMM_LEGACY_IMPL_H
+
+#include "gemm_impl.h"
+
+#if defined(__x86_64__)
+
+#include "avx512_util.h"
+#include "gemm_tile.h"
+
+#define GEMM_INLINE static inline __attribute__((always_inline))
+
+enum { LEG_RM = 4, LEG_RN = 4, LEG_NP = LEG_RN / 2, BLK = 34 /* Q8_0 */, BLK_Q4 = 18 };
+
+typedef enum { G_Q8_0, G_Q4_0 } gfmt;
+
+#if defined(__AVX512VNNI__)
+enum { SIGN_TRICK = 0 };
+#else
+enum { SIGN_TRICK = 1 };
+#endif
+
+/* One block of a weight row, decoded for the tile's four activations. */
+typedef struct wblk {
+    __m512i u;      /* unsigned bytes, the block's 32 values in both halves */
+    __mmask64 neg;  /* Q8_0 without VNNI: where w < 0 (u is then |w|) */
+} wblk;
+
+GEMM_INLINE size_t w_blk(gfmt f)
+{
+    return f == G_Q8_0 ? BLK : BLK_Q4;
+}
+
+GEMM_INLINE wblk w_decode(gfmt f, const uint8_t *x)
+{
+    wblk b = {0};
+    if (f == G_Q8_0) {
+        const __m512i w = _mm512_broadcast_i64x4(lp_ld256(x + 2));
+        if (SIGN_TRICK) {
+            b.neg = _mm512_movepi8_mask(w);
+            b.u = _mm512_abs_epi8(w);
+        } else {
+            b.u = _mm512_xor_si512(w, _mm512_set1_epi8((char)0x80));
+        }
+        return b;
+    }
+    /* 128-bit lanes [lo, hi, lo, hi]: low nibbles are values 0..15, high
+     * ones 16..31, so each half is the block in order. */
+    const __m512i q = _mm512_broadcast_i32x4(lp_ld128(x + 2));
+    const __m512i s = _mm512_mask_srli_epi16(q, (__mmask32)0xff00ff00u, q, 4);
+    b.u = _mm512_and_si512(s, _mm512_set1_epi8(0x0f));
+    return b;
+}
+
+/* Per activation pair and block: the quants and the lanes' start value
+ * -off * sum(a) (not needed by the sign trick). */
+typedef struct ablk {
+    __m512i a, bias;
+} ablk;
+
+GEMM_INLINE ablk a_load(gfmt f, const uint8_t *y0, const uint8_t *y1)
+{
+    ablk p;
+    p.a = lp_join256(lp_ld256(y0 + 2), lp_ld256(y1 + 2));
+    if (f == G_Q8_0 && SIGN_TRICK) {
+        p.bias = _mm512_setzero_si512();
+        return p;
+    }
+    const __m512i off = _mm512_set1_epi8((char)(f == G_Q8_0 ? 0x80 : 8));
+    p.bias = _mm512_sub_epi32(_mm512_setzero_si512(), lp_z_dot_u8s8(off, p.a));
+    return p;
+}
+
+/* The sixteen i32 lanes (two outputs x ggml's eight) of one block. */
+GEMM_INLINE __m512i pair_isum(gfmt f, wblk w, ablk p)
+{
+#if defined(__AVX512VNNI__)
+    (void)f;
+    return _mm512_dpbusd_epi32(p.bias, w.u, p.a);
+#else
+    if (f == G_Q8_0) {
+        const __m512i s = _mm512_mask_sub_epi8(p.a, w.neg, _mm512_setzero_si512(), p.a);
+        return lp_z_dot_u8s8(w.u, s);
+    }
+    return _mm512_add_epi32(lp_z_dot_u8s8(w.u, p.a), p.bias);
+#endif
+}
+
+GEMM_INLINE float ld_f16(const uint8_t *p)
+{
+    return lp_ld_f16(p);
+}
+
+/* [f16(y0.d) x8 | f16(y1.d) x8]. */
+GEMM_INLINE __m512 a_scales(const uint8_t *y0, const uint8_t *y1)
+{
+    uint16_t h0, h1;
+    memcpy(&h0, y0, 2);
+    memcpy(&h1, y1, 2);
+    const __m128 f = _mm_cvtph_ps(_mm_cvtsi32_si128((int)((uint32_t)h0 | (uint32_t)h1 << 16)));
+    return _mm512_permutexvar_ps(_mm512_setr_epi32(0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1),
+                                 _mm512_castps128_ps512(f));
+}
+
+/* ggml_vec_dot's order: per output, eight f32 lanes, one fma per block. */
+GEMM_INLINE void tile_vecdot(gfmt f, int np, int64_t n, const uint8_t *const *w,
+                             const uint8_t *const *a, float *out)
+{
+    const size_t bx = w_blk(f);
+    __m512 acc[LEG_RM][LEG_NP];
+    for (int r = 0; r < LEG_RM; r++)
+        for (int p = 0; p < np; p++)
+            acc[r][p] = _mm512_setzero_ps();
+    for (int64_t b = 0; b < n / 32; b++) {
+        ablk ap[LEG_NP];
+        __m512 ad[LEG_NP];
+        for (int p = 0; p < np; p++) {
+            const uint8_t *y0 = a[2 * p] + b * BLK, *y1 = a[2 * p + 1] + b * BLK;
+            ap[p] = a_load(f, y0, y1);
+            ad[p] = a_scales(y0, y1);
+        }
+        for (int r = 0; r < LEG_RM; r++) {
+            const uint8_t *x = w[r] + b * bx;
+            const wblk wb = w_decode(f, x);
+            const __m512 wd = _mm512_set1_ps(ld_f16(x));
+            for (int p = 0; p < np; p++) {
+                const __m512 d = _mm512_mul_ps(wd, ad[p]);
+                acc[r][p] = _mm512_fmadd_ps(d, _mm512_cvtepi32_ps(pair_isum(f, wb, ap[p])),
+                                            acc[r][p]);
+            }
+        }
+    }
+    for (int r = 0; r < LEG_RM; r++) {
+        for (int p = 0; p < np; p++) {
+            out[r * GEMM_TILE_MAX + 2 * p] = lp_hsum_ps256(_mm512_castps512_ps256(acc[r][p]));
+            out[r * GEMM_TILE_MAX + 2 * p + 1] = lp_hsum_ps256(_mm512_extractf32x8_ps(acc[r][p], 1));
+        }
+    }
+}
+
+/* The sixteen lanes of z, z[k] = zmm of row k/2, pair k%2, as the block
+ * totals of the sixteen outputs: element 8(r/2) + 4h + 2(r%2) + p holds
+ * row r with activation 2p + h (h: the half). Exact i32 adds. */
+GEMM_INLINE __m512i totals16(const __m512i z[8])
+{
+    __m512i t[4], u[2];
+    for (int m = 0; m < 4; m++)
+        t[m] = _mm512_add_epi32(_mm512_unpacklo_epi32(z[2 * m], z[2 * m + 1]),
+                                _mm512_unpackhi_epi32(z[2 * m], z[2 * m + 1]));
+    for (int m = 0; m < 2; m++)
+        u[m] = _mm512_add_epi32(_mm512_unpacklo_epi64(t[2 * m], t[2 * m + 1]),
+                                _mm512_unpackhi_epi64(t[2 * m], t[2 * m + 1]));
+    return _mm512_add_epi32(_mm512_shuffle_i32x4(u[0], u[1], _MM_SHUFFLE(2, 0, 2, 0)),
+                            _mm512_shuffle_i32x4(u[0], u[1], _MM_SHUFFLE(3, 1, 3, 1)));
+}
+
+/* Four f16 fields to f32 lanes 0..3. */
+GEMM_INLINE __m128 f16x4(const uint8_t *p0, const uint8_t *p1, const uint8_t *p2,
+                         const uint8_t *p3)
+{
+    uint16_t h[4];
+    memcpy(&h[0], p0, 2);
+    memcpy(&h[1], p1, 2);
+    memcpy(&h[2], p2, 2);
+    memcpy(&h[3], p3, 2);
+    uint64_t v;
+    memcpy(&v, h, sizeof v);
+    return _mm_cvtph_ps(_mm_cvtsi64_si128((long long)v));
+}
+
+/* q4_0x8's order: per output one chain r = fma(total, d, r). */
+GEMM_INLINE void tile_x8(int64_t n, const uint8_t *const *w, const uint8_t *const *a, float *out)
+{
+    /* Row and activation of each element of totals16. */
+    const __m512i ir = _mm512_setr_epi32(0, 0, 1, 1, 0, 0, 1, 1, 2, 2, 3, 3, 2, 2, 3, 3);
+    const __m512i it = _mm512_setr_epi32(0, 2, 0, 2, 1, 3, 1, 3, 0, 2, 0, 2, 1, 3, 1, 3);
+    __m512 acc = _mm512_setzero_ps();
+    for (int64_t b = 0; b < n / 32; b++) {
+        ablk ap[LEG_NP];
+        for (int p = 0; p < LEG_NP; p++)
+            ap[p] = a_load(G_Q4_0, a[2 * p] + b * BLK, a[2 * p + 1] + b * BLK);
+        __m512i z[8];
+        for (int r = 0; r < LEG_RM; r++) {
+            const wblk wb = w_decode(G_Q4_0, w[r] + b * BLK_Q4);
+            for (int p = 0; p < LEG_NP; p++)
+                z[2 * r + p] = pair_isum(G_Q4_0, wb, ap[p]);
+        }
+        const __m128 wd = f16x4(w[0] + b * BLK_Q4, w[1] + b * BLK_Q4, w[2] + b * BLK_Q4,
+                                w[3] + b * BLK_Q4);
+        const __m128 ad = f16x4(a[0] + b * BLK, a[1] + b * BLK, a[2] + b * BLK, a[3] + b * BLK);
+        const __m512 d = _mm512_mul_ps(_mm512_permutexvar_ps(ir, _mm512_castps128_ps512(wd)),
+                                       _mm512_permutexvar_ps(it, _mm512_castps128_ps512(ad)));
+        acc = _mm512_fmadd_ps(_mm512_cvtepi32_ps(totals16(z)), d, acc);
+    }
+    float v[16];
+    _mm512_storeu_ps(v, acc);
+    for (int e = 0; e < 16; e++) {
+        const int r = 2 * (e / 8) + (e % 4) / 2, t = 2 * (e % 2) + (e / 4) % 2;
+        out[r * GEMM_TILE_MAX + t] = v[e];
+    }
+}
+
+static void tile_q8_0_44(int64_t n, const uint8_t *const *w, const uint8_t *const *a, float *out)
+{
+    tile_vecdot(G_Q8_0, 2, n, w, a, out);
+}
+
+static void tile_q8_0_42(int64_t n, const uint8_t *const *w, const uint8_t *const *a, float *out)
+{
+    tile_vecdot(G_Q8_0, 1, n, w, a, out);
+}
+
+static void tile_q4_0_44(int64_t n, const uint8_t *const *w, const uint8_t *const *a, float *out)
+{
+    tile_vecdot(G_Q4_0, 2, n, w, a, out);
+}
+
+static void tile_q4_0_42(int64_t n, const uint8_t *const *w, const uint8_t *const *a, float *out)
+{
+    tile_vecdot(G_Q4_0, 1, n, w, a, out);
+}
+
+static void tile_q4_0x8_44(int64_t n, const uint8_t *const *w, const uint8_t *const *a,
+                           float *out)
+{
+    tile_x8(n, w, a, out);
+}
+
+static void gemm_q8_0(int64_t n, const void *w, size_t ws, int64_t rows, const void *a,
+                      size_t as, int64_t n_tok, float *y, size_t ys)
+{
+    static const gemm_shape s = {LEG_RM, LEG_RN, tile_q8_0_44, 2, tile_q8_0_42};
+    gemm_walk(&s, n, w, ws, rows, a, as, n_tok, y, ys);
+}
+
+static void gemm_q4_0(int64_t n, const void *w, size_t ws, int64_t rows, const void *a,
+                      size_t as, int64_t n_tok, float *y, size_t ys)
+{
+    static const gemm_shape s = {LEG_RM, LEG_RN, tile_q4_0_44, 2, tile_q4_0_42};
+    gemm_walk(&s, n, w, ws, rows, a, as, n_tok, y, ys);
+}
+
+static void gemm_q4_0x8(int64_t n, const void *w, size_t ws, int64_t rows, const void *a,
+                        size_t as, int64_t n_tok, float *y, size_t ys)
+{
+    static const gemm_shape s = {LEG_RM, LEG_RN, tile_q4_0x8_44, 0, NULL};
+    gemm_walk(&s, n, w, ws, rows, a, as, n_tok, y, ys);
+}
+
+static void fill_gemm_legacy(lp_kernels *k)
+{
+    k->gemm[LP_TYPE_Q8_0] = gemm_q8_0;
+    k->gemm[LP_TYPE_Q4_0] = gemm_q4_0;
+    k->gemm_q4_0x8 = gemm_q4_0x8;
+}
+
+#else
+
+static void fill_gemm_legacy(lp_kernels *k)
+{
+    (void)k;
+}
+
+#endif
+
+#endif
