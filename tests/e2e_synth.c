@@ -475,6 +475,26 @@ static void test_bad_input(void **state)
     expect_no_file("full");
 }
 
+/* Ctrl-C mid-write: the write stops at the next chunk, the temporary file
+ * goes, the status says so. */
+static void test_interrupt_leaves_nothing(void **state)
+{
+    (void)state;
+    char bin[4096], sh[32768], out[8192];
+    lp_test_bin(bin, sizeof bin, "coord");
+    int k = snprintf(sh, sizeof sh,
+             "%s synth --shape llama3-1b --layers 4 -t Q8_0 -o %s/int.gguf 2>%s/int.log & p=$!; "
+             "i=0; while ! ls %s | grep -q 'int.gguf.tmp' && [ $i -lt 3000 ]; do "
+             "sleep 0.01; i=$((i+1)); done; kill -INT $p; wait $p; echo \"status $?\"; "
+             "cat %s/int.log; rm -f %s/int.log",
+             bin, g_dir, g_dir, g_dir, g_dir, g_dir);
+    assert_true(k > 0 && (size_t)k < sizeof sh);
+    lp_test_run(sh, out, sizeof out);
+    if (!strstr(out, "status 1") || !strstr(out, "interrupted"))
+        fail_msg("SIGINT: %s", out);
+    expect_no_file("int");
+}
+
 static int setup(void **state)
 {
     (void)state;
@@ -499,6 +519,7 @@ int main(void)
         cmocka_unit_test(test_vocab_file),
         cmocka_unit_test(test_vocab_padded),
         cmocka_unit_test(test_bad_input),
+        cmocka_unit_test(test_interrupt_leaves_nothing),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
