@@ -52,6 +52,15 @@ static int put_str(lp_synth *s, const char *key, const char *v, lp_err *err)
     return synth_put_kv(s->w, &kv, &s->kv_bytes, err);
 }
 
+/* Which seed made the weights, so a file can be made again. */
+static int put_seed(lp_synth *s, lp_err *err)
+{
+    const char *key = "layerpool.synth.seed";
+    lp_gguf_kv kv = {.key = {key, strlen(key)},
+                     .val = {.type = LP_GGUF_UINT64, .v.u64 = s->o.seed}};
+    return synth_put_kv(s->w, &kv, &s->kv_bytes, err);
+}
+
 static int put_arch_u32(lp_synth *s, const char *suffix, uint32_t v, lp_err *err)
 {
     char key[128];
@@ -92,8 +101,7 @@ static int put_metadata(lp_synth *s, lp_err *err)
         put_arch_u32(s, "rope.dimension_count", sh->head_dim, err) ||
         synth_vocab_add(s->w, sh->n_vocab, s->o.vocab_path, &s->kv_bytes, err) ||
         put_u32(s, "general.quantization_version", LP_QUANT_VERSION, err) ||
-        put_u32(s, "layerpool.synth.seed_lo", (uint32_t)s->o.seed, err) ||
-        put_u32(s, "layerpool.synth.seed_hi", (uint32_t)(s->o.seed >> 32), err))
+        put_seed(s, err))
         return -1;
     return 0;
 }
