@@ -54,42 +54,54 @@ typedef struct synth_args {
     bool dry_run, no_space_check;
 } synth_args;
 
+static bool is(const char *o, const char *s1, const char *s2)
+{
+    return !strcmp(o, s1) || (s2 && !strcmp(o, s2));
+}
+
+/* One option that takes a value; 0, or 2 on a bad one. */
+static int parse_valued(const char *o, const char *v, synth_args *a)
+{
+    if (is(o, "--shape", NULL))
+        a->shape = v;
+    else if (is(o, "-t", "--type"))
+        a->type = v;
+    else if (is(o, "-o", "--out"))
+        a->out = v;
+    else if (is(o, "--vocab", NULL))
+        a->vocab = v;
+    else if (is(o, "--seed", NULL))
+        return arg_u64(o, v, &a->seed) ? 2 : 0;
+    else if (is(o, "--layers", NULL))
+        return arg_int(o, v, 1, 4096, &a->layers) ? 2 : 0;
+    else
+        return arg_int(o, v, 1, 1024, &a->threads) ? 2 : 0;
+    return 0;
+}
+
 /* 0 ok, 1 --help printed, 2 usage error. */
 static int parse(int argc, char **argv, synth_args *a)
 {
+    static const char *const valued[] = {"--shape", "-t", "--type", "-o", "--out", "--vocab",
+                                         "--seed", "--layers", "-j", "--threads", NULL};
     long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
     *a = (synth_args){.seed = 1, .threads = ncpu > 0 ? ncpu : 1};
     for (int i = 1; i < argc; i++) {
-        const char *o = argv[i], *v = NULL;
-        if (!strcmp(o, "-h") || !strcmp(o, "--help"))
+        const char *o = argv[i], *v;
+        bool takes = false;
+        for (int k = 0; valued[k]; k++)
+            takes |= !strcmp(o, valued[k]);
+        if (is(o, "-h", "--help"))
             return 1;
-        if (!strcmp(o, "--dry-run") || !strcmp(o, "--no-space-check")) {
-            *(o[2] == 'd' ? &a->dry_run : &a->no_space_check) = true;
-            continue;
-        }
-        if (!(v = arg_next(argc, argv, &i)))
-            return 2;
-        if (!strcmp(o, "--shape"))
-            a->shape = v;
-        else if (!strcmp(o, "-t") || !strcmp(o, "--type"))
-            a->type = v;
-        else if (!strcmp(o, "-o") || !strcmp(o, "--out"))
-            a->out = v;
-        else if (!strcmp(o, "--vocab"))
-            a->vocab = v;
-        else if (!strcmp(o, "--seed")) {
-            if (arg_u64(o, v, &a->seed))
-                return 2;
-        } else if (!strcmp(o, "--layers")) {
-            if (arg_int(o, v, 1, 4096, &a->layers))
-                return 2;
-        } else if (!strcmp(o, "-j") || !strcmp(o, "--threads")) {
-            if (arg_int(o, v, 1, 1024, &a->threads))
-                return 2;
-        } else {
+        else if (is(o, "--dry-run", NULL))
+            a->dry_run = true;
+        else if (is(o, "--no-space-check", NULL))
+            a->no_space_check = true;
+        else if (!takes) {
             fprintf(stderr, "coord synth: unknown option '%s'\n", o);
             return 2;
-        }
+        } else if (!(v = arg_next(argc, argv, &i)) || parse_valued(o, v, a))
+            return 2;
     }
     if (!a->shape || !a->type || (!a->out && !a->dry_run)) {
         fprintf(stderr, "coord synth: --shape, -t and -o are required (see --help)\n");
