@@ -9,5 +9,7 @@
 
 void lp_avx512_fill_gemm_legacy(lp_kernels *k);     /* avx512_gemm_legacy.c */
 void lp_avx512vnni_fill_gemm_legacy(lp_kernels *k); /* avx512vnni_gemm_legacy.c */
+void lp_avx512_fill_gemm_kquant(lp_kernels *k);     /* avx512_gemm_kquant.c */
+void lp_avx512vnni_fill_gemm_kquant(lp_kernels *k); /* avx512vnni_gemm_kquant.c */
 
 #endif

@@ -120,9 +120,13 @@ int lp_kernels_init(lp_kernels *k, lp_isa isa, lp_err *err)
     if (isa >= LP_ISA_AVX512_VNNI)
         lp_kernels_fill_avx512_vnni(k);
     /* The tiled entries, each ISA over the last (gemm_impl.h). */
-    if (isa >= LP_ISA_AVX512)
+    if (isa >= LP_ISA_AVX512) {
         lp_avx512_fill_gemm_legacy(k);
-    if (isa >= LP_ISA_AVX512_VNNI)
+        lp_avx512_fill_gemm_kquant(k);
+    }
+    if (isa >= LP_ISA_AVX512_VNNI) {
         lp_avx512vnni_fill_gemm_legacy(k);
+        lp_avx512vnni_fill_gemm_kquant(k);
+    }
     return 0;
 }
