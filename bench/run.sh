@@ -1,19 +1,21 @@
 #!/bin/sh
-# make bench: prompt-processing and generation tokens/s of one model on
-# this machine, with 1 and 2 threads. If LLAMA_BENCH names a llama-bench
-# binary (llama.cpp built beside the project), it runs on the same model in
-# the same run for comparison.
+# make bench: coord bench-node on one model: prompt processing (pp) and
+# generation (tg) tokens/s, median of BENCH_R runs with min and max, the
+# weight bytes a token reads, the bandwidth that implies against a
+# STREAM-like triad measured in the same run and, when LLAMA_BENCH names a
+# llama-bench binary (llama.cpp built beside the project), llama.cpp's
+# figures on the same file with the ratio.
+#   bench/run.sh [BUILD] [MODEL]; env BENCH_P (512), BENCH_N (128),
+#   BENCH_R (5), BENCH_T (thread counts, e.g. 1,2; default: physical cores)
 set -eu
 BUILD=${1:-build}
 MODEL=${2:-../shared/models/stories260K.gguf}
-P=${BENCH_P:-128}
-N=${BENCH_N:-64}
-echo "== machine: $(uname -m), $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')"
-echo "== layerpool: coord bench -m $MODEL -p $P -n $N -t 1,2"
-"$BUILD/coord" bench -m "$MODEL" -p "$P" -n "$N" -t 1,2 -r 3
-if [ -n "${LLAMA_BENCH:-}" ] && [ -x "$LLAMA_BENCH" ]; then
-    echo "== llama.cpp: llama-bench -m $MODEL -p $P -n $N -t 1,2"
-    "$LLAMA_BENCH" -m "$MODEL" -p "$P" -n "$N" -t 1,2 -r 3
-else
-    echo "== llama.cpp: not run (set LLAMA_BENCH=/path/to/llama-bench to compare)"
+P=${BENCH_P:-512}
+N=${BENCH_N:-128}
+R=${BENCH_R:-5}
+set -- -m "$MODEL" -p "$P" -n "$N" -r "$R"
+if [ -n "${BENCH_T:-}" ]; then
+    set -- "$@" -t "$BENCH_T"
 fi
+echo "== coord bench-node $*"
+exec "$BUILD/coord" bench-node "$@"
