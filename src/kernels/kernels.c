@@ -123,6 +123,7 @@ int lp_kernels_init(lp_kernels *k, lp_isa isa, lp_err *err)
     if (isa >= LP_ISA_AVX512) {
         lp_avx512_fill_gemm_legacy(k);
         lp_avx512_fill_gemm_kquant(k);
+        lp_avx512_fill_gemm_float(k);
     }
     if (isa >= LP_ISA_AVX512_VNNI) {
         lp_avx512vnni_fill_gemm_legacy(k);
