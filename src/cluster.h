@@ -110,6 +110,19 @@ typedef struct lp_sampled {
 typedef bool (*lp_session_cb)(void *user, uint64_t session, const lp_sampled *s,
                               const char *error);
 
+/* Scores of prompt positions pos .. pos+n-1 (a scoring session): each
+ * position's -log p(next prompt token) and top token, or, with score_rows,
+ * its logit row. The pointers are valid during the call only. */
+typedef struct lp_scored {
+    int pos, n;
+    const double *nll;   /* [n], NULL with rows */
+    const int32_t *top;  /* [n], NULL with rows */
+    const float *rows;   /* [n][n_vocab], NULL without */
+} lp_scored;
+
+/* Called as a scoring session's results arrive; return true to go on. */
+typedef bool (*lp_score_cb)(void *user, uint64_t session, const lp_scored *sc);
+
 typedef struct lp_session_req {
     const int32_t *prompt; /* copied */
     int n_prompt;
@@ -118,6 +131,15 @@ typedef struct lp_session_req {
     int top_logprobs;      /* alternatives per token, 0..LP_CLUSTER_MAX_TOP */
     lp_session_cb cb;
     void *user;
+    /* Scoring instead of generating (coord perplexity), when score_cb is
+     * set: the prompt (which may fill the context) runs, nothing is
+     * sampled, and every position p >= score_from with p + 1 < n_prompt is
+     * scored against prompt[p + 1] on the last worker and reported through
+     * score_cb, in order; then cb(s NULL) ends the session. n_predict,
+     * sampling and top_logprobs are not used. */
+    lp_score_cb score_cb;
+    int score_from;
+    bool score_rows;
 } lp_session_req;
 
 /* Queue a session; its id is returned (> 0), or 0 on error. */

@@ -26,6 +26,9 @@ typedef struct cl_session {
     int top_logprobs;
     lp_session_cb cb;
     void *user;
+    lp_score_cb score_cb; /* a scoring session (lp_session_req) */
+    int score_from;
+    bool score_rows;
     bool started;         /* prompt sent: holds KV slots on the workers */
     int pending;          /* Results still due (one per Forward sent) */
     int64_t sent_ms;      /* when the awaited step was sent */
@@ -69,6 +72,13 @@ void cl_expire_closing(lp_cluster *c);
 void cl_fail_all(lp_cluster *c, const char *why);
 int cl_drive_sessions(lp_cluster *c, lp_err *err);
 int cl_on_result(lp_cluster *c, const Lp__Envelope *env);
+
+/* cluster_score.c: scoring sessions. fill: the scoring fields of the
+ * Forward for prompt positions pos0 .. pos0+n-1; deliver: hand a Result's
+ * scores to score_cb: 0 go on, 1 the callback said stop, -1 a bad Result
+ * (why says what). */
+void cl_score_fill(const cl_session *s, Lp__Forward *f, int pos0, int n);
+int cl_score_deliver(lp_cluster *c, cl_session *s, const Lp__Result *r, char *why, size_t cap);
 
 /* cluster_health.c */
 void cl_heartbeats(lp_cluster *c);

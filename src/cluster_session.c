@@ -30,15 +30,21 @@ static bool grow(lp_cluster *c)
 
 static int check_request(const lp_cluster *c, const lp_session_req *req, lp_err *err)
 {
+    /* a scoring session generates nothing, so its prompt may fill the context */
+    const int max_prompt = req->score_cb ? c->o.n_ctx : c->o.n_ctx - 1;
     if (!c->ready)
         return lp_err_set(err, "the pool is not ready (a worker is lost or loading)");
-    if (req->n_prompt < 1 || req->n_prompt >= c->o.n_ctx)
+    if (req->n_prompt < 1 || req->n_prompt > max_prompt)
         return lp_err_set(err, "prompt of %d tokens: a session takes 1..%d", req->n_prompt,
-                          c->o.n_ctx - 1);
+                          max_prompt);
     for (int i = 0; i < req->n_prompt; i++)
         if (req->prompt[i] < 0 || (uint32_t)req->prompt[i] >= c->n_vocab)
             return lp_err_set(err, "token id %d outside the vocabulary of %u", req->prompt[i],
                               c->n_vocab);
+    if (req->score_cb)
+        return req->score_from >= 0 && req->score_from < req->n_prompt ? 0
+               : lp_err_set(err, "scoring from position %d of a %d-token prompt",
+                            req->score_from, req->n_prompt);
     if (req->top_logprobs < 0 || req->top_logprobs > LP_CLUSTER_MAX_TOP)
         return lp_err_set(err, "top_logprobs %d is outside 0..%d", req->top_logprobs,
                           LP_CLUSTER_MAX_TOP);
@@ -59,7 +65,8 @@ uint64_t lp_cluster_start(lp_cluster *c, const lp_session_req *req, lp_err *err)
     c->s[c->n_s] = (cl_session){.id = c->next_session++, .prompt = prompt,
                                 .n_prompt = req->n_prompt, .n_predict = req->n_predict,
                                 .sampling = req->sampling, .top_logprobs = req->top_logprobs,
-                                .cb = req->cb, .user = req->user};
+                                .cb = req->cb, .user = req->user, .score_cb = req->score_cb,
+                                .score_from = req->score_from, .score_rows = req->score_rows};
     return c->s[c->n_s++].id;
 }
 
@@ -90,6 +97,7 @@ static int send_step(lp_cluster *c, cl_session *s, const int32_t *toks, int n, i
     f.n_token_ids = (size_t)n;
     f.new_session = first;
     f.top_logprobs = (uint32_t)s->top_logprobs;
+    cl_score_fill(s, &f, pos0, n);
     if (last) {
         to_proto(&s->sampling, &sp);
         f.sampling = &sp;
@@ -113,8 +121,8 @@ static int send_prompt(lp_cluster *c, cl_session *s, lp_err *err)
 {
     for (int done = 0; done < s->n_prompt;) {
         int n = s->n_prompt - done < c->o.n_batch ? s->n_prompt - done : c->o.n_batch;
-        if (send_step(c, s, s->prompt + done, n, done, done == 0, done + n == s->n_prompt,
-                      err) != 0)
+        const bool last = done + n == s->n_prompt && !s->score_cb; /* scoring samples nothing */
+        if (send_step(c, s, s->prompt + done, n, done, done == 0, last, err) != 0)
             return -1;
         done += n;
     }
@@ -244,6 +252,24 @@ static void account(lp_cluster *c, const Lp__Result *r)
     }
 }
 
+/* A scoring session ends once every chunk's last Result is in. */
+static int on_score_result(lp_cluster *c, int idx, const Lp__Result *r)
+{
+    cl_session *s = &c->s[idx];
+    char why[300];
+    int rc = cl_score_deliver(c, s, r, why, sizeof why);
+    if (rc != 0) {
+        finish(c, idx, rc < 0 ? why : NULL);
+        return 0;
+    }
+    if (r->more)
+        return 0;
+    account(c, r);
+    if (--s->pending == 0)
+        finish(c, idx, NULL);
+    return 0;
+}
+
 int cl_on_result(lp_cluster *c, const Lp__Envelope *env)
 {
     uint64_t id = env->body_case == LP__ENVELOPE__BODY_RESULT ? env->result->session
@@ -260,6 +286,8 @@ int cl_on_result(lp_cluster *c, const Lp__Envelope *env)
     }
     if (env->body_case != LP__ENVELOPE__BODY_RESULT)
         return 0;
+    if (s->score_cb)
+        return on_score_result(c, idx, env->result);
     account(c, env->result);
     s->pending--;
     int32_t tok = env->result->token;

@@ -63,6 +63,21 @@ static int check_sampling(const Lp__SamplingParams *sp, lp_err *err)
     return sp ? lp_wire_sampling_to(sp, &p, err) : 0;
 }
 
+/* The scored positions lie within the step; a step scores or samples. */
+static int check_scoring(const Lp__Forward *f, lp_err *err)
+{
+    if (f->n_score_targets == 0)
+        return f->score_rows ? lp_err_set(err, "Forward: score_rows without positions") : 0;
+    if (f->sampling)
+        return lp_err_set(err, "Forward: both scoring and sampling");
+    if (f->score_pos < f->pos0 || f->n_score_targets > f->n_tokens ||
+        f->score_pos - f->pos0 > f->n_tokens - f->n_score_targets)
+        return lp_err_set(err, "Forward: %zu scored positions from %u, outside the step's "
+                          "%u..%u", f->n_score_targets, f->score_pos, f->pos0,
+                          f->pos0 + f->n_tokens - 1);
+    return 0;
+}
+
 static int check_forward(const Lp__Forward *f, lp_err *err)
 {
     if (f->n_tokens < 1 || f->n_tokens > LP_WIRE_MAX_TOKENS)
@@ -96,6 +111,8 @@ static int check_forward(const Lp__Forward *f, lp_err *err)
                           LP_WIRE_MAX_TOP);
     if (f->n_history > 0 && !f->sampling)
         return lp_err_set(err, "Forward: history without sampling parameters");
+    if (check_scoring(f, err) != 0)
+        return -1;
     return check_sampling(f->sampling, err);
 }
 
@@ -109,6 +126,12 @@ static int check_result(const Lp__Result *r, lp_err *err)
     for (size_t i = 0; i < r->n_top; i++)
         if (!r->top[i])
             return lp_err_set(err, "Result: empty top entry");
+    if (r->n_score_nll != r->n_score_top)
+        return lp_err_set(err, "Result: %zu scores but %zu top tokens", r->n_score_nll,
+                          r->n_score_top);
+    if (r->score_rows.len % sizeof(float) != 0 || (r->score_rows.len && r->n_score_nll))
+        return lp_err_set(err, "Result: score rows of %zu bytes%s", r->score_rows.len,
+                          r->n_score_nll ? " next to scores" : ", not whole floats");
     return 0;
 }
 

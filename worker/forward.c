@@ -11,6 +11,7 @@
 
 #include "compute.h"
 #include "logprob.h"
+#include "score.h"
 
 enum { SEND_TIMEOUT_MS = 5000 };
 
@@ -58,6 +59,9 @@ static int check_step(wk_compute *c, step *s)
     if ((int)f->n_tokens > sh->opts.n_batch)
         return refuse(c, s, LP_WIRE_EBADMSG, "%u tokens in one step, more than n_batch %d",
                       f->n_tokens, sh->opts.n_batch);
+    char why[160];
+    if (m->has_head && wk_score_check(f, m->hp.n_vocab, why, sizeof why) != 0)
+        return refuse(c, s, LP_WIRE_EBADMSG, "%s", why);
     if (m->has_embed) {
         if (f->n_token_ids == 0)
             return refuse(c, s, LP_WIRE_EBADMSG, "the first shard needs token ids, not hidden states");
@@ -141,6 +145,21 @@ static int pass_on(wk_compute *c, const step *s, const float *out, uint64_t us)
     return send_counted(c, c->next, &env, s, "next worker");
 }
 
+typedef struct result_send {
+    wk_compute *c;
+    const step *s;
+} result_send;
+
+static int send_result(void *ctx, Lp__Result *r)
+{
+    const result_send *rs = ctx;
+    Lp__Envelope env = LP__ENVELOPE__INIT;
+    env.request_id = rs->s->request_id;
+    env.body_case = LP__ENVELOPE__BODY_RESULT;
+    env.result = r;
+    return send_counted(rs->c, rs->c->result, &env, rs->s, "coordinator's result endpoint");
+}
+
 static int answer(wk_compute *c, const step *s, const float *logits, uint64_t us)
 {
     const Lp__Forward *f = s->f;
@@ -153,6 +172,11 @@ static int answer(wk_compute *c, const step *s, const float *logits, uint64_t us
     r.token = -1;
     r.compute_us = times;
     copy_times(f, times, &r.n_compute_us, us);
+    result_send rs = {c, s};
+    if (f->n_score_targets > 0) {
+        int rc = wk_score_answer(f, logits, (uint32_t)nv, &r, send_result, &rs);
+        return rc == -2 ? refuse(c, s, LP_WIRE_EINTERNAL, "scoring: out of memory") : rc;
+    }
     int32_t ids[LP_WIRE_MAX_TOP];
     float lps[LP_WIRE_MAX_TOP];
     Lp__TokenLogprob tops[LP_WIRE_MAX_TOP], *top_ptrs[LP_WIRE_MAX_TOP];
@@ -173,17 +197,14 @@ static int answer(wk_compute *c, const step *s, const float *logits, uint64_t us
         r.n_top = (size_t)k;
         r.top = top_ptrs;
     }
-    Lp__Envelope env = LP__ENVELOPE__INIT;
-    env.request_id = s->request_id;
-    env.body_case = LP__ENVELOPE__BODY_RESULT;
-    env.result = &r;
-    return send_counted(c, c->result, &env, s, "coordinator's result endpoint");
+    return send_result(&rs, &r);
 }
 
 static int run_layers(wk_compute *c, step *s, const float **out)
 {
     const Lp__Forward *f = s->f;
-    lp_fwd_in in = {.n = (int)f->n_tokens, .pos0 = (int)f->pos0};
+    lp_fwd_in in = {.n = (int)f->n_tokens, .pos0 = (int)f->pos0,
+                    .n_logits = wk_score_n_logits(f)};
     if (c->shard->model->has_embed) {
         in.tokens = f->token_ids;
     } else {
