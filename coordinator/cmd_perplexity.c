@@ -75,7 +75,12 @@ static int same_vocab(const ppl_job *j, lp_err *err)
     if (nq != nb)
         return lp_err_set(err, "--kl-base %s has a vocabulary of %u tokens, the model %u: "
                           "the KL divergence needs the same vocabulary", j->o->kl_base, nb, nq);
-    lp_tokenizer *bt = lp_tokenizer_load(j->base_local.shard->gguf, &(lp_err){0});
+    /* a base without a tokenizer can only be checked by its size */
+    const lp_gguf *bg = j->base_local.shard->gguf;
+    lp_tokenizer *bt = NULL;
+    lp_err why = {0};
+    if (lp_gguf_find(bg, "tokenizer.ggml.model") && !(bt = lp_tokenizer_load(bg, &why)))
+        return lp_err_set(err, "--kl-base %s: its vocabulary: %s", j->o->kl_base, why.msg);
     int rc = 0;
     for (uint32_t id = 0; bt && rc == 0 && id < nq; id++) {
         size_t la, lb;
