@@ -22,8 +22,10 @@ typedef struct ppl_job {
     lp_token *tokens;              /* the text, with BOS */
     size_t n_tokens;
     int n_windows, first, n_scored; /* n_scored: positions per window */
-    int32_t *win;                  /* [n_ctx] the window run, BOS first */
-    int w;                         /* its index */
+    int group;                     /* windows run at once */
+    int32_t *wins;                 /* [group][n_ctx] the windows run, BOS first */
+    double *nll;                   /* [group][n_scored] their scores */
+    int w;                         /* index of wins[0] in the text */
     lp_ppl_acc acc;
     /* --kl-base */
     uint16_t *base_rows;           /* [n_scored][row_len] the window's base */
@@ -160,7 +162,10 @@ static int tokenize(ppl_job *j, lp_err *err)
         j->n_windows = j->o->n_windows;
     j->first = lp_ppl_first(j->o->n_ctx);
     j->n_scored = j->o->n_ctx - 1 - j->first;
-    if (!(j->win = malloc(sizeof *j->win * (size_t)j->o->n_ctx)))
+    j->group = j->o->kl_base ? 1 : j->q.max_windows; /* the base runs one at a time */
+    j->wins = malloc(sizeof *j->wins * (size_t)j->group * (size_t)j->o->n_ctx);
+    j->nll = malloc(sizeof *j->nll * (size_t)j->group * (size_t)j->n_scored);
+    if (!j->wins || !j->nll)
         return lp_err_set(err, "out of memory");
     return 0;
 }
@@ -172,7 +177,8 @@ static void job_free(ppl_job *j)
     ppl_local_close(&j->base_local);
     lp_tokenizer_free(j->tok_owned);
     free(j->tokens);
-    free(j->win);
+    free(j->wins);
+    free(j->nll);
     free(j->base_rows);
     free(j->kld);
     free(j->p_diff);
@@ -180,38 +186,74 @@ static void job_free(ppl_job *j)
 
 /* ---- scoring ------------------------------------------------------- */
 
-/* Window w of the text, its first token replaced by BOS as llama.cpp does
- * (so every window starts as a document would). */
-static void load_window(ppl_job *j, int w)
+/* Windows w .. w+n-1 of the text into wins, each with its first token
+ * replaced by BOS as llama.cpp does (so every window starts as a document
+ * would). */
+static void load_windows(ppl_job *j, int w, int n)
 {
+    const size_t ctx = (size_t)j->o->n_ctx;
     j->w = w;
-    memcpy(j->win, j->tokens + (size_t)w * j->o->n_ctx, sizeof *j->win * (size_t)j->o->n_ctx);
-    if (lp_tokenizer_add_bos(j->tok) && lp_tokenizer_bos(j->tok) != LP_TOKEN_NULL)
-        j->win[0] = lp_tokenizer_bos(j->tok);
+    memcpy(j->wins, j->tokens + (size_t)w * ctx, sizeof *j->wins * ctx * (size_t)n);
+    for (int i = 0; i < n && lp_tokenizer_add_bos(j->tok); i++)
+        if (lp_tokenizer_bos(j->tok) != LP_TOKEN_NULL)
+            j->wins[(size_t)i * ctx] = lp_tokenizer_bos(j->tok);
 }
+
+/* One window's scores, kept until its group is done so that they are
+ * summed in the text's order whatever order the windows finish in. */
+typedef struct window_scores {
+    ppl_job *j;
+    double *nll; /* [n_scored] */
+    int got;
+} window_scores;
 
 static int on_scores(void *user, int pos, int n, const double *nll, const int32_t *top,
                      lp_err *err)
 {
-    ppl_job *j = user;
+    window_scores *ws = user;
+    const ppl_job *j = ws->j;
     (void)top;
     if (pos < j->first || pos + n > j->o->n_ctx - 1)
         return lp_err_set(err, "scores for positions %d..%d, outside the scored %d..%d", pos,
                           pos + n - 1, j->first, j->o->n_ctx - 2);
-    for (int i = 0; i < n; i++)
-        lp_ppl_add(&j->acc, nll[i]);
+    memcpy(ws->nll + (pos - j->first), nll, sizeof *nll * (size_t)n);
+    ws->got += n;
+    return 0;
+}
+
+/* Windows w .. w+n-1 through the model, their scores added in order and
+ * the running PPL printed after each, as llama.cpp's "[k]x.xxxx,". */
+static int score_group(ppl_job *j, int w, int n, lp_err *err)
+{
+    window_scores ws[PPL_MAX_GROUP];
+    ppl_sink sinks[PPL_MAX_GROUP];
+    const int32_t *wins[PPL_MAX_GROUP];
+    load_windows(j, w, n);
+    for (int i = 0; i < n; i++) {
+        ws[i] = (window_scores){j, j->nll + (size_t)i * j->n_scored, 0};
+        sinks[i] = (ppl_sink){.scores = on_scores, .user = &ws[i]};
+        wins[i] = j->wins + (size_t)i * j->o->n_ctx;
+    }
+    if (j->q.windows(j->q.self, wins, n, j->o->n_ctx, sinks, err) != 0)
+        return -1;
+    for (int i = 0; i < n; i++) {
+        if (ws[i].got != j->n_scored)
+            return lp_err_set(err, "window %d: %d positions scored, expected %d", w + i + 1,
+                              ws[i].got, j->n_scored);
+        for (int k = 0; k < j->n_scored; k++)
+            lp_ppl_add(&j->acc, ws[i].nll[k]);
+        printf("[%d]%.4lf,", w + i + 1, lp_ppl_value(&j->acc));
+    }
+    fflush(stdout);
     return 0;
 }
 
 static int run_ppl(ppl_job *j, lp_err *err)
 {
-    const ppl_sink sink = {.scores = on_scores, .user = j};
-    for (int w = 0; w < j->n_windows; w++) {
-        load_window(j, w);
-        if (j->q.window(j->q.self, j->win, j->o->n_ctx, &sink, err) != 0)
+    for (int w = 0; w < j->n_windows; w += j->group) {
+        const int n = j->n_windows - w < j->group ? j->n_windows - w : j->group;
+        if (score_group(j, w, n, err) != 0)
             return -1;
-        printf("[%d]%.4lf,", w + 1, lp_ppl_value(&j->acc));
-        fflush(stdout);
     }
     double ppl, e;
     if (lp_ppl_estimate(&j->acc, &ppl, &e) != 0)
@@ -235,7 +277,7 @@ static int on_base_rows(void *user, int pos, int n, const float *rows, lp_err *e
     if (check_rows(j, pos, n, err) != 0)
         return -1;
     for (int i = 0; i < n; i++)
-        lp_kld_base_row(rows + (size_t)i * nv, nv, j->win[pos + i + 1],
+        lp_kld_base_row(rows + (size_t)i * nv, nv, j->wins[pos + i + 1],
                         j->base_rows + (size_t)(pos + i - j->first) * j->row_len);
     return 0;
 }
@@ -252,7 +294,7 @@ static int on_q_rows(void *user, int pos, int n, const float *rows, lp_err *err)
     for (int i = 0; i < n; i++) {
         const size_t k = (size_t)(pos + i - j->first);
         lp_kld_add(&j->kacc, rows + (size_t)i * nv, nv, j->base_rows + k * j->row_len,
-                   j->win[pos + i + 1], &j->kld[at + k], &j->p_diff[at + k]);
+                   j->wins[pos + i + 1], &j->kld[at + k], &j->p_diff[at + k]);
     }
     return 0;
 }
@@ -263,9 +305,10 @@ static int run_kld(ppl_job *j, lp_err *err)
     const ppl_sink q_sink = {.rows = on_q_rows, .user = j};
     ppl_report_kld_header(stdout);
     for (int w = 0; w < j->n_windows; w++) {
-        load_window(j, w);
-        if (j->base.window(j->base.self, j->win, j->o->n_ctx, &base_sink, err) != 0 ||
-            j->q.window(j->q.self, j->win, j->o->n_ctx, &q_sink, err) != 0)
+        load_windows(j, w, 1);
+        const int32_t *win = j->wins;
+        if (j->base.windows(j->base.self, &win, 1, j->o->n_ctx, &base_sink, err) != 0 ||
+            j->q.windows(j->q.self, &win, 1, j->o->n_ctx, &q_sink, err) != 0)
             return -1;
         if (j->kacc.count != (size_t)(w + 1) * (size_t)j->n_scored)
             return lp_err_set(err, "window %d: %zu positions scored, expected %zu", w + 1,

@@ -2,7 +2,7 @@
  * score a window of text (a model in this process, or a pool of workers),
  * and the report.
  *
- * A source runs one window (n_ctx tokens, the first already replaced by
+ * A source runs a window (n_ctx tokens, the first already replaced by
  * BOS) from an empty context and hands the scored positions — window
  * positions first = n_ctx/2 .. n_ctx-2, each predicting the window's next
  * token — to a sink, in one or more calls, in either of two forms:
@@ -50,10 +50,16 @@ typedef struct ppl_sink {
     void *user;
 } ppl_sink;
 
+#define PPL_MAX_GROUP 16 /* max_windows is at most this */
+
+/* windows(): run n <= max_windows windows, each into its own sink; a pool
+ * runs them at once (one session each), so every worker has work. */
 typedef struct ppl_source {
-    int (*window)(void *self, const int32_t *win, int n_ctx, const ppl_sink *sink, lp_err *err);
+    int (*windows)(void *self, const int32_t *const *wins, int n, int n_ctx,
+                   const ppl_sink *sinks, lp_err *err);
     void *self;
     const lp_hparams *hp; /* the model's, borrowed from the source */
+    int max_windows;
 } ppl_source;
 
 /* ---- a model in this process (ppl_local.c) ---- */

@@ -55,10 +55,9 @@ static int deliver(ppl_local *l, const ppl_sink *sink, const int32_t *win, int p
 /* The window in steps of n_batch tokens, as llama.cpp splits a batch into
  * micro-batches; each step asks logits for its positions from `first` on
  * (llama.cpp's outputs), so the last layer runs on exactly those rows. */
-static int local_window(void *self, const int32_t *win, int n_ctx, const ppl_sink *sink,
+static int local_window(ppl_local *l, const int32_t *win, int n_ctx, const ppl_sink *sink,
                         lp_err *err)
 {
-    ppl_local *l = self;
     const int first = lp_ppl_first(n_ctx);
     if (lp_kv_set_len(l->shard->kv, l->slot, 0, err) != 0)
         return -1;
@@ -80,7 +79,17 @@ static int local_window(void *self, const int32_t *win, int n_ctx, const ppl_sin
     return 0;
 }
 
+static int local_windows(void *self, const int32_t *const *wins, int n, int n_ctx,
+                         const ppl_sink *sinks, lp_err *err)
+{
+    for (int i = 0; i < n; i++)
+        if (local_window(self, wins[i], n_ctx, &sinks[i], err) != 0)
+            return -1;
+    return 0;
+}
+
 ppl_source ppl_local_source(ppl_local *l)
 {
-    return (ppl_source){.window = local_window, .self = l, .hp = &l->shard->model->hp};
+    return (ppl_source){.windows = local_windows, .self = l, .hp = &l->shard->model->hp,
+                        .max_windows = 1};
 }

@@ -9,12 +9,19 @@
 #include "pool.h"
 #include "ppl.h"
 
-struct ppl_pool {
-    pool pool;
-    /* the window in flight */
+/* One window in flight: its session's callbacks get this. */
+typedef struct pool_window {
     const ppl_sink *sink;
     bool done;
     char error[600];
+} pool_window;
+
+/* Windows at once: as many as the workers hold sessions for, at most this. */
+#define PPL_POOL_MAX_WINDOWS PPL_MAX_GROUP
+
+struct ppl_pool {
+    pool pool;
+    pool_window w[PPL_POOL_MAX_WINDOWS];
 };
 
 /* As ppl_local.c: the context rounded up to llama.cpp's KV padding. */
@@ -35,7 +42,7 @@ static int make_config(const ppl_opts *o, lp_config **out, lp_err *err)
         cfg->local = true;
         cfg->n_workers = o->local_workers;
         cfg->ctx = padded_ctx(o->n_ctx);
-        cfg->sessions = 1;
+        cfg->sessions = 2 * o->local_workers; /* windows in flight: every stage busy */
         cfg->batch = o->n_batch < o->n_ctx ? o->n_batch : o->n_ctx;
         cfg->threads = o->n_threads;
     }
@@ -74,49 +81,70 @@ void ppl_pool_close(ppl_pool *p)
 
 static bool on_end(void *user, uint64_t session, const lp_sampled *s, const char *error)
 {
-    ppl_pool *p = user;
+    pool_window *w = user;
     (void)session;
     if (s)
         return false; /* a scoring session samples nothing */
-    p->done = true;
-    if (error && !p->error[0])
-        snprintf(p->error, sizeof p->error, "%s", error);
+    w->done = true;
+    if (error && !w->error[0])
+        snprintf(w->error, sizeof w->error, "%s", error);
     return false;
 }
 
 static bool on_scored(void *user, uint64_t session, const lp_scored *sc)
 {
-    ppl_pool *p = user;
+    pool_window *w = user;
     lp_err err = {0};
     (void)session;
-    int rc = sc->rows ? p->sink->rows(p->sink->user, sc->pos, sc->n, sc->rows, &err)
-                      : p->sink->scores(p->sink->user, sc->pos, sc->n, sc->nll, sc->top, &err);
+    int rc = sc->rows ? w->sink->rows(w->sink->user, sc->pos, sc->n, sc->rows, &err)
+                      : w->sink->scores(w->sink->user, sc->pos, sc->n, sc->nll, sc->top, &err);
     if (rc != 0)
-        snprintf(p->error, sizeof p->error, "%s", err.msg);
+        snprintf(w->error, sizeof w->error, "%s", err.msg);
     return rc == 0;
 }
 
-static int pool_window(void *self, const int32_t *win, int n_ctx, const ppl_sink *sink,
-                       lp_err *err)
+static bool all_done(const ppl_pool *p, int n)
+{
+    for (int i = 0; i < n; i++)
+        if (!p->w[i].done)
+            return false;
+    return true;
+}
+
+/* Every window a scoring session, all started at once: while worker 1
+ * runs window A, worker 0 runs window B. */
+static int pool_windows(void *self, const int32_t *const *wins, int n, int n_ctx,
+                        const ppl_sink *sinks, lp_err *err)
 {
     ppl_pool *p = self;
-    lp_session_req req = {.prompt = win, .n_prompt = n_ctx, .cb = on_end, .user = p,
-                          .score_cb = on_scored, .score_from = n_ctx / 2,
-                          .score_rows = sink->rows != NULL};
-    p->sink = sink;
-    p->done = false;
-    p->error[0] = 0;
-    if (!lp_cluster_start(p->pool.cl, &req, err))
-        return -1;
-    while (!p->done)
+    if (n > PPL_POOL_MAX_WINDOWS)
+        return lp_err_set(err, "%d windows at once, at most %d", n, PPL_POOL_MAX_WINDOWS);
+    lp_err start = {0};
+    for (int i = 0; i < n; i++) {
+        /* after a failed start, the windows already started still run out */
+        p->w[i] = (pool_window){.sink = &sinks[i], .done = start.msg[0] != 0};
+        lp_session_req req = {.prompt = wins[i], .n_prompt = n_ctx, .cb = on_end,
+                              .user = &p->w[i], .score_cb = on_scored,
+                              .score_from = n_ctx / 2, .score_rows = sinks[i].rows != NULL};
+        if (!p->w[i].done && !lp_cluster_start(p->pool.cl, &req, &start))
+            p->w[i].done = true;
+    }
+    while (!all_done(p, n))
         if (lp_cluster_poll(p->pool.cl, 100, err) < 0)
             return -1;
-    return p->error[0] ? lp_err_set(err, "%s", p->error) : 0;
+    if (start.msg[0])
+        return lp_err_set(err, "%s", start.msg);
+    for (int i = 0; i < n; i++)
+        if (p->w[i].error[0])
+            return lp_err_set(err, "%s", p->w[i].error);
+    return 0;
 }
 
 ppl_source ppl_pool_source(ppl_pool *p)
 {
-    return (ppl_source){.window = pool_window, .self = p, .hp = &p->pool.hp};
+    const int slots = p->pool.cfg->sessions;
+    return (ppl_source){.windows = pool_windows, .self = p, .hp = &p->pool.hp,
+                        .max_windows = slots < PPL_POOL_MAX_WINDOWS ? slots : PPL_POOL_MAX_WINDOWS};
 }
 
 const lp_gguf *ppl_pool_gguf(const ppl_pool *p)
