@@ -160,6 +160,11 @@ static int tokenize(ppl_job *j, lp_err *err)
                           2 * j->o->n_ctx);
     if (j->o->n_windows && j->o->n_windows < j->n_windows)
         j->n_windows = j->o->n_windows;
+    return 0;
+}
+
+static int plan_windows(ppl_job *j, lp_err *err)
+{
     j->first = lp_ppl_first(j->o->n_ctx);
     j->n_scored = j->o->n_ctx - 1 - j->first;
     j->group = j->o->kl_base ? 1 : j->q.max_windows; /* the base runs one at a time */
@@ -321,7 +326,8 @@ static int run_kld(ppl_job *j, lp_err *err)
 
 static int run(ppl_job *j, lp_err *err)
 {
-    if (open_model(j, err) != 0 || check_ctx(j, err) != 0 || tokenize(j, err) != 0)
+    if (open_model(j, err) != 0 || check_ctx(j, err) != 0 || tokenize(j, err) != 0 ||
+        plan_windows(j, err) != 0)
         return -1;
     if (j->o->kl_base && open_base(j, err) != 0)
         return -1;

@@ -74,7 +74,7 @@ static int load_readme(void **state)
 /* Run coord perplexity with args; returns its exit status, output in out. */
 static int coord(const char *args, bool with_stderr, char *out)
 {
-    char bin[4096], cmd[16384];
+    char bin[4096], cmd[24576];
     snprintf(cmd, sizeof cmd, "%s perplexity %s %s", lp_test_bin(bin, sizeof bin, "coord"),
              args, with_stderr ? "2>&1" : "2>/dev/null");
     return lp_test_run(cmd, out, OUT_CAP);
