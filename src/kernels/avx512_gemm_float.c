@@ -71,9 +71,10 @@ GEMM_INLINE __m512 dp_split(__m512 acc, bf_pair x, bf_pair y)
 
 /* ---- the tiles ---------------------------------------------------------- */
 
-GEMM_INLINE void tile_float(flt f, int64_t n, const uint8_t *const *w, const uint8_t *const *a,
-                            float *out)
+GEMM_INLINE void tile_float(flt f, const gemm_tile_args *ta, float *out)
 {
+    const int64_t n = ta->n;
+    const uint8_t *const *w = ta->w, *const *a = ta->a;
     const size_t es = f == FL_F32 ? 4 : 2;
     const int64_t step = f == FL_BF16 ? 32 : 16;
     __m512 acc[FL_RM][FL_RN];
@@ -108,8 +109,10 @@ GEMM_INLINE void tile_float(flt f, int64_t n, const uint8_t *const *w, const uin
 
 /* The same with the instruction, where the CPU has it. */
 __attribute__((target("avx512bf16"))) static void
-tile_bf16_native(int64_t n, const uint8_t *const *w, const uint8_t *const *a, float *out)
+tile_bf16_native(const gemm_tile_args *ta, float *out)
 {
+    const int64_t n = ta->n;
+    const uint8_t *const *w = ta->w, *const *a = ta->a;
     __m512 acc[FL_RM][FL_RN];
     for (int r = 0; r < FL_RM; r++)
         for (int t = 0; t < FL_RN; t++)
@@ -130,26 +133,26 @@ tile_bf16_native(int64_t n, const uint8_t *const *w, const uint8_t *const *a, fl
             out[r * GEMM_TILE_MAX + t] = _mm512_reduce_add_ps(acc[r][t]);
 }
 
-static void tile_f32(int64_t n, const uint8_t *const *w, const uint8_t *const *a, float *out)
+static void tile_f32(const gemm_tile_args *t, float *out)
 {
-    tile_float(FL_F32, n, w, a, out);
+    tile_float(FL_F32, t, out);
 }
 
-static void tile_f16(int64_t n, const uint8_t *const *w, const uint8_t *const *a, float *out)
+static void tile_f16(const gemm_tile_args *t, float *out)
 {
-    tile_float(FL_F16, n, w, a, out);
+    tile_float(FL_F16, t, out);
 }
 
-static void tile_bf16(int64_t n, const uint8_t *const *w, const uint8_t *const *a, float *out)
+static void tile_bf16(const gemm_tile_args *t, float *out)
 {
-    tile_float(FL_BF16, n, w, a, out);
+    tile_float(FL_BF16, t, out);
 }
 
 #define GEMM_ENTRY(NAME, TILE)                                                             \
     static void NAME(int64_t n, const void *w, size_t ws, int64_t rows, const void *a,     \
                      size_t as, int64_t n_tok, float *y, size_t ys)                        \
     {                                                                                      \
-        static const gemm_shape s = {FL_RM, FL_RN, TILE, 0, NULL};                         \
+        static const gemm_shape s = {FL_RM, FL_RN, TILE, 0, NULL, NULL};                   \
         gemm_walk(&s, n, w, ws, rows, a, as, n_tok, y, ys);                                \
     }
 

@@ -157,9 +157,10 @@ GEMM_INLINE __m512i kq_bsums4(const uint8_t *const *y)
     return lp_join256(h[0], h[1]);
 }
 
-GEMM_INLINE void tile_kquant(kfmt f, int np, int64_t n, const uint8_t *const *w,
-                             const uint8_t *const *a, float *out)
+GEMM_INLINE void tile_kquant(kfmt f, int np, const gemm_tile_args *ta, float *out)
 {
+    const int64_t n = ta->n;
+    const uint8_t *const *w = ta->w, *const *a = ta->a;
     const int nt = 2 * np;
     const size_t bx = kf_size(f), by = sizeof(lp_block_q8_K);
     __m512 acc[KQ_RM][KQ_NP], accm[KQ_RM];
@@ -238,39 +239,36 @@ GEMM_INLINE void tile_kquant(kfmt f, int np, int64_t n, const uint8_t *const *w,
     }
 }
 
-static void tile_q4_K_44(int64_t n, const uint8_t *const *w, const uint8_t *const *a, float *out)
+static void tile_q4_K_44(const gemm_tile_args *t, float *out)
 {
-    tile_kquant(KF_Q4_K, 2, n, w, a, out);
+    tile_kquant(KF_Q4_K, 2, t, out);
 }
 
-static void tile_q4_K_42(int64_t n, const uint8_t *const *w, const uint8_t *const *a, float *out)
+static void tile_q4_K_42(const gemm_tile_args *t, float *out)
 {
-    tile_kquant(KF_Q4_K, 1, n, w, a, out);
+    tile_kquant(KF_Q4_K, 1, t, out);
 }
 
-static void tile_q6_K_44(int64_t n, const uint8_t *const *w, const uint8_t *const *a, float *out)
+static void tile_q6_K_44(const gemm_tile_args *t, float *out)
 {
-    tile_kquant(KF_Q6_K, 2, n, w, a, out);
+    tile_kquant(KF_Q6_K, 2, t, out);
 }
 
-static void tile_q6_K_42(int64_t n, const uint8_t *const *w, const uint8_t *const *a, float *out)
+static void tile_q6_K_42(const gemm_tile_args *t, float *out)
 {
-    tile_kquant(KF_Q6_K, 1, n, w, a, out);
+    tile_kquant(KF_Q6_K, 1, t, out);
 }
 
-static void gemm_q4_K(int64_t n, const void *w, size_t ws, int64_t rows, const void *a,
-                      size_t as, int64_t n_tok, float *y, size_t ys)
-{
-    static const gemm_shape s = {KQ_RM, KQ_RN, tile_q4_K_44, 2, tile_q4_K_42};
-    gemm_walk(&s, n, w, ws, rows, a, as, n_tok, y, ys);
-}
+#define GEMM_ENTRY(NAME, ...)                                                              \
+    static void NAME(int64_t n, const void *w, size_t ws, int64_t rows, const void *a,     \
+                     size_t as, int64_t n_tok, float *y, size_t ys)                        \
+    {                                                                                      \
+        static const gemm_shape s = {__VA_ARGS__};                                         \
+        gemm_walk(&s, n, w, ws, rows, a, as, n_tok, y, ys);                                \
+    }
 
-static void gemm_q6_K(int64_t n, const void *w, size_t ws, int64_t rows, const void *a,
-                      size_t as, int64_t n_tok, float *y, size_t ys)
-{
-    static const gemm_shape s = {KQ_RM, KQ_RN, tile_q6_K_44, 2, tile_q6_K_42};
-    gemm_walk(&s, n, w, ws, rows, a, as, n_tok, y, ys);
-}
+GEMM_ENTRY(gemm_q4_K, KQ_RM, KQ_RN, tile_q4_K_44, 2, tile_q4_K_42, NULL)
+GEMM_ENTRY(gemm_q6_K, KQ_RM, KQ_RN, tile_q6_K_44, 2, tile_q6_K_42, NULL)
 
 static void fill_gemm_kquant(lp_kernels *k)
 {

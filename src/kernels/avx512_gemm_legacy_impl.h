@@ -110,9 +110,11 @@ GEMM_INLINE __m512i pair_isum(gfmt f, wblk w, ablk p)
 #endif
 }
 
-GEMM_INLINE float ld_f16(const uint8_t *p)
+/* Block b's weight scale of row r: from w_prep's buffer (ws, 4 per
+ * block) or converted here. */
+GEMM_INLINE float w_scale(const gemm_tile_args *t, int r, int64_t b, size_t bx)
 {
-    return lp_ld_f16(p);
+    return t->ws ? t->ws[4 * b + r] : lp_ld_f16(t->w[r] + b * bx);
 }
 
 /* [f16(y0.d) x8 | f16(y1.d) x8]. */
@@ -126,16 +128,17 @@ GEMM_INLINE __m512 a_scales(const uint8_t *y0, const uint8_t *y1)
                                  _mm512_castps128_ps512(f));
 }
 
-/* ggml_vec_dot's order: per output, eight f32 lanes, one fma per block. */
-GEMM_INLINE void tile_vecdot(gfmt f, int np, int64_t n, const uint8_t *const *w,
-                             const uint8_t *const *a, float *out)
+/* ggml_vec_dot's order: per output, eight f32 lanes, one fma per block;
+ * np activation pairs (the tile's 4 rows, or its first 2). */
+GEMM_INLINE void tile_vecdot(gfmt f, int np, const gemm_tile_args *t, float *out)
 {
     const size_t bx = w_blk(f);
+    const uint8_t *const *w = t->w, *const *a = t->a;
     __m512 acc[LEG_RM][LEG_NP];
     for (int r = 0; r < LEG_RM; r++)
         for (int p = 0; p < np; p++)
             acc[r][p] = _mm512_setzero_ps();
-    for (int64_t b = 0; b < n / 32; b++) {
+    for (int64_t b = 0; b < t->n / 32; b++) {
         ablk ap[LEG_NP];
         __m512 ad[LEG_NP];
         for (int p = 0; p < np; p++) {
@@ -144,9 +147,8 @@ GEMM_INLINE void tile_vecdot(gfmt f, int np, int64_t n, const uint8_t *const *w,
             ad[p] = a_scales(y0, y1);
         }
         for (int r = 0; r < LEG_RM; r++) {
-            const uint8_t *x = w[r] + b * bx;
-            const wblk wb = w_decode(f, x);
-            const __m512 wd = _mm512_set1_ps(ld_f16(x));
+            const wblk wb = w_decode(f, w[r] + b * bx);
+            const __m512 wd = _mm512_set1_ps(w_scale(t, r, b, bx));
             for (int p = 0; p < np; p++) {
                 const __m512 d = _mm512_mul_ps(wd, ad[p]);
                 acc[r][p] = _mm512_fmadd_ps(d, _mm512_cvtepi32_ps(pair_isum(f, wb, ap[p])),
@@ -178,28 +180,34 @@ GEMM_INLINE __m512i totals16(const __m512i z[8])
                             _mm512_shuffle_i32x4(u[0], u[1], _MM_SHUFFLE(3, 1, 3, 1)));
 }
 
-/* Four f16 fields to f32 lanes 0..3. */
-GEMM_INLINE __m128 f16x4(const uint8_t *p0, const uint8_t *p1, const uint8_t *p2,
-                         const uint8_t *p3)
+/* The f16 field at each of four pointers, as f32 lanes 0..3. */
+GEMM_INLINE __m128 f16x4(const uint8_t *const *p, size_t off)
 {
-    uint16_t h[4];
-    memcpy(&h[0], p0, 2);
-    memcpy(&h[1], p1, 2);
-    memcpy(&h[2], p2, 2);
-    memcpy(&h[3], p3, 2);
-    uint64_t v;
-    memcpy(&v, h, sizeof v);
+    uint64_t v = 0;
+    for (int i = 0; i < 4; i++) {
+        uint16_t h;
+        memcpy(&h, p[i] + off, 2);
+        v |= (uint64_t)h << (16 * i);
+    }
     return _mm_cvtph_ps(_mm_cvtsi64_si128((long long)v));
 }
 
-/* q4_0x8's order: per output one chain r = fma(total, d, r). */
-GEMM_INLINE void tile_x8(int64_t n, const uint8_t *const *w, const uint8_t *const *a, float *out)
+/* w_prep for 32-value blocks of bx bytes, f16 scale first. */
+GEMM_INLINE void prep_scales(size_t bx, int64_t n, const uint8_t *const *w, float *ws)
 {
+    for (int64_t b = 0; b < n / 32; b++)
+        _mm_storeu_ps(ws + 4 * b, f16x4(w, (size_t)b * bx));
+}
+
+/* q4_0x8's order: per output one chain r = fma(total, d, r). */
+GEMM_INLINE void tile_x8(const gemm_tile_args *t, float *out)
+{
+    const uint8_t *const *w = t->w, *const *a = t->a;
     /* Row and activation of each element of totals16. */
     const __m512i ir = _mm512_setr_epi32(0, 0, 1, 1, 0, 0, 1, 1, 2, 2, 3, 3, 2, 2, 3, 3);
     const __m512i it = _mm512_setr_epi32(0, 2, 0, 2, 1, 3, 1, 3, 0, 2, 0, 2, 1, 3, 1, 3);
     __m512 acc = _mm512_setzero_ps();
-    for (int64_t b = 0; b < n / 32; b++) {
+    for (int64_t b = 0; b < t->n / 32; b++) {
         ablk ap[LEG_NP];
         for (int p = 0; p < LEG_NP; p++)
             ap[p] = a_load(G_Q4_0, a[2 * p] + b * BLK, a[2 * p + 1] + b * BLK);
@@ -209,9 +217,8 @@ GEMM_INLINE void tile_x8(int64_t n, const uint8_t *const *w, const uint8_t *cons
             for (int p = 0; p < LEG_NP; p++)
                 z[2 * r + p] = pair_isum(G_Q4_0, wb, ap[p]);
         }
-        const __m128 wd = f16x4(w[0] + b * BLK_Q4, w[1] + b * BLK_Q4, w[2] + b * BLK_Q4,
-                                w[3] + b * BLK_Q4);
-        const __m128 ad = f16x4(a[0] + b * BLK, a[1] + b * BLK, a[2] + b * BLK, a[3] + b * BLK);
+        const __m128 wd = f16x4(w, (size_t)b * BLK_Q4);
+        const __m128 ad = f16x4(a, (size_t)b * BLK);
         const __m512 d = _mm512_mul_ps(_mm512_permutexvar_ps(ir, _mm512_castps128_ps512(wd)),
                                        _mm512_permutexvar_ps(it, _mm512_castps128_ps512(ad)));
         acc = _mm512_fmadd_ps(_mm512_cvtepi32_ps(totals16(z)), d, acc);
@@ -219,57 +226,57 @@ GEMM_INLINE void tile_x8(int64_t n, const uint8_t *const *w, const uint8_t *cons
     float v[16];
     _mm512_storeu_ps(v, acc);
     for (int e = 0; e < 16; e++) {
-        const int r = 2 * (e / 8) + (e % 4) / 2, t = 2 * (e % 2) + (e / 4) % 2;
-        out[r * GEMM_TILE_MAX + t] = v[e];
+        const int r = 2 * (e / 8) + (e % 4) / 2, tok = 2 * (e % 2) + (e / 4) % 2;
+        out[r * GEMM_TILE_MAX + tok] = v[e];
     }
 }
 
-static void tile_q8_0_44(int64_t n, const uint8_t *const *w, const uint8_t *const *a, float *out)
+static void prep_q8_0(int64_t n, const uint8_t *const *w, float *ws)
 {
-    tile_vecdot(G_Q8_0, 2, n, w, a, out);
+    prep_scales(BLK, n, w, ws);
 }
 
-static void tile_q8_0_42(int64_t n, const uint8_t *const *w, const uint8_t *const *a, float *out)
+static void prep_q4_0(int64_t n, const uint8_t *const *w, float *ws)
 {
-    tile_vecdot(G_Q8_0, 1, n, w, a, out);
+    prep_scales(BLK_Q4, n, w, ws);
 }
 
-static void tile_q4_0_44(int64_t n, const uint8_t *const *w, const uint8_t *const *a, float *out)
+static void tile_q8_0_44(const gemm_tile_args *t, float *out)
 {
-    tile_vecdot(G_Q4_0, 2, n, w, a, out);
+    tile_vecdot(G_Q8_0, 2, t, out);
 }
 
-static void tile_q4_0_42(int64_t n, const uint8_t *const *w, const uint8_t *const *a, float *out)
+static void tile_q8_0_42(const gemm_tile_args *t, float *out)
 {
-    tile_vecdot(G_Q4_0, 1, n, w, a, out);
+    tile_vecdot(G_Q8_0, 1, t, out);
 }
 
-static void tile_q4_0x8_44(int64_t n, const uint8_t *const *w, const uint8_t *const *a,
-                           float *out)
+static void tile_q4_0_44(const gemm_tile_args *t, float *out)
 {
-    tile_x8(n, w, a, out);
+    tile_vecdot(G_Q4_0, 2, t, out);
 }
 
-static void gemm_q8_0(int64_t n, const void *w, size_t ws, int64_t rows, const void *a,
-                      size_t as, int64_t n_tok, float *y, size_t ys)
+static void tile_q4_0_42(const gemm_tile_args *t, float *out)
 {
-    static const gemm_shape s = {LEG_RM, LEG_RN, tile_q8_0_44, 2, tile_q8_0_42};
-    gemm_walk(&s, n, w, ws, rows, a, as, n_tok, y, ys);
+    tile_vecdot(G_Q4_0, 1, t, out);
 }
 
-static void gemm_q4_0(int64_t n, const void *w, size_t ws, int64_t rows, const void *a,
-                      size_t as, int64_t n_tok, float *y, size_t ys)
+static void tile_q4_0x8_44(const gemm_tile_args *t, float *out)
 {
-    static const gemm_shape s = {LEG_RM, LEG_RN, tile_q4_0_44, 2, tile_q4_0_42};
-    gemm_walk(&s, n, w, ws, rows, a, as, n_tok, y, ys);
+    tile_x8(t, out);
 }
 
-static void gemm_q4_0x8(int64_t n, const void *w, size_t ws, int64_t rows, const void *a,
-                        size_t as, int64_t n_tok, float *y, size_t ys)
-{
-    static const gemm_shape s = {LEG_RM, LEG_RN, tile_q4_0x8_44, 0, NULL};
-    gemm_walk(&s, n, w, ws, rows, a, as, n_tok, y, ys);
-}
+#define GEMM_ENTRY(NAME, ...)                                                              \
+    static void NAME(int64_t n, const void *w, size_t ws, int64_t rows, const void *a,     \
+                     size_t as, int64_t n_tok, float *y, size_t ys)                        \
+    {                                                                                      \
+        static const gemm_shape s = {__VA_ARGS__};                                         \
+        gemm_walk(&s, n, w, ws, rows, a, as, n_tok, y, ys);                                \
+    }
+
+GEMM_ENTRY(gemm_q8_0, LEG_RM, LEG_RN, tile_q8_0_44, 2, tile_q8_0_42, prep_q8_0)
+GEMM_ENTRY(gemm_q4_0, LEG_RM, LEG_RN, tile_q4_0_44, 2, tile_q4_0_42, prep_q4_0)
+GEMM_ENTRY(gemm_q4_0x8, LEG_RM, LEG_RN, tile_q4_0x8_44, 0, NULL, NULL)
 
 static void fill_gemm_legacy(lp_kernels *k)
 {
