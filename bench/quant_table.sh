@@ -19,6 +19,7 @@
 # QT_THREADS (threads for quantize and perplexity, whose figures do not
 # depend on it; default: all CPUs), QT_REPS (timed generation runs, median;
 # default 5), QT_NOTE (a line for the CSV header, e.g. "quiet machine"),
+# QT_TYPES (a shorter list of types, for a quick look),
 # LP_SHARED (the shared data; default ../shared).
 set -eu
 
@@ -29,7 +30,7 @@ TEXT=$SHARED/corpus/tinystories_val_head40k.txt
 CTX=256
 THREADS=${QT_THREADS:-$(nproc)}
 REPS=${QT_REPS:-5}
-TYPES="F32 F16 BF16 Q8_0 Q6_K Q5_K_M Q5_K_S Q5_1 Q5_0 Q4_K_M Q4_K_S Q4_1 Q4_0 Q3_K_L Q3_K_M Q3_K_S Q2_K"
+TYPES=${QT_TYPES:-F32 F16 BF16 Q8_0 Q6_K Q5_K_M Q5_K_S Q5_1 Q5_0 Q4_K_M Q4_K_S Q4_1 Q4_0 Q3_K_L Q3_K_M Q3_K_S Q2_K}
 SHAPES="llama3-70b llama3-8b llama3-1b"
 # The 16 GB machine: 16 GiB of RAM, 1 GiB of it left to the OS.
 MACHINE_GIB=16
@@ -50,7 +51,10 @@ CSV=$OUTDIR/quant-table-$MACHINE.csv
 
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/quant-table.XXXXXX")
 trap 'rm -rf "$TMP"' EXIT
-trap 'exit 130' INT TERM
+trap 'exit 129' HUP
+trap 'exit 130' INT
+trap 'exit 141' PIPE
+trap 'exit 143' TERM
 
 commit=$(git -C "$(dirname "$0")" rev-parse --short HEAD 2>/dev/null || echo unknown)
 if [ -n "$(git -C "$(dirname "$0")" status --porcelain --untracked-files=no 2>/dev/null)" ]; then
@@ -77,6 +81,7 @@ quantize() {
 kl() {
     "$COORD" perplexity -m "$1" -f "$TEXT" -c "$CTX" -t "$THREADS" --kl-base "$2" \
         >"$TMP/p.log" 2>&1 || { cat "$TMP/p.log" >&2; exit 1; }
+    sed -n 's/^perplexity: \([0-9]*\) tokens.*/\1/p' "$TMP/p.log" >"$TMP/ntok"
     awk '/^Mean PPL\(Q\) /            { ppl = $4; ple = $6 }
          /^Mean PPL\(Q\)\/PPL\(base\)/ { ratio = $4 }
          /^Mean +KLD:/                 { kld = $3; kle = $5 }
@@ -141,7 +146,8 @@ for s in $SHAPES; do
         # Per worker: its layers' weights + their f16 KV for KV_CTX positions,
         # token_embd on the first, output (or the tied token_embd) and
         # output_norm on the last, buffers; filled greedily in layer order
-        # (which gives the fewest machines for a contiguous split).
+        # (which gives the fewest machines for a contiguous split); rope_freqs
+        # counted once.
         awk -v shape="$s" -v type="$t" -v ctx="$KV_CTX" -v buf="$buf_mib" \
             -v cap_gib="$MACHINE_GIB" -v os_gib="$OS_GIB" '
             $1 == "total:" { file = $2; bpw = $(NF - 3); next }
@@ -165,6 +171,9 @@ for s in $SHAPES; do
                     cur += it
                     if (cur > cap) { n = -1; break }
                 }
+                # A tied head is token_embd itself: held once where one
+                # machine has both ends (as coord plan counts it).
+                if (!have_out && total - embd <= cap) { n = 1; total -= embd }
                 need = total + n * buf * 1024 * 1024
                 printf "%s;%s;%s;%s;%.1f;%.1f;%d;%s\n", shape, type, file, bpw,
                        total / gib, need / gib, n, (n > 0 && n <= 3) ? "yes" : "no"
@@ -196,7 +205,7 @@ cp "$TMP/out.csv" "$CSV"
 
 echo "Machine: $cpu (cpu family $fam model $mod), $ncpu CPUs, $(date -u +%F); layerpool $commit."
 echo
-echo "**stories260K** (real, trained; F32 source), perplexity at -c $CTX on tinystories_val_head40k.txt (19,060 tokens), KLD and top token against F32, generation 1 thread."
+echo "**stories260K** (real, trained; F32 source), perplexity at -c $CTX on tinystories_val_head40k.txt ($(cat "$TMP/ntok") tokens), KLD and top token against F32, generation 1 thread."
 echo "Its rows of 64 (ffn_down: 172) are no whole 256-blocks, so every K type falls back per tensor as llama.cpp's rules say"
 echo "(Q6_K→Q8_0, Q5_K→Q5_1, Q4_K→Q5_0, Q3_K/Q2_K→IQ4_NL, which we write as Q4_0 of the same size; rows of 172 → F16),"
 echo "and the legacy types, which have no fallback, are refused:"
