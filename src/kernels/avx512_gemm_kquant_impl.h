@@ -55,14 +55,16 @@ GEMM_INLINE __m512i kq_idx(kfmt f, int j)
 }
 
 /* Sixteen i32 scales as the multiplier of the integer step: (s, 0) i16
- * pairs for VPDPWSSD on four-value sums, (s, s) for maddubs pairs. */
-GEMM_INLINE __m512i kq_scale_pairs(__m512i s32)
+ * pairs for Q6_K's VPDPWSSD on four-value sums, (s, s) for maddubs
+ * pairs. */
+GEMM_INLINE __m512i kq_scale_pairs(kfmt f, __m512i s32)
 {
 #if defined(__AVX512VNNI__)
-    return _mm512_and_si512(s32, _mm512_set1_epi32(0xffff));
-#else
-    return lp_z_pair16(s32);
+    if (f == KF_Q6_K)
+        return _mm512_and_si512(s32, _mm512_set1_epi32(0xffff));
 #endif
+    (void)f;
+    return lp_z_pair16(s32);
 }
 
 /* One weight row's super-block, as the tile uses it. */
@@ -78,12 +80,12 @@ GEMM_INLINE krow kq_row(kfmt f, const uint8_t *x)
     if (f == KF_Q4_K) {
         uint64_t scales, mins;
         lp_k4_unpack(x + offsetof(lp_block_q4_K, scales), &scales, &mins);
-        k.S = kq_scale_pairs(_mm512_cvtepu8_epi32(_mm_cvtsi64_si128((long long)scales)));
+        k.S = kq_scale_pairs(f, _mm512_cvtepu8_epi32(_mm_cvtsi64_si128((long long)scales)));
         k.mins = _mm512_broadcast_i32x4(_mm_cvtepu8_epi16(_mm_cvtsi64_si128((long long)mins)));
         k.d = lp_ld_f16(x + offsetof(lp_block_q4_K, d));
         k.dmin = lp_ld_f16(x + offsetof(lp_block_q4_K, dmin));
     } else {
-        k.S = kq_scale_pairs(_mm512_cvtepi8_epi32(lp_ld128(x + offsetof(lp_block_q6_K, scales))));
+        k.S = kq_scale_pairs(f, _mm512_cvtepi8_epi32(lp_ld128(x + offsetof(lp_block_q6_K, scales))));
         k.mins = _mm512_setzero_si512();
         k.d = lp_ld_f16(x + offsetof(lp_block_q6_K, d));
         k.dmin = 0.0f;
@@ -126,7 +128,9 @@ GEMM_INLINE __m512i kq_offset(kfmt f, __m512i a)
 GEMM_INLINE __m512i kq_step(kfmt f, __m512i sumi, __m512i u, __m512i a, __m512i off, __m512i s)
 {
 #if defined(__AVX512VNNI__)
-    (void)f;
+    /* Q4_K: maddubs pairs need no zeroed accumulator, one step fewer. */
+    if (f == KF_Q4_K)
+        return _mm512_dpwssd_epi32(sumi, _mm512_maddubs_epi16(u, a), s);
     return _mm512_dpwssd_epi32(sumi, _mm512_dpbusd_epi32(off, u, a), s);
 #else
     __m512i p = _mm512_maddubs_epi16(u, a);
