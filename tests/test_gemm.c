@@ -218,9 +218,9 @@ static const lp_type k_types[] = {
 static const int64_t k_rows[] = { 1, 3, 4, 7, 8, 13 };
 static const int64_t k_toks[] = { 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 33, 64 };
 
-/* Row lengths: a few blocks, one long row, and for 32-value blocks one
- * too long for the weight scales' buffer (gemm_tile.h: the tile then
- * converts them itself). Returns how many. */
+/* Row lengths: a few blocks, one long row, and for quantized types one
+ * too long for the buffer of prepared weight blocks (gemm_tile.h: the
+ * tile then unpacks them itself). Returns how many. */
 static int lengths(lp_type t, int64_t out[4])
 {
     const int64_t blk = lp_type_traits_get(t)->blck_size;
@@ -228,8 +228,8 @@ static int lengths(lp_type t, int64_t out[4])
     out[0] = step;
     out[1] = 3 * step;
     out[2] = blk == 256 ? 11 * 256 : 4096 + 3 * step;
-    out[3] = 32768 + 64;
-    return blk == 32 ? 4 : 3;
+    out[3] = blk == 256 ? 144 * 256 : 3 * 32768 + 64;
+    return blk == 1 ? 3 : 4;
 }
 
 static void check_random(const lp_kernels *k, const lp_kernels *ref, order o, lp_type t,

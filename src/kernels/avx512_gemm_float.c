@@ -152,7 +152,7 @@ static void tile_bf16(const gemm_tile_args *t, float *out)
     static void NAME(int64_t n, const void *w, size_t ws, int64_t rows, const void *a,     \
                      size_t as, int64_t n_tok, float *y, size_t ys)                        \
     {                                                                                      \
-        static const gemm_shape s = {FL_RM, FL_RN, TILE, 0, NULL, NULL};                   \
+        static const gemm_shape s = {FL_RM, FL_RN, TILE, 0, NULL, NULL, 0, 0};                 \
         gemm_walk(&s, n, w, ws, rows, a, as, n_tok, y, ys);                                \
     }
 

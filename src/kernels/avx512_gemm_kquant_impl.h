@@ -74,6 +74,14 @@ typedef struct krow {
     float d, dmin;
 } krow;
 
+/* w_prep's output for one super-block of the tile's rows: their krow
+ * fields, so a tile only loads them. */
+typedef struct kq_prep {
+    __m512i S[KQ_RM];
+    __m128i mins[KQ_RM];
+    float d[KQ_RM], dmin[KQ_RM];
+} kq_prep;
+
 GEMM_INLINE krow kq_row(kfmt f, const uint8_t *x)
 {
     krow k;
@@ -173,12 +181,18 @@ GEMM_INLINE void tile_kquant(kfmt f, int np, const gemm_tile_args *ta, float *ou
         for (int p = 0; p < np; p++)
             acc[r][p] = _mm512_setzero_ps();
     }
+    const kq_prep *prep = ta->prep;
     for (int64_t i = 0; i < n / LP_QK_K; i++) {
         const uint8_t *x[KQ_RM], *y[KQ_RN];
         krow k[KQ_RM];
         for (int r = 0; r < KQ_RM; r++) {
             x[r] = w[r] + i * bx;
-            k[r] = kq_row(f, x[r]);
+            if (prep) {
+                k[r] = (krow){prep[i].S[r], _mm512_broadcast_i32x4(prep[i].mins[r]), prep[i].d[r],
+                              prep[i].dmin[r]};
+            } else {
+                k[r] = kq_row(f, x[r]);
+            }
         }
         for (int t = 0; t < KQ_RN; t++)
             y[t] = a[t < nt ? t : nt - 1] + i * by;
@@ -243,6 +257,30 @@ GEMM_INLINE void tile_kquant(kfmt f, int np, const gemm_tile_args *ta, float *ou
     }
 }
 
+GEMM_INLINE void prep_kquant(kfmt f, int64_t n, const uint8_t *const *w, void *out)
+{
+    kq_prep *p = out;
+    for (int64_t i = 0; i < n / LP_QK_K; i++) {
+        for (int r = 0; r < KQ_RM; r++) {
+            const krow k = kq_row(f, w[r] + i * kf_size(f));
+            p[i].S[r] = k.S;
+            p[i].mins[r] = _mm512_castsi512_si128(k.mins);
+            p[i].d[r] = k.d;
+            p[i].dmin[r] = k.dmin;
+        }
+    }
+}
+
+static void prep_q4_K(int64_t n, const uint8_t *const *w, void *out)
+{
+    prep_kquant(KF_Q4_K, n, w, out);
+}
+
+static void prep_q6_K(int64_t n, const uint8_t *const *w, void *out)
+{
+    prep_kquant(KF_Q6_K, n, w, out);
+}
+
 static void tile_q4_K_44(const gemm_tile_args *t, float *out)
 {
     tile_kquant(KF_Q4_K, 2, t, out);
@@ -271,8 +309,10 @@ static void tile_q6_K_42(const gemm_tile_args *t, float *out)
         gemm_walk(&s, n, w, ws, rows, a, as, n_tok, y, ys);                                \
     }
 
-GEMM_ENTRY(gemm_q4_K, KQ_RM, KQ_RN, tile_q4_K_44, 2, tile_q4_K_42, NULL)
-GEMM_ENTRY(gemm_q6_K, KQ_RM, KQ_RN, tile_q6_K_44, 2, tile_q6_K_42, NULL)
+GEMM_ENTRY(gemm_q4_K, KQ_RM, KQ_RN, tile_q4_K_44, 2, tile_q4_K_42, prep_q4_K, LP_QK_K,
+           sizeof(kq_prep))
+GEMM_ENTRY(gemm_q6_K, KQ_RM, KQ_RN, tile_q6_K_44, 2, tile_q6_K_42, prep_q6_K, LP_QK_K,
+           sizeof(kq_prep))
 
 static void fill_gemm_kquant(lp_kernels *k)
 {

@@ -110,11 +110,11 @@ GEMM_INLINE __m512i pair_isum(gfmt f, wblk w, ablk p)
 #endif
 }
 
-/* Block b's weight scale of row r: from w_prep's buffer (ws, 4 per
+/* Block b's weight scale of row r: from w_prep's buffer (4 f32 per
  * block) or converted here. */
 GEMM_INLINE float w_scale(const gemm_tile_args *t, int r, int64_t b, size_t bx)
 {
-    return t->ws ? t->ws[4 * b + r] : lp_ld_f16(t->w[r] + b * bx);
+    return t->prep ? ((const float *)t->prep)[4 * b + r] : lp_ld_f16(t->w[r] + b * bx);
 }
 
 /* [f16(y0.d) x8 | f16(y1.d) x8]. */
@@ -192,9 +192,11 @@ GEMM_INLINE __m128 f16x4(const uint8_t *const *p, size_t off)
     return _mm_cvtph_ps(_mm_cvtsi64_si128((long long)v));
 }
 
-/* w_prep for 32-value blocks of bx bytes, f16 scale first. */
-GEMM_INLINE void prep_scales(size_t bx, int64_t n, const uint8_t *const *w, float *ws)
+/* w_prep for 32-value blocks of bx bytes, f16 scale first: 4 f32 per
+ * block, one per row. */
+GEMM_INLINE void prep_scales(size_t bx, int64_t n, const uint8_t *const *w, void *prep)
 {
+    float *ws = prep;
     for (int64_t b = 0; b < n / 32; b++)
         _mm_storeu_ps(ws + 4 * b, f16x4(w, (size_t)b * bx));
 }
@@ -231,14 +233,14 @@ GEMM_INLINE void tile_x8(const gemm_tile_args *t, float *out)
     }
 }
 
-static void prep_q8_0(int64_t n, const uint8_t *const *w, float *ws)
+static void prep_q8_0(int64_t n, const uint8_t *const *w, void *prep)
 {
-    prep_scales(BLK, n, w, ws);
+    prep_scales(BLK, n, w, prep);
 }
 
-static void prep_q4_0(int64_t n, const uint8_t *const *w, float *ws)
+static void prep_q4_0(int64_t n, const uint8_t *const *w, void *prep)
 {
-    prep_scales(BLK_Q4, n, w, ws);
+    prep_scales(BLK_Q4, n, w, prep);
 }
 
 static void tile_q8_0_44(const gemm_tile_args *t, float *out)
@@ -274,9 +276,9 @@ static void tile_q4_0x8_44(const gemm_tile_args *t, float *out)
         gemm_walk(&s, n, w, ws, rows, a, as, n_tok, y, ys);                                \
     }
 
-GEMM_ENTRY(gemm_q8_0, LEG_RM, LEG_RN, tile_q8_0_44, 2, tile_q8_0_42, prep_q8_0)
-GEMM_ENTRY(gemm_q4_0, LEG_RM, LEG_RN, tile_q4_0_44, 2, tile_q4_0_42, prep_q4_0)
-GEMM_ENTRY(gemm_q4_0x8, LEG_RM, LEG_RN, tile_q4_0x8_44, 0, NULL, NULL)
+GEMM_ENTRY(gemm_q8_0, LEG_RM, LEG_RN, tile_q8_0_44, 2, tile_q8_0_42, prep_q8_0, 32, 16)
+GEMM_ENTRY(gemm_q4_0, LEG_RM, LEG_RN, tile_q4_0_44, 2, tile_q4_0_42, prep_q4_0, 32, 16)
+GEMM_ENTRY(gemm_q4_0x8, LEG_RM, LEG_RN, tile_q4_0x8_44, 0, NULL, NULL, 0, 0)
 
 static void fill_gemm_legacy(lp_kernels *k)
 {

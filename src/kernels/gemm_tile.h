@@ -8,12 +8,13 @@
  * its last row (or activation) pointer and drops those outputs: each
  * output is computed on its own, so a repeated one changes nothing.
  *
- * Weight block scales (formats with a f16 scale per 32 values) are
- * converted to f32 once per group of rm rows by the shape's w_prep, for
- * all the activation tiles that follow, into a buffer of GEMM_PREP_FLOATS
- * (rows longer than that leave ws NULL and the tile converts them itself).
- * The activations' are left to the tile: measured, converting them ahead
- * gained nothing.
+ * What a tile needs of each weight block besides its quants (f16 scales
+ * as f32; the K-quants' unpacked scales and mins) is prepared once per
+ * group of rm rows by the shape's w_prep, for all the activation tiles
+ * that follow, into a buffer of GEMM_PREP_BYTES: prep_bytes for every
+ * prep_values values of the row. Rows too long for it leave `prep` NULL
+ * and the tile unpacks the blocks itself. (Activation scales are left to
+ * the tile: measured, converting them ahead gained nothing.)
  *
  * Plain C, no intrinsics: included by the ISA translation units only
  * because they alone call it. */
@@ -24,19 +25,20 @@
 #include <stddef.h>
 #include <stdint.h>
 
-enum { GEMM_TILE_MAX = 8, GEMM_PREP_FLOATS = 4096 };
+enum { GEMM_TILE_MAX = 8, GEMM_PREP_BYTES = 48 << 10 };
 
 typedef struct gemm_tile_args {
     int64_t n;
     const uint8_t *w[GEMM_TILE_MAX];  /* weight rows */
     const uint8_t *a[GEMM_TILE_MAX];  /* activation rows */
-    const float *ws;                  /* w_prep's weight scales, or NULL */
+    const void *prep;                 /* w_prep's output for w, or NULL */
 } gemm_tile_args;
 
 typedef void (*gemm_tile_fn)(const gemm_tile_args *t, float *out);
 
-/* ws[rm * b + i] = the f32 scale of block b of row w[i], for every block. */
-typedef void (*gemm_prep_fn)(int64_t n, const uint8_t *const *w, float *ws);
+/* Writes what the tile wants to know of the rows w[0..rm) to prep (64-byte
+ * aligned), prep_bytes per prep_values values. */
+typedef void (*gemm_prep_fn)(int64_t n, const uint8_t *const *w, void *prep);
 
 /* One tile shape: `wide` for most of the block, `narrow` (fewer
  * activation rows, or NULL) for a remainder of at most rn_narrow. */
@@ -45,7 +47,9 @@ typedef struct gemm_shape {
     gemm_tile_fn wide;
     int rn_narrow;
     gemm_tile_fn narrow;
-    gemm_prep_fn w_prep; /* NULL: the format has no per-block f16 scales */
+    gemm_prep_fn w_prep; /* NULL: nothing to prepare */
+    int prep_values;
+    size_t prep_bytes;
 } gemm_shape;
 
 static inline void gemm_walk(const gemm_shape *s, int64_t n, const void *w, size_t w_stride,
@@ -53,17 +57,17 @@ static inline void gemm_walk(const gemm_shape *s, int64_t n, const void *w, size
                              float *y, size_t y_stride)
 {
     const uint8_t *wb = w, *ab = a;
-    const int64_t nb = n / 32; /* w_prep's floats per row */
-    float ws[GEMM_PREP_FLOATS];
+    _Alignas(64) unsigned char prep[GEMM_PREP_BYTES];
+    const bool prep_fits = s->w_prep && (size_t)(n / s->prep_values) * s->prep_bytes <= sizeof prep;
     gemm_tile_args t = {.n = n};
     for (int64_t r0 = 0; r0 < rows; r0 += s->rm) {
         const int nr = rows - r0 < s->rm ? (int)(rows - r0) : s->rm;
         for (int i = 0; i < s->rm; i++)
             t.w[i] = wb + (size_t)(r0 + (i < nr ? i : nr - 1)) * w_stride;
-        t.ws = NULL;
-        if (s->w_prep && nb * s->rm <= GEMM_PREP_FLOATS) {
-            s->w_prep(n, t.w, ws);
-            t.ws = ws;
+        t.prep = NULL;
+        if (prep_fits) {
+            s->w_prep(n, t.w, prep);
+            t.prep = prep;
         }
         for (int64_t t0 = 0; t0 < n_tok;) {
             const int64_t left = n_tok - t0;
