@@ -1,10 +1,16 @@
-/* kv.h — the KV cache of one shard: K and V of its own layers, in f16, for
- * a fixed number of session slots of n_ctx positions each.
+/* kv.h — the KV cache of one shard: K and V of its own layers for a fixed
+ * number of session slots of n_ctx positions each.
  *
- * K is stored [layer][slot][pos][kv_dim]; V transposed, [layer][slot]
- * [kv_dim][n_ctx], so that attention's weighted sum over positions is one
- * contiguous dot product per output dimension (as llama.cpp's non-flash
- * path lays out V).
+ * Two layouts, as llama.cpp has them:
+ *   default (no flash attention): K in f16 (or q8_0) [layer][slot][pos]
+ *     [kv_dim]; V in f16 and transposed, [layer][slot][kv_dim][n_ctx], so
+ *     that attention's weighted sum over positions is one contiguous dot
+ *     product per output dimension (llama.cpp's non-flash path).
+ *   flash (-fa): V stored by position like K, [layer][slot][pos][kv_dim],
+ *     in f16 or q8_0, because flash attention streams over positions and
+ *     reads one V row per position (llama.cpp's v_trans = false).
+ * A q8_0 row holds kv_dim / 32 blocks (each kv head's head_dim / 32 of
+ * them in turn), written by the Q8_0 quantizer ggml's CPU backend uses.
  *
  * Ownership: lp_kv_new returns a cache the caller owns (lp_kv_free). Slot
  * pointers stay valid until lp_kv_free. Memory is reserved up front but
@@ -12,11 +18,41 @@
 #ifndef LP_KV_H
 #define LP_KV_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
 #include "err.h"
 #include "quant.h"
+
+/* Element types a cache may hold; 0 is the default so that a shape or
+ * options struct zeroed by its caller means llama.cpp's defaults. */
+typedef enum lp_kv_type { LP_KV_F16 = 0, LP_KV_Q8_0 = 1 } lp_kv_type;
+
+/* The attention options llama.cpp users know: -fa, -ctk, -ctv. */
+typedef struct lp_attn_opts {
+    bool flash;        /* --flash-attn / -fa: streaming softmax over KV blocks */
+    lp_kv_type type_k; /* --cache-type-k / -ctk */
+    lp_kv_type type_v; /* --cache-type-v / -ctv: q8_0 needs flash */
+} lp_attn_opts;
+
+/* "f16", "q8_0" (llama.cpp's names); -1 for anything else. */
+int lp_kv_type_parse(const char *s);
+const char *lp_kv_type_name(lp_kv_type t);
+/* The ggml type of a cache element type. */
+lp_type lp_kv_type_ggml(lp_kv_type t);
+
+/* Checks the combination for a model whose heads are head_dim wide: V q8_0
+ * only with flash (llama.cpp's rule), q8_0 only when head_dim is a
+ * multiple of 32 (a head must be whole blocks). 0, or -1 with err. */
+int lp_attn_opts_check(const lp_attn_opts *a, int head_dim, lp_err *err);
+
+/* Command-line flags of every program that runs a model: argv[*i] is the
+ * flag, argv[*i + 1] its value if it takes one. Returns 1 and advances *i
+ * past what it used if the flag is one of ours (-fa, --flash-attn, -ctk,
+ * --cache-type-k, -ctv, --cache-type-v), 0 if not ours, -1 with err for a
+ * missing or unknown value. */
+int lp_attn_opts_arg(lp_attn_opts *a, int argc, char **argv, int *i, lp_err *err);
 
 typedef struct lp_kv lp_kv;
 
@@ -25,9 +61,11 @@ typedef struct lp_kv_shape {
     int n_ctx;    /* positions per session */
     int kv_dim;   /* n_head_kv * head_dim */
     int n_slots;  /* sessions held at once */
+    lp_attn_opts attn; /* zero: f16, V transposed */
 } lp_kv_shape;
 
-/* Bytes the cache of this shape occupies (0 on overflow). */
+/* Bytes the cache of this shape occupies (0 on overflow or a shape it
+ * cannot hold, such as q8_0 rows that are not whole blocks). */
 size_t lp_kv_bytes(const lp_kv_shape *s);
 
 lp_kv *lp_kv_new(const lp_kv_shape *s, lp_err *err);
@@ -44,8 +82,21 @@ void lp_kv_close(lp_kv *kv, int slot);
 int lp_kv_len(const lp_kv *kv, int slot);
 int lp_kv_set_len(lp_kv *kv, int slot, int n, lp_err *err);
 
-/* Layer index is relative to the shard (0 = its first layer). */
-lp_half *lp_kv_k(lp_kv *kv, int layer, int slot); /* [n_ctx][kv_dim] */
-lp_half *lp_kv_v(lp_kv *kv, int layer, int slot); /* [kv_dim][n_ctx] */
+/* Layer index is relative to the shard (0 = its first layer).
+ * The default layout's f16 views: */
+lp_half *lp_kv_k(lp_kv *kv, int layer, int slot); /* [n_ctx][kv_dim], K f16 only */
+lp_half *lp_kv_v(lp_kv *kv, int layer, int slot); /* [kv_dim][n_ctx], not flash */
+
+/* Any layout: position rows of K (and of V when flash), row_bytes apart. */
+uint8_t *lp_kv_k_rows(lp_kv *kv, int layer, int slot);
+uint8_t *lp_kv_v_rows(lp_kv *kv, int layer, int slot);
+size_t lp_kv_k_row_bytes(const lp_kv *kv);
+size_t lp_kv_v_row_bytes(const lp_kv *kv); /* flash only */
+
+/* Store n rows of f32 keys (values) [n][kv_dim] at positions pos0.. in the
+ * cache's element type (f16 rounding, or ggml's Q8_0 quantizer). put_v is
+ * for the flash layout only. */
+void lp_kv_put_k(lp_kv *kv, int layer, int slot, int pos0, int n, const float *k);
+void lp_kv_put_v(lp_kv *kv, int layer, int slot, int pos0, int n, const float *v);
 
 #endif
