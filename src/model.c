@@ -7,6 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "attn_flash.h"
+#include "attn_kq8.h"
 #include "ops.h"
 
 struct lp_run {
@@ -26,8 +28,10 @@ struct lp_run {
     int logit_rows;               /* rows logits holds: 1, more once scoring asks */
     void *mm_scratch;             /* activations in a dot type, widest input */
     size_t mm_scratch_bytes;
+    bool flash;                   /* -fa: attn_flash.c, else the buffers below */
     float *att_scores;            /* [nth][max_ctx] */
     lp_half *att_q16, *att_p16;   /* [nth][head_dim], [nth][max_ctx] */
+    void *fa_scratch;             /* -fa: lp_attn_flash_scratch_bytes */
 };
 
 /* ---- setup ------------------------------------------------------------- */
@@ -60,8 +64,30 @@ static void *xcalloc(size_t n, size_t size, bool *ok)
     return p;
 }
 
+/* Attention's scratch: a score row per thread, or flash attention's
+ * (bounded by its block, not the context). */
+static void alloc_attn(lp_run *r, size_t nth, bool *ok)
+{
+    const lp_hparams *hp = &r->m->hp;
+    if (r->flash) {
+        r->fa_scratch = xcalloc(lp_attn_flash_scratch_bytes((int)hp->n_head, (int)hp->n_head_kv,
+                                                            (int)hp->head_dim, (int)nth),
+                                1, ok);
+        return;
+    }
+    r->att_scores = xcalloc(nth * (size_t)r->max_ctx, sizeof(float), ok);
+    r->att_q16 = xcalloc(nth * hp->head_dim, sizeof(lp_half), ok);
+    r->att_p16 = xcalloc(nth * (size_t)r->max_ctx, sizeof(lp_half), ok);
+}
+
 lp_run *lp_run_new(const lp_model *m, const lp_kernels *k, lp_pool *pool,
                    int max_batch, int max_ctx, lp_err *err)
+{
+    return lp_run_new_attn(m, k, pool, max_batch, max_ctx, NULL, err);
+}
+
+lp_run *lp_run_new_attn(const lp_model *m, const lp_kernels *k, lp_pool *pool, int max_batch,
+                        int max_ctx, const lp_attn_opts *attn, lp_err *err)
 {
     if (max_batch < 1 || max_batch > 65536 || max_ctx < 1 || max_ctx > (1 << 24)) {
         lp_err_set(err, "run: batch %d / context %d out of range", max_batch, max_ctx);
@@ -77,7 +103,8 @@ lp_run *lp_run_new(const lp_model *m, const lp_kernels *k, lp_pool *pool,
     const size_t qd = (size_t)hp->n_head * hp->head_dim,
                  kvd = (size_t)hp->n_head_kv * hp->head_dim;
     bool ok = true;
-    *r = (lp_run){.m = m, .k = k, .pool = pool, .max_batch = max_batch, .max_ctx = max_ctx};
+    *r = (lp_run){.m = m, .k = k, .pool = pool, .max_batch = max_batch, .max_ctx = max_ctx,
+                  .flash = attn && attn->flash};
     r->x = xcalloc(B * hp->n_embd, sizeof(float), &ok);
     r->xb = xcalloc(B * hp->n_embd, sizeof(float), &ok);
     r->q = xcalloc(B * qd, sizeof(float), &ok);
@@ -91,9 +118,7 @@ lp_run *lp_run_new(const lp_model *m, const lp_kernels *k, lp_pool *pool,
     r->logit_rows = 1;
     r->mm_scratch_bytes = widest_scratch(m, max_batch);
     r->mm_scratch = xcalloc(r->mm_scratch_bytes, 1, &ok);
-    r->att_scores = xcalloc(nth * (size_t)max_ctx, sizeof(float), &ok);
-    r->att_q16 = xcalloc(nth * hp->head_dim, sizeof(lp_half), &ok);
-    r->att_p16 = xcalloc(nth * (size_t)max_ctx, sizeof(lp_half), &ok);
+    alloc_attn(r, nth, &ok);
     if (!ok) {
         lp_run_free(r);
         lp_err_set(err, "run: out of memory for batch %d, context %d", max_batch, max_ctx);
@@ -107,7 +132,8 @@ void lp_run_free(lp_run *r)
     if (!r)
         return;
     void *bufs[] = {r->x, r->xb, r->q, r->kn, r->vn, r->att, r->hb, r->hb2, r->rope,
-                    r->logits, r->mm_scratch, r->att_scores, r->att_q16, r->att_p16};
+                    r->logits, r->mm_scratch, r->att_scores, r->att_q16, r->att_p16,
+                    r->fa_scratch};
     for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++)
         free(bufs[i]);
     free(r);
@@ -154,22 +180,25 @@ static int kv_window(int n_used, int n_ctx)
     return padded < n_ctx ? padded : n_ctx;
 }
 
-/* K rows are positions; V is stored transposed (one row per dimension).
- * V beyond the new length, up to the window, is zeroed: llama.cpp's cache
- * holds zeros there, and P·V multiplies them (by zero weights). */
+/* K rows are positions; so are V rows with flash attention, else V is
+ * stored transposed (one row per dimension). Transposed V beyond the new
+ * length, up to the window, is zeroed: llama.cpp's cache holds zeros
+ * there, and P·V multiplies them (by zero weights). */
 static void store_kv(lp_run *r, lp_kv *kv, int layer, int slot, int pos0, int n_tok)
 {
     const int kvd = (int)(r->m->hp.n_head_kv * r->m->hp.head_dim);
     const int n_ctx = lp_kv_get_shape(kv)->n_ctx, end = pos0 + n_tok;
     const int pad = kv_window(end, n_ctx) - end;
-    lp_half *K = lp_kv_k(kv, layer, slot), *Vt = lp_kv_v(kv, layer, slot);
+    lp_kv_put_k(kv, layer, slot, pos0, n_tok, r->kn);
+    if (lp_kv_get_shape(kv)->attn.flash) {
+        lp_kv_put_v(kv, layer, slot, pos0, n_tok, r->vn);
+        return;
+    }
+    lp_half *Vt = lp_kv_v(kv, layer, slot);
     for (int t = 0; t < n_tok; t++) {
-        const float *kn = r->kn + (size_t)t * kvd, *vn = r->vn + (size_t)t * kvd;
-        lp_half *krow = K + (size_t)(pos0 + t) * kvd;
-        for (int d = 0; d < kvd; d++) {
-            krow[d] = lp_f32_to_f16(kn[d]);
+        const float *vn = r->vn + (size_t)t * kvd;
+        for (int d = 0; d < kvd; d++)
             Vt[(size_t)d * n_ctx + pos0 + t] = lp_f32_to_f16(vn[d]);
-        }
     }
     for (int d = 0; d < kvd && pad > 0; d++)
         memset(Vt + (size_t)d * n_ctx + end, 0, (size_t)pad * sizeof(lp_half));
@@ -182,14 +211,16 @@ typedef struct attn_task {
 } attn_task;
 
 /* The shapes of llama.cpp's two attention products, per head: K (n_kv x
- * head_dim) times q, and V^T (head_dim x n_kv) times p, for n_tok rows. */
+ * head_dim, f16 or q8_0) times q, and V^T (head_dim x n_kv) times p, for
+ * n_tok rows. */
 static lp_attn_shape attn_shape(const lp_run *r, const lp_kv *kv, int pos0, int n_tok)
 {
     const lp_hparams *hp = &r->m->hp;
     const int hd = (int)hp->head_dim, n_ctx = lp_kv_get_shape(kv)->n_ctx;
     const int n_kv = kv_window(pos0 + n_tok, n_ctx);
     const lp_kernels *k = r->k;
-    const bool qk_gemm = lp_matmul_uses_gemm(k, LP_TYPE_F16, n_kv, n_tok, hd);
+    const lp_type kt = lp_kv_type_ggml(lp_kv_get_shape(kv)->attn.type_k);
+    const bool qk_gemm = lp_matmul_uses_gemm(k, kt, n_kv, n_tok, hd);
     const bool pv_gemm = lp_matmul_uses_gemm(k, LP_TYPE_F16, hd, n_tok, n_kv);
     return (lp_attn_shape){
         .head_dim = hd,
@@ -197,33 +228,59 @@ static lp_attn_shape attn_shape(const lp_run *r, const lp_kv *kv, int pos0, int 
         .k_stride = (int64_t)hp->n_head_kv * hd,
         .v_stride = n_ctx,
         .scale = 1.0f / sqrtf((float)hd),
-        .qk = qk_gemm ? k->dot_gemm[LP_TYPE_F16] : k->dot[LP_TYPE_F16],
+        .qk = qk_gemm ? k->dot_gemm[kt] : k->dot[kt],
         .pv = pv_gemm ? k->dot_gemm[LP_TYPE_F16] : k->dot[LP_TYPE_F16],
-        .qk_rows = qk_gemm ? NULL : k->dot_rows[LP_TYPE_F16],
+        .qk_rows = qk_gemm ? NULL : k->dot_rows[kt],
         .pv_rows = pv_gemm ? NULL : k->dot_rows[LP_TYPE_F16],
     };
+}
+
+/* Query head h of token t: lp_attend_head, or its twin for a q8_0 K. */
+static void attend(const attn_task *a, const lp_attn_shape *sh, int t, int h,
+                   lp_attn_scratch *s)
+{
+    lp_run *r = a->r;
+    const lp_hparams *hp = &r->m->hp;
+    const int hd = (int)hp->head_dim, hk = h / (int)(hp->n_head / hp->n_head_kv);
+    const size_t qo = ((size_t)t * hp->n_head + h) * hd;
+    const lp_half *Vt = lp_kv_v(a->kv, a->layer, a->slot) + (size_t)hk * hd * sh->v_stride;
+    if (lp_kv_get_shape(a->kv)->attn.type_k == LP_KV_Q8_0) {
+        const size_t k_row = lp_kv_k_row_bytes(a->kv);
+        lp_attend_head_kq8(r->k, sh, r->q + qo,
+                           lp_kv_k_rows(a->kv, a->layer, a->slot) + hk * (k_row / hp->n_head_kv),
+                           k_row, Vt, a->pos0 + t + 1, r->att + qo, s);
+        return;
+    }
+    lp_attend_head(r->k, sh, r->q + qo, lp_kv_k(a->kv, a->layer, a->slot) + (size_t)hk * hd, Vt,
+                   a->pos0 + t + 1, r->att + qo, s);
 }
 
 static void attn_worker(void *arg, int ith, int nth)
 {
     const attn_task *a = arg;
     lp_run *r = a->r;
-    const lp_hparams *hp = &r->m->hp;
-    const int hd = (int)hp->head_dim, n_head = (int)hp->n_head;
-    const int group = (int)(hp->n_head / hp->n_head_kv);
+    const int hd = (int)r->m->hp.head_dim, n_head = (int)r->m->hp.n_head;
     const lp_attn_shape sh = attn_shape(r, a->kv, a->pos0, a->n_tok);
-    const lp_half *K = lp_kv_k(a->kv, a->layer, a->slot);
-    const lp_half *Vt = lp_kv_v(a->kv, a->layer, a->slot);
     lp_attn_scratch s = {r->att_scores + (size_t)ith * r->max_ctx,
                          r->att_q16 + (size_t)ith * hd, r->att_p16 + (size_t)ith * r->max_ctx};
     long lo, hi;
     lp_split_range((long)a->n_tok * n_head, ith, nth, &lo, &hi);
-    for (long i = lo; i < hi; i++) {
-        const int t = (int)(i / n_head), h = (int)(i % n_head), hk = h / group;
-        const size_t qo = ((size_t)t * n_head + h) * hd;
-        lp_attend_head(r->k, &sh, r->q + qo, K + (size_t)hk * hd,
-                       Vt + (size_t)hk * hd * sh.v_stride, a->pos0 + t + 1, r->att + qo, &s);
-    }
+    for (long i = lo; i < hi; i++)
+        attend(a, &sh, (int)(i / n_head), (int)(i % n_head), &s);
+}
+
+/* llama.cpp's -fa: attn_flash.c, over the cache's position rows. */
+static void flash_attention(lp_run *r, lp_kv *kv, int il, int slot, int pos0, int n)
+{
+    const lp_hparams *hp = &r->m->hp;
+    const lp_attn_opts *o = &lp_kv_get_shape(kv)->attn;
+    const lp_flash_args a = {
+        .n_head = (int)hp->n_head, .n_head_kv = (int)hp->n_head_kv,
+        .head_dim = (int)hp->head_dim, .n_tok = n, .pos0 = pos0, .block = LP_FLASH_BLOCK,
+        .scale = 1.0f / sqrtf((float)hp->head_dim), .type_k = o->type_k, .type_v = o->type_v,
+        .K = lp_kv_k_rows(kv, il, slot), .V = lp_kv_v_rows(kv, il, slot),
+        .k_stride = lp_kv_k_row_bytes(kv), .v_stride = lp_kv_v_row_bytes(kv)};
+    lp_attn_flash(r->pool, r->k, &a, r->q, r->att, r->fa_scratch);
 }
 
 static void attention(lp_run *r, lp_kv *kv, int il, int slot, int pos0, int n)
@@ -242,8 +299,12 @@ static void attention(lp_run *r, lp_kv *kv, int il, int slot, int pos0, int n)
     rope_heads(r, r->q, n, (int)hp->n_head);
     rope_heads(r, r->kn, n, (int)hp->n_head_kv);
     store_kv(r, kv, il, slot, pos0, n);
-    attn_task a = {r, kv, il, slot, pos0, n};
-    lp_pool_run(r->pool, attn_worker, &a);
+    if (lp_kv_get_shape(kv)->attn.flash) {
+        flash_attention(r, kv, il, slot, pos0, n);
+    } else {
+        attn_task a = {r, kv, il, slot, pos0, n};
+        lp_pool_run(r->pool, attn_worker, &a);
+    }
     matmul(r, &L->wo, r->att, n, r->xb);
     lp_add(r->x, r->xb, n * (int)hp->n_embd);
 }
@@ -296,7 +357,8 @@ static int check_step(const lp_run *r, const lp_kv *kv, int slot, const lp_fwd_i
     if (in->n < 1 || in->n > r->max_batch)
         return lp_err_set(err, "forward: %d tokens, but a step takes 1..%d", in->n, r->max_batch);
     if (slot < 0 || slot >= ks->n_slots || ks->n_layer != r->m->last - r->m->first ||
-        ks->kv_dim != (int)(r->m->hp.n_head_kv * r->m->hp.head_dim) || ks->n_ctx > r->max_ctx)
+        ks->kv_dim != (int)(r->m->hp.n_head_kv * r->m->hp.head_dim) || ks->n_ctx > r->max_ctx ||
+        ks->attn.flash != r->flash)
         return lp_err_set(err, "forward: kv cache does not match this shard");
     if (in->pos0 != lp_kv_len(kv, slot))
         return lp_err_set(err, "forward: step starts at position %d but the session holds %d",

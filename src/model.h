@@ -83,6 +83,11 @@ typedef struct lp_run lp_run;
  * max_ctx: the most positions a session may reach (the kv cache's n_ctx). */
 lp_run *lp_run_new(const lp_model *m, const lp_kernels *k, lp_pool *pool,
                    int max_batch, int max_ctx, lp_err *err);
+/* The same for a cache with these attention options (kv.h): with -fa the
+ * run holds flash attention's scratch instead of a score row per thread,
+ * and steps on a cache of the other layout fail. NULL = the defaults. */
+lp_run *lp_run_new_attn(const lp_model *m, const lp_kernels *k, lp_pool *pool, int max_batch,
+                        int max_ctx, const lp_attn_opts *attn, lp_err *err);
 void lp_run_free(lp_run *r);
 
 /* One step over the shard for n tokens of one session at positions

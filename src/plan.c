@@ -63,9 +63,10 @@ static int check_inputs(const lp_plan_model *m, const lp_plan_worker *w, int n,
     const int L = (int)m->n_layer;
     uint64_t bound = lp_plan_weight_bytes(m, 0, L);
     bound = lp_plan_sat_add(bound, m->embed_bytes);
-    bound = lp_plan_sat_add(bound, lp_plan_kv_bytes(m, 0, L, o->n_ctx, o->n_sessions));
-    bound = lp_plan_sat_add(bound, lp_plan_run_bytes(m, 0, L, o->n_batch, o->n_ctx,
-                                                     o->n_threads));
+    bound = lp_plan_sat_add(bound,
+                            lp_plan_kv_bytes_attn(m, 0, L, o->n_ctx, o->n_sessions, &o->attn));
+    bound = lp_plan_sat_add(bound, lp_plan_run_bytes_attn(m, 0, L, o->n_batch, o->n_ctx,
+                                                          o->n_threads, &o->attn));
     bound = lp_plan_sat_add(bound, o->reserve);
     if (bound >= UINT64_MAX / 2)
         return lp_err_set(err, "plan: the model's sizes overflow 64 bits");
@@ -197,8 +198,9 @@ static int planner_init(planner *p, const lp_plan_model *m, const lp_plan_worker
                      y = p->rmq[(size_t)(k - 1) * L + a + (1 << (k - 1))];
             p->rmq[(size_t)k * L + a] = x > y ? x : y;
         }
-    p->kv_layer = lp_plan_kv_bytes(m, 0, 1, o->n_ctx, o->n_sessions);
-    p->run_fixed = lp_plan_run_fixed_bytes(m, o->n_batch, o->n_ctx, o->n_threads);
+    p->kv_layer = lp_plan_kv_bytes_attn(m, 0, 1, o->n_ctx, o->n_sessions, &o->attn);
+    p->run_fixed = lp_plan_run_fixed_bytes(m, o->n_batch, o->n_ctx, o->n_threads,
+                                           o->attn.flash);
     compute_reach(p);
     return 0;
 }
@@ -290,8 +292,9 @@ static void fill_shard(const lp_plan_model *m, const lp_plan_worker *w, const lp
                          .has_head = last == (int)m->n_layer, .reserve = o->reserve,
                          .budget = w->budget};
     s->weight_bytes = lp_plan_weight_bytes(m, first, last);
-    s->kv_bytes = lp_plan_kv_bytes(m, first, last, o->n_ctx, o->n_sessions);
-    s->buffer_bytes = lp_plan_run_bytes(m, first, last, o->n_batch, o->n_ctx, o->n_threads);
+    s->kv_bytes = lp_plan_kv_bytes_attn(m, first, last, o->n_ctx, o->n_sessions, &o->attn);
+    s->buffer_bytes = lp_plan_run_bytes_attn(m, first, last, o->n_batch, o->n_ctx, o->n_threads,
+                                             &o->attn);
     s->total = lp_plan_sat_add(lp_plan_sat_add(s->weight_bytes, s->kv_bytes),
                                lp_plan_sat_add(s->buffer_bytes, s->reserve));
     s->fits = s->total <= s->budget;

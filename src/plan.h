@@ -9,10 +9,11 @@
  *            ends); rope_freqs.weight on every shard (every layer uses it).
  *            Weights are mapped from the GGUF or a shard file: once touched
  *            they occupy RAM (page cache), so they count in full.
- *   kv       lp_kv_bytes of its layers for n_ctx positions x n_sessions.
+ *   kv       lp_kv_bytes of its layers for n_ctx positions x n_sessions,
+ *            in the cache types the options name (q8_0 about halves it).
  *   buffers  exactly what lp_run_new allocates for a batch of n_batch
  *            tokens, a context of n_ctx and n_threads threads
- *            (lp_plan_run_bytes), plus `reserve` for the process itself
+ *            (lp_plan_run_bytes; with -fa lp_plan_run_bytes_attn), plus `reserve` for the process itself
  *            (code, thread stacks, ZeroMQ queues, Forward messages).
  *
  * The planner (lp_plan_make) gives every worker at least one layer, in
@@ -39,6 +40,7 @@
 
 #include "err.h"
 #include "gguf.h"
+#include "kv.h"
 
 #define LP_PLAN_MAX_WORKERS 64
 #define LP_PLAN_RESERVE_DEFAULT ((uint64_t)128 << 20) /* 128 MiB per worker */
@@ -58,8 +60,8 @@ typedef struct lp_plan_model {
     uint64_t rope_freqs_bytes; /* 0 when absent */
     uint64_t head_dot_row;     /* dot row of the head matmul (output or token_embd) */
     bool output_tied;
-    uint64_t kv_bytes_token_layer; /* K+V of one position in one layer:
-                                      2 x n_head_kv x head_dim x 2 (f16) */
+    uint64_t kv_bytes_token_layer; /* K+V of one position in one layer in
+                                      f16: 2 x n_head_kv x head_dim x 2 */
 } lp_plan_model;
 
 /* From a parsed GGUF: hyperparameters via lp_hparams_read, byte counts
@@ -101,12 +103,18 @@ void lp_plan_model_free(lp_plan_model *m);
 
 /* Weights of shard [first, last) as described at the top. */
 uint64_t lp_plan_weight_bytes(const lp_plan_model *m, int first, int last);
-/* K/V of its layers: lp_kv_bytes for (last - first) layers. */
+/* K/V of its layers: lp_kv_bytes for (last - first) layers, f16 K and V. */
 uint64_t lp_plan_kv_bytes(const lp_plan_model *m, int first, int last, int n_ctx,
                           int n_sessions);
+/* The same in the cache types (and layout) attn gives. */
+uint64_t lp_plan_kv_bytes_attn(const lp_plan_model *m, int first, int last, int n_ctx,
+                               int n_sessions, const lp_attn_opts *attn);
 /* What lp_run_new allocates for that shard (model.c; keep them in step). */
 uint64_t lp_plan_run_bytes(const lp_plan_model *m, int first, int last, int n_batch,
                            int n_ctx, int n_threads);
+/* What lp_run_new_attn allocates with these attention options. */
+uint64_t lp_plan_run_bytes_attn(const lp_plan_model *m, int first, int last, int n_batch,
+                                int n_ctx, int n_threads, const lp_attn_opts *attn);
 
 /* ---- the planner ------------------------------------------------------- */
 
@@ -121,6 +129,7 @@ typedef struct lp_plan_opts {
     int n_batch;     /* tokens per forward step (prefill chunk), 1 .. 65536 */
     int n_threads;   /* threads per worker, 1 .. 1024 */
     uint64_t reserve; /* per worker, for the process itself */
+    lp_attn_opts attn; /* the cache types (-ctk/-ctv); zero = f16 */
 } lp_plan_opts;
 
 /* n_ctx 4096, 1 session, batch 256, 16 threads, LP_PLAN_RESERVE_DEFAULT. */

@@ -17,9 +17,10 @@ uint64_t lp_plan_sat_mul(uint64_t a, uint64_t b);
 uint64_t lp_plan_ends_bytes(const lp_plan_model *m, int first, int last);
 
 /* lp_run_new's buffers apart from the matmul scratch (which depends on the
- * shard's layers), and that scratch given the widest layer dot row. */
+ * shard's layers; attention's as flash attention or not), and that scratch
+ * given the widest layer dot row. */
 uint64_t lp_plan_run_fixed_bytes(const lp_plan_model *m, int n_batch, int n_ctx,
-                                 int n_threads);
+                                 int n_threads, bool flash);
 uint64_t lp_plan_scratch_bytes(const lp_plan_model *m, uint64_t widest_layer_row, int n_batch,
                                bool has_head);
 

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "attn_flash.h"
 #include "kernels/matmul.h"
 #include "kv.h"
 #include "model.h"
@@ -312,15 +313,23 @@ uint64_t lp_plan_ends_bytes(const lp_plan_model *m, int first, int last)
     return w;
 }
 
-uint64_t lp_plan_kv_bytes(const lp_plan_model *m, int first, int last, int n_ctx,
-                          int n_sessions)
+uint64_t lp_plan_kv_bytes_attn(const lp_plan_model *m, int first, int last, int n_ctx,
+                               int n_sessions, const lp_attn_opts *attn)
 {
     if (!range_ok(m, first, last))
         return UINT64_MAX;
     lp_kv_shape s = {.n_layer = last - first, .n_ctx = n_ctx,
-                     .kv_dim = (int)(m->n_head_kv * m->head_dim), .n_slots = n_sessions};
+                     .kv_dim = (int)(m->n_head_kv * m->head_dim), .n_slots = n_sessions,
+                     .attn = *attn};
     size_t b = lp_kv_bytes(&s);
     return b ? (uint64_t)b : UINT64_MAX;
+}
+
+uint64_t lp_plan_kv_bytes(const lp_plan_model *m, int first, int last, int n_ctx,
+                          int n_sessions)
+{
+    const lp_attn_opts f16 = {0};
+    return lp_plan_kv_bytes_attn(m, first, last, n_ctx, n_sessions, &f16);
 }
 
 /* calloc(n ? n : 1, size), as model.c's xcalloc asks. */
@@ -330,7 +339,7 @@ static uint64_t alloc_bytes(uint64_t n, uint64_t size)
 }
 
 uint64_t lp_plan_run_fixed_bytes(const lp_plan_model *m, int n_batch, int n_ctx,
-                                 int n_threads)
+                                 int n_threads, bool flash)
 {
     const uint64_t B = (uint64_t)n_batch, nth = (uint64_t)n_threads, ctx = (uint64_t)n_ctx,
                    f = sizeof(float), h = sizeof(lp_half);
@@ -343,9 +352,12 @@ uint64_t lp_plan_run_fixed_bytes(const lp_plan_model *m, int n_batch, int n_ctx,
         alloc_bytes(B * m->n_ff, f), alloc_bytes(B * m->n_ff, f),       /* hb, hb2 */
         alloc_bytes(B * m->n_rot, f),      /* rope */
         alloc_bytes(m->n_vocab, f),        /* logits (every shard allocates them) */
-        alloc_bytes(nth * ctx, f),         /* att_scores */
-        alloc_bytes(nth * m->head_dim, h), /* att_q16 */
-        alloc_bytes(nth * ctx, h),         /* att_p16 */
+        flash ? 0 : alloc_bytes(nth * ctx, f),         /* att_scores */
+        flash ? 0 : alloc_bytes(nth * m->head_dim, h), /* att_q16 */
+        flash ? 0 : alloc_bytes(nth * ctx, h),         /* att_p16 */
+        flash ? alloc_bytes(lp_attn_flash_scratch_bytes((int)m->n_head, (int)m->n_head_kv,
+                                                        (int)m->head_dim, n_threads), 1)
+              : 0, /* fa_scratch */
     };
     uint64_t sum = 0;
     for (size_t i = 0; i < sizeof parts / sizeof parts[0]; i++)
@@ -365,12 +377,19 @@ uint64_t lp_plan_scratch_bytes(const lp_plan_model *m, uint64_t widest_layer_row
 uint64_t lp_plan_run_bytes(const lp_plan_model *m, int first, int last, int n_batch,
                            int n_ctx, int n_threads)
 {
+    const lp_attn_opts def = {0};
+    return lp_plan_run_bytes_attn(m, first, last, n_batch, n_ctx, n_threads, &def);
+}
+
+uint64_t lp_plan_run_bytes_attn(const lp_plan_model *m, int first, int last, int n_batch,
+                                int n_ctx, int n_threads, const lp_attn_opts *attn)
+{
     if (!range_ok(m, first, last) || n_batch < 1 || n_batch > 65536 || n_ctx < 1 ||
         n_ctx > (1 << 24) || n_threads < 1 || n_threads > 1024)
         return UINT64_MAX;
     uint64_t row = 0;
     for (int il = first; il < last; il++)
         row = max_u64(row, m->layer_dot_row[il]);
-    return lp_plan_sat_add(lp_plan_run_fixed_bytes(m, n_batch, n_ctx, n_threads),
+    return lp_plan_sat_add(lp_plan_run_fixed_bytes(m, n_batch, n_ctx, n_threads, attn->flash),
                            lp_plan_scratch_bytes(m, row, n_batch, last == (int)m->n_layer));
 }

@@ -24,10 +24,15 @@ void lp_plan_print(FILE *f, const lp_plan_model *m, const lp_plan_worker *worker
     char c[7][72]; /* a layers cell: a range, a count and two roles */
     fprintf(f, "model: %s, %u layers, n_embd %u, vocabulary %u%s\n", m->arch, m->n_layer,
             m->n_embd, m->n_vocab, m->output_tied ? ", tied output" : "");
+    const lp_attn_opts *at = &o->attn;
+    char types[48] = "";
+    if (at->type_k != LP_KV_F16 || at->type_v != LP_KV_F16)
+        snprintf(types, sizeof types, " (K %s, V %s)", lp_kv_type_name(at->type_k),
+                 lp_kv_type_name(at->type_v));
     fprintf(f, "context %d x %d session%s, batch %d, %d threads, KV %s per position per "
-            "layer, reserve %s per worker\n\n",
+            "layer%s, reserve %s per worker\n\n",
             o->n_ctx, o->n_sessions, o->n_sessions > 1 ? "s" : "", o->n_batch, o->n_threads,
-            lp_size_format(m->kv_bytes_token_layer, c[0], sizeof c[0]),
+            lp_size_format(lp_plan_kv_bytes_attn(m, 0, 1, 1, 1, at), c[0], sizeof c[0]), types,
             lp_size_format(o->reserve, c[1], sizeof c[1]));
     int wn = 6;
     for (int i = 0; names && i < n_workers; i++)

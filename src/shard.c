@@ -33,9 +33,13 @@ static int open_parts(lp_shard *s, const char *path, lp_err *err)
     if ((o->n_ctx = resolve_ctx(&m->hp, o->n_ctx, err)) < 0)
         return -1;
     lp_kv_shape ks = {.n_layer = m->last - m->first, .n_ctx = o->n_ctx,
-                      .kv_dim = (int)(m->hp.n_head_kv * m->hp.head_dim), .n_slots = o->n_slots};
+                      .kv_dim = (int)(m->hp.n_head_kv * m->hp.head_dim), .n_slots = o->n_slots,
+                      .attn = o->attn};
+    if (lp_attn_opts_check(&o->attn, (int)m->hp.head_dim, err) != 0)
+        return -1;
     if (!(s->kv = lp_kv_new(&ks, err)) ||
-        !(s->run = lp_run_new(m, &s->kernels, s->pool, o->n_batch, o->n_ctx, err)))
+        !(s->run = lp_run_new_attn(m, &s->kernels, s->pool, o->n_batch, o->n_ctx, &o->attn,
+                                   err)))
         return -1;
     return 0;
 }

@@ -21,6 +21,7 @@ typedef struct lp_shard_opts {
     int n_batch;      /* tokens per forward step (prefill chunk) */
     int n_slots;      /* sessions at once */
     int isa;          /* lp_isa, or -1 for the best the CPU has */
+    lp_attn_opts attn; /* -fa, -ctk, -ctv (kv.h); zero = llama.cpp's defaults */
 } lp_shard_opts;
 
 void lp_shard_opts_default(lp_shard_opts *o);

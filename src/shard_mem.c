@@ -53,8 +53,8 @@ int lp_shard_mem_of(const lp_shard *s, lp_shard_mem *m, lp_err *err)
     if (lp_plan_model_from_gguf(s->gguf, &pm, err) != 0)
         return -1;
     const lp_shard_opts *o = &s->opts;
-    m->buffers = lp_plan_run_bytes(&pm, s->model->first, s->model->last, o->n_batch, o->n_ctx,
-                                   o->n_threads);
+    m->buffers = lp_plan_run_bytes_attn(&pm, s->model->first, s->model->last, o->n_batch,
+                                        o->n_ctx, o->n_threads, &o->attn);
     lp_plan_model_free(&pm);
     return 0;
 }
