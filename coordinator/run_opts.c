@@ -34,6 +34,10 @@ static void usage(FILE *f)
             "  --stop TEXT        end the reply where TEXT would appear (repeatable; text\n"
             "                     output only; TEXT itself is not printed)\n"
             "  --isa NAME         kernels: scalar, avx2, avx512, avx512vnni (default: best)\n"
+            "  -fa, --flash-attn  flash attention: a streaming softmax over blocks of the\n"
+            "                     cache, as llama.cpp's -fa (V stored by position)\n"
+            "  -ctk, --cache-type-k T  K cache type: f16 (default) or q8_0 (half the memory)\n"
+            "  -ctv, --cache-type-v T  V cache type: f16 (default) or q8_0 (needs -fa)\n"
             "  -v                 print the shard's memory at load: weights (mapped), KV,\n"
             "                     buffers, and the RSS the kernel reports\n"
             "  --local-workers N  run through a pipeline of N worker processes started here\n"
@@ -93,6 +97,10 @@ static int parse_opt(int argc, char **argv, int *i, run_opts *o)
         return o->chat = true, 0;
     if (!strcmp(a, "-v") || !strcmp(a, "--verbose"))
         return o->verbose = true, 0;
+    lp_err err = {0};
+    int rc = lp_attn_opts_arg(&o->shard.attn, argc, argv, i, &err);
+    if (rc != 0)
+        return rc > 0 ? 0 : (fprintf(stderr, "coord run: %s\n", err.msg), -1);
     if (!(v = arg_next(argc, argv, i)))
         return -1;
     if (!strcmp(a, "-m"))
@@ -119,7 +127,7 @@ static int parse_opt(int argc, char **argv, int *i, run_opts *o)
             return fprintf(stderr, "coord: --isa: unknown '%s'\n", v), -1;
         return 0;
     }
-    int rc = parse_float_opt(a, v, o);
+    rc = parse_float_opt(a, v, o);
     if (rc == 1)
         rc = parse_int_opt(a, v, o);
     if (rc == 1)
@@ -149,6 +157,13 @@ int run_opts_parse(int argc, char **argv, run_opts *o)
     }
     if (o->config && o->local_workers) {
         fprintf(stderr, "coord run: give --config or --local-workers, not both\n");
+        return -1;
+    }
+    const lp_attn_opts *at = &o->shard.attn;
+    if ((o->config || o->local_workers) && (at->flash || at->type_k || at->type_v)) {
+        /* The workers hold the caches: each takes these at its own start. */
+        fprintf(stderr, "coord run: -fa, -ctk and -ctv set this process's cache; through a "
+                        "pool give them to each worker (worker -fa ...)\n");
         return -1;
     }
     if (!o->model && !o->config) {

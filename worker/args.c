@@ -87,9 +87,12 @@ int wk_args_parse(int argc, char **argv, wk_opts *o, lp_err *err)
 {
     memset(o, 0, sizeof *o);
     o->session_ttl_s = DEFAULT_TTL_S;
-    for (int i = 1; i < argc; i += 2)
-        if (one_arg(argv[i], i + 1 < argc ? argv[i + 1] : NULL, o, err) != 0)
+    for (int i = 1; i < argc; i++) {
+        int rc = lp_attn_opts_arg(&o->attn, argc, argv, &i, err);
+        if (rc < 0 || (rc == 0 && one_arg(argv[i], i + 1 < argc ? argv[i + 1] : NULL, o, err)))
             return -1;
+        i += rc == 0; /* one_arg's flags all take a value */
+    }
     if (!o->listen[0])
         return lp_err_set(err, "--listen tcp://HOST:PORT is required");
     if (!o->name[0] && (gethostname(o->name, sizeof o->name) != 0 || !o->name[0]))

@@ -44,6 +44,7 @@ static int resolve_ctx(const lp_plan_model *pm, uint32_t n_ctx)
 typedef struct shard_need {
     uint64_t weights, kv, buffers;
     int n_ctx, n_threads;
+    lp_attn_opts attn; /* the worker's -fa, -ctk, -ctv */
 } shard_need;
 
 static int check_model(const lp_gguf *g, const Lp__LoadShard *ls, const char *path,
@@ -90,9 +91,11 @@ static int check_fit(const wk_compute *c, const lp_plan_model *pm, const Lp__Loa
     need->n_ctx = resolve_ctx(pm, ls->n_ctx);
     need->n_threads = ls->n_threads ? (int)ls->n_threads : c->ctx->opts.n_threads;
     need->weights = lp_plan_weight_bytes(pm, first, last);
-    need->kv = lp_plan_kv_bytes(pm, first, last, need->n_ctx, (int)ls->n_slots);
-    need->buffers = lp_plan_run_bytes(pm, first, last, (int)ls->n_batch, need->n_ctx,
-                                      need->n_threads);
+    need->attn = c->ctx->opts.attn;
+    need->kv = lp_plan_kv_bytes_attn(pm, first, last, need->n_ctx, (int)ls->n_slots,
+                                     &need->attn);
+    need->buffers = lp_plan_run_bytes_attn(pm, first, last, (int)ls->n_batch, need->n_ctx,
+                                           need->n_threads, &need->attn);
     uint64_t limit = c->ctx->opts.mem_limit;
     const char *what = "--mem-limit";
     lp_sysinfo si;
@@ -173,6 +176,7 @@ static lp_shard *open_shard(const Lp__LoadShard *ls, const char *path, const sha
     o.n_ctx = need->n_ctx;
     o.n_batch = (int)ls->n_batch;
     o.n_slots = (int)ls->n_slots;
+    o.attn = need->attn;
     lp_shard *s = lp_shard_open(path, &o, err);
     if (!s)
         return NULL;

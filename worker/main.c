@@ -43,7 +43,9 @@ static void usage(FILE *f)
             "  --cache-dir DIR         where streamed shard files are kept\n"
             "                          (default: ~/.cache/layerpool/shards)\n"
             "  --name NAME             name in logs and errors (default: host name)\n"
-            "  --session-ttl SECONDS   free sessions idle this long (default 600; 0 = never)\n");
+            "  --session-ttl SECONDS   free sessions idle this long (default 600; 0 = never)\n"
+            "  -fa, --flash-attn       flash attention (llama.cpp's -fa; V stored by position)\n"
+            "  -ctk, -ctv TYPE         K / V cache type: f16 (default) or q8_0 (V: needs -fa)\n");
 }
 
 typedef struct sockets {

@@ -37,6 +37,7 @@ typedef struct wk_opts {
     char cache_dir[4096]; /* --cache-dir */
     char name[64];        /* --name, default the host name */
     int session_ttl_s;    /* --session-ttl; 0 = sessions never expire */
+    lp_attn_opts attn;    /* -fa, -ctk, -ctv: every shard this worker loads */
 } wk_opts;
 
 /* Counters the compute thread publishes and the control thread reports. */
