@@ -201,8 +201,95 @@ GEMM_INLINE void prep_scales(size_t bx, int64_t n, const uint8_t *const *w, void
         _mm_storeu_ps(ws + 4 * b, f16x4(w, (size_t)b * bx));
 }
 
-/* q4_0x8's order: per output one chain r = fma(total, d, r). */
-GEMM_INLINE void tile_x8(const gemm_tile_args *t, float *out)
+/* ---- q4_0x8's order: per output one chain r = fma(total, d, r) --------
+ * With prepared rows (the usual case) a tile's sixteen block totals come
+ * straight out of eight VPDPBUSD, lane 4t + r for row r and activation t:
+ * step j multiplies every row's dword j (values 4j..4j+3, as signed
+ * w = u - 8, broadcast per 128-bit lane) with every activation's dword j
+ * made unsigned (a + 128), the lanes starting from -128 * sum(w) of
+ * their row. So each lane is sum(w * a), exactly, as ggml's total. */
+
+typedef struct x8_prep {
+    int32_t w[8][4]; /* w[j][r]: row r's signed values 4j..4j+3 */
+    int32_t bias[4]; /* -128 * the sum of row r's values */
+    float d[4];      /* row r's scale */
+} x8_prep;
+
+GEMM_INLINE void prep_x8(int64_t n, const uint8_t *const *w, void *out)
+{
+    x8_prep *p = out;
+    /* Lane 4j + r of the result: dword j of row r, rows 0-1 from the first
+     * source and 2-3 from the second. */
+    __m512i idx[2];
+    for (int h = 0; h < 2; h++) {
+        int32_t v[16];
+        for (int j = 0; j < 4; j++)
+            for (int r = 0; r < 4; r++)
+                v[4 * j + r] = (r < 2 ? 8 * r : 16 + 8 * (r - 2)) + 4 * h + j;
+        idx[h] = _mm512_loadu_si512(v);
+    }
+    for (int64_t b = 0; b < n / 32; b++) {
+        __m256i v[4];
+        for (int r = 0; r < 4; r++) {
+            const __m256i u = lp_nibbles32(w[r] + b * BLK_Q4 + 2);
+            const int32_t sum = (int32_t)lp_hsum_epi32_256(_mm256_sad_epu8(u, _mm256_setzero_si256()));
+            p[b].bias[r] = -128 * (sum - 256);
+            v[r] = _mm256_sub_epi8(u, _mm256_set1_epi8(8));
+        }
+        const __m512i r01 = lp_join256(v[0], v[1]), r23 = lp_join256(v[2], v[3]);
+        _mm512_storeu_si512(&p[b].w[0][0], _mm512_permutex2var_epi32(r01, idx[0], r23));
+        _mm512_storeu_si512(&p[b].w[4][0], _mm512_permutex2var_epi32(r01, idx[1], r23));
+        _mm_storeu_ps(p[b].d, f16x4(w, (size_t)b * BLK_Q4));
+    }
+}
+
+GEMM_INLINE void tile_x8_prep(const gemm_tile_args *t, float *out)
+{
+    const x8_prep *p = t->prep;
+    const uint8_t *const *a = t->a;
+    const __m512i flip = _mm512_set1_epi8((char)0x80);
+    /* Lane 4t + r: activation t's dword j (t 0-1 from a01, 2-3 from a23). */
+    __m512i idx[8];
+    for (int j = 0; j < 8; j++) {
+        int32_t v[16];
+        for (int e = 0; e < 16; e++)
+            v[e] = (e / 4 < 2 ? 8 * (e / 4) : 16 + 8 * (e / 4 - 2)) + j;
+        idx[j] = _mm512_loadu_si512(v);
+    }
+    const __m512i it = _mm512_setr_epi32(0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2, 3, 3, 3, 3);
+    __m512 acc = _mm512_setzero_ps();
+    for (int64_t b = 0; b < t->n / 32; b++) {
+        const uint8_t *y[4];
+        for (int i = 0; i < 4; i++)
+            y[i] = a[i] + b * BLK + 2;
+        const __m512i a01 = _mm512_xor_si512(lp_join256(lp_ld256(y[0]), lp_ld256(y[1])), flip);
+        const __m512i a23 = _mm512_xor_si512(lp_join256(lp_ld256(y[2]), lp_ld256(y[3])), flip);
+        /* Two chains (even and odd j) halve the latency; integer adds,
+         * so the total is the same. */
+        __m512i s2[2] = {_mm512_broadcast_i32x4(lp_ld128(p[b].bias)), _mm512_setzero_si512()};
+        for (int j = 0; j < 8; j++) {
+            const __m512i aj = _mm512_permutex2var_epi32(a01, idx[j], a23);
+            const __m512i wj = _mm512_broadcast_i32x4(lp_ld128(p[b].w[j]));
+#if defined(__AVX512VNNI__)
+            s2[j % 2] = _mm512_dpbusd_epi32(s2[j % 2], aj, wj);
+#else
+            s2[j % 2] = _mm512_add_epi32(s2[j % 2], lp_z_dot_u8s8(aj, wj));
+#endif
+        }
+        const __m512i s = _mm512_add_epi32(s2[0], s2[1]);
+        const __m512 wd = _mm512_broadcast_f32x4(_mm_loadu_ps(p[b].d));
+        const __m512 ad = _mm512_permutexvar_ps(it, _mm512_castps128_ps512(f16x4(a, (size_t)b * BLK)));
+        acc = _mm512_fmadd_ps(_mm512_cvtepi32_ps(s), _mm512_mul_ps(wd, ad), acc);
+    }
+    float v[16];
+    _mm512_storeu_ps(v, acc);
+    for (int e = 0; e < 16; e++)
+        out[(e % 4) * GEMM_TILE_MAX + e / 4] = v[e];
+}
+
+/* Without prepared rows (too long for the buffer): the lanes of each
+ * output's block as vec_dot has them, reduced to totals by totals16. */
+GEMM_INLINE void tile_x8_raw(const gemm_tile_args *t, float *out)
 {
     const uint8_t *const *w = t->w, *const *a = t->a;
     /* Row and activation of each element of totals16. */
@@ -265,7 +352,15 @@ static void tile_q4_0_42(const gemm_tile_args *t, float *out)
 
 static void tile_q4_0x8_44(const gemm_tile_args *t, float *out)
 {
-    tile_x8(t, out);
+    if (t->prep)
+        tile_x8_prep(t, out);
+    else
+        tile_x8_raw(t, out);
+}
+
+static void prep_q4_0x8(int64_t n, const uint8_t *const *w, void *prep)
+{
+    prep_x8(n, w, prep);
 }
 
 #define GEMM_ENTRY(NAME, ...)                                                              \
@@ -278,7 +373,8 @@ static void tile_q4_0x8_44(const gemm_tile_args *t, float *out)
 
 GEMM_ENTRY(gemm_q8_0, LEG_RM, LEG_RN, tile_q8_0_44, 2, tile_q8_0_42, prep_q8_0, 32, 16)
 GEMM_ENTRY(gemm_q4_0, LEG_RM, LEG_RN, tile_q4_0_44, 2, tile_q4_0_42, prep_q4_0, 32, 16)
-GEMM_ENTRY(gemm_q4_0x8, LEG_RM, LEG_RN, tile_q4_0x8_44, 0, NULL, NULL, 0, 0)
+GEMM_ENTRY(gemm_q4_0x8, LEG_RM, LEG_RN, tile_q4_0x8_44, 0, NULL, prep_q4_0x8, 32,
+           sizeof(x8_prep))
 
 static void fill_gemm_legacy(lp_kernels *k)
 {

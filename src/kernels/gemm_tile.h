@@ -25,7 +25,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-enum { GEMM_TILE_MAX = 8, GEMM_PREP_BYTES = 48 << 10 };
+enum { GEMM_TILE_MAX = 8, GEMM_PREP_BYTES = 96 << 10 };
 
 typedef struct gemm_tile_args {
     int64_t n;
