@@ -13,6 +13,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "sysinfo.h"
+
 static int worker_binary(char *out, size_t cap, lp_err *err)
 {
     const char *env = getenv("LP_WORKER_BIN");
@@ -31,7 +33,16 @@ static int worker_binary(char *out, size_t cap, lp_err *err)
     return 0;
 }
 
-static pid_t spawn(const char *bin, char *const argv[], int *out_fd, lp_err *err)
+/* Where one child runs: on a CPU set of its own (NULL: where we may) and
+ * with which environment (NULL: ours). Prepared before the fork, since a
+ * child of a threaded process may only make async-signal-safe calls. */
+typedef struct child_place {
+    const cpu_set_t *cpus;
+    char *const *env_no_pin; /* ours with LP_NO_PIN=1; NULL: ours as it is */
+} child_place;
+
+static pid_t spawn(const char *bin, char *const argv[], const child_place *at, int *out_fd,
+                   lp_err *err)
 {
     int p[2];
     if (pipe(p) != 0) {
@@ -55,7 +66,13 @@ static pid_t spawn(const char *bin, char *const argv[], int *out_fd, lp_err *err
         dup2(p[1], STDOUT_FILENO);
         close(p[0]);
         close(p[1]);
-        execv(bin, argv);
+        char *const *env = environ;
+        /* A set the kernel refuses (a container's policy) leaves the child
+         * where we run, beside the others: then it must not pin either. */
+        if (at->env_no_pin &&
+            (!at->cpus || sched_setaffinity(0, sizeof *at->cpus, at->cpus) != 0))
+            env = at->env_no_pin;
+        execve(bin, argv, env);
         _exit(127);
     }
     close(p[1]);
@@ -92,10 +109,10 @@ static int read_endpoint(int fd, char *control, size_t cap, lp_err *err)
     return 0;
 }
 
-pid_t lp_local_worker_spawn(const char *listen, const char *data, int threads,
-                            const char *mem_limit, const char *name,
-                            const char *const *extra_args, char *control, size_t cap,
-                            int *out_fd, lp_err *err)
+static pid_t spawn_placed(const char *listen, const char *data, int threads,
+                          const char *mem_limit, const char *name,
+                          const char *const *extra_args, const child_place *at, char *control,
+                          size_t cap, int *out_fd, lp_err *err)
 {
     char bin[4096], targ[16];
     if (worker_binary(bin, sizeof bin, err) != 0)
@@ -121,7 +138,7 @@ pid_t lp_local_worker_spawn(const char *listen, const char *data, int threads,
     for (int i = 0; extra_args && extra_args[i] && k < 31; i++)
         argv[k++] = (char *)extra_args[i];
     argv[k] = NULL;
-    pid_t pid = spawn(bin, argv, out_fd, err);
+    pid_t pid = spawn(bin, argv, at, out_fd, err);
     if (pid > 0 && read_endpoint(*out_fd, control, cap, err) != 0) {
         kill(pid, SIGKILL);
         waitpid(pid, NULL, 0);
@@ -131,6 +148,61 @@ pid_t lp_local_worker_spawn(const char *listen, const char *data, int threads,
     return pid;
 }
 
+pid_t lp_local_worker_spawn(const char *listen, const char *data, int threads,
+                            const char *mem_limit, const char *name,
+                            const char *const *extra_args, char *control, size_t cap,
+                            int *out_fd, lp_err *err)
+{
+    return spawn_placed(listen, data, threads, mem_limit, name, extra_args,
+                        &(child_place){NULL, NULL}, control, cap, out_fd, err);
+}
+
+static bool no_pin_asked(void)
+{
+    const char *off = getenv("LP_NO_PIN");
+    return off && *off && strcmp(off, "0") != 0; /* as pool.c reads it */
+}
+
+lp_local_place lp_local_workers_place(int n, int threads, cpu_set_t *cpus)
+{
+    if (n < 2 || n > LP_LOCAL_MAX || no_pin_asked())
+        return LP_LOCAL_INHERIT; /* one pool alone pins as it would anyway */
+    int order[CPU_SETSIZE];
+    const int n_order = lp_cpu_order(order, CPU_SETSIZE);
+    const int per = threads > 0 ? threads : 1;
+    const long need = (long)n * per;
+    /* The first lp_cpu_physical_cores() entries of the order are on cores
+     * of their own: a thread each there shares no core with another
+     * worker's. Past them, distinct CPUs still keep pins apart. */
+    if (need > lp_cpu_physical_cores() && (need > lp_cpu_usable() || need > n_order))
+        return LP_LOCAL_NO_PIN;
+    for (int i = 0; i < n; i++) {
+        CPU_ZERO(&cpus[i]);
+        for (int j = 0; j < per; j++)
+            CPU_SET(order[i * per + j], &cpus[i]);
+    }
+    return LP_LOCAL_OWN_CPUS;
+}
+
+/* Our environment with LP_NO_PIN=1 in front (any other LP_NO_PIN left
+ * out), or NULL when out of memory. The caller frees the array only. */
+static char **env_with_no_pin(void)
+{
+    size_t n = 0;
+    while (environ[n])
+        n++;
+    char **env = malloc(sizeof *env * (n + 2));
+    if (!env)
+        return NULL;
+    size_t k = 0;
+    env[k++] = (char *)"LP_NO_PIN=1";
+    for (size_t i = 0; i < n; i++)
+        if (strncmp(environ[i], "LP_NO_PIN=", 10) != 0)
+            env[k++] = environ[i];
+    env[k] = NULL;
+    return env;
+}
+
 int lp_local_workers_start(lp_local_workers *lw, int n, int threads, const char *mem_limit,
                            lp_err *err)
 {
@@ -138,18 +210,26 @@ int lp_local_workers_start(lp_local_workers *lw, int n, int threads, const char 
     memset(lw, 0, sizeof *lw);
     if (n < 1 || n > LP_LOCAL_MAX)
         return lp_err_set(err, "local workers: %d is outside 1..%d", n, LP_LOCAL_MAX);
-    for (int i = 0; i < n; i++) {
+    lw->place = lp_local_workers_place(n, threads, lw->cpus);
+    char **env = lw->place == LP_LOCAL_INHERIT ? NULL : env_with_no_pin();
+    if (lw->place != LP_LOCAL_INHERIT && !env)
+        return lp_err_set(err, "local workers: out of memory");
+    int rc = 0;
+    for (int i = 0; i < n && rc == 0; i++) {
+        child_place at = {lw->place == LP_LOCAL_OWN_CPUS ? &lw->cpus[i] : NULL, env};
         snprintf(name, sizeof name, "local-%d", i);
-        lw->pid[i] = lp_local_worker_spawn("tcp://127.0.0.1:0", NULL, threads, mem_limit, name,
-                                           NULL, lw->control[i], sizeof lw->control[i],
-                                           &lw->out_fd[i], err);
+        lw->pid[i] = spawn_placed("tcp://127.0.0.1:0", NULL, threads, mem_limit, name, NULL,
+                                  &at, lw->control[i], sizeof lw->control[i], &lw->out_fd[i],
+                                  err);
         if (lw->pid[i] < 0) {
             lp_local_workers_stop(lw);
-            return -1;
+            rc = -1;
+        } else {
+            lw->n = i + 1;
         }
-        lw->n = i + 1;
     }
-    return 0;
+    free(env);
+    return rc;
 }
 
 static bool reaped_within(pid_t pid, int ms)
