@@ -15,6 +15,7 @@
 #include "pool.h"
 #include "serve_http.h"
 #include "serve_hub.h"
+#include "sysinfo.h"
 
 typedef struct serve_opts {
     const char *config, *listen, *model, *chat_template;
@@ -55,7 +56,7 @@ static void jc_free(job_ctx *jc)
 
 static int parse(int argc, char **argv, serve_opts *o)
 {
-    *o = (serve_opts){.queue = 16, .threads = 1};
+    *o = (serve_opts){.queue = 16, .threads = 0}; /* 0: -t not given */
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v;
         if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
@@ -64,7 +65,9 @@ static int parse(int argc, char **argv, serve_opts *o)
                    "  --listen       HTTP address (default: the config's, else 127.0.0.1:8080)\n"
                    "  --model        serve this GGUF instead of the config's\n"
                    "  --queue N      requests that may wait beyond the pool's sessions (16)\n"
-                   "  -t N           threads per local worker (default 1)\n");
+                   "  -t N           threads per local worker (default: the physical cores we\n"
+                   "                 may use / the [local] workers, at least 1; a config's\n"
+                   "                 threads = wins)\n");
             return 1;
         }
         if (!(v = arg_next(argc, argv, &i)))
@@ -211,6 +214,19 @@ static lp_config *load_config(const serve_opts *o, lp_err *err)
     return cfg;
 }
 
+/* Threads per local worker: -t, else this machine's physical cores shared
+ * out among the [local] workers (more threads than cores in all would only
+ * take turns on them), as coord run --local-workers does. */
+static int local_threads(const serve_opts *o, const lp_config *cfg)
+{
+    if (o->threads > 0)
+        return (int)o->threads;
+    if (!cfg->local)
+        return 1; /* remote workers run their own -t */
+    int share = lp_cpu_physical_cores() / (cfg->n_workers > 1 ? cfg->n_workers : 1);
+    return share > 1 ? share : 1;
+}
+
 static const char *model_name(const pool *p)
 {
     const char *slash = strrchr(p->cfg->model_path, '/');
@@ -235,7 +251,7 @@ int cmd_serve(int argc, char **argv)
         fprintf(stderr, "coord serve: loading %s on %d worker%s\n", cfg->model_path,
                 cfg->n_workers, cfg->n_workers > 1 ? "s" : "");
         int sessions = cfg->sessions;
-        if (pool_up(&p, cfg, (int)o.threads, &err) == 0 &&
+        if (pool_up(&p, cfg, local_threads(&o, cfg), &err) == 0 &&
             (hub = sv_hub_new(sessions + (int)o.queue, &err))) {
             sv_hub_publish(hub, p.cl);
             sv_http_opts ho = {.listen = p.cfg->listen[0] ? p.cfg->listen : "127.0.0.1:8080",
