@@ -37,23 +37,9 @@
 #include "quant.h"
 #include "quant_test_layouts.h"
 #include "support.h"
+#include "support_rng.h"
 
 /* ---- random data ------------------------------------------------------ */
-
-typedef struct { uint64_t s; } rng;
-
-static uint64_t rng_next(rng *r)
-{
-    r->s ^= r->s >> 12;
-    r->s ^= r->s << 25;
-    r->s ^= r->s >> 27;
-    return r->s * UINT64_C(2685821657736338717);
-}
-
-static float rng_sym(rng *r) /* [-1, 1) */
-{
-    return (float)(rng_next(r) >> 40) * 0x1p-23f - 1.0f;
-}
 
 typedef enum { DATA_RANDOM, DATA_EXTREME } data_mode;
 

@@ -32,29 +32,9 @@
 #include "kernels/kernels.h"
 #include "kernels/q4_0x8.h"
 #include "quant.h"
+#include "support_rng.h"
 
 /* ---- random rows ------------------------------------------------------ */
-
-typedef struct { uint64_t s; } rng;
-
-static uint64_t rng_next(rng *r)
-{
-    /* xorshift64*: plenty for test data, deterministic across runs. */
-    r->s ^= r->s >> 12;
-    r->s ^= r->s << 25;
-    r->s ^= r->s >> 27;
-    return r->s * UINT64_C(2685821657736338717);
-}
-
-static float rng_unit(rng *r) /* [0, 1) */
-{
-    return (float)(rng_next(r) >> 40) * 0x1p-24f;
-}
-
-static float rng_sym(rng *r) /* [-1, 1) */
-{
-    return 2.0f * rng_unit(r) - 1.0f;
-}
 
 /* A scale of realistic size: |v| log-uniform in [1e-3, 1e-1], random sign. */
 static lp_half rng_scale(rng *r)
