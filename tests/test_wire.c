@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "support_wire.h"
 #include "wire.h"
 
 /* ---- lp_wire_check on crafted envelopes --------------------------------- */
@@ -26,23 +27,7 @@ typedef struct fwd_msg {
 static Lp__Envelope *fwd_tokens(fwd_msg *m)
 {
     memset(m, 0, sizeof *m);
-    lp__envelope__init(&m->env);
-    lp__forward__init(&m->f);
-    m->env.version = LP_PROTOCOL_VERSION;
-    m->env.body_case = LP__ENVELOPE__BODY_FORWARD;
-    m->env.forward = &m->f;
-    m->f.n_tokens = 4;
-    m->f.n_token_ids = 4;
-    m->f.token_ids = m->toks;
-    return &m->env;
-}
-
-static void expect_refused(const Lp__Envelope *e, const char *needle)
-{
-    lp_err err = {0};
-    assert_int_equal(lp_wire_check(e, &err), -1);
-    if (!strstr(err.msg, needle))
-        fail_msg("error '%s' does not mention '%s'", err.msg, needle);
+    return wire_forward(&m->env, &m->f, m->toks, 4);
 }
 
 static void test_check_forward(void **state)
@@ -53,13 +38,13 @@ static void test_check_forward(void **state)
     assert_int_equal(lp_wire_check(fwd_tokens(&m), &err), 0);
 
     fwd_tokens(&m)->forward->n_tokens = 0;
-    expect_refused(&m.env, "n_tokens 0");
+    wire_refused(&m.env, "n_tokens 0");
     fwd_tokens(&m)->forward->n_tokens = LP_WIRE_MAX_TOKENS + 1;
-    expect_refused(&m.env, "n_tokens");
+    wire_refused(&m.env, "n_tokens");
     fwd_tokens(&m)->forward->n_token_ids = 3;
-    expect_refused(&m.env, "3 token ids for n_tokens 4");
+    wire_refused(&m.env, "3 token ids for n_tokens 4");
     fwd_tokens(&m)->forward->pos0 = INT32_MAX - 2;
-    expect_refused(&m.env, "overflows");
+    wire_refused(&m.env, "overflows");
 
     /* hidden states instead of ids: whole rows of the dtype only */
     fwd_tokens(&m);
@@ -67,26 +52,26 @@ static void test_check_forward(void **state)
     m.f.hidden = (ProtobufCBinaryData){.len = sizeof m.hidden, .data = (uint8_t *)m.hidden};
     assert_int_equal(lp_wire_check(&m.env, &err), 0);
     m.f.hidden.len = 4 * 8 * 4 - 4; /* 31 floats over 4 tokens */
-    expect_refused(&m.env, "not 4 whole rows");
+    wire_refused(&m.env, "not 4 whole rows");
     m.f.hidden.len = 4 * 6; /* 4 rows of 6 bytes: whole f32 rows? no, 1.5 floats */
-    expect_refused(&m.env, "whole rows");
+    wire_refused(&m.env, "whole rows");
     m.f.hidden.len = sizeof m.hidden;
     m.f.dtype = (Lp__HiddenDtype)9;
-    expect_refused(&m.env, "unknown hidden dtype 9");
+    wire_refused(&m.env, "unknown hidden dtype 9");
     m.f.dtype = LP__HIDDEN_DTYPE__HIDDEN_F16;
     assert_int_equal(lp_wire_check(&m.env, &err), 0);
 
     fwd_tokens(&m)->forward->hidden = (ProtobufCBinaryData){.len = 16, .data = (uint8_t *)m.hidden};
-    expect_refused(&m.env, "got both");
+    wire_refused(&m.env, "got both");
     fwd_tokens(&m)->forward->n_token_ids = 0;
-    expect_refused(&m.env, "got neither");
+    wire_refused(&m.env, "got neither");
 
     fwd_tokens(&m)->forward->top_logprobs = LP_WIRE_MAX_TOP + 1;
-    expect_refused(&m.env, "top_logprobs");
+    wire_refused(&m.env, "top_logprobs");
     uint64_t us[LP_WIRE_MAX_HOPS + 1] = {0};
     fwd_tokens(&m)->forward->n_compute_us = LP_WIRE_MAX_HOPS + 1;
     m.f.compute_us = us;
-    expect_refused(&m.env, "hops");
+    wire_refused(&m.env, "hops");
     /* sampling parameters are validated as the sampler would */
     Lp__SamplingParams sp;
     lp_sampler_params greedy;
@@ -95,11 +80,11 @@ static void test_check_forward(void **state)
     int32_t hist[2] = {1, 2};
     fwd_tokens(&m)->forward->n_history = 2;
     m.f.history = hist;
-    expect_refused(&m.env, "history without sampling");
+    wire_refused(&m.env, "history without sampling");
     m.f.sampling = &sp;
     assert_int_equal(lp_wire_check(&m.env, &err), 0);
     sp.top_p = 0;
-    expect_refused(&m.env, "top_p");
+    wire_refused(&m.env, "top_p");
 }
 
 static void test_sampling_round_trip(void **state)
@@ -149,21 +134,21 @@ static void test_check_load_shard(void **state)
     lp_err err = {0};
     assert_int_equal(lp_wire_check(load(&m), &err), 0);
     load(&m)->load_shard->model_id.len = 31;
-    expect_refused(&m.env, "model_id is 31 bytes");
+    wire_refused(&m.env, "model_id is 31 bytes");
     load(&m)->load_shard->shard_id = (ProtobufCBinaryData){.len = 32, .data = m.id};
-    expect_refused(&m.env, "got both");
+    wire_refused(&m.env, "got both");
     load(&m)->load_shard->model_path = "";
-    expect_refused(&m.env, "got neither");
+    wire_refused(&m.env, "got neither");
     load(&m)->load_shard->first_layer = 3;
-    expect_refused(&m.env, "empty layer range [3, 3)");
+    wire_refused(&m.env, "empty layer range [3, 3)");
     load(&m)->load_shard->n_slots = 0;
-    expect_refused(&m.env, "out of range");
+    wire_refused(&m.env, "out of range");
     load(&m)->load_shard->result_endpoint = "";
-    expect_refused(&m.env, "result_endpoint");
+    wire_refused(&m.env, "result_endpoint");
     char *longpath = calloc(1, LP_WIRE_MAX_STR + 8);
     memset(longpath, 'a', LP_WIRE_MAX_STR + 7);
     load(&m)->load_shard->model_path = longpath;
-    expect_refused(&m.env, "longer than");
+    wire_refused(&m.env, "longer than");
     free(longpath);
 }
 
@@ -187,19 +172,19 @@ static void test_check_chunk(void **state)
     lp_err err = {0};
     assert_int_equal(lp_wire_check(&e, &err), 0);
     c.offset = 85;
-    expect_refused(&e, "outside the 100-byte file");
+    wire_refused(&e, "outside the 100-byte file");
     c.offset = UINT64_MAX - 4; /* offset + len wraps around */
-    expect_refused(&e, "outside");
+    wire_refused(&e, "outside");
     c.offset = 10;
-    expect_refused(&e, "does not end the file");
+    wire_refused(&e, "does not end the file");
     c.last = false;
     assert_int_equal(lp_wire_check(&e, &err), 0);
     c.chunk_hash.len = 20;
-    expect_refused(&e, "chunk_hash is 20 bytes");
+    wire_refused(&e, "chunk_hash is 20 bytes");
     c.chunk_hash.len = 32;
     c.data.len = LP_WIRE_CHUNK + 1;
     c.total_size = UINT64_MAX / 2;
-    expect_refused(&e, "at most");
+    wire_refused(&e, "at most");
 }
 
 static void test_check_version_and_body(void **state)
@@ -208,7 +193,7 @@ static void test_check_version_and_body(void **state)
     Lp__Envelope e;
     lp__envelope__init(&e);
     e.version = LP_PROTOCOL_VERSION;
-    expect_refused(&e, "without a body");
+    wire_refused(&e, "without a body");
     Lp__Heartbeat hb;
     lp__heartbeat__init(&hb);
     e.body_case = LP__ENVELOPE__BODY_HEARTBEAT;
@@ -216,10 +201,10 @@ static void test_check_version_and_body(void **state)
     lp_err err = {0};
     assert_int_equal(lp_wire_check(&e, &err), 0);
     e.version = 7;
-    expect_refused(&e, "protocol version 7 from the peer, but this side speaks version 1");
+    wire_refused(&e, "protocol version 7 from the peer, but this side speaks version 1");
     e.version = LP_PROTOCOL_VERSION;
     e.heartbeat = NULL;
-    expect_refused(&e, "missing");
+    wire_refused(&e, "missing");
 }
 
 static void test_hidden_bytes(void **state)

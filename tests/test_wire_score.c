@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "support_wire.h"
 #include "wire.h"
 
 typedef struct msg {
@@ -25,15 +26,8 @@ typedef struct msg {
 static Lp__Envelope *scoring_step(msg *m)
 {
     memset(m, 0, sizeof *m);
-    lp__envelope__init(&m->env);
-    lp__forward__init(&m->f);
-    m->env.version = LP_PROTOCOL_VERSION;
-    m->env.body_case = LP__ENVELOPE__BODY_FORWARD;
-    m->env.forward = &m->f;
+    wire_forward(&m->env, &m->f, m->toks, 8);
     m->f.pos0 = 10;
-    m->f.n_tokens = 8;
-    m->f.n_token_ids = 8;
-    m->f.token_ids = m->toks;
     m->f.score_pos = 14;
     m->f.n_score_targets = 3;
     m->f.score_targets = m->targets;
@@ -58,55 +52,41 @@ static Lp__Envelope *score_result(msg *m, size_t n_nll, size_t n_top, size_t row
     return &m->env;
 }
 
-static void expect(const Lp__Envelope *e, const char *needle)
-{
-    lp_err err = {0};
-    int rc = lp_wire_check(e, &err);
-    if (!needle) {
-        if (rc != 0)
-            fail_msg("refused: %s", err.msg);
-        return;
-    }
-    assert_int_equal(rc, -1);
-    if (!strstr(err.msg, needle))
-        fail_msg("error '%s' does not mention '%s'", err.msg, needle);
-}
-
 static void test_forward(void **state)
 {
     (void)state;
     msg m;
-    expect(scoring_step(&m), NULL);
+    wire_accepted(scoring_step(&m));
     scoring_step(&m)->forward->n_score_targets = 4; /* 14..17: the step's end */
-    expect(&m.env, NULL);
+    wire_accepted(&m.env);
     scoring_step(&m)->forward->n_score_targets = 5;
-    expect(&m.env, "outside the step's 10..17");
+    wire_refused(&m.env, "outside the step's 10..17");
     scoring_step(&m)->forward->score_pos = 9;
-    expect(&m.env, "outside the step");
+    wire_refused(&m.env, "outside the step");
     scoring_step(&m)->forward->n_score_targets = 9;
-    expect(&m.env, "outside the step");
+    wire_refused(&m.env, "outside the step");
     scoring_step(&m)->forward->score_pos = 0xFFFFFFFFu; /* no wrap-around */
-    expect(&m.env, "outside the step");
+    wire_refused(&m.env, "outside the step");
     scoring_step(&m)->forward->n_score_targets = 0; /* not scoring at all */
-    expect(&m.env, NULL);
+    wire_accepted(&m.env);
     m.f.score_rows = true;
-    expect(&m.env, "score_rows without positions");
+    wire_refused(&m.env, "score_rows without positions");
     scoring_step(&m);
     lp__sampling_params__init(&m.sp);
     m.sp.top_p = 1;
     m.f.sampling = &m.sp;
-    expect(&m.env, "both scoring and sampling");
+    wire_refused(&m.env, "both scoring and sampling");
 }
 
 static void test_result(void **state)
 {
     (void)state;
     msg m;
-    expect(score_result(&m, 3, 3, 0), NULL);
-    expect(score_result(&m, 0, 0, sizeof m.rows), NULL);
-    expect(score_result(&m, 3, 2, 0), "3 scores but 2 top tokens");
-    expect(score_result(&m, 0, 0, 7), "not whole floats");
-    expect(score_result(&m, 2, 2, 8), "next to scores");
+    wire_accepted(score_result(&m, 3, 3, 0));
+    wire_accepted(score_result(&m, 0, 0, sizeof m.rows));
+    wire_refused(score_result(&m, 3, 2, 0), "3 scores but 2 top tokens");
+    wire_refused(score_result(&m, 0, 0, 7), "not whole floats");
+    wire_refused(score_result(&m, 2, 2, 8), "next to scores");
 }
 
 int main(void)
