@@ -13,20 +13,8 @@
 #include <string.h>
 
 #include "support.h"
+#include "support_ids.h"
 #include "support_ref.h"
-
-static int parse_ids(const char *s, int32_t *ids, int cap)
-{
-    int n = 0;
-    while (*s && *s != '\n' && n < cap) {
-        char *end;
-        ids[n++] = (int32_t)strtol(s, &end, 10);
-        if (end == s)
-            return -1;
-        s = *end == ',' ? end + 1 : end;
-    }
-    return n;
-}
 
 /* Returns false when the model has fewer layers than workers (coord says so). */
 static bool run_pool(const char *stem, const ref_case *c, int n_workers)
@@ -50,7 +38,7 @@ static bool run_pool(const char *stem, const ref_case *c, int n_workers)
     while (*line && !(*line >= '0' && *line <= '9'))
         line = strchr(line, '\n') ? strchr(line, '\n') + 1 : line + strlen(line);
     int32_t ids[64];
-    int n = parse_ids(line, ids, 64);
+    int n = lp_test_parse_ids(line, ids, 64);
     bool noise;
     int bad = ref_greedy_mismatch(c, ids, n, &noise);
     if (bad >= 0 || noise)

@@ -19,6 +19,7 @@
 #include "quant.h"
 #include "quantize.h"
 #include "support.h"
+#include "support_ids.h"
 #include "support_ref.h"
 
 #define OUT_CAP 65536
@@ -263,19 +264,6 @@ static void test_bf16_and_q8_0_sources(void **state)
     free(out);
 }
 
-static int parse_ids(const char *s, int32_t *ids, int cap)
-{
-    int n = 0;
-    while (*s && *s != '\n' && n < cap) {
-        char *end;
-        ids[n++] = (int32_t)strtol(s, &end, 10);
-        if (end == s)
-            return -1;
-        s = *end == ',' ? end + 1 : end;
-    }
-    return n;
-}
-
 /* Greedy ids of `coord run` (workers > 0: through a local pool). */
 static int greedy(const char *path, const ref_case *c, int workers, int32_t *ids)
 {
@@ -290,7 +278,7 @@ static int greedy(const char *path, const ref_case *c, int workers, int32_t *ids
     snprintf(cmd + k, sizeof cmd - (size_t)k, " 2>/dev/null");
     if (lp_test_run(cmd, out, sizeof out) != 0)
         fail_msg("%s", cmd);
-    return parse_ids(out, ids, 64);
+    return lp_test_parse_ids(out, ids, 64);
 }
 
 /* Our file and llama.cpp's give the same greedy ids, in one process and

@@ -12,25 +12,13 @@
 
 #include "gguf.h"
 #include "support.h"
+#include "support_ids.h"
 #include "support_ref.h"
 #include "tokenizer.h"
 
 static char *coord(char *buf, size_t cap)
 {
     return lp_test_bin(buf, cap, "coord");
-}
-
-static int parse_ids(const char *s, int32_t *ids, int cap)
-{
-    int n = 0;
-    while (*s && *s != '\n' && n < cap) {
-        char *end;
-        ids[n++] = (int32_t)strtol(s, &end, 10);
-        if (end == s)
-            return -1;
-        s = *end == ',' ? end + 1 : end;
-    }
-    return n;
 }
 
 static void run_ref_case(const char *stem, const ref_case *c, int threads, int *noise)
@@ -45,7 +33,7 @@ static void run_ref_case(const char *stem, const ref_case *c, int threads, int *
     snprintf(cmd + k, sizeof cmd - (size_t)k, " 2>/dev/null");
     assert_int_equal(lp_test_run(cmd, out, sizeof out), 0);
     int32_t ids[64];
-    int n = parse_ids(out, ids, 64);
+    int n = lp_test_parse_ids(out, ids, 64);
     bool stop;
     int bad = ref_greedy_mismatch(c, ids, n, &stop);
     if (bad >= 0)
