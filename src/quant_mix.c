@@ -202,12 +202,40 @@ static int count_attention_wv(const lp_gguf *g)
     return n;
 }
 
+static int refuse_ftype(lp_ftype ft, lp_err *err)
+{
+    return lp_err_set(err, "quantize: file type %d is not one we write", (int)ft);
+}
+
+int lp_mix_init_facts(lp_mix *m, lp_ftype ft, const lp_mix_facts *f, lp_err *err)
+{
+    memset(m, 0, sizeof *m);
+    if (!find_ftype(ft))
+        return refuse_ftype(ft, err);
+    const bool qwen2 = !strcmp(f->arch, "qwen2");
+    if (!qwen2 && strcmp(f->arch, "llama") != 0)
+        return lp_err_set(err, "quantize: architecture '%s' is not supported (llama, qwen2 are)",
+                          f->arch);
+    m->ftype = ft;
+    m->n_layer = (int)f->n_layer;
+    m->n_gqa = f->n_head_kv ? (int)(f->n_head / f->n_head_kv) : 0;
+    /* llama.cpp's LLM_TYPE_70B: every 80-layer qwen2, and an 80-layer llama
+     * with grouped kv heads (without, it is the 65B). */
+    m->is_70b = f->n_layer == 80 && (qwen2 || f->n_head != f->n_head_kv);
+    m->has_output = f->has_output;
+    m->n_attention_wv = f->n_attention_wv;
+    /* llama.cpp asserts this: the attn_v mixes count layers by it. */
+    if (f->n_head_kv && m->n_attention_wv != m->n_layer)
+        return lp_err_set(err, "quantize: the model has %d attn_v tensors for %d layers",
+                          m->n_attention_wv, m->n_layer);
+    return 0;
+}
+
 int lp_mix_init(lp_mix *m, lp_ftype ft, const lp_gguf *g, lp_err *err)
 {
     memset(m, 0, sizeof *m);
     if (!find_ftype(ft))
-        return lp_err_set(err, "quantize: file type %d is not one we write", (int)ft);
-    m->ftype = ft;
+        return refuse_ftype(ft, err);
     lp_hparams hp;
     lp_shard_info si;
     if (lp_hparams_read(g, &hp, err) != 0 || lp_shard_info_read(g, &si, err) != 0)
@@ -222,16 +250,11 @@ int lp_mix_init(lp_mix *m, lp_ftype ft, const lp_gguf *g, lp_err *err)
     if (lp_gguf_get_u32(g, key, &n_expert) == 0 && n_expert > 1)
         return lp_err_set(err, "quantize: mixture-of-experts models (%u experts) are not "
                           "supported", n_expert);
-    m->n_layer = (int)hp.n_layer;
-    m->n_gqa = hp.n_head_kv ? (int)(hp.n_head / hp.n_head_kv) : 0;
-    m->is_70b = hp.n_layer == 80 && (hp.arch == LP_ARCH_QWEN2 || hp.n_head != hp.n_head_kv);
-    m->has_output = lp_gguf_find_tensor(g, "output.weight") != NULL;
-    m->n_attention_wv = count_attention_wv(g);
-    /* llama.cpp asserts this: the attn_v mixes count layers by it. */
-    if (hp.n_head_kv && m->n_attention_wv != m->n_layer)
-        return lp_err_set(err, "quantize: the model has %d attn_v tensors for %d layers",
-                          m->n_attention_wv, m->n_layer);
-    return 0;
+    const lp_mix_facts f = {.arch = hp.arch_name, .n_layer = hp.n_layer, .n_head = hp.n_head,
+                            .n_head_kv = hp.n_head_kv,
+                            .has_output = lp_gguf_find_tensor(g, "output.weight") != NULL,
+                            .n_attention_wv = count_attention_wv(g)};
+    return lp_mix_init_facts(m, ft, &f, err);
 }
 
 /* ---- the rules ------------------------------------------------------------ */

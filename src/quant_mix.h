@@ -84,9 +84,23 @@ typedef struct lp_mix {
     int n_fallback;       /* of those, how many their rows forced to another */
 } lp_mix;
 
-/* Reads what the rules need. Refuses (-1, err) architectures other than
- * llama and qwen2, mixtures of experts, shard files, and models whose
- * attn_v count is not their layer count. */
+/* What the rules need to know of a model. */
+typedef struct lp_mix_facts {
+    const char *arch;     /* general.architecture: "llama" or "qwen2" */
+    uint32_t n_layer;
+    uint32_t n_head, n_head_kv;
+    bool has_output;      /* output.weight exists; else it is tied to token_embd */
+    int n_attention_wv;   /* attn_v tensors (fused qkv counts too) */
+} lp_mix_facts;
+
+/* Starts a pass for a model described by its facts (one being made, as
+ * coord synth does, or one read by lp_mix_init). Refuses (-1, err) a file
+ * type we do not write, architectures other than llama and qwen2, and an
+ * attn_v count that is not the layer count. */
+int lp_mix_init_facts(lp_mix *m, lp_ftype ft, const lp_mix_facts *f, lp_err *err);
+
+/* lp_mix_init_facts with the facts read from g. Refuses (-1, err) what it
+ * does, and mixtures of experts and shard files. */
 int lp_mix_init(lp_mix *m, lp_ftype ft, const lp_gguf *g, lp_err *err);
 
 /* How the choice for one tensor came about, for the user. */

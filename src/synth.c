@@ -108,17 +108,14 @@ static int put_metadata(lp_synth *s, lp_err *err)
 
 /* ---- tensors ----------------------------------------------------------- */
 
-/* lp_mix_init reads these from a parsed file; we have the shape instead.
- * llama.cpp calls an 80-layer llama with grouped kv heads (or an 80-layer
- * qwen2) "70B", which gives attn_v more bits. */
-static void init_mix(lp_synth *s)
+/* lp_mix_init reads these from a parsed file; we have the shape instead. */
+static int init_mix(lp_synth *s, lp_err *err)
 {
     const lp_synth_shape *sh = s->sh;
-    s->mix = (lp_mix){.ftype = s->o.ftype, .n_layer = (int)s->n_layer,
-                      .n_gqa = (int)(sh->n_head / sh->n_head_kv),
-                      .is_70b = s->n_layer == 80 &&
-                                (!strcmp(sh->arch, "qwen2") || sh->n_head != sh->n_head_kv),
-                      .has_output = !sh->tied, .n_attention_wv = (int)s->n_layer};
+    const lp_mix_facts f = {.arch = sh->arch, .n_layer = s->n_layer, .n_head = sh->n_head,
+                            .n_head_kv = sh->n_head_kv, .has_output = !sh->tied,
+                            .n_attention_wv = (int)s->n_layer};
+    return lp_mix_init_facts(&s->mix, s->o.ftype, &f, err);
 }
 
 /* Norms, biases and rope factors stay F32 (llama-quantize leaves 1-D
@@ -222,7 +219,8 @@ static int plan_tensors(lp_synth *s, lp_err *err)
     s->n_t = synth_plan_tensors(s->sh, s->n_layer, s->t);
     if (s->sh->rope_factor > 0.0f)
         synth_rope_factors(s->sh, s->rope);
-    init_mix(s);
+    if (init_mix(s, err))
+        return -1;
     for (size_t i = 0; i < s->n_t; i++) {
         synth_tensor *t = &s->t[i];
         t->key = synth_mix(s->o.seed, i);

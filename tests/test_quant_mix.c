@@ -73,12 +73,14 @@ typedef struct mix_case {
 
 /* Visits a model's tensors in llama.cpp's order (outside the blocks, then
  * each block's by name) and checks each choice against llama-quantize's. */
-static void check_mix(const lp_mix *facts, const mix_case *c)
+static void check_mix(const lp_mix_facts *facts, const mix_case *c)
 {
-    lp_mix m = *facts;
+    lp_mix m;
+    lp_ftype ft;
     lp_err err = {0};
     lp_mix_choice ch;
-    assert_int_equal(lp_ftype_parse(c->type, &m.ftype), 0);
+    assert_int_equal(lp_ftype_parse(c->type, &ft), 0);
+    assert_int_equal(lp_mix_init_facts(&m, ft, facts, &err), 0);
     lp_gguf_tensor out = tensor("output.weight", 256, 512);
     lp_gguf_tensor emb = tensor("token_embd.weight", 256, 512);
     assert_int_equal(lp_mix_choose(&m, &out, &ch, &err), 0);
@@ -113,8 +115,9 @@ static void check_mix(const lp_mix *facts, const mix_case *c)
 static void test_mix_80_layers(void **state)
 {
     (void)state;
-    const lp_mix facts = {.n_layer = 80, .n_gqa = 4, .is_70b = true, .has_output = true,
-                          .n_attention_wv = 80};
+    /* arch, layers, heads, kv heads, output.weight, attn_v tensors */
+    const lp_mix_facts llama = {"llama", 80, 4, 1, true, 80};
+    const lp_mix_facts qwen2 = {"qwen2", 80, 8, 2, true, 80};
     const char *m4 = "6666666666556556556556556556556556556556"
                      "5565565565565565565565565565566666666666";
     const char *d4 = "6666666666446446446446446446446446446446"
@@ -134,15 +137,17 @@ static void test_mix_80_layers(void **state)
         {"Q5_K_M", m4, m4, '5', '5', '6'},
         {"Q6_K", R80("6"), R80("6"), '6', '6', '6'},
     };
-    for (size_t i = 0; i < sizeof k / sizeof k[0]; i++)
-        check_mix(&facts, &k[i]);
+    for (size_t i = 0; i < sizeof k / sizeof k[0]; i++) {
+        check_mix(&llama, &k[i]);
+        check_mix(&qwen2, &k[i]);
+    }
 }
 
 /* 32 layers without GQA (8/8 heads), and 20 layers with 8/2. */
 static void test_mix_32_and_20_layers(void **state)
 {
     (void)state;
-    const lp_mix l32 = {.n_layer = 32, .n_gqa = 1, .has_output = true, .n_attention_wv = 32};
+    const lp_mix_facts l32 = {"llama", 32, 8, 8, true, 32};
     const mix_case k32[] = {
         {"Q2_K", R20("3") R5("3") "3333333", R20("3") R5("3") "3333333", '3', '2', '6'},
         {"Q3_K_M", "55444444444444444444444444444444", "55444444444444444444444444444444", '4',
@@ -156,7 +161,7 @@ static void test_mix_32_and_20_layers(void **state)
     };
     for (size_t i = 0; i < sizeof k32 / sizeof k32[0]; i++)
         check_mix(&l32, &k32[i]);
-    const lp_mix l20 = {.n_layer = 20, .n_gqa = 4, .has_output = true, .n_attention_wv = 20};
+    const lp_mix_facts l20 = {"llama", 20, 8, 2, true, 20};
     const mix_case k20[] = {
         {"Q2_K", R20("4"), R20("3"), '3', '2', '6'},
         {"Q3_K_S", R20("3"), R20("3"), '3', '3', '6'},
@@ -254,6 +259,46 @@ static void test_order_and_converts(void **state)
     assert_false(lp_mix_converts(&bias));
 }
 
+/* What lp_mix_init_facts makes of a model's facts: llama.cpp's 70B is an
+ * 80-layer llama with grouped kv heads (without, its 65B) or any 80-layer
+ * qwen2; and what it refuses. */
+static void test_init_facts(void **state)
+{
+    (void)state;
+    static const struct { lp_mix_facts f; int n_gqa; bool is_70b; } k[] = {
+        {{"llama", 80, 64, 8, true, 80}, 8, true},   /* Llama 3 70B */
+        {{"llama", 80, 64, 64, true, 80}, 1, false}, /* LLaMA 65B */
+        {{"qwen2", 80, 64, 64, true, 80}, 1, true},
+        {{"qwen2", 80, 64, 8, false, 80}, 8, true},
+        {{"llama", 79, 64, 8, true, 79}, 8, false},
+        {{"llama", 16, 32, 8, false, 16}, 4, false}, /* Llama 3.2 1B, tied */
+    };
+    for (size_t i = 0; i < sizeof k / sizeof k[0]; i++) {
+        lp_mix m;
+        lp_err err = {0};
+        assert_int_equal(lp_mix_init_facts(&m, LP_FTYPE_Q4_K_M, &k[i].f, &err), 0);
+        assert_int_equal(m.ftype, LP_FTYPE_Q4_K_M);
+        assert_int_equal(m.n_layer, k[i].f.n_layer);
+        assert_int_equal(m.n_gqa, k[i].n_gqa);
+        assert_int_equal(m.is_70b, k[i].is_70b);
+        assert_int_equal(m.has_output, k[i].f.has_output);
+        assert_int_equal(m.n_attention_wv, k[i].f.n_attention_wv);
+        assert_int_equal(m.i_attention_wv + m.i_ffn_down + m.n_chosen + m.n_fallback, 0);
+    }
+    lp_mix m;
+    lp_err err = {0};
+    lp_mix_facts f = {"llama", 80, 64, 8, true, 80};
+    assert_int_equal(lp_mix_init_facts(&m, (lp_ftype)4, &f, &err), -1);
+    assert_non_null(strstr(err.msg, "file type 4"));
+    f.arch = "falcon";
+    assert_int_equal(lp_mix_init_facts(&m, LP_FTYPE_Q8_0, &f, &err), -1);
+    assert_non_null(strstr(err.msg, "architecture 'falcon'"));
+    f.arch = "llama";
+    f.n_attention_wv = 79;
+    assert_int_equal(lp_mix_init_facts(&m, LP_FTYPE_Q8_0, &f, &err), -1);
+    assert_non_null(strstr(err.msg, "79 attn_v tensors for 80 layers"));
+}
+
 static void test_init_reads_the_model(void **state)
 {
     (void)state;
@@ -286,6 +331,7 @@ int main(void)
         cmocka_unit_test(test_mix_32_and_20_layers),
         cmocka_unit_test(test_fallbacks),
         cmocka_unit_test(test_order_and_converts),
+        cmocka_unit_test(test_init_facts),
         cmocka_unit_test(test_init_reads_the_model),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
