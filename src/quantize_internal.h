@@ -8,6 +8,7 @@
 #ifndef LP_QUANTIZE_INTERNAL_H
 #define LP_QUANTIZE_INTERNAL_H
 
+#include <math.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <string.h>
@@ -29,6 +30,22 @@ static inline int lp_qz_nearest_int(float v)
 /* Below this largest magnitude a group counts as all zero (ggml's
  * GROUP_MAX_EPS). */
 #define LP_QZ_GROUP_MAX_EPS 1e-15f
+
+/* The value of largest magnitude in x[0..n), with its sign: the first one
+ * wins a tie, NaNs never win, 0 if nothing beats 0. ggml's symmetric
+ * quantizers (Q4_0, Q5_0, and Q3_K/Q6_K per group and per super-block)
+ * divide by it, so the scale takes its sign. */
+static inline float lp_qz_signed_absmax(const float *x, int n)
+{
+    float amax = 0.0f, max = 0.0f;
+    for (int j = 0; j < n; j++) {
+        if (amax < fabsf(x[j])) {
+            amax = fabsf(x[j]);
+            max = x[j];
+        }
+    }
+    return max;
+}
 
 /* GGML_FP32_TO_FP16 as ggml-base is built (no F16C): round to nearest
  * even, and every NaN becomes the quiet NaN 0x7e00 with its sign. */

@@ -117,14 +117,9 @@ static void q3_K_block(const float *x, lp_block_q3_K *y)
 {
     int8_t L[LP_QK_K];
     float scales[16];
-    float max_scale = 0, amax = 0;
-    for (int j = 0; j < 16; j++) {
+    for (int j = 0; j < 16; j++)
         scales[j] = lp_qz_make_q3(16, 4, x + 16 * j, L + 16 * j);
-        if (fabsf(scales[j]) > amax) {
-            amax = fabsf(scales[j]);
-            max_scale = scales[j];
-        }
-    }
+    const float max_scale = lp_qz_signed_absmax(scales, 16);
     if (max_scale) {
         q3_pack_scales(scales, max_scale, y->scales);
         y->d = lp_qz_f16(1 / (-32.f / max_scale));
@@ -275,15 +270,10 @@ static void q6_K_block(const float *x, lp_block_q6_K *y)
 {
     int8_t L[LP_QK_K];
     float scales[16];
-    float max_scale = 0, max_abs_scale = 0;
-    for (int ib = 0; ib < 16; ib++) {
+    for (int ib = 0; ib < 16; ib++)
         scales[ib] = lp_qz_make_qx(16, 32, x + 16 * ib, L + 16 * ib);
-        if (fabsf(scales[ib]) > max_abs_scale) {
-            max_abs_scale = fabsf(scales[ib]);
-            max_scale = scales[ib];
-        }
-    }
-    if (max_abs_scale < LP_QZ_GROUP_MAX_EPS) {
+    const float max_scale = lp_qz_signed_absmax(scales, 16);
+    if (fabsf(max_scale) < LP_QZ_GROUP_MAX_EPS) {
         memset(y, 0, sizeof *y);
         return;
     }

@@ -17,21 +17,6 @@ static int clampi(int v, int lo, int hi)
     return lo > v ? lo : v;
 }
 
-/* The value of largest magnitude (the first wins a tie) and |it|. */
-static float group_max(int n, const float *x, float *amax)
-{
-    float max = 0;
-    *amax = 0;
-    for (int i = 0; i < n; i++) {
-        float ax = fabsf(x[i]);
-        if (ax > *amax) {
-            *amax = ax;
-            max = x[i];
-        }
-    }
-    return max;
-}
-
 /* ---- make_qx_quants --------------------------------------------------- */
 
 /* Weighted (w = x^2) sums of x*l and l*l for levels at iscale; stores the
@@ -54,9 +39,8 @@ static void qx_trial(int n, int nmax, const float *x, float iscale, int8_t *L,
 
 float lp_qz_make_qx(int n, int nmax, const float *x, int8_t *L)
 {
-    float amax;
-    float max = group_max(n, x, &amax);
-    if (amax < LP_QZ_GROUP_MAX_EPS) {
+    float max = lp_qz_signed_absmax(x, n);
+    if (fabsf(max) < LP_QZ_GROUP_MAX_EPS) {
         memset(L, 0, (size_t)n);
         return 0.f;
     }
@@ -108,9 +92,8 @@ static int q3_pass(int n, int nmax, const float *x, int8_t *L, float *sumlx, flo
 
 float lp_qz_make_q3(int n, int nmax, const float *x, int8_t *L)
 {
-    float amax;
-    float max = group_max(n, x, &amax);
-    if (amax < LP_QZ_GROUP_MAX_EPS) {
+    float max = lp_qz_signed_absmax(x, n);
+    if (fabsf(max) < LP_QZ_GROUP_MAX_EPS) {
         memset(L, 0, (size_t)n);
         return 0.f;
     }

@@ -51,19 +51,6 @@ static uint8_t min_i8(int top, float v)
     return (uint8_t)(top < q ? top : q);
 }
 
-/* The value of largest magnitude (first one wins a tie), signed. */
-static float signed_absmax(const float *x, int n)
-{
-    float amax = 0.0f, max = 0.0f;
-    for (int j = 0; j < n; j++) {
-        if (amax < fabsf(x[j])) {
-            amax = fabsf(x[j]);
-            max = x[j];
-        }
-    }
-    return max;
-}
-
 static void min_max(const float *x, int n, float *min, float *max)
 {
     *min = FLT_MAX;
@@ -81,7 +68,7 @@ static void min_max(const float *x, int n, float *min, float *max)
 static void q4_0_rows(const float *x, uint8_t *dst, int64_t nb)
 {
     for (int64_t i = 0; i < nb; i++, x += LP_QK4_0) {
-        const float d = signed_absmax(x, LP_QK4_0) / -8;
+        const float d = lp_qz_signed_absmax(x, LP_QK4_0) / -8;
         const float id = d ? 1.0f / d : 0.0f;
         lp_block_q4_0 b;
         b.d = lp_qz_f16(d);
@@ -128,7 +115,7 @@ static void pack5(const uint8_t q[32], uint8_t qs[16], uint8_t qh_out[4])
 static void q5_0_rows(const float *x, uint8_t *dst, int64_t nb)
 {
     for (int64_t i = 0; i < nb; i++, x += LP_QK5_0) {
-        const float d = signed_absmax(x, LP_QK5_0) / -16;
+        const float d = lp_qz_signed_absmax(x, LP_QK5_0) / -16;
         const float id = d ? 1.0f / d : 0.0f;
         uint8_t q[LP_QK5_0];
         for (int j = 0; j < LP_QK5_0; j++)
