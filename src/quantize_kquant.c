@@ -31,6 +31,21 @@ static void pack2(const uint8_t *L, uint8_t qs[LP_QK_K / 4])
     }
 }
 
+/* Q3_K and Q6_K: every value again against its stored signed scale
+ * d * sc[j] (sixteen groups of 16), levels -nmax..nmax-1 biased by nmax. */
+static void requantize16(const float *x, lp_half d16, const int8_t sc[16], int nmax, int8_t *L)
+{
+    for (int j = 0; j < 16; j++) {
+        const float d = lp_f16_to_f32(d16) * sc[j];
+        if (!d)
+            continue;
+        for (int ii = 0; ii < 16; ii++) {
+            int l = lp_qz_nearest_int(x[16 * j + ii] / d);
+            L[16 * j + ii] = (int8_t)(clampi(l, -nmax, nmax - 1) + nmax);
+        }
+    }
+}
+
 /* ---- Q2_K ------------------------------------------------------------- */
 
 static const lp_qz_search k_q2_search = { -0.5f, 0.1f, 15, true };
@@ -130,15 +145,9 @@ static void q3_K_block(const float *x, lp_block_q3_K *y)
 
     int8_t sc[16];
     lp_q3_K_scales(y->scales, sc);
-    for (int j = 0; j < 16; j++) {
-        const float d = lp_f16_to_f32(y->d) * (sc[j] - 32);
-        if (!d)
-            continue;
-        for (int ii = 0; ii < 16; ii++) {
-            int l = lp_qz_nearest_int(x[16 * j + ii] / d);
-            L[16 * j + ii] = (int8_t)(clampi(l, -4, 3) + 4);
-        }
-    }
+    for (int j = 0; j < 16; j++)
+        sc[j] = (int8_t)(sc[j] - 32);
+    requantize16(x, y->d, sc, 4, L);
     q3_pack(L, y);
 }
 
@@ -283,15 +292,7 @@ static void q6_K_block(const float *x, lp_block_q6_K *y)
         int s = lp_qz_nearest_int(iscale * scales[ib]);
         y->scales[ib] = (int8_t)(s < 127 ? s : 127);
     }
-    for (int j = 0; j < 16; j++) {
-        const float d = lp_f16_to_f32(y->d) * y->scales[j];
-        if (!d)
-            continue;
-        for (int ii = 0; ii < 16; ii++) {
-            int l = lp_qz_nearest_int(x[16 * j + ii] / d);
-            L[16 * j + ii] = (int8_t)(clampi(l, -32, 31) + 32);
-        }
-    }
+    requantize16(x, y->d, y->scales, 32, L);
     q6_pack(L, y);
 }
 
