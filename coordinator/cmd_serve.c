@@ -223,8 +223,7 @@ static int local_threads(const serve_opts *o, const lp_config *cfg)
         return (int)o->threads;
     if (!cfg->local)
         return 1; /* remote workers run their own -t */
-    int share = lp_cpu_physical_cores() / (cfg->n_workers > 1 ? cfg->n_workers : 1);
-    return share > 1 ? share : 1;
+    return lp_cpu_threads_each((int)cfg->n_workers);
 }
 
 static const char *model_name(const pool *p)

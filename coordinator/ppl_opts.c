@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "args.h"
+#include "sysinfo.h"
 #include "ppl.h"
 
 static void usage(FILE *f)
@@ -14,7 +15,8 @@ static void usage(FILE *f)
             "  -c CTX             window size, even (default 512)\n"
             "  -b N               tokens per forward step (default 512, llama.cpp's\n"
             "                     micro-batch; figures equal llama.cpp's for the same split)\n"
-            "  -t T               threads (default 1)\n"
+            "  -t T               threads (default: the physical cores we may use, shared\n"
+            "                     among --local-workers)\n"
             "  --chunks N         score at most N windows (default: all)\n"
             "  --kl-base BASE     also the KL divergence from BASE (same vocabulary) to\n"
             "                     MODEL, the share of positions whose top token agrees, and\n"
@@ -84,7 +86,7 @@ static int check(const ppl_opts *o)
 
 int ppl_opts_parse(int argc, char **argv, ppl_opts *o)
 {
-    *o = (ppl_opts){.n_ctx = 512, .n_batch = 512, .n_threads = 1};
+    *o = (ppl_opts){.n_ctx = 512, .n_batch = 512, .n_threads = 0};
     for (int i = 1; i < argc; i++) { /* argv[0] is the subcommand */
         if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
             usage(stdout);
@@ -93,5 +95,7 @@ int ppl_opts_parse(int argc, char **argv, ppl_opts *o)
         if (parse_one(argc, argv, &i, o) != 0)
             return -1;
     }
+    if (o->n_threads == 0)
+        o->n_threads = lp_cpu_threads_each(o->local_workers);
     return check(o);
 }

@@ -149,12 +149,8 @@ int run_opts_parse(int argc, char **argv, run_opts *o)
         if (parse_opt(argc, argv, &i, o) != 0)
             return -1;
     }
-    if (o->shard.n_threads == 0) {
-        /* Local workers share this machine: more threads than cores in
-         * all would only take turns on them. */
-        int share = lp_cpu_physical_cores() / (o->local_workers > 1 ? o->local_workers : 1);
-        o->shard.n_threads = share > 1 ? share : 1;
-    }
+    if (o->shard.n_threads == 0)
+        o->shard.n_threads = lp_cpu_threads_each(o->local_workers);
     if (o->config && o->local_workers) {
         fprintf(stderr, "coord run: give --config or --local-workers, not both\n");
         return -1;

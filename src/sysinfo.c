@@ -128,6 +128,12 @@ int lp_cpu_physical_cores(void)
     return cores > 0 ? cores : 1;
 }
 
+int lp_cpu_threads_each(int n)
+{
+    int share = lp_cpu_physical_cores() / (n > 1 ? n : 1);
+    return share > 1 ? share : 1;
+}
+
 int lp_cpu_usable(void)
 {
     cpu_set_t set;

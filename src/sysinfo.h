@@ -25,6 +25,11 @@ int lp_sysinfo_read(lp_sysinfo *si, lp_err *err);
  * nothing but contention. At least 1. */
 int lp_cpu_physical_cores(void);
 
+/* The default -t of each of n processes sharing this machine (local
+ * workers): the physical cores shared out, at least 1 — more threads than
+ * cores in all would only take turns on them. */
+int lp_cpu_threads_each(int n);
+
 /* The CPUs this process may run on, ordered one per physical core first
  * (lowest CPU id of each core), then the remaining SMT siblings, so that
  * the first n_physical entries put every thread on a core of its own.
