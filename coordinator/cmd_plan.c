@@ -10,9 +10,10 @@
 #include "plan_live.h"
 #include "plan.h"
 #include "size.h"
+#include "synth.h"
 
 typedef struct plan_args {
-    const char *model, *config, *shape, *mem, *speed;
+    const char *model, *config, *shape, *type, *mem, *speed;
     long ctx, sessions, batch, threads; /* -1: not given */
     uint64_t reserve;
     bool has_reserve;
@@ -24,7 +25,7 @@ static void usage(FILE *f)
     fprintf(f,
             "usage: coord plan -m MODEL --workers-mem 16G,16G,32G [options]\n"
             "       coord plan --config FILE [options]\n"
-            "       coord plan --shape llama70b-q4_k_m (--workers-mem ... | --config FILE)\n"
+            "       coord plan --shape NAME[:TYPE] (--workers-mem ... | --config FILE)\n"
             "\n"
             "Plans which contiguous layers each worker holds (in proportion to speed,\n"
             "never over a worker's memory) from the model's header, and prints it, or\n"
@@ -35,8 +36,12 @@ static void usage(FILE *f)
             "                         budgets, speeds, context and sessions\n"
             "  --live                 with --config: plan for the workers that answer now,\n"
             "                         with the memory and speed they report\n"
-            "  --shape NAME           a model that is not here: llama70b-q4_k_m (with\n"
-            "                         --config: instead of the config's model)\n"
+            "  --shape NAME[:TYPE]    a model that is not here: a coord synth shape at a\n"
+            "                         file type (below; default %s), planned from the\n"
+            "                         tensors that file would have; llama70b-q4_k_m is\n"
+            "                         llama3-70b:Q4_K_M (with --config: instead of the\n"
+            "                         config's model)\n"
+            "  --type TYPE            the shape's file type (or NAME:TYPE)\n"
             "  --workers-mem LIST     each worker's budget: 16G,16G,32G (K/M/G/T are\n"
             "                         1024-based)\n"
             "  --workers-speed LIST   relative speeds: 1,1,2 (default all 1)\n"
@@ -45,7 +50,19 @@ static void usage(FILE *f)
             "  --sessions N           sessions held at once (default 1)\n"
             "  -b, --batch N          tokens per forward step (default 256)\n"
             "  -t, --threads N        threads per worker (default 16)\n"
-            "  --reserve SIZE         kept for each worker process itself (default 128M)\n");
+            "  --reserve SIZE         kept for each worker process itself (default 128M)\n",
+            lp_ftype_name(LP_PLAN_SHAPE_DEFAULT_FTYPE));
+    fprintf(f, "\nshapes:\n");
+    for (int i = 0; lp_synth_shape_at(i); i++) {
+        const lp_synth_shape *s = lp_synth_shape_at(i);
+        fprintf(f, "  %-12s %s: %s, %u layers, n_embd %u, %u/%u heads, ffn %u, vocab %u\n",
+                s->name, s->desc, s->arch, s->n_layer, s->n_embd, s->n_head, s->n_head_kv,
+                s->n_ff, s->n_vocab);
+    }
+    fprintf(f, "\ntypes:\n");
+    for (int i = 0; i < lp_ftype_count(); i++)
+        fprintf(f, "  %-12s %s\n", lp_ftype_name(lp_ftype_at(i)),
+                lp_ftype_summary(lp_ftype_at(i)));
 }
 
 /* "16G,16G,32G" -> budgets; "1,1,2" -> speeds. Counts must agree. */
@@ -107,6 +124,8 @@ static int parse_args(int argc, char **argv, plan_args *a)
             a->config = v;
         else if (!strcmp(o, "--shape"))
             a->shape = v;
+        else if (!strcmp(o, "--type"))
+            a->type = v;
         else if (!strcmp(o, "--workers-mem"))
             a->mem = v;
         else if (!strcmp(o, "--workers-speed"))
@@ -141,25 +160,36 @@ static int parse_args(int argc, char **argv, plan_args *a)
                 "--config FILE (optionally with -m or --shape)\n");
         return -1;
     }
+    if (a->type && !a->shape) {
+        fprintf(stderr, "coord: plan: --type goes with --shape (a GGUF has its own)\n");
+        return -1;
+    }
     return 0;
 }
 
-static int load_model(const plan_args *a, const lp_config *cfg, lp_plan_model *m)
+/* 0; 2 for a shape or type that does not exist (a usage error, as a bad
+ * size is); 1 for a model that cannot be read. `what` names the model in
+ * the table's title. */
+static int load_model(const plan_args *a, const lp_config *cfg, lp_plan_model *m, char *what,
+                      size_t cap)
 {
     lp_err err = {{0}};
     int rc;
     if (a->shape) {
-        if (strcmp(a->shape, "llama70b-q4_k_m") != 0) {
-            fprintf(stderr, "coord: plan: unknown shape '%s' (llama70b-q4_k_m)\n", a->shape);
-            return -1;
+        lp_plan_shape shape;
+        if (lp_plan_shape_parse(a->shape, a->type, &shape, &err) != 0) {
+            fprintf(stderr, "coord: %s\n", err.msg);
+            return 2;
         }
-        rc = lp_plan_model_synth(&LP_PLAN_SHAPE_LLAMA70B_Q4_K_M, m, &err);
+        snprintf(what, cap, "%s:%s", shape.name, lp_ftype_name(shape.ftype));
+        rc = lp_plan_model_synth(&shape, m, &err);
     } else {
+        snprintf(what, cap, "%s", a->model ? a->model : cfg->model_path);
         rc = lp_plan_model_open(a->model ? a->model : cfg->model_path, m, &err);
     }
     if (rc != 0)
         fprintf(stderr, "coord: plan: %s\n", err.msg);
-    return rc;
+    return rc ? 1 : 0;
 }
 
 static void apply_overrides(const plan_args *a, lp_plan_opts *o)
@@ -176,7 +206,8 @@ static void apply_overrides(const plan_args *a, lp_plan_opts *o)
         o->reserve = a->reserve;
 }
 
-static int run_plan(const plan_args *a, const lp_config *cfg, const lp_plan_model *m)
+static int run_plan(const plan_args *a, const lp_config *cfg, const lp_plan_model *m,
+                    const char *what)
 {
     lp_plan_worker w[LP_PLAN_MAX_WORKERS];
     const char *names[LP_PLAN_MAX_WORKERS] = {0};
@@ -209,8 +240,7 @@ static int run_plan(const plan_args *a, const lp_config *cfg, const lp_plan_mode
         fprintf(stderr, "coord: %s\n", err.msg);
         return 1;
     }
-    printf("plan for %s over %d worker%s\n",
-           a->shape ? a->shape : a->model ? a->model : cfg->model_path, n, n > 1 ? "s" : "");
+    printf("plan for %s over %d worker%s\n", what, n, n > 1 ? "s" : "");
     lp_plan_print(stdout, m, w, cfg ? names : NULL, plan, n, &o);
     if (rc == LP_PLAN_NO_FIT) {
         printf("\nthe table shows the split by speed; it does not fit\n");
@@ -240,9 +270,10 @@ int cmd_plan(int argc, char **argv)
         }
     }
     lp_plan_model m;
-    int rc = 1;
-    if (load_model(&a, cfg, &m) == 0) {
-        rc = run_plan(&a, cfg, &m);
+    char what[LP_CONFIG_PATH_MAX + 64];
+    int rc = load_model(&a, cfg, &m, what, sizeof what);
+    if (rc == 0) {
+        rc = run_plan(&a, cfg, &m, what);
         lp_plan_model_free(&m);
     }
     free(cfg);

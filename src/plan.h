@@ -41,6 +41,7 @@
 #include "err.h"
 #include "gguf.h"
 #include "kv.h"
+#include "quant_mix.h"
 
 #define LP_PLAN_MAX_WORKERS 64
 #define LP_PLAN_RESERVE_DEFAULT ((uint64_t)128 << 20) /* 128 MiB per worker */
@@ -70,30 +71,34 @@ int lp_plan_model_from_gguf(const lp_gguf *g, lp_plan_model *m, lp_err *err);
 /* The same, opening and closing the file. */
 int lp_plan_model_open(const char *path, lp_plan_model *m, lp_err *err);
 
-/* Synthetic llama-shaped models, for tests and what-if planning without
- * the weights. Types follow llama.cpp's llama_tensor_get_type for the mix:
- * Q4_K_M: Q4_K everywhere except attn_v and ffn_down in use_more_bits
- *   layers (first and last eighth, and every third between) as Q6_K, the
- *   other attn_v as Q5_K on a 70B (llama.cpp's "8 heads share attn_v"
- *   bump: 80 layers with GQA), output Q6_K, token_embd Q4_K; rows not a
- *   multiple of 256 fall back as llama.cpp does (Q4_K->Q5_0, Q5_K->Q5_1,
- *   Q6_K->Q8_0).
- * Q8_0: Q8_0 everywhere (output too).
- * Norms and rope_freqs are F32. */
-typedef enum lp_plan_mix { LP_PLAN_MIX_Q4_K_M, LP_PLAN_MIX_Q8_0 } lp_plan_mix;
-
+/* A model that is not here: one of coord synth's shapes (synth.h) at one of
+ * llama.cpp's file types (quant_mix.h). lp_plan_model_synth has
+ * lp_synth_new plan that file (nothing is written) and counts its tensors as
+ * lp_plan_model_from_gguf counts a GGUF's: the same names, shapes and
+ * per-tensor types (llama-quantize's rules), so a plan for a shape is the
+ * plan for the file `coord synth` (or llama-quantize) would make. */
 typedef struct lp_plan_shape {
-    uint32_t n_layer, n_embd, n_ff, n_head, n_head_kv, n_vocab, n_ctx_train;
-    lp_plan_mix mix;
-    bool tied;       /* no output.weight: the head is token_embd */
-    bool rope_freqs; /* Llama 3.1+ rope_freqs.weight [head_dim / 2] */
+    const char *name; /* a synth shape: "llama3-70b" */
+    lp_ftype ftype;   /* LP_FTYPE_Q4_K_M */
 } lp_plan_shape;
 
-/* Llama 3.1 70B: 80 layers, n_embd 8192, n_ff 28672, 64 heads / 8 kv
- * heads, vocabulary 128256, rope_freqs, Q4_K_M. Its weights come to
- * 42,512,531,712 bytes, as llama.cpp's Q4_K_M file holds. */
+/* llama3-70b at Q4_K_M (Llama 3.1 70B): 42,512,531,712 bytes of tensor
+ * data, as llama.cpp's Q4_K_M file holds. */
 extern const lp_plan_shape LP_PLAN_SHAPE_LLAMA70B_Q4_K_M;
 
+/* The file type a shape gets when none is named. */
+#define LP_PLAN_SHAPE_DEFAULT_FTYPE LP_FTYPE_Q4_K_M
+
+/* `coord plan --shape SPEC [--type TYPE]`: SPEC is NAME or NAME:TYPE, NAME
+ * a synth shape or the alias "llama70b-q4_k_m" (llama3-70b:Q4_K_M); TYPE
+ * (case-insensitive, as lp_ftype_parse takes it) comes after the colon or in
+ * `type` (NULL: none), not both; none at all gives
+ * LP_PLAN_SHAPE_DEFAULT_FTYPE. 0, or -1 with err naming what is wrong and
+ * listing the valid shapes or types. out->name points at a static string. */
+int lp_plan_shape_parse(const char *spec, const char *type, lp_plan_shape *out, lp_err *err);
+
+/* The planner's model of shape s (-1 with err for an unknown shape or a
+ * type the shape's rows cannot take). */
 int lp_plan_model_synth(const lp_plan_shape *s, lp_plan_model *m, lp_err *err);
 void lp_plan_model_free(lp_plan_model *m);
 

@@ -1,6 +1,6 @@
 /* plan_model.c — the planner's view of a model (bytes per layer, ends, KV
- * per position) from a GGUF header or from a shape, and what one shard of
- * it needs. */
+ * per position) from a GGUF header or from a synth shape, and what one
+ * shard of it needs. */
 #include "plan.h"
 
 #include <stdio.h>
@@ -12,8 +12,9 @@
 #include "kv.h"
 #include "model.h"
 #include "plan_internal.h"
-#include "shard_info.h"
 #include "quant.h"
+#include "shard_info.h"
+#include "synth.h"
 
 uint64_t lp_plan_sat_add(uint64_t a, uint64_t b)
 {
@@ -132,6 +133,20 @@ static void set_dims(lp_plan_model *m, const lp_hparams *hp)
     m->kv_bytes_token_layer = 2ull * hp->n_head_kv * hp->head_dim * sizeof(lp_half);
 }
 
+/* A tied head multiplies with token_embd (embed_row: its dot row); every
+ * layer the model holds, [lo, hi), must have had tensors. */
+static int finish(lp_plan_model *m, uint32_t lo, uint32_t hi, uint64_t embed_row, lp_err *err)
+{
+    if (m->output_tied)
+        m->head_dot_row = embed_row;
+    for (uint32_t il = lo; il < hi; il++)
+        if (m->layer_bytes[il] == 0) {
+            lp_plan_model_free(m);
+            return lp_err_set(err, "plan: layer %u has no tensors", il);
+        }
+    return 0;
+}
+
 int lp_plan_model_from_gguf(const lp_gguf *g, lp_plan_model *m, lp_err *err)
 {
     memset(m, 0, sizeof *m);
@@ -148,16 +163,8 @@ int lp_plan_model_from_gguf(const lp_gguf *g, lp_plan_model *m, lp_err *err)
     m->output_tied = !si.is_shard || si.has_head;
     for (uint64_t i = 0; i < g->n_tensors; i++)
         add_tensor(m, &g->tensors[i]);
-    if (m->output_tied) {
-        const lp_gguf_tensor *emb = lp_gguf_find_tensor(g, "token_embd.weight");
-        m->head_dot_row = emb ? dot_row(emb) : 0;
-    }
-    for (uint32_t il = lo; il < hi; il++)
-        if (m->layer_bytes[il] == 0) {
-            lp_plan_model_free(m);
-            return lp_err_set(err, "plan: layer %u has no tensors", il);
-        }
-    return 0;
+    const lp_gguf_tensor *emb = lp_gguf_find_tensor(g, "token_embd.weight");
+    return finish(m, lo, hi, emb ? dot_row(emb) : 0, err);
 }
 
 int lp_plan_model_open(const char *path, lp_plan_model *m, lp_err *err)
@@ -171,117 +178,63 @@ int lp_plan_model_open(const char *path, lp_plan_model *m, lp_err *err)
     return rc;
 }
 
-/* ---- synthetic shapes ---------------------------------------------------- */
+/* ---- from a shape -------------------------------------------------------- */
 
-const lp_plan_shape LP_PLAN_SHAPE_LLAMA70B_Q4_K_M = {
-    .n_layer = 80, .n_embd = 8192, .n_ff = 28672, .n_head = 64, .n_head_kv = 8,
-    .n_vocab = 128256, .n_ctx_train = 131072, .mix = LP_PLAN_MIX_Q4_K_M,
-    .tied = false, .rope_freqs = true};
-
-/* llama.cpp's use_more_bits: the first and last eighth of the layers, and
- * every third layer between. */
-static bool use_more_bits(int i, int n)
+/* What lp_hparams_read would read from the file lp_synth_write makes. */
+static void shape_hparams(const lp_synth_shape *sh, lp_hparams *hp)
 {
-    return i < n / 8 || i >= 7 * n / 8 || (i - n / 8) % 3 == 2;
+    *hp = (lp_hparams){.n_vocab = sh->n_vocab, .n_ctx_train = sh->n_ctx,
+                       .n_embd = sh->n_embd, .n_layer = sh->n_layer, .n_ff = sh->n_ff,
+                       .n_head = sh->n_head, .n_head_kv = sh->n_head_kv,
+                       .head_dim = sh->head_dim, .n_rot = sh->head_dim,
+                       .rms_eps = sh->rms_eps, .rope_base = sh->rope_base,
+                       .rope_freq_scale = 1.0f};
+    snprintf(hp->arch_name, sizeof hp->arch_name, "%s", sh->arch);
 }
 
-/* K-quants need rows of whole 256-blocks; llama.cpp falls back. */
-static lp_type fallback(lp_type t, uint64_t cols)
-{
-    if (cols % LP_QK_K == 0)
-        return t;
-    switch (t) {
-    case LP_TYPE_Q4_K: return LP_TYPE_Q5_0;
-    case LP_TYPE_Q5_K: return LP_TYPE_Q5_1;
-    case LP_TYPE_Q6_K: return LP_TYPE_Q8_0;
-    default: return t;
-    }
-}
-
-typedef enum { T_Q, T_K, T_V, T_O, T_GATE, T_UP, T_DOWN, T_EMBD, T_OUT } tensor_role;
-
-static lp_type mix_type(const lp_plan_shape *s, tensor_role r, int il, uint64_t cols)
-{
-    if (s->mix == LP_PLAN_MIX_Q8_0)
-        return LP_TYPE_Q8_0;
-    lp_type t = LP_TYPE_Q4_K;
-    const int n = (int)s->n_layer;
-    const bool is_70b = s->n_layer == 80 && s->n_head != s->n_head_kv;
-    if (r == T_OUT || (r == T_EMBD && s->tied))
-        t = LP_TYPE_Q6_K;
-    else if (r == T_V)
-        t = use_more_bits(il, n) ? LP_TYPE_Q6_K : is_70b ? LP_TYPE_Q5_K : LP_TYPE_Q4_K;
-    else if (r == T_DOWN && use_more_bits(il, n))
-        t = LP_TYPE_Q6_K;
-    return fallback(t, cols);
-}
-
-/* Bytes of a rows x cols tensor of type t (0 if cols is not whole blocks). */
-static uint64_t tensor_bytes(lp_type t, uint64_t cols, uint64_t rows)
-{
-    return lp_plan_sat_mul(lp_type_row_bytes(t, (int64_t)cols), rows);
-}
-
-static int check_shape(const lp_plan_shape *s, lp_err *err)
-{
-    if (s->n_layer == 0 || s->n_layer > 4096 || s->n_embd == 0 || s->n_embd > (1u << 20) ||
-        s->n_ff == 0 || s->n_ff > (1u << 22) || s->n_head == 0 || s->n_head > 4096 ||
-        s->n_head_kv == 0 || s->n_vocab == 0 || s->n_vocab > (1u << 24))
-        return lp_err_set(err, "plan: implausible model shape");
-    if (s->n_embd % s->n_head != 0 || s->n_head % s->n_head_kv != 0)
-        return lp_err_set(err, "plan: n_embd %u / heads %u / kv heads %u do not divide",
-                          s->n_embd, s->n_head, s->n_head_kv);
-    const uint32_t hd = s->n_embd / s->n_head;
-    if (s->n_embd % 32 || s->n_ff % 32 || (hd * s->n_head_kv) % 32 || hd % 2)
-        return lp_err_set(err, "plan: rows must be whole 32-element blocks");
-    return 0;
-}
-
-static void synth_layer(const lp_plan_shape *s, lp_plan_model *m, int il)
-{
-    const uint64_t e = s->n_embd, kvd = (uint64_t)m->head_dim * s->n_head_kv, ff = s->n_ff;
-    const struct { tensor_role r; uint64_t cols, rows; } mats[] = {
-        {T_Q, e, e},      {T_K, e, kvd},     {T_V, e, kvd},      {T_O, e, e},
-        {T_GATE, e, ff},  {T_UP, e, ff},     {T_DOWN, ff, e},
-    };
-    uint64_t bytes = 2 * e * sizeof(float); /* attn_norm, ffn_norm */
-    for (size_t i = 0; i < sizeof mats / sizeof mats[0]; i++) {
-        lp_type t = mix_type(s, mats[i].r, il, mats[i].cols);
-        bytes = lp_plan_sat_add(bytes, tensor_bytes(t, mats[i].cols, mats[i].rows));
-        m->layer_dot_row[il] = max_u64(m->layer_dot_row[il],
-                                       lp_matmul_scratch_bytes(t, (int64_t)mats[i].cols, 1));
-    }
-    m->layer_bytes[il] = bytes;
-}
-
-int lp_plan_model_synth(const lp_plan_shape *s, lp_plan_model *m, lp_err *err)
+/* The tensors s would write (s planned from sh at sh's layer count),
+ * counted as a GGUF's are: one source for both, so the plan for a shape is
+ * the plan for the file coord synth or llama-quantize would make. */
+static int model_from_synth(const lp_synth_shape *sh, const lp_synth *s, lp_plan_model *m,
+                            lp_err *err)
 {
     memset(m, 0, sizeof *m);
-    if (check_shape(s, err) != 0)
-        return -1;
-    lp_hparams hp = {.n_layer = s->n_layer, .n_embd = s->n_embd, .n_ff = s->n_ff,
-                     .n_head = s->n_head, .n_head_kv = s->n_head_kv,
-                     .head_dim = s->n_embd / s->n_head, .n_vocab = s->n_vocab,
-                     .n_ctx_train = s->n_ctx_train};
-    hp.n_rot = hp.head_dim;
-    snprintf(hp.arch_name, sizeof hp.arch_name, "llama");
+    lp_hparams hp;
+    shape_hparams(sh, &hp);
     set_dims(m, &hp);
     if (alloc_layers(m, err) != 0)
         return -1;
-    for (int il = 0; il < (int)s->n_layer; il++)
-        synth_layer(s, m, il);
-    const lp_type te = mix_type(s, T_EMBD, -1, s->n_embd);
-    m->embed_bytes = tensor_bytes(te, s->n_embd, s->n_vocab);
-    m->output_norm_bytes = (uint64_t)s->n_embd * sizeof(float);
-    m->output_tied = s->tied;
-    lp_type th = te;
-    if (!s->tied) {
-        th = mix_type(s, T_OUT, -1, s->n_embd);
-        m->output_bytes = tensor_bytes(th, s->n_embd, s->n_vocab);
+    m->output_tied = true; /* until output.weight turns up */
+    uint64_t embed_row = 0;
+    for (size_t i = 0; i < lp_synth_n_tensors(s); i++) {
+        lp_synth_tensor_info ti;
+        lp_synth_tensor(s, i, &ti);
+        const lp_gguf_tensor t = {.name = {ti.name, strlen(ti.name)}, .n_dims = ti.n_dims,
+                                  .ne = {ti.ne[0], ti.ne[1], 1, 1}, .type = ti.type,
+                                  .nbytes = ti.nbytes};
+        add_tensor(m, &t);
+        if (lp_str_eq(t.name, "token_embd.weight"))
+            embed_row = dot_row(&t);
     }
-    m->head_dot_row = lp_matmul_scratch_bytes(th, s->n_embd, 1);
-    m->rope_freqs_bytes = s->rope_freqs ? (uint64_t)m->head_dim / 2 * sizeof(float) : 0;
-    return 0;
+    return finish(m, 0, m->n_layer, embed_row, err);
+}
+
+const lp_plan_shape LP_PLAN_SHAPE_LLAMA70B_Q4_K_M = {.name = "llama3-70b",
+                                                     .ftype = LP_FTYPE_Q4_K_M};
+
+int lp_plan_model_synth(const lp_plan_shape *shape, lp_plan_model *m, lp_err *err)
+{
+    memset(m, 0, sizeof *m);
+    const lp_synth_shape *sh = shape->name ? lp_synth_shape_find(shape->name) : NULL;
+    if (!sh)
+        return lp_err_set(err, "plan: unknown shape '%s'", shape->name ? shape->name : "");
+    const lp_synth_opts o = {.shape = sh, .ftype = shape->ftype, .n_threads = 1};
+    lp_synth *s = lp_synth_new(&o, err);
+    if (!s)
+        return -1;
+    int rc = model_from_synth(sh, s, m, err);
+    lp_synth_free(s);
+    return rc;
 }
 
 /* ---- what a shard needs ------------------------------------------------- */
