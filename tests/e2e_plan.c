@@ -1,6 +1,7 @@
 /* `coord plan` as a user runs it: the table for a shared model and for the
  * shipped configs, the 70B-shaped model over 3x16 GiB (fits) and 2x16 GiB
- * (exit 1, and by how much), and clear errors for bad input. */
+ * (exit 1, and by how much), every synth shape and type by name (weights as
+ * coord synth's file holds them), and clear errors for bad input. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -10,7 +11,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "size.h"
 #include "support.h"
+#include "synth.h"
 
 /* Runs `coord plan ARGS` from the project root; stdout+stderr in out. */
 static int plan(const char *args, char *out, size_t cap)
@@ -76,6 +79,51 @@ static void test_70b(void **state)
     expect("--shape llama70b-q4_k_m --workers-mem 16G,16G -c 8192", 1, short2);
 }
 
+/* `coord plan --shape ARGS` on one worker: its weights column holds
+ * lp_synth_totals' tensor bytes of the same shape and type. */
+static void expect_synth_weights(const char *args, const char *shape, lp_ftype ft)
+{
+    lp_err err = {{0}};
+    const lp_synth_opts o = {.shape = lp_synth_shape_find(shape), .ftype = ft, .n_threads = 1};
+    lp_synth *s = lp_synth_new(&o, &err);
+    if (!s)
+        fail_msg("%s: %s", shape, err.msg);
+    lp_synth_totals t;
+    lp_synth_totals_get(s, &t);
+    lp_synth_free(s);
+    char want[32], out[16384];
+    lp_size_format(t.tensor_bytes, want, sizeof want);
+    assert_int_equal(plan(args, out, sizeof out), 0);
+    const char *row = strstr(out, "+embed +head");
+    assert_non_null(row);
+    row += strlen("+embed +head");
+    row += strspn(row, " ");
+    if (strncmp(row, want, strlen(want)) != 0)
+        fail_msg("coord plan %s: weights not %s in\n%s", args, want, out);
+}
+
+static void test_shapes(void **state)
+{
+    (void)state;
+    const char *l8[] = {"plan for llama3-8b:Q4_K_M over 1 worker", "model: llama, 32 layers",
+                        "fits", NULL};
+    expect("--shape llama3-8b:q4_k_m --workers-mem 16G", 0, l8);
+    expect_synth_weights("--shape llama3-8b:q4_k_m --workers-mem 16G", "llama3-8b",
+                         LP_FTYPE_Q4_K_M);
+    const char *q[] = {"plan for qwen2.5-7b:Q8_0 over 1 worker", "model: qwen2, 28 layers",
+                       "fits", NULL};
+    expect("--shape qwen2.5-7b --type Q8_0 --workers-mem 16G -c 4096", 0, q);
+    expect_synth_weights("--shape qwen2.5-7b --type Q8_0 --workers-mem 16G -c 4096",
+                         "qwen2.5-7b", LP_FTYPE_Q8_0);
+    const char *tied[] = {"plan for llama3-1b:Q4_K_M over 2 workers", "tied output",
+                          "0-7 (8) +embed", "8-15 (8) +head", NULL};
+    expect("--shape llama3-1b --workers-mem 2G,2G", 0, tied);
+    const char *help[] = {"--shape NAME[:TYPE]", "--type TYPE", "shapes:", "tiny",
+                          "llama3-1b", "llama3-70b", "qwen2.5-7b", "types:", "Q4_0",
+                          "Q4_K_M", "Q8_0", "BF16", NULL};
+    expect("--help", 0, help);
+}
+
 static void test_bad_input(void **state)
 {
     (void)state;
@@ -87,6 +135,17 @@ static void test_bad_input(void **state)
     expect("--shape llama70b-q4_k_m", 2, none);
     const char *speeds[] = {"--workers-speed: expected 2 values", NULL};
     expect("--shape llama70b-q4_k_m --workers-mem 16G,16G --workers-speed 1", 2, speeds);
+    const char *shape[] = {"coord: plan: unknown shape 'llama3-13b' (shapes: tiny, llama3-1b, "
+                           "llama3-8b, llama3-70b, qwen2.5-7b; or llama70b-q4_k_m)", NULL};
+    expect("--shape llama3-13b --workers-mem 16G", 2, shape);
+    const char *type[] = {"coord: plan: unknown file type 'Q7_K' (types: Q4_0, Q4_1, ",
+                          "Q4_K_M, Q5_K_S, Q5_K_M, Q6_K, Q8_0, F16, BF16, F32)", NULL};
+    expect("--shape llama3-8b:Q7_K --workers-mem 16G", 2, type);
+    expect("--shape llama3-8b --type Q7_K --workers-mem 16G", 2, type);
+    const char *alias[] = {"give --shape llama3-70b:Q8_0", NULL};
+    expect("--shape llama70b-q4_k_m --type Q8_0 --workers-mem 16G", 2, alias);
+    const char *gguf_type[] = {"--type goes with --shape", NULL};
+    expect("-m model.gguf --type Q8_0 --workers-mem 16G", 2, gguf_type);
     const char *missing[] = {"coord: plan: ", "'/nonexistent.gguf'", NULL};
     expect("-m /nonexistent.gguf --workers-mem 16G", 1, missing);
     /* A broken config: file, line and key. */
@@ -109,7 +168,8 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_shared_model), cmocka_unit_test(test_configs),
-        cmocka_unit_test(test_70b),          cmocka_unit_test(test_bad_input),
+        cmocka_unit_test(test_70b),          cmocka_unit_test(test_shapes),
+        cmocka_unit_test(test_bad_input),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

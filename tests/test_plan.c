@@ -2,7 +2,9 @@
  * that cover every layer once in worker order within every budget, layer
  * counts in proportion to speed, the planner's choice against a brute-force
  * search when memory binds, the 70B-shaped model over 3x16 GiB (fits) and
- * 2x16 GiB (does not, by a shortfall computed here by hand), and the
+ * 2x16 GiB (does not, by a shortfall computed here by hand), synth shapes
+ * (--shape) counted from the very tensors coord synth plans and equal to
+ * llama-quantize's files where shared/ has one of that shape, and the
  * compute-buffer estimate against what lp_run_new really allocates. */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -23,6 +25,7 @@
 #include "pool.h"
 #include "size.h"
 #include "support.h"
+#include "synth.h"
 
 #define GIB ((uint64_t)1 << 30)
 #define MIB ((uint64_t)1 << 20)
@@ -319,6 +322,178 @@ static void test_70b_short_2x16(void **state)
     lp_plan_model_free(&m);
 }
 
+/* ---- synth shapes: one source of truth -------------------------------- */
+
+static void plan_shape(const char *name, lp_ftype ft, lp_plan_model *m)
+{
+    lp_err err = {{0}};
+    const lp_plan_shape sh = {name, ft};
+    if (lp_plan_model_synth(&sh, m, &err) != 0)
+        fail_msg("%s %s: %s", name, lp_ftype_name(ft), err.msg);
+}
+
+static lp_synth *synth_of(const char *name, lp_ftype ft)
+{
+    lp_err err = {{0}};
+    const lp_synth_opts o = {.shape = lp_synth_shape_find(name), .ftype = ft, .n_threads = 1};
+    assert_non_null(o.shape);
+    lp_synth *s = lp_synth_new(&o, &err);
+    if (!s)
+        fail_msg("%s: %s", name, err.msg);
+    return s;
+}
+
+/* Shard [first, last)'s weights straight from the tensor list, by plan.h's
+ * rule: blk.N.* of its layers, token_embd on the first shard, output* on the
+ * last (token_embd too when there is no output.weight), rope_freqs on all. */
+static uint64_t synth_shard_bytes(const lp_synth *s, int first, int last, int n_layer)
+{
+    bool tied = true;
+    uint64_t embed = 0, sum = 0;
+    for (size_t i = 0; i < lp_synth_n_tensors(s); i++) {
+        lp_synth_tensor_info t;
+        lp_synth_tensor(s, i, &t);
+        int il;
+        if (sscanf(t.name, "blk.%d.", &il) == 1)
+            sum += il >= first && il < last ? t.nbytes : 0;
+        else if (!strcmp(t.name, "token_embd.weight"))
+            embed = t.nbytes;
+        else if (!strcmp(t.name, "rope_freqs.weight"))
+            sum += t.nbytes;
+        else if (!strncmp(t.name, "output", 6))
+            sum += last == n_layer ? t.nbytes : 0;
+        tied &= strcmp(t.name, "output.weight") != 0;
+    }
+    if (first == 0)
+        sum += embed;
+    if (last == n_layer && tied && first != 0)
+        sum += embed;
+    return sum;
+}
+
+/* The whole model's weights are lp_synth_totals' tensor bytes, and each
+ * shard's those of its tensors. */
+static void check_shape_bytes(const char *name, lp_ftype ft)
+{
+    lp_plan_model m;
+    plan_shape(name, ft, &m);
+    lp_synth *s = synth_of(name, ft);
+    lp_synth_totals tot;
+    lp_synth_totals_get(s, &tot);
+    const int L = (int)m.n_layer;
+    assert_int_equal(m.n_layer, lp_synth_shape_find(name)->n_layer);
+    if (lp_plan_weight_bytes(&m, 0, L) != tot.tensor_bytes)
+        fail_msg("%s %s: plan %llu, synth %llu bytes", name, lp_ftype_name(ft),
+                 (unsigned long long)lp_plan_weight_bytes(&m, 0, L),
+                 (unsigned long long)tot.tensor_bytes);
+    const int cuts[][2] = {{0, 1}, {1, L}, {0, L / 3}, {L / 3, L - 1}, {L - 1, L}};
+    for (size_t c = 0; c < sizeof cuts / sizeof cuts[0]; c++)
+        assert_true(lp_plan_weight_bytes(&m, cuts[c][0], cuts[c][1]) ==
+                    synth_shard_bytes(s, cuts[c][0], cuts[c][1], L));
+    lp_synth_free(s);
+    lp_plan_model_free(&m);
+}
+
+static void test_shape_bytes(void **state)
+{
+    (void)state;
+    check_shape_bytes("llama3-8b", LP_FTYPE_Q4_K_M);
+    check_shape_bytes("qwen2.5-7b", LP_FTYPE_Q8_0);
+    /* Every shape at every type: what --help offers plans. */
+    for (int i = 0; lp_synth_shape_at(i); i++)
+        for (int t = 0; t < lp_ftype_count(); t++)
+            check_shape_bytes(lp_synth_shape_at(i)->name, lp_ftype_at(t));
+}
+
+/* The tiny shape is shared/'s synth-llama: the shape planned at a type is,
+ * field by field, llama-quantize's file of that type planned. */
+static void test_tiny_is_llama_quantize(void **state)
+{
+    (void)state;
+    static const char *const types[] = {"f32",  "F16",  "BF16", "Q8_0",   "Q4_0",
+                                        "Q4_1", "Q5_0", "Q5_1", "Q2_K",   "Q3_K_M",
+                                        "Q4_K_S", "Q4_K_M", "Q5_K_M", "Q6_K"};
+    for (size_t i = 0; i < sizeof types / sizeof types[0]; i++) {
+        char rel[64];
+        snprintf(rel, sizeof rel, "models/synth-llama-%s.gguf", types[i]);
+        lp_plan_model f, m;
+        lp_ftype ft;
+        assert_int_equal(lp_ftype_parse(types[i], &ft), 0);
+        open_shared(rel, &f);
+        plan_shape("tiny", ft, &m);
+        assert_string_equal(m.arch, f.arch);
+        assert_true(m.n_layer == f.n_layer && m.n_embd == f.n_embd && m.n_ff == f.n_ff &&
+                    m.n_head == f.n_head && m.n_head_kv == f.n_head_kv &&
+                    m.head_dim == f.head_dim && m.n_rot == f.n_rot && m.n_vocab == f.n_vocab);
+        for (uint32_t l = 0; l < m.n_layer; l++)
+            if (m.layer_bytes[l] != f.layer_bytes[l] || m.layer_dot_row[l] != f.layer_dot_row[l])
+                fail_msg("%s layer %u: shape %llu/%llu, file %llu/%llu", rel, l,
+                         (unsigned long long)m.layer_bytes[l],
+                         (unsigned long long)m.layer_dot_row[l],
+                         (unsigned long long)f.layer_bytes[l],
+                         (unsigned long long)f.layer_dot_row[l]);
+        assert_true(m.embed_bytes == f.embed_bytes && m.output_bytes == f.output_bytes &&
+                    m.output_norm_bytes == f.output_norm_bytes &&
+                    m.rope_freqs_bytes == f.rope_freqs_bytes &&
+                    m.head_dot_row == f.head_dot_row && m.output_tied == f.output_tied &&
+                    m.kv_bytes_token_layer == f.kv_bytes_token_layer);
+        lp_plan_model_free(&f);
+        lp_plan_model_free(&m);
+    }
+}
+
+static void parse_ok(const char *spec, const char *type, const char *name, lp_ftype ft)
+{
+    lp_plan_shape sh;
+    lp_err err = {{0}};
+    if (lp_plan_shape_parse(spec, type, &sh, &err) != 0)
+        fail_msg("%s %s: %s", spec, type ? type : "-", err.msg);
+    assert_string_equal(sh.name, name);
+    assert_int_equal(sh.ftype, ft);
+}
+
+/* A bad name fails with a message that holds each needle. */
+static void parse_bad(const char *spec, const char *type, const char *const *needles)
+{
+    lp_plan_shape sh;
+    lp_err err = {{0}};
+    assert_int_equal(lp_plan_shape_parse(spec, type, &sh, &err), -1);
+    for (; *needles; needles++)
+        if (!strstr(err.msg, *needles))
+            fail_msg("%s %s: no '%s' in: %s", spec, type ? type : "-", *needles, err.msg);
+}
+
+static void test_shape_parse(void **state)
+{
+    (void)state;
+    parse_ok("llama3-8b", NULL, "llama3-8b", LP_FTYPE_Q4_K_M);
+    parse_ok("qwen2.5-7b:q8_0", NULL, "qwen2.5-7b", LP_FTYPE_Q8_0);
+    parse_ok("llama3-1b", "Q5_K_S", "llama3-1b", LP_FTYPE_Q5_K_S);
+    parse_ok("tiny:Q4_K", NULL, "tiny", LP_FTYPE_Q4_K_M); /* llama-quantize's alias */
+    parse_ok("llama70b-q4_k_m", NULL, "llama3-70b", LP_FTYPE_Q4_K_M);
+    parse_ok("LLAMA70B-Q4_K_M", NULL, "llama3-70b", LP_FTYPE_Q4_K_M);
+    /* Unknown names list what is valid. */
+    const char *shapes[] = {"unknown shape 'llama3-13b'", "tiny", "llama3-1b", "llama3-8b",
+                            "llama3-70b", "qwen2.5-7b", "llama70b-q4_k_m", NULL};
+    parse_bad("llama3-13b:Q8_0", NULL, shapes);
+    const char *types[] = {"unknown file type 'IQ4_XS'", "Q4_0", "Q2_K", "Q4_K_M", "Q8_0",
+                           "F16", "BF16", "F32", NULL};
+    parse_bad("llama3-8b:IQ4_XS", NULL, types);
+    parse_bad("llama3-8b", "IQ4_XS", types);
+    const char *empty[] = {"unknown file type ''", NULL};
+    parse_bad("llama3-8b:", NULL, empty);
+    const char *twice[] = {"give the type once", NULL};
+    parse_bad("llama3-8b:Q8_0", "Q4_0", twice);
+    const char *alias[] = {"names its type (Q4_K_M) already", "llama3-70b:Q8_0", NULL};
+    parse_bad("llama70b-q4_k_m", "Q8_0", alias);
+    parse_bad("llama70b-q4_k_m:Q8_0", NULL, alias);
+    lp_plan_model m;
+    lp_err err = {{0}};
+    const lp_plan_shape none = {"llama3-13b", LP_FTYPE_Q8_0};
+    assert_int_equal(lp_plan_model_synth(&none, &m, &err), -1);
+    assert_non_null(strstr(err.msg, "unknown shape 'llama3-13b'"));
+}
+
 /* ---- when memory binds: the planner against every split ----------------- */
 
 /* Smallest max(count_i / speed_i) over all splits of 3 workers that fit. */
@@ -507,6 +682,8 @@ int main(void)
         cmocka_unit_test(test_real_models),     cmocka_unit_test(test_proportional_counts),
         cmocka_unit_test(test_tied_output),     cmocka_unit_test(test_70b_description),
         cmocka_unit_test(test_70b_fits_3x16),   cmocka_unit_test(test_70b_short_2x16),
+        cmocka_unit_test(test_shape_bytes),     cmocka_unit_test(test_tiny_is_llama_quantize),
+        cmocka_unit_test(test_shape_parse),
         cmocka_unit_test(test_memory_binds),    cmocka_unit_test(test_edges),
         cmocka_unit_test(test_run_bytes_match),
     };
