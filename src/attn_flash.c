@@ -18,10 +18,13 @@ typedef struct flash_thread {
     float *scores;  /* [g][LP_FLASH_BLOCK] */
     lp_half *acc16; /* [g][hd] ggml's f16 V accumulator */
     float *acc32;   /* [g][hd] its f32 one (q8_0 V) */
-    float *v32;     /* [hd] a q8_0 V row in f32 */
     float *part;    /* [g][hd + 2] a block's partials */
     float *run;     /* [g][hd + 2] the fold so far (prompt steps) */
-    float *M, *S, *ms, *vs; /* [g] each: the online softmax state */
+    float *M, *S;   /* [g] the online softmax state */
+    float *ms, *vs; /* [LP_FLASH_BLOCK][g] its steps' V scales and weights */
+    float *x, *ex;  /* [LP_FLASH_BLOCK] one head's exponents and their expf */
+    float *qf;      /* [g][hd] f16 queries in f32 (fk.qk16) */
+    uint8_t *up;    /* [LP_FLASH_BLOCK] which steps raised the maximum */
 } flash_thread;
 
 typedef struct flash_ctx {
@@ -37,6 +40,7 @@ typedef struct flash_ctx {
     float *wave;       /* [n_head][LP_FLASH_WAVE][hd + 2] decode partials */
     float *fold;       /* [n_head][hd + 2] the decode fold */
     int w0, nb;        /* this round's first block and block count */
+    bool group_qk;     /* fk.qk16 takes this head size */
     bool last_round;
 } flash_ctx;
 
@@ -59,8 +63,9 @@ static size_t thread_bytes(int g, int hd)
     const size_t G = (size_t)g, H = (size_t)hd;
     return up64(G * up64(query_row_bytes(hd))) + up64(G * LP_FLASH_BLOCK * sizeof(float)) +
            up64(G * H * sizeof(lp_half)) + up64(G * H * sizeof(float)) +
-           up64(H * sizeof(float)) + 2 * up64(G * (H + 2) * sizeof(float)) +
-           4 * up64(G * sizeof(float));
+           2 * up64(G * (H + 2) * sizeof(float)) + 2 * up64(G * sizeof(float)) +
+           2 * up64(G * LP_FLASH_BLOCK * sizeof(float)) + 2 * up64(LP_FLASH_BLOCK * sizeof(float)) +
+           up64(LP_FLASH_BLOCK) + up64(G * H * sizeof(float));
 }
 
 static size_t shared_bytes(int n_head, int hd)
@@ -95,13 +100,16 @@ static flash_thread thread_scratch(const flash_ctx *c, int ith)
     t.scores = carve(&p, G * LP_FLASH_BLOCK * sizeof(float));
     t.acc16 = carve(&p, G * H * sizeof(lp_half));
     t.acc32 = carve(&p, G * H * sizeof(float));
-    t.v32 = carve(&p, H * sizeof(float));
     t.part = carve(&p, G * (H + 2) * sizeof(float));
     t.run = carve(&p, G * (H + 2) * sizeof(float));
     t.M = carve(&p, G * sizeof(float));
     t.S = carve(&p, G * sizeof(float));
-    t.ms = carve(&p, G * sizeof(float));
-    t.vs = carve(&p, G * sizeof(float));
+    t.ms = carve(&p, G * LP_FLASH_BLOCK * sizeof(float));
+    t.vs = carve(&p, G * LP_FLASH_BLOCK * sizeof(float));
+    t.x = carve(&p, LP_FLASH_BLOCK * sizeof(float));
+    t.ex = carve(&p, LP_FLASH_BLOCK * sizeof(float));
+    t.up = carve(&p, LP_FLASH_BLOCK);
+    t.qf = carve(&p, G * H * sizeof(float));
     return t;
 }
 
@@ -120,16 +128,27 @@ static void queries(const flash_ctx *c, const flash_thread *ts, int t, int kvh)
     const lp_quantize_fn quant = c->k->quantize[dot_type(a->type_k)];
     for (int h = 0; h < c->g; h++) {
         const float *qh = c->q + ((size_t)t * a->n_head + (size_t)kvh * c->g + h) * a->head_dim;
-        quant(qh, ts->qq + (size_t)h * up64(c->q_row), a->head_dim);
+        uint8_t *qq = ts->qq + (size_t)h * up64(c->q_row);
+        quant(qh, qq, a->head_dim);
+        if (c->group_qk) /* qq is 64-aligned f16 */
+            c->fk.f16_to_f32((const lp_half *)(void *)qq, ts->qf + (size_t)h * a->head_dim,
+                             a->head_dim);
     }
 }
 
-/* scores[h][j - j0] = K[j] · q_h for positions [j0, j1). */
+/* scores[h][j - j0] = K[j] · q_h for positions [j0, j1): the kernel's
+ * group form for f16 K where it has one (the queries' f16 values in f32
+ * first), else ggml's vec_dot row by row. */
 static void block_scores(const flash_ctx *c, const flash_thread *ts, int kvh, int j0, int j1)
 {
     const lp_flash_args *a = c->a;
     const lp_type wt = lp_kv_type_ggml(a->type_k);
     const uint8_t *K = a->K + (size_t)j0 * a->k_stride + (size_t)kvh * c->k_head;
+    if (c->group_qk) {
+        c->fk.qk16(a->head_dim, c->g, j1 - j0, K, a->k_stride, ts->qf, ts->scores,
+                   LP_FLASH_BLOCK);
+        return;
+    }
     for (int h = 0; h < c->g; h++) {
         const uint8_t *qh = ts->qq + (size_t)h * up64(c->q_row);
         float *s = ts->scores + (size_t)h * LP_FLASH_BLOCK;
@@ -142,57 +161,61 @@ static void block_scores(const flash_ctx *c, const flash_thread *ts, int kvh, in
     }
 }
 
-/* The online softmax step of one head for score s (ggml's order): on a new
- * maximum the old state is scaled by expf(Mold - M) and v weighs 1, else v
- * weighs expf(s - M). */
-static void online_step(float s, float *M, float *S, float *ms, float *vs)
+/* ggml's online softmax of head h over the block's n scores: at each step
+ * a new maximum scales the old state by expf(Mold - M) and gives v weight
+ * 1, otherwise v weighs expf(s - M); S = S * ms + vs. The maxima depend on
+ * the scores alone, so every expf argument is known first and they go to
+ * the kernel's expf together (the same function, so the same bits). */
+static void online_block(const flash_ctx *c, const flash_thread *ts, int h, int n)
 {
-    if (s > *M) {
-        *ms = expf(*M - s);
-        *vs = 1.0f;
-        *M = s;
-    } else {
-        *ms = 1.0f;
-        *vs = expf(s - *M);
+    const int g = c->g;
+    const float *sc = ts->scores + (size_t)h * LP_FLASH_BLOCK;
+    float M = -INFINITY, S = 0.0f;
+    for (int j = 0; j < n; j++) {
+        const float s = sc[j] * c->a->scale;
+        ts->up[j] = s > M;
+        ts->x[j] = ts->up[j] ? M - s : s - M;
+        M = ts->up[j] ? s : M;
     }
-    *S = *S * *ms + *vs;
+    c->fk.exp(ts->x, ts->ex, n);
+    for (int j = 0; j < n; j++) {
+        const float ms = ts->up[j] ? ts->ex[j] : 1.0f, vs = ts->up[j] ? 1.0f : ts->ex[j];
+        S = S * ms + vs;
+        ts->ms[(size_t)j * g + h] = ms;
+        ts->vs[(size_t)j * g + h] = vs;
+    }
+    ts->M[h] = M;
+    ts->S[h] = S;
 }
 
 /* The partials of the g heads of kv head kvh over positions [j0, j1), for
- * the queries already in ts->qq, into ts->part. */
+ * the queries already in ts->qq, into ts->part. ggml's loop, in three
+ * passes that keep its order per head: the scores, then the online softmax
+ * over them (which needs nothing of V), then V weighted by its steps. */
 static void block_partial(const flash_ctx *c, const flash_thread *ts, int kvh, int j0, int j1)
 {
     const lp_flash_args *a = c->a;
-    const int g = c->g, hd = a->head_dim;
+    const int g = c->g, hd = a->head_dim, n = j1 - j0;
     const bool v16 = a->type_v == LP_KV_F16;
-    float *M = ts->M, *S = ts->S, *ms = ts->ms, *vs = ts->vs;
     block_scores(c, ts, kvh, j0, j1);
     for (int h = 0; h < g; h++)
-        M[h] = -INFINITY, S[h] = 0.0f;
-    if (v16)
+        online_block(c, ts, h, n);
+    const uint8_t *v = a->V + (size_t)j0 * a->v_stride + (size_t)kvh * c->v_head;
+    if (v16) {
         memset(ts->acc16, 0, (size_t)g * hd * sizeof(lp_half));
-    else
+        c->fk.v16(hd, g, n, v, a->v_stride, ts->ms, ts->vs, ts->acc16);
+    } else {
         memset(ts->acc32, 0, (size_t)g * hd * sizeof(float));
-    for (int j = j0; j < j1; j++) {
-        for (int h = 0; h < g; h++)
-            online_step(ts->scores[(size_t)h * LP_FLASH_BLOCK + (j - j0)] * a->scale, &M[h], &S[h],
-                        &ms[h], &vs[h]);
-        const uint8_t *v = a->V + (size_t)j * a->v_stride + (size_t)kvh * c->v_head;
-        if (v16) {
-            /* f16 rows sit at even offsets of a calloc'd buffer. */
-            c->fk.acc16(hd, g, ts->acc16, (const lp_half *)(const void *)v, ms, vs);
-        } else {
-            c->fk.deq_q8_0(v, ts->v32, hd);
-            c->fk.acc32(hd, g, ts->acc32, ts->v32, ms, vs);
-        }
+        c->fk.vq8(hd, g, n, v, a->v_stride, ts->ms, ts->vs, ts->acc32);
     }
     for (int h = 0; h < g; h++) {
         float *p = ts->part + (size_t)h * (hd + 2);
-        p[0] = M[h];
-        p[1] = S[h];
-        for (int d = 0; d < hd; d++)
-            p[2 + d] = v16 ? lp_f16_to_f32(ts->acc16[(size_t)h * hd + d])
-                           : ts->acc32[(size_t)h * hd + d];
+        p[0] = ts->M[h];
+        p[1] = ts->S[h];
+        if (v16)
+            c->fk.f16_to_f32(ts->acc16 + (size_t)h * hd, p + 2, hd);
+        else
+            memcpy(p + 2, ts->acc32 + (size_t)h * hd, (size_t)hd * sizeof(float));
     }
 }
 
@@ -310,6 +333,7 @@ void lp_attn_flash(lp_pool *pool, const lp_kernels *k, const lp_flash_args *a, c
                    .v_head = lp_type_row_bytes(lp_kv_type_ggml(a->type_v), hd),
                    .base = (uint8_t *)(((uintptr_t)scratch + 63) & ~(uintptr_t)63)};
     lp_flash_kernels_init(&c.fk, k->isa);
+    c.group_qk = a->type_k == LP_KV_F16 && c.fk.qk16 && LP_FLASH_QK16_TAKES(hd);
     uint8_t *p = c.base;
     c.wave = carve(&p, ((size_t)hd + 2) * sizeof(float) * (size_t)a->n_head * LP_FLASH_WAVE);
     c.fold = carve(&p, ((size_t)hd + 2) * sizeof(float) * (size_t)a->n_head);
