@@ -128,6 +128,13 @@ GEMM_INLINE __m512 a_scales(const uint8_t *y0, const uint8_t *y1)
                                  _mm512_castps128_ps512(f));
 }
 
+/* Q8_0 with VNNI: per block, the four rows' scales and their quants
+ * already made unsigned (w ^ 0x80). */
+typedef struct q8_prep {
+    float d[4];
+    uint8_t q[4][32];
+} q8_prep;
+
 /* ggml_vec_dot's order: per output, eight f32 lanes, one fma per block;
  * np activation pairs (the tile's 4 rows, or its first 2). */
 GEMM_INLINE void tile_vecdot(gfmt f, int np, const gemm_tile_args *t, float *out)
@@ -147,8 +154,16 @@ GEMM_INLINE void tile_vecdot(gfmt f, int np, const gemm_tile_args *t, float *out
             ad[p] = a_scales(y0, y1);
         }
         for (int r = 0; r < LEG_RM; r++) {
-            const wblk wb = w_decode(f, w[r] + b * bx);
-            const __m512 wd = _mm512_set1_ps(w_scale(t, r, b, bx));
+            wblk wb;
+            __m512 wd;
+            if (f == G_Q8_0 && !SIGN_TRICK && t->prep) {
+                const q8_prep *pp = (const q8_prep *)t->prep + b;
+                wb.u = _mm512_broadcast_i64x4(lp_ld256(pp->q[r]));
+                wd = _mm512_set1_ps(pp->d[r]);
+            } else {
+                wb = w_decode(f, w[r] + b * bx);
+                wd = _mm512_set1_ps(w_scale(t, r, b, bx));
+            }
             for (int p = 0; p < np; p++) {
                 const __m512 d = _mm512_mul_ps(wd, ad[p]);
                 acc[r][p] = _mm512_fmadd_ps(d, _mm512_cvtepi32_ps(pair_isum(f, wb, ap[p])),
@@ -322,7 +337,17 @@ GEMM_INLINE void tile_x8_raw(const gemm_tile_args *t, float *out)
 
 static void prep_q8_0(int64_t n, const uint8_t *const *w, void *prep)
 {
-    prep_scales(BLK, n, w, prep);
+    if (SIGN_TRICK) {
+        prep_scales(BLK, n, w, prep);
+        return;
+    }
+    q8_prep *p = prep;
+    for (int64_t b = 0; b < n / 32; b++) {
+        _mm_storeu_ps(p[b].d, f16x4(w, (size_t)b * BLK));
+        for (int r = 0; r < 4; r++)
+            _mm256_storeu_si256((__m256i *)p[b].q[r],
+                                _mm256_xor_si256(lp_ld256(w[r] + b * BLK + 2), _mm256_set1_epi8((char)0x80)));
+    }
 }
 
 static void prep_q4_0(int64_t n, const uint8_t *const *w, void *prep)
@@ -371,7 +396,8 @@ static void prep_q4_0x8(int64_t n, const uint8_t *const *w, void *prep)
         gemm_walk(&s, n, w, ws, rows, a, as, n_tok, y, ys);                                \
     }
 
-GEMM_ENTRY(gemm_q8_0, LEG_RM, LEG_RN, tile_q8_0_44, 2, tile_q8_0_42, prep_q8_0, 32, 16)
+GEMM_ENTRY(gemm_q8_0, LEG_RM, LEG_RN, tile_q8_0_44, 2, tile_q8_0_42, prep_q8_0, 32,
+           SIGN_TRICK ? 16 : sizeof(q8_prep))
 GEMM_ENTRY(gemm_q4_0, LEG_RM, LEG_RN, tile_q4_0_44, 2, tile_q4_0_42, prep_q4_0, 32, 16)
 GEMM_ENTRY(gemm_q4_0x8, LEG_RM, LEG_RN, tile_q4_0x8_44, 0, NULL, prep_q4_0x8, 32,
            sizeof(x8_prep))
