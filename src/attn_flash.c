@@ -58,16 +58,49 @@ static size_t query_row_bytes(int hd)
     return f16 > q8 ? f16 : q8;
 }
 
-static size_t thread_bytes(int g, int hd)
+/* Takes the next piece of `bytes` at *off (64-aligned) from base; with a
+ * NULL base it only measures. */
+static void *carve(uint8_t *base, size_t *off, size_t bytes)
 {
-    const size_t G = (size_t)g, H = (size_t)hd;
-    return up64(G * up64(query_row_bytes(hd))) + up64(G * LP_FLASH_BLOCK * sizeof(float)) +
-           up64(G * H * sizeof(lp_half)) + up64(G * H * sizeof(float)) +
-           2 * up64(G * (H + 2) * sizeof(float)) + 2 * up64(G * sizeof(float)) +
-           2 * up64(G * LP_FLASH_BLOCK * sizeof(float)) + 2 * up64(LP_FLASH_BLOCK * sizeof(float)) +
-           up64(LP_FLASH_BLOCK) + up64(G * H * sizeof(float));
+    void *r = base ? base + *off : NULL;
+    *off += up64(bytes);
+    return r;
 }
 
+/* One share's buffers at base (NULL: none), *bytes their extent: the one
+ * place the layout is written, for sizing and for use. */
+static flash_thread thread_layout(uint8_t *base, int g, int hd, size_t *bytes)
+{
+    const size_t G = (size_t)g, H = (size_t)hd, B = LP_FLASH_BLOCK, f = sizeof(float);
+    size_t o = 0;
+    flash_thread t;
+    t.qq = carve(base, &o, G * up64(query_row_bytes(hd)));
+    t.scores = carve(base, &o, G * B * f);
+    t.acc16 = carve(base, &o, G * H * sizeof(lp_half));
+    t.acc32 = carve(base, &o, G * H * f);
+    t.part = carve(base, &o, G * (H + 2) * f);
+    t.run = carve(base, &o, G * (H + 2) * f);
+    t.M = carve(base, &o, G * f);
+    t.S = carve(base, &o, G * f);
+    t.ms = carve(base, &o, G * B * f);
+    t.vs = carve(base, &o, G * B * f);
+    t.x = carve(base, &o, B * f);
+    t.ex = carve(base, &o, B * f);
+    t.up = carve(base, &o, B);
+    t.qf = carve(base, &o, G * H * f);
+    *bytes = o;
+    return t;
+}
+
+static size_t thread_bytes(int g, int hd)
+{
+    size_t bytes;
+    thread_layout(NULL, g, hd, &bytes);
+    return bytes;
+}
+
+/* The decode partials ([n_head][LP_FLASH_WAVE][hd + 2]) and fold
+ * ([n_head][hd + 2]) come first. */
 static size_t shared_bytes(int n_head, int hd)
 {
     const size_t part = ((size_t)hd + 2) * sizeof(float) * (size_t)n_head;
@@ -83,34 +116,12 @@ size_t lp_attn_flash_scratch_bytes(int n_head, int n_head_kv, int head_dim, int 
            (size_t)n_threads * thread_bytes(g, head_dim);
 }
 
-static void *carve(uint8_t **p, size_t bytes)
-{
-    void *r = *p;
-    *p += up64(bytes);
-    return r;
-}
-
 static flash_thread thread_scratch(const flash_ctx *c, int ith)
 {
-    const size_t G = (size_t)c->g, H = (size_t)c->a->head_dim;
-    uint8_t *p = c->base + shared_bytes(c->a->n_head, c->a->head_dim) +
-                 (size_t)ith * thread_bytes(c->g, c->a->head_dim);
-    flash_thread t;
-    t.qq = carve(&p, G * up64(c->q_row));
-    t.scores = carve(&p, G * LP_FLASH_BLOCK * sizeof(float));
-    t.acc16 = carve(&p, G * H * sizeof(lp_half));
-    t.acc32 = carve(&p, G * H * sizeof(float));
-    t.part = carve(&p, G * (H + 2) * sizeof(float));
-    t.run = carve(&p, G * (H + 2) * sizeof(float));
-    t.M = carve(&p, G * sizeof(float));
-    t.S = carve(&p, G * sizeof(float));
-    t.ms = carve(&p, G * LP_FLASH_BLOCK * sizeof(float));
-    t.vs = carve(&p, G * LP_FLASH_BLOCK * sizeof(float));
-    t.x = carve(&p, LP_FLASH_BLOCK * sizeof(float));
-    t.ex = carve(&p, LP_FLASH_BLOCK * sizeof(float));
-    t.up = carve(&p, LP_FLASH_BLOCK);
-    t.qf = carve(&p, G * H * sizeof(float));
-    return t;
+    const size_t each = thread_bytes(c->g, c->a->head_dim);
+    size_t bytes;
+    return thread_layout(c->base + shared_bytes(c->a->n_head, c->a->head_dim) + (size_t)ith * each,
+                         c->g, c->a->head_dim, &bytes);
 }
 
 /* ---- one block: ggml's loop ----------------------------------------------- */
@@ -334,9 +345,10 @@ void lp_attn_flash(lp_pool *pool, const lp_kernels *k, const lp_flash_args *a, c
                    .base = (uint8_t *)(((uintptr_t)scratch + 63) & ~(uintptr_t)63)};
     lp_flash_kernels_init(&c.fk, k->isa);
     c.group_qk = a->type_k == LP_KV_F16 && c.fk.qk16 && LP_FLASH_QK16_TAKES(hd);
-    uint8_t *p = c.base;
-    c.wave = carve(&p, ((size_t)hd + 2) * sizeof(float) * (size_t)a->n_head * LP_FLASH_WAVE);
-    c.fold = carve(&p, ((size_t)hd + 2) * sizeof(float) * (size_t)a->n_head);
+    const size_t part = ((size_t)hd + 2) * sizeof(float) * (size_t)a->n_head;
+    size_t off = 0;
+    c.wave = carve(c.base, &off, part * LP_FLASH_WAVE);
+    c.fold = carve(c.base, &off, part);
     if (a->n_tok == 1)
         decode(pool, &c);
     else

@@ -228,11 +228,13 @@ static void test_q8_0_memory(void **state)
     assert_true(bytes[2] * 64 == bytes[0] * 34);
 }
 
+#if !defined(__SANITIZE_ADDRESS__)
 static uint64_t heap_in_use(void)
 {
     struct mallinfo2 mi = mallinfo2();
     return (uint64_t)mi.uordblks + (uint64_t)mi.hblkhd;
 }
+#endif
 
 /* With -fa the run holds flash attention's scratch in place of a score
  * row per thread, and the planner counts exactly that (test_plan checks

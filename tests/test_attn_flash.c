@@ -196,7 +196,8 @@ static void test_flash_qk16(void **state)
     for (int di = 0; di < 4; di++)
         for (int gi = 0; gi < 4; gi++) {
             const int d = dims[di], g = groups[gi], n = 37, stride = d * 3;
-            lp_half *K = malloc(sizeof(lp_half) * stride * n), *q16 = malloc(sizeof(lp_half) * d * g);
+            lp_half *K = malloc(sizeof(lp_half) * stride * n);
+            lp_half *q16 = malloc(sizeof(lp_half) * d * g);
             float *q = malloc(sizeof(float) * d * g), *sc = malloc(sizeof(float) * 64 * g);
             fill_f16(K, stride * n, &s, 2);
             fill_f16(q16, d * g, &s, 3);

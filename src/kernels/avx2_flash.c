@@ -109,7 +109,8 @@ static void exp_n(const float *x, float *y, int n)
         const __m128i t = _mm_and_si128(_mm_srli_epi32(_mm_castps_si128(v), 20),
                                         _mm_set1_epi32(0x7ff));
         _mm_storeu_ps(y + i, expf4(v));
-        const unsigned special = (unsigned)_mm_movemask_ps(_mm_castsi128_ps(_mm_cmpgt_epi32(t, top)));
+        const __m128i big = _mm_cmpgt_epi32(t, top);
+        const unsigned special = (unsigned)_mm_movemask_ps(_mm_castsi128_ps(big));
         for (int k = 0; special && k < 4; k++)
             if (special >> k & 1)
                 y[i + k] = expf(x[i + k]);

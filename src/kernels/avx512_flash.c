@@ -195,15 +195,15 @@ static __m256 expf8(__m256 x)
 
 static void exp_n(const float *x, float *y, int n)
 {
-    const __m256i top = _mm256_set1_epi32(LP_EXPF_SPECIAL_TOP);
+    const __m256i top = _mm256_set1_epi32(LP_EXPF_SPECIAL_TOP - 1);
     int i = 0;
     for (; i + 8 <= n; i += 8) {
         const __m256 v = _mm256_loadu_ps(x + i);
         const __m256i t = _mm256_and_si256(_mm256_srli_epi32(_mm256_castps_si256(v), 20),
                                            _mm256_set1_epi32(0x7ff));
         _mm256_storeu_ps(y + i, expf8(v));
-        const unsigned special = (unsigned)_mm256_movemask_ps(
-            _mm256_castsi256_ps(_mm256_cmpgt_epi32(t, _mm256_sub_epi32(top, _mm256_set1_epi32(1)))));
+        const __m256i big = _mm256_cmpgt_epi32(t, top);
+        const unsigned special = (unsigned)_mm256_movemask_ps(_mm256_castsi256_ps(big));
         for (int k = 0; special && k < 8; k++)
             if (special >> k & 1)
                 y[i + k] = expf(x[i + k]);
