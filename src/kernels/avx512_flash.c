@@ -43,6 +43,18 @@ INLINE float f16_at(const uint8_t *p)
     return _cvtsh_ss(h);
 }
 
+/* A kv head's slice of a cache row is a few lines, rows a whole row of
+ * every kv head apart: a stride the hardware prefetcher may not follow
+ * far enough, so ask for the row this many positions ahead. (Reading past
+ * the block's end is only a hint; prefetches never fault.) */
+#define PREFETCH_ROWS 16
+
+INLINE void prefetch_row(const uint8_t *p, int bytes)
+{
+    for (int o = 0; o < bytes; o += 64)
+        _mm_prefetch((const char *)p + o, _MM_HINT_T0);
+}
+
 /* Values 16 * i .. 16 * i + 15 of a q8_0 row. */
 INLINE __m512 ld_q8(const uint8_t *row, int i)
 {
@@ -64,6 +76,7 @@ INLINE void run(const int NV, const int NH, const bool F16, int d, int g, int n,
         a[c] = F16 ? ld_f16((lp_half *)acc + at) : _mm512_loadu_ps((float *)acc + at);
     }
     for (int j = 0; j < n; j++, v += v_stride, ms += g, vs += g) {
+        prefetch_row(v + PREFETCH_ROWS * v_stride, F16 ? 32 * NV : 17 * NV);
 #pragma GCC unroll 16
         for (int i = 0; i < NV; i++)
             x[i] = F16 ? ld_f16(v + 32 * i) : ld_q8(v, i);
@@ -257,6 +270,7 @@ INLINE void qk_rows(const int NC, int g, int n, const uint8_t *K, size_t k_strid
 {
     qk_batch b = {.n = 0};
     for (int j = 0; j < n; j++, K += k_stride) {
+        prefetch_row(K + PREFETCH_ROWS * k_stride, 32 * NC);
         __m512 kc[16];
 #pragma GCC unroll 16
         for (int c = 0; c < NC; c++)
