@@ -10,10 +10,13 @@
  * The integer lanes are avx512_kquant_impl.h's: a zmm covers 64 values,
  * each half one 32-value chunk in ggml's lane layout, folded into ggml's
  * eight i32 lanes at the end of the super-block (exact). With VNNI a
- * quarter is two steps: VPDPBUSD of the unsigned quants and the
- * activations, started from -32 * sum(a) for Q6_K's offset, gives four-
- * value sums t (|t| < 2^15), and VPDPWSSD with (scale, 0) pairs adds
- * scale * t. Without VNNI it is the per-output kernel's maddubs steps.
+ * quarter is two steps: Q4_K's maddubs pairs into VPDPWSSD with (scale,
+ * scale); for Q6_K, VPDPBUSD of the unsigned quants and the activations,
+ * started from -32 * sum(a) for the offset, gives four-value sums t
+ * (|t| < 2^15), and VPDPWSSD with (scale, 0) pairs adds scale * t.
+ * Without VNNI it is the per-output kernel's maddubs steps. Each row's
+ * super-block header (unpacked scales and mins, d, dmin) is prepared once
+ * per group of four rows (gemm_tile.h's w_prep).
  *
  * f32 side, per output and super-block, as the per-output kernels: acc =
  * fma(f16(w.d) * a.d, lanes, acc) in eight lanes, two outputs (activation

@@ -4,24 +4,27 @@
  * of llama.cpp's repacked Q4_0 (q4_0x8.h). Included by exactly two
  * translation units, avx512_gemm_legacy.c and avx512vnni_gemm_legacy.c.
  *
- * A tile is 4 weight rows x 4 activation rows. One zmm holds two outputs
- * of a row, activation rows t and t+1 in its low and high 256 bits, each
- * as ggml's eight i32 (then f32) lanes of a block. Per block, a weight row
- * is decoded once for the four activations, an activation pair is loaded
- * once for the four rows.
+ * A tile is 4 weight rows x 4 activation rows. vec_dot's order: one zmm
+ * holds two outputs of a row, activation rows t and t+1 in its low and
+ * high 256 bits, each as ggml's eight i32 (then f32) lanes of a block; per
+ * block a weight row is decoded once for the four activations, an
+ * activation pair loaded once for the four rows. Integer side: weights
+ * are made unsigned by an offset, u = w + off (Q8_0: w ^ 0x80, off 128;
+ * Q4_0: the raw nibble, off 8), so with VNNI a lane is one VPDPBUSD of u
+ * and the activations a, started from -off * sum(a) over its four values:
+ * exact in i32, the same integer as ggml's. Without VNNI, Q8_0 takes
+ * ggml's |w| and sign-moved a (maddubs must not saturate) and Q4_0
+ * subtracts the offset's maddubs. f32 side, per output and block, as the
+ * per-output kernels: acc = fma(f16(w.d) * f16(a.d), lanes, acc) in eight
+ * lanes, summed by lp_hsum_ps256 at the end.
  *
- * Integer side: weights are made unsigned by an offset, u = w + off
- * (Q8_0: w ^ 0x80, off 128; Q4_0: the raw nibble, off 8), so with VNNI a
- * lane is one VPDPBUSD of u and the activations a, started from
- * -off * sum(a) over its four values: exact in i32, the same integer as
- * ggml's. Without VNNI, Q8_0 takes ggml's |w| and sign-moved a (maddubs
- * must not saturate) and Q4_0 subtracts the offset's maddubs.
+ * q4_0x8's order needs only each block's total per output, then
+ * r = fma((float)total, d, r): see tile_x8_prep below.
  *
- * f32 side, per output and block, as the per-output kernels: vec_dot's
- * acc = fma(f16(w.d) * f16(a.d), lanes, acc) in eight lanes, summed by
- * lp_hsum_ps256 at the end; q4_0x8's r = fma((float)total, d, r) with the
- * block's total from an exact i32 reduction of the lanes of sixteen
- * outputs at once. */
+ * The rows' block scales (and for Q8_0 with VNNI their unsigned quants,
+ * for q4_0x8 their transposed values) are prepared once per group of four
+ * rows (gemm_tile.h's w_prep); rows too long for that buffer take the
+ * tiles that read the rows themselves. */
 #ifndef LP_AVX512_GEMM_LEGACY_IMPL_H
 #define LP_AVX512_GEMM_LEGACY_IMPL_H
 

@@ -3,8 +3,12 @@
  *
  * The activations are first converted to the weight's dot type (Q8_0,
  * Q8_1, Q8_K, F16, BF16 or F32), once per call, then every weight row is
- * dotted with every activation row. Each output element is computed by one
- * thread with one kernel, so results do not depend on the thread count. */
+ * dotted with every activation row: for a batch (two or more rows) by the
+ * table's tiled kernel where it has one (lp_gemm_fn: register tiles over
+ * blocks of rows and activations sized for L2, each thread its own
+ * contiguous rows), else one dot per output. Either way each output is
+ * computed by one thread in one fixed order, so results do not depend on
+ * the thread count, the batch blocking or the path. */
 #ifndef LP_MATMUL_H
 #define LP_MATMUL_H
 
