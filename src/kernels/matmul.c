@@ -12,7 +12,7 @@ enum { ROW_TILE = 16 };
  * weight rows and of activation rows, so both stay in L2 while the kernel
  * walks its register tiles over them; threads split the rows in units of
  * GEMM_ROW_UNIT so that only the last block ends in a part tile. */
-enum { GEMM_W_BYTES = 128 << 10, GEMM_A_BYTES = 256 << 10, GEMM_ROW_UNIT = 16 };
+enum { GEMM_W_BYTES = 128 << 10, GEMM_A_BYTES = 512 << 10, GEMM_ROW_UNIT = 16 };
 
 typedef struct mm_task {
     const lp_kernels *k;
