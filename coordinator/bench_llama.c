@@ -145,7 +145,8 @@ static int parse(const char *text, bench_llama *out, lp_err *err)
 }
 
 int bench_llama_run(const char *exe, const char *model, int n_prompt, int n_gen,
-                    const int *threads, int n_threads, int reps, bench_llama *out, lp_err *err)
+                    const int *threads, int n_threads, int reps, const lp_attn_opts *attn,
+                    bench_llama *out, lp_err *err)
 {
     char p[16], n[16], r[16], t[16 * 12] = "";
     snprintf(p, sizeof p, "%d", n_prompt);
@@ -154,7 +155,9 @@ int bench_llama_run(const char *exe, const char *model, int n_prompt, int n_gen,
     for (int i = 0; i < n_threads && i < 16; i++)
         snprintf(t + strlen(t), sizeof t - strlen(t), "%s%d", i ? "," : "", threads[i]);
     char *argv[] = {(char *)exe, "-m", (char *)model, "-p", p, "-n", n, "-t", t, "-r", r,
-                    "-o", "json", NULL};
+                    "-o", "json", "-fa", attn->flash ? "1" : "0",
+                    "-ctk", (char *)lp_kv_type_name(attn->type_k),
+                    "-ctv", (char *)lp_kv_type_name(attn->type_v), NULL};
     char *text = run_child(argv, err);
     if (!text)
         return -1;

@@ -8,6 +8,7 @@
 
 #include "bench_time.h"
 #include "err.h"
+#include "kv.h"
 
 enum { BENCH_LLAMA_MAX_ROWS = 64 };
 
@@ -22,8 +23,11 @@ typedef struct bench_llama {
 } bench_llama;
 
 /* 0, or -1 with err (the end of llama-bench's stderr when it failed). */
+/* attn: the attention options ours ran with, passed on as llama-bench's
+ * -fa/-ctk/-ctv so both run the same attention. */
 int bench_llama_run(const char *exe, const char *model, int n_prompt, int n_gen,
-                    const int *threads, int n_threads, int reps, bench_llama *out, lp_err *err);
+                    const int *threads, int n_threads, int reps, const lp_attn_opts *attn,
+                    bench_llama *out, lp_err *err);
 
 /* The row for a test (pp: n_gen 0; tg: n_prompt 0), or NULL. */
 const bench_llama_row *bench_llama_find(const bench_llama *b, int threads, int n_prompt,

@@ -32,6 +32,7 @@ typedef struct node_opts {
     int threads[MAX_THREAD_COUNTS];
     int n_threads;
     int isa;
+    lp_attn_opts attn;
 } node_opts;
 
 static void usage(FILE *f)
@@ -46,6 +47,7 @@ static void usage(FILE *f)
             "  --triad-reps N triad runs, the best counts (default 10)\n"
             "  --triad-mib N  each triad array's size (default: 4x L3, at least 256)\n"
             "  --isa NAME     kernels: scalar, avx2, avx512, avx512vnni (default: best)\n"
+            "  -fa, -ctk T, -ctv T   attention as coord run takes it (flash, cache types)\n"
             "env LLAMA_BENCH=/path/to/llama-bench: run llama.cpp on the same file too\n");
 }
 
@@ -78,6 +80,13 @@ static int parse(int argc, char **argv, node_opts *o)
         const char *a = argv[i], *v;
         if (!strcmp(a, "-h") || !strcmp(a, "--help"))
             return usage(stdout), 1;
+        lp_err err = {0};
+        int ar = lp_attn_opts_arg(&o->attn, argc, argv, &i, &err);
+        if (ar != 0) {
+            if (ar < 0)
+                return fprintf(stderr, "coord bench-node: %s\n", err.msg), -1;
+            continue;
+        }
         if (!(v = arg_next(argc, argv, &i)))
             return -1;
         int rc = !strcmp(a, "-m")  ? (o->model = v, 0)
@@ -164,6 +173,7 @@ static lp_shard *open_model(const node_opts *o, int t, lp_err *err)
     lp_shard_opts_default(&so);
     so.n_threads = t;
     so.isa = o->isa;
+    so.attn = o->attn;
     so.n_batch = (int)o->n_batch;
     so.n_ctx = (int)(o->n_prompt > o->n_gen ? o->n_prompt : o->n_gen) + 1;
     return lp_shard_open(o->model, &so, err);
@@ -221,11 +231,12 @@ static int llama_bench(const node_opts *o, const bench_stats *pp, const bench_st
         return 0;
     }
     bench_llama lb;
-    printf("llama.cpp:  %s -m %s -p %ld -n %ld -r %ld -o json\n", exe, o->model, o->n_prompt,
-           o->n_gen, o->reps);
+    printf("llama.cpp:  %s -m %s -p %ld -n %ld -r %ld -o json -fa %d -ctk %s -ctv %s\n", exe,
+           o->model, o->n_prompt, o->n_gen, o->reps, o->attn.flash,
+           lp_kv_type_name(o->attn.type_k), lp_kv_type_name(o->attn.type_v));
     fflush(stdout);
     if (bench_llama_run(exe, o->model, (int)o->n_prompt, (int)o->n_gen, o->threads,
-                        o->n_threads, (int)o->reps, &lb, err) != 0)
+                        o->n_threads, (int)o->reps, &o->attn, &lb, err) != 0)
         return -1;
     for (int i = 0; i < o->n_threads; i++) {
         const int t = o->threads[i];
