@@ -4,6 +4,7 @@
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 int arg_int(const char *opt, const char *s, long lo, long hi, long *out)
 {
@@ -80,4 +81,18 @@ const char *arg_next(int argc, char **argv, int *i)
         return NULL;
     }
     return argv[++*i];
+}
+
+int arg_int_table(const arg_int_opt *opts, size_t n, const char *a, const char *v)
+{
+    for (size_t i = 0; i < n; i++) {
+        long x;
+        if (strcmp(a, opts[i].name))
+            continue;
+        if (arg_int(a, v, opts[i].lo, opts[i].hi, &x) != 0)
+            return -1;
+        *opts[i].dst = (int)x;
+        return 0;
+    }
+    return 1;
 }

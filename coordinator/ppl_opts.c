@@ -28,21 +28,12 @@ static void usage(FILE *f)
 
 static int parse_int_opt(const char *a, const char *v, ppl_opts *o)
 {
-    long x;
-    struct { const char *name; int *dst; long lo, hi; } in[] = {
+    const arg_int_opt in[] = {
         {"-c", &o->n_ctx, 1, 1 << 24},   {"-b", &o->n_batch, 1, 65536},
         {"-t", &o->n_threads, 1, 512},   {"--chunks", &o->n_windows, 1, 1 << 30},
         {"--local-workers", &o->local_workers, 1, 16},
     };
-    for (size_t i = 0; i < sizeof in / sizeof in[0]; i++) {
-        if (strcmp(a, in[i].name))
-            continue;
-        if (arg_int(a, v, in[i].lo, in[i].hi, &x) != 0)
-            return -1;
-        *in[i].dst = (int)x;
-        return 0;
-    }
-    return 1;
+    return arg_int_table(in, sizeof in / sizeof in[0], a, v);
 }
 
 static int parse_one(int argc, char **argv, int *i, ppl_opts *o)

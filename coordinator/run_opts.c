@@ -66,8 +66,7 @@ static int parse_float_opt(const char *a, const char *v, run_opts *o)
 
 static int parse_int_opt(const char *a, const char *v, run_opts *o)
 {
-    long x;
-    struct { const char *name; int *dst; long lo, hi; } in[] = {
+    const arg_int_opt in[] = {
         {"-t", &o->shard.n_threads, 1, 512},   {"-c", &o->shard.n_ctx, 1, 1 << 24},
         {"-b", &o->shard.n_batch, 1, 65536},   {"--top-k", &o->sampling.top_k, 0, 1 << 24},
         {"--repeat-last-n", &o->sampling.penalty_last_n, 0, LP_SAMPLER_MAX_LAST_N},
@@ -75,15 +74,7 @@ static int parse_int_opt(const char *a, const char *v, run_opts *o)
     };
     if (!strcmp(a, "-n"))
         return arg_int(a, v, 0, 1 << 24, &o->n_predict);
-    for (size_t i = 0; i < sizeof in / sizeof in[0]; i++) {
-        if (strcmp(a, in[i].name))
-            continue;
-        if (arg_int(a, v, in[i].lo, in[i].hi, &x) != 0)
-            return -1;
-        *in[i].dst = (int)x;
-        return 0;
-    }
-    return 1;
+    return arg_int_table(in, sizeof in / sizeof in[0], a, v);
 }
 
 static int parse_opt(int argc, char **argv, int *i, run_opts *o)
