@@ -61,14 +61,7 @@ static int setup_keyed(void **state)
 static void test_stops_cleanly(void **state)
 {
     fixture *f = *state;
-    int rc = lp_test_server_stop(&f->srv, 60000);
-    if (rc != 0) {
-        char cmd[8400];
-        snprintf(cmd, sizeof cmd, "tail -40 '%s' >&2", f->srv.log);
-        if (system(cmd) != 0)
-            fprintf(stderr, "(no log)\n");
-        fail_msg("coord serve exited with %d", rc);
-    }
+    sv_t_stop_cleanly(&f->srv);
 }
 
 static int teardown(void **state)

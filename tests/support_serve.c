@@ -226,3 +226,15 @@ int sv_t_sessions_open(int port, const char *extra)
     cJSON_Delete(o);
     return n;
 }
+
+void sv_t_stop_cleanly(lp_test_server *srv)
+{
+    int rc = lp_test_server_stop(srv, 60000);
+    if (rc != 0) {
+        char cmd[8400];
+        snprintf(cmd, sizeof cmd, "tail -40 '%s' >&2", srv->log);
+        if (system(cmd) != 0)
+            fprintf(stderr, "(no log)\n");
+        fail_msg("coord serve exited with %d", rc);
+    }
+}

@@ -60,4 +60,8 @@ double sv_t_num(const void *json, const char *path); /* NaN if absent */
  * e.g. the API key); -1 on no answer. */
 int sv_t_sessions_open(int port, const char *extra);
 
+/* SIGTERM the server and fail (showing the end of its log) unless it exits
+ * 0 — under ASan that also means nothing leaked. */
+void sv_t_stop_cleanly(lp_test_server *srv);
+
 #endif
