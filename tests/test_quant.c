@@ -16,7 +16,6 @@
 #include "gguf.h"
 #include "quant.h"
 #include "support.h"
-#include "quant_test_layouts.h"
 
 static float f32_of(uint32_t u)
 {
@@ -256,37 +255,22 @@ static void test_bf16(void **state)
 /* ---- (a) dequantization against ggml --------------------------------- */
 
 /* Dequantize tensor `name` of g row by row into a new buffer (caller
- * frees). With zero_scales, every f16 scale field (and every F16 value)
- * is first set to +0: see test_dequant_reference. */
-static float *dequant_tensor(const lp_gguf *g, const char *name, bool zero_scales,
-                             size_t *n, uint32_t *type)
+ * frees). */
+static float *dequant_tensor(const lp_gguf *g, const char *name, size_t *n, uint32_t *type)
 {
     const lp_gguf_tensor *t = lp_gguf_find_tensor(g, name);
     assert_non_null(t);
-    const lp_type_traits *tr = lp_type_traits_get(t->type);
-    assert_non_null(tr);
     int64_t ne0 = (int64_t)t->ne[0];
     uint64_t rows = t->ne[1] * t->ne[2] * t->ne[3];
     size_t row_bytes = lp_type_row_bytes(t->type, ne0);
     assert_true(row_bytes > 0);
     assert_int_equal(row_bytes * rows, t->nbytes);
     float *out = malloc((size_t)ne0 * rows * sizeof(float));
-    uint8_t *row = malloc(row_bytes);
     assert_non_null(out);
-    assert_non_null(row);
-    const quant_layout *lay = quant_layout_of(t->type);
-    for (uint64_t r = 0; r < rows; r++) {
-        memcpy(row, (const uint8_t *)t->data + r * row_bytes, row_bytes);
-        for (size_t b = 0; zero_scales && b < row_bytes / tr->type_size; b++) {
-            uint8_t *blk = row + b * tr->type_size;
-            if (t->type == LP_TYPE_F16)
-                memset(blk, 0, 2);
-            for (int f = 0; lay != NULL && f < lay->n_f16; f++)
-                memset(blk + lay->f16_off[f], 0, 2);
-        }
-        assert_int_equal(lp_dequantize_row((lp_type)t->type, row, out + r * ne0, ne0), 0);
-    }
-    free(row);
+    for (uint64_t r = 0; r < rows; r++)
+        assert_int_equal(lp_dequantize_row((lp_type)t->type,
+                                           (const uint8_t *)t->data + r * row_bytes,
+                                           out + r * ne0, ne0), 0);
     *n = (size_t)ne0 * rows;
     *type = t->type;
     return out;
@@ -316,15 +300,7 @@ static bool same_bits(const float *a, const float *b, size_t n, size_t *first_di
 }
 
 /* Every file in reference/dequant must equal our dequantization bit for
- * bit. KNOWN DEFECT in the shared data (as of this writing): the files of
- * every type with f16 scales (F16, Q4_0 ... Q8_0, Q2_K ... Q6_K) are all
- * +-0. They equal, bit for bit with signs, what ggml gives when each f16
- * -> f32 conversion yields +0, i.e. they were made with ggml's fp16
- * lookup table uninitialised. Such a file is detected by exactly that
- * comparison (which still checks the signs and zeros our layouts give),
- * reported, and not counted as verified; test_dequant_vs_source then
- * checks those types' values against the f32 source model. A regenerated,
- * correct file goes through the full bit-exact comparison unchanged. */
+ * bit: all 17, one per type, none excused. */
 static void test_dequant_reference(void **state)
 {
     (void)state;
@@ -333,7 +309,7 @@ static void test_dequant_reference(void **state)
     DIR *d = opendir(dir);
     assert_non_null(d);
     bool seen[LP_TYPE_COUNT] = {0};
-    int files = 0, exact = 0;
+    int files = 0;
     struct dirent *e;
     while ((e = readdir(d)) != NULL) {
         size_t len = strlen(e->d_name);
@@ -354,24 +330,15 @@ static void test_dequant_reference(void **state)
         lp_gguf *g = open_model(model);
         size_t n, diff = 0;
         uint32_t type;
-        float *got = dequant_tensor(g, tensor, false, &n, &type);
+        float *got = dequant_tensor(g, tensor, &n, &type);
         assert_int_equal(ref_len, n * sizeof(float));
         const char *name = lp_type_traits_get(type)->name;
-        if (same_bits(got, ref, n, &diff)) {
-            print_message("dequant %-45s %-5s %7zu values: bit-exact\n", e->d_name, name, n);
-            exact++;
-        } else {
-            float *zeroed = dequant_tensor(g, tensor, true, &n, &type);
-            size_t zdiff = 0;
-            if (!same_bits(zeroed, ref, n, &zdiff)) {
-                print_error("%s: element %zu: got %a want %a\n", e->d_name, diff,
-                            (double)got[diff], (double)ref[diff]);
-                fail();
-            }
-            print_message("dequant %-45s %-5s DEFECTIVE REFERENCE (all +-0, ggml's f16 "
-                          "table unset): matches only with scales zeroed\n", e->d_name, name);
-            free(zeroed);
+        if (!same_bits(got, ref, n, &diff)) {
+            print_error("%s: element %zu: got %a want %a\n", e->d_name, diff,
+                        (double)got[diff], (double)ref[diff]);
+            fail();
         }
+        print_message("dequant %-45s %-5s %7zu values: bit-exact\n", e->d_name, name, n);
         seen[type] = true;
         files++;
         free(got);
@@ -379,9 +346,8 @@ static void test_dequant_reference(void **state)
         lp_gguf_close(g);
     }
     closedir(d);
-    print_message("dequant: %d of %d reference files verified bit-exact\n", exact, files);
+    print_message("dequant: %d reference files verified bit-exact\n", files);
     assert_true(files >= 17);
-    assert_true(exact >= 2); /* F32 and BF16 are sound */
     for (size_t i = 0; i < N_MATMUL; i++) {
         if (!seen[k_matmul[i]])
             print_error("no reference tensor of type %s\n", lp_type_traits_get(k_matmul[i])->name);
@@ -426,7 +392,7 @@ static void test_dequant_vs_source(void **state)
             assert_int_equal(s->type, LP_TYPE_F32);
             size_t n;
             uint32_t type;
-            float *got = dequant_tensor(g, name, false, &n, &type);
+            float *got = dequant_tensor(g, name, &n, &type);
             assert_int_equal(s->nbytes, n * sizeof(float));
             double err = 0, ref = 0;
             for (size_t j = 0; j < n; j++) {
