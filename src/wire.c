@@ -1,15 +1,11 @@
 /* wire.c — every ZeroMQ socket of the program: creation, options, framing,
  * and the size-capped, budget-limited parse of what arrives. */
-#include "wire.h"
+#include "wire_internal.h"
 
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 #include <zmq.h>
-
-struct lp_wire {
-    void *ctx;
-};
 
 /* Socket options every TCP link gets. Linger: a reply sent just before
  * close still goes out, but a dead peer delays exit by at most this. */
@@ -47,7 +43,14 @@ static int set_int(void *s, int opt, int v)
     return zmq_setsockopt(s, opt, &v, sizeof v);
 }
 
-static int set_options(void *s, lp_sock_kind kind)
+/* IPv6 only for a bracketed address: a socket with ZMQ_IPV6 set would
+ * also report IPv4 addresses in their v6-mapped form ([::ffff:10.0.0.2]). */
+int lp_wire_set_family(void *s, const char *endpoint)
+{
+    return set_int(s, ZMQ_IPV6, strchr(endpoint, '[') != NULL);
+}
+
+int lp_wire_set_options(void *s, lp_sock_kind kind)
 {
     int64_t max = LP_WIRE_MAX_FRAME;
     int rc = set_int(s, ZMQ_LINGER, LINGER_MS);
@@ -82,8 +85,10 @@ static const struct {
 
 void *lp_wire_socket(lp_wire *w, lp_sock_kind kind, const char *endpoint, lp_err *err)
 {
-    if ((unsigned)kind >= sizeof KINDS / sizeof KINDS[0] || !endpoint || !*endpoint ||
-        strlen(endpoint) >= LP_WIRE_MAX_STR) {
+    bool unbound = !endpoint && (unsigned)kind < sizeof KINDS / sizeof KINDS[0] &&
+                   KINDS[kind].bind;
+    if ((unsigned)kind >= sizeof KINDS / sizeof KINDS[0] ||
+        (!unbound && (!endpoint || !*endpoint || strlen(endpoint) >= LP_WIRE_MAX_STR))) {
         lp_err_set(err, "wire: invalid socket kind or endpoint");
         return NULL;
     }
@@ -93,12 +98,16 @@ void *lp_wire_socket(lp_wire *w, lp_sock_kind kind, const char *endpoint, lp_err
                    zmq_strerror(errno));
         return NULL;
     }
-    if (set_options(s, kind) != 0) {
+    if (lp_wire_set_options(s, kind) != 0) {
         lp_err_set(err, "wire: socket options: %s", zmq_strerror(errno));
         zmq_close(s);
         return NULL;
     }
-    int rc = KINDS[kind].bind ? zmq_bind(s, endpoint) : zmq_connect(s, endpoint);
+    if (unbound)
+        return s;
+    int rc = lp_wire_set_family(s, endpoint);
+    if (rc == 0)
+        rc = KINDS[kind].bind ? zmq_bind(s, endpoint) : zmq_connect(s, endpoint);
     if (rc != 0) {
         lp_err_set(err, "wire: cannot %s %s socket to '%s': %s",
                    KINDS[kind].bind ? "bind" : "connect", KINDS[kind].name, endpoint,
@@ -107,6 +116,13 @@ void *lp_wire_socket(lp_wire *w, lp_sock_kind kind, const char *endpoint, lp_err
         return NULL;
     }
     return s;
+}
+
+int lp_wire_bind(void *sock, const char *endpoint, lp_err *err)
+{
+    if (lp_wire_set_family(sock, endpoint) != 0 || zmq_bind(sock, endpoint) != 0)
+        return lp_err_set(err, "wire: cannot bind to '%s': %s", endpoint, zmq_strerror(errno));
+    return 0;
 }
 
 void lp_wire_close(void *sock)

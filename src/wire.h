@@ -81,9 +81,27 @@ typedef enum lp_sock_kind {
 
 /* Create a socket of kind and bind (ROUTER, PULL) or connect (DEALER,
  * PUSH) it to endpoint ("tcp://host:port"; for a bind, port 0 or "*" picks
- * a free one: read it back with lp_wire_endpoint). NULL on error. */
+ * a free one: read it back with lp_wire_endpoint). A bound kind with a
+ * NULL endpoint is bound later, by lp_wire_bind. NULL on error. */
 void *lp_wire_socket(lp_wire *w, lp_sock_kind kind, const char *endpoint, lp_err *err);
 void lp_wire_close(void *sock);
+
+/* Bind a bound-kind socket (PULL, ROUTER) to one more endpoint, e.g. the
+ * coordinator's result PULL on each of its addresses that faces workers;
+ * lp_wire_endpoint then reads this one back. 0, or -1 with err. */
+int lp_wire_bind(void *sock, const char *endpoint, lp_err *err);
+
+/* PUSH links known to deliver (wire_link.c). ZeroMQ connects lazily and
+ * queues for an address nobody answers at, so this connects a PUSH to
+ * each of endpoints[0..n) (n <= 8; an empty string: none, its socket
+ * NULL) and waits, for all at once and at most timeout_ms, until the
+ * ZeroMQ handshake with a peer there is done. 0 with socks[] set (the
+ * caller owns them), or -1 with no socket left open, *failed the index of
+ * an endpoint that did not answer and err why: "cannot reach EP:
+ * Connection refused" (the kernel's reason, from a plain TCP connect), or
+ * that something answers there but is not a ZeroMQ peer. */
+int lp_wire_push_checked(lp_wire *w, int n, const char *const *endpoints, int timeout_ms,
+                         void **socks, int *failed, lp_err *err);
 
 /* The endpoint a bound socket actually listens on (caller's buffer). */
 int lp_wire_endpoint(void *sock, char *buf, size_t cap, lp_err *err);

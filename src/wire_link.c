@@ -1,0 +1,147 @@
+/* wire_link.c — PUSH links known to deliver (lp_wire_push_checked).
+ *
+ * ZeroMQ connects lazily: a PUSH to an address nobody answers at accepts
+ * messages and queues them for ever, which is how a wrong address used to
+ * become a silent hang. So a link is watched (zmq_socket_monitor) until
+ * the ZMTP handshake with its peer completes, and one that does not
+ * within the time given is an error that says why. */
+#include "wire_internal.h"
+
+#include <errno.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+#include <zmq.h>
+
+#include "route.h"
+
+enum { WATCH_EVENTS = ZMQ_EVENT_HANDSHAKE_SUCCEEDED | ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL |
+                      ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL | ZMQ_EVENT_HANDSHAKE_FAILED_AUTH,
+       PROBE_MS = 1500,
+       MAX_LINKS = 8 };
+
+typedef struct link {
+    void *push, *monitor;
+    bool up;          /* handshake done */
+    bool not_zmtp;    /* a handshake failed: something else listens there */
+} link;
+
+static int64_t now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void link_close(link *l)
+{
+    if (l->push)
+        zmq_socket_monitor(l->push, NULL, 0);
+    if (l->monitor)
+        zmq_close(l->monitor);
+    if (l->push)
+        zmq_close(l->push);
+    *l = (link){0};
+}
+
+/* The monitor is connected before the PUSH connects, so no event is lost. */
+static int link_open(lp_wire *w, link *l, const char *endpoint, lp_err *err)
+{
+    char mon_ep[64];
+    if (!(l->push = zmq_socket(w->ctx, ZMQ_PUSH)) || lp_wire_set_options(l->push, LP_SOCK_PUSH))
+        return lp_err_set(err, "wire: cannot create a PUSH socket: %s", zmq_strerror(errno));
+    snprintf(mon_ep, sizeof mon_ep, "inproc://lp-link-%p", l->push);
+    if (zmq_socket_monitor(l->push, mon_ep, WATCH_EVENTS) != 0 ||
+        !(l->monitor = zmq_socket(w->ctx, ZMQ_PAIR)) || zmq_connect(l->monitor, mon_ep) != 0)
+        return lp_err_set(err, "wire: cannot watch a link: %s", zmq_strerror(errno));
+    if (lp_wire_set_family(l->push, endpoint) != 0 || zmq_connect(l->push, endpoint) != 0)
+        return lp_err_set(err, "wire: cannot connect to '%s': %s", endpoint,
+                          zmq_strerror(errno));
+    return 0;
+}
+
+/* One monitor event: two frames, (u16 event, u32 value) and the address. */
+static void link_event(link *l)
+{
+    uint8_t ev[6];
+    int more = 0;
+    size_t len = sizeof more;
+    int n = zmq_recv(l->monitor, ev, sizeof ev, ZMQ_DONTWAIT);
+    while (zmq_getsockopt(l->monitor, ZMQ_RCVMORE, &more, &len) == 0 && more) {
+        char skip[1];
+        zmq_recv(l->monitor, skip, sizeof skip, ZMQ_DONTWAIT);
+    }
+    if (n < 2)
+        return;
+    uint16_t e;
+    memcpy(&e, ev, 2);
+    if (e == ZMQ_EVENT_HANDSHAKE_SUCCEEDED)
+        l->up = true;
+    else
+        l->not_zmtp = true;
+}
+
+/* Wait until every link is up or the deadline passes. */
+static void await_links(link *l, int n, int timeout_ms)
+{
+    int64_t deadline = now_ms() + timeout_ms;
+    for (;;) {
+        zmq_pollitem_t it[MAX_LINKS];
+        int k = 0, idx[MAX_LINKS];
+        for (int i = 0; i < n; i++)
+            if (l[i].push && !l[i].up) {
+                it[k] = (zmq_pollitem_t){.socket = l[i].monitor, .events = ZMQ_POLLIN};
+                idx[k++] = i;
+            }
+        int left = (int)(deadline - now_ms());
+        if (k == 0 || left <= 0)
+            return;
+        if (zmq_poll(it, k, left) < 0 && errno != EINTR)
+            return;
+        for (int j = 0; j < k; j++)
+            if (it[j].revents & ZMQ_POLLIN)
+                link_event(&l[idx[j]]);
+    }
+}
+
+static int why_down(const link *l, const char *endpoint, int timeout_ms, lp_err *err)
+{
+    char why[256];
+    if (lp_route_probe(endpoint, PROBE_MS, why, sizeof why) != 0)
+        return lp_err_set(err, "cannot reach %s: %s", endpoint, why);
+    if (l->not_zmtp)
+        return lp_err_set(err, "%s answers, but not as a layerpool endpoint (the ZeroMQ "
+                          "handshake failed)", endpoint);
+    return lp_err_set(err, "%s accepts connections but no ZeroMQ handshake completed within "
+                      "%.1f s", endpoint, timeout_ms / 1000.0);
+}
+
+int lp_wire_push_checked(lp_wire *w, int n, const char *const *endpoints, int timeout_ms,
+                         void **socks, int *failed, lp_err *err)
+{
+    link l[MAX_LINKS] = {0};
+    int rc = 0;
+    *failed = -1;
+    if (n < 0 || n > MAX_LINKS)
+        return lp_err_set(err, "wire: at most %d links at once", MAX_LINKS);
+    for (int i = 0; i < n && rc == 0; i++)
+        if (endpoints[i][0] && (rc = link_open(w, &l[i], endpoints[i], err)) != 0)
+            *failed = i;
+    if (rc == 0)
+        await_links(l, n, timeout_ms);
+    for (int i = 0; i < n && rc == 0; i++)
+        if (l[i].push && !l[i].up) {
+            *failed = i;
+            rc = why_down(&l[i], endpoints[i], timeout_ms, err);
+        }
+    for (int i = 0; i < n; i++) {
+        socks[i] = rc == 0 ? l[i].push : NULL;
+        if (rc == 0) {
+            zmq_socket_monitor(l[i].push, NULL, 0);
+            l[i].push = NULL;
+        }
+        link_close(&l[i]);
+    }
+    return rc;
+}
