@@ -211,11 +211,12 @@ static int run_plan(const plan_args *a, const lp_config *cfg, const lp_plan_mode
 {
     lp_plan_worker w[LP_PLAN_MAX_WORKERS];
     const char *names[LP_PLAN_MAX_WORKERS] = {0};
+    plan_route routes[LP_PLAN_MAX_WORKERS];
     int n = 0;
     lp_plan_opts o;
     if (cfg && a->live) {
         lp_err lerr = {{0}};
-        if ((n = plan_live_workers(cfg, w, names, &lerr)) <= 0) {
+        if ((n = plan_live_workers(cfg, w, names, routes, &lerr)) <= 0) {
             fprintf(stderr, "coord: %s\n", n < 0 ? lerr.msg : "plan: no worker answered");
             return 1;
         }
@@ -242,6 +243,8 @@ static int run_plan(const plan_args *a, const lp_config *cfg, const lp_plan_mode
     }
     printf("plan for %s over %d worker%s\n", what, n, n > 1 ? "s" : "");
     lp_plan_print(stdout, m, w, cfg ? names : NULL, plan, n, &o);
+    if (cfg && a->live)
+        plan_live_print_routes(stdout, names, routes, n, cfg->advertise);
     if (rc == LP_PLAN_NO_FIT) {
         printf("\nthe table shows the split by speed; it does not fit\n");
         fflush(stdout);

@@ -70,6 +70,9 @@ static bool worker_json(cJSON *arr, const lp_cluster_worker *w)
     return cJSON_AddStringToObject(o, "name", w->name) &&
            cJSON_AddStringToObject(o, "endpoint", w->control) &&
            cJSON_AddStringToObject(o, "data_endpoint", w->data) &&
+           cJSON_AddStringToObject(o, "reached_from", w->via) &&
+           cJSON_AddStringToObject(o, "sends_to", w->sends_to) &&
+           cJSON_AddStringToObject(o, "result_endpoint", w->result) &&
            num(o, "first_layer", w->first) && num(o, "last_layer", w->last - 1) &&
            num(o, "n_layers", w->last - w->first) && num(o, "mem_limit", (double)w->mem_limit) &&
            num(o, "mem_available", (double)w->ram_available) &&

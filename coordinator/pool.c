@@ -103,6 +103,7 @@ static int connect_and_load(pool *p, lp_err *err)
     co.n_slots = cfg->sessions;
     co.n_batch = cfg->batch;
     co.n_threads = cfg->threads;
+    snprintf(co.advertise, sizeof co.advertise, "%s", cfg->advertise);
     int first[LP_CLUSTER_MAX_WORKERS], last[LP_CLUSTER_MAX_WORKERS];
     const char *paths[LP_CLUSTER_MAX_WORKERS];
     const uint8_t *shard_ids[LP_CLUSTER_MAX_WORKERS];
@@ -112,12 +113,16 @@ static int connect_and_load(pool *p, lp_err *err)
     if (!(p->wire = lp_wire_new(err)) || !(p->cl = lp_cluster_new(p->wire, &co, err)) ||
         start_workers(p, err) != 0 || lp_model_id(p->g, id, err) != 0 ||
         plan_layers(p, &co, first, last, err) != 0 ||
-        weights_for_workers(p, id, first, last, paths, shard_ids, ids, abs_model, err) != 0)
+        weights_for_workers(p, id, first, last, paths, shard_ids, ids, abs_model, err) != 0 ||
+        lp_cluster_routes(p->cl, err) != 0)
         return -1;
-    for (int i = 0; i < cfg->n_workers; i++)
-        fprintf(stderr, "loading layers %d-%d on %s (%s)%s\n", first[i], last[i] - 1,
-                lp_cluster_get_worker(p->cl, i)->name, lp_cluster_get_worker(p->cl, i)->control,
-                shard_ids[i] ? " from its shard cache" : "");
+    for (int i = 0; i < cfg->n_workers; i++) {
+        const lp_cluster_worker *w = lp_cluster_get_worker(p->cl, i);
+        fprintf(stderr, "loading layers %d-%d on %s (%s, reached from %s)%s, sends to %s\n",
+                first[i], last[i] - 1, w->name, w->control, w->via,
+                shard_ids[i] ? " from its shard cache" : "",
+                w->sends_to[0] ? w->sends_to : w->result);
+    }
     if (lp_cluster_load(p->cl, id, paths, shard_ids, first, last, p->hp.n_vocab, err) != 0)
         return -1;
     fprintf(stderr, "all %d workers ready\n", cfg->n_workers);

@@ -21,7 +21,7 @@ void lp_cluster_opts_default(lp_cluster_opts *o)
 {
     *o = (lp_cluster_opts){.n_ctx = 2048, .n_slots = 4, .n_batch = 256, .n_threads = 0,
                            .heartbeat_ms = 500, .dead_after_ms = 3000,
-                           .load_timeout_ms = 600000, .result_host = "127.0.0.1"};
+                           .load_timeout_ms = 600000};
 }
 
 lp_cluster *lp_cluster_new(lp_wire *w, const lp_cluster_opts *o, lp_err *err)
@@ -34,14 +34,7 @@ lp_cluster *lp_cluster_new(lp_wire *w, const lp_cluster_opts *o, lp_err *err)
     c->wire = w;
     c->o = *o;
     c->next_session = 1;
-    char ep[300];
-    snprintf(ep, sizeof ep, "tcp://%s:0", o->result_host[0] ? o->result_host : "127.0.0.1");
-    if (!(c->result_pull = lp_wire_socket(w, LP_SOCK_PULL, ep, err)) ||
-        lp_wire_endpoint(c->result_pull, c->result_ep, sizeof c->result_ep, err) != 0) {
-        lp_cluster_free(c);
-        return NULL;
-    }
-    return c;
+    return c; /* the result PULL is bound once we know where workers are */
 }
 
 void lp_cluster_free(lp_cluster *c)
@@ -97,27 +90,11 @@ static int await_reply(lp_cluster *c, int i, uint64_t request_id, int timeout_ms
     }
 }
 
-/* A worker bound to every interface reports tcp://0.0.0.0:PORT (or *):
- * dial its data port at the host we reached its control port at. */
-static void data_endpoint(const char *control, const char *reported, char *out, size_t cap)
-{
-    const char *port = strrchr(reported, ':');
-    bool wildcard = !strncmp(reported, "tcp://0.0.0.0:", 14) || !strncmp(reported, "tcp://*:", 8);
-    const char *host = strstr(control, "://"), *host_end = strrchr(control, ':');
-    if (!wildcard || !port || !host || !host_end || host_end < host + 3) {
-        snprintf(out, cap, "%s", reported);
-        return;
-    }
-    host += 3;
-    snprintf(out, cap, "tcp://%.*s%s", (int)(host_end - host), host, port);
-}
-
 static void take_capabilities(cl_worker *w, const Lp__Capabilities *cap)
 {
     lp_cluster_worker *in = &w->info;
     snprintf(in->name, sizeof in->name, "%s", cap->name ? cap->name : "");
-    data_endpoint(in->control, cap->data_endpoint ? cap->data_endpoint : "", in->data,
-                  sizeof in->data);
+    cl_route_data(w, cap->data_endpoint ? cap->data_endpoint : "");
     snprintf(in->isa, sizeof in->isa, "%s", cap->isa ? cap->isa : "");
     in->ram_total = cap->ram_total;
     in->ram_available = cap->ram_available;
@@ -133,7 +110,8 @@ int lp_cluster_add_worker(lp_cluster *c, const char *endpoint, lp_err *err)
     cl_worker *w = &c->w[c->n_workers];
     memset(w, 0, sizeof *w);
     snprintf(w->info.control, sizeof w->info.control, "%s", endpoint);
-    if (!(w->ctl = lp_wire_socket(c->wire, LP_SOCK_DEALER, endpoint, err)))
+    if (cl_route_via(w, err) != 0 ||
+        !(w->ctl = lp_wire_socket(c->wire, LP_SOCK_DEALER, endpoint, err)))
         return -1;
     c->n_workers++;
     Lp__Hello hello = LP__HELLO__INIT;
@@ -169,13 +147,35 @@ static int wait_ready(lp_cluster *c, int i, uint64_t request_id, lp_err *err)
     cl_worker *w = &c->w[i];
     int rc = await_reply(c, i, request_id, c->o.load_timeout_ms, &reply, err);
     if (rc == 0 && reply->body_case == LP__ENVELOPE__BODY_ERROR)
-        rc = lp_err_set(err, "worker %s could not load layers %d-%d: %s", w->info.name,
-                        w->info.first, w->info.last, reply->error->message);
+        rc = lp_err_set(err, "worker %s (%s) could not load layers %d-%d: %s%s%s%s",
+                        w->info.name, w->info.control, w->info.first, w->info.last - 1,
+                        reply->error->message, c->o.advertise[0] ? " ([server] advertise = " : "",
+                        c->o.advertise, c->o.advertise[0] ? ")" : "");
     else if (rc == 0 && reply->body_case != LP__ENVELOPE__BODY_SHARD_READY)
         rc = lp_err_set(err, "worker %s answered LoadShard with something else", w->info.name);
     w->loaded = rc == 0;
     lp_wire_env_free(reply);
     return rc;
+}
+
+int lp_cluster_routes(lp_cluster *c, lp_err *err)
+{
+    return cl_route_all(c, err);
+}
+
+/* Our PUSH to worker 0's data endpoint, checked to answer (wire.h). */
+static int connect_first(lp_cluster *c, lp_err *err)
+{
+    enum { LINK_CHECK_MS = 5000 };
+    const char *ep = c->w[0].info.data;
+    int failed;
+    lp_err e = {{0}};
+    if (c->data_push)
+        return 0;
+    if (lp_wire_push_checked(c->wire, 1, &ep, LINK_CHECK_MS, &c->data_push, &failed, &e) != 0)
+        return lp_err_set(err, "the first worker %s's data endpoint: %s", c->w[0].info.name,
+                          e.msg);
+    return 0;
 }
 
 int lp_cluster_load(lp_cluster *c, const uint8_t model_id[LP_MODEL_ID_BYTES],
@@ -195,8 +195,7 @@ int lp_cluster_load(lp_cluster *c, const uint8_t model_id[LP_MODEL_ID_BYTES],
         if (c->w[i].from_shard)
             memcpy(c->w[i].shard_id, shard_id[i], LP_MODEL_ID_BYTES);
     }
-    if (!c->data_push &&
-        !(c->data_push = lp_wire_socket(c->wire, LP_SOCK_PUSH, c->w[0].info.data, err)))
+    if (cl_route_all(c, err) != 0 || connect_first(c, err) != 0)
         return -1;
     uint64_t ids[LP_CLUSTER_MAX_WORKERS];
     for (int i = 0; i < c->n_workers; i++)
@@ -221,13 +220,16 @@ int lp_cluster_poll_fd(lp_cluster *c, int timeout_ms, int fd, bool *fd_ready, lp
     if (cl_drive_sessions(c, err) != 0)
         return -1;
     cl_heartbeats(c);
+    /* socks[0]: results, once bound (lp_cluster_load); then the workers */
+    int first = c->result_pull ? 0 : 1;
     socks[0] = c->result_pull;
     for (int i = 0; i < c->n_workers; i++)
         socks[i + 1] = c->w[i].ctl;
     int wait = timeout_ms < c->o.heartbeat_ms ? timeout_ms : c->o.heartbeat_ms;
-    if (lp_wire_poll_fd(socks, c->n_workers + 1, readable, fd, fd_ready, wait, err) < 0)
+    if (lp_wire_poll_fd(socks + first, c->n_workers + 1 - first, readable + first, fd, fd_ready,
+                        wait, err) < 0)
         return -1;
-    for (int i = 0; i <= c->n_workers; i++) {
+    for (int i = first; i <= c->n_workers; i++) {
         Lp__Envelope *env;
         lp_err rerr = {0};
         while (readable[i] && lp_wire_recv(socks[i], NULL, &env, 0, &rerr) == 0) {

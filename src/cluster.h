@@ -37,11 +37,10 @@ typedef struct lp_cluster_opts {
     int heartbeat_ms;   /* how often to ask */
     int dead_after_ms;  /* silence that counts as lost */
     int load_timeout_ms;
-    char result_host[128]; /* address the last worker can reach us at, on
-                              which results are received (default 127.0.0.1;
-                              "*" binds every interface) */
-    char advertise_host[128]; /* what the last worker is told to connect to
-                                 (default: result_host, or 127.0.0.1 if "*") */
+    char advertise[300];   /* the address workers send results to, "HOST" or
+                              "HOST:PORT" (NAT, several interfaces); "" (the
+                              default): for each worker, our address on the
+                              interface that reaches it (cluster_route.c) */
 } lp_cluster_opts;
 
 void lp_cluster_opts_default(lp_cluster_opts *o);
@@ -49,8 +48,12 @@ void lp_cluster_opts_default(lp_cluster_opts *o);
 /* What a worker told us (Capabilities) and what it holds. */
 typedef struct lp_cluster_worker {
     char name[64];
-    char control[256];    /* its --listen endpoint */
-    char data[256];       /* its data endpoint */
+    char control[256];    /* its --listen endpoint, as we reach it */
+    char data[256];       /* its data endpoint, as we reach it */
+    char via[64];         /* our address on the interface that reaches it */
+    char result[256];     /* the result endpoint it is told (at load) */
+    char sends_to[256];   /* the next worker's data endpoint as it is told,
+                             "" for the last (which sends to result) */
     uint64_t ram_total, ram_available, mem_limit;
     uint32_t cores;
     char isa[32];
@@ -69,17 +72,27 @@ lp_cluster *lp_cluster_new(lp_wire *w, const lp_cluster_opts *o, lp_err *err);
 void lp_cluster_free(lp_cluster *c);
 
 /* Connect to a worker's control endpoint and ask Hello (waiting at most
- * 3 x dead_after_ms); fills its entry from Capabilities. Workers are
- * pipeline stages in the order added. */
+ * 3 x dead_after_ms); fills its entry from Capabilities, and `via` from
+ * the routing table (a host name that does not resolve is an error here).
+ * Workers are pipeline stages in the order added. */
 int lp_cluster_add_worker(lp_cluster *c, const char *endpoint, lp_err *err);
 int lp_cluster_n_workers(const lp_cluster *c);
 const lp_cluster_worker *lp_cluster_get_worker(const lp_cluster *c, int i);
 
+/* Fill every worker's `result` and `sends_to` (binding our result
+ * endpoint on each address that faces a worker) without loading
+ * anything: what lp_cluster_load will tell them, e.g. for `coord plan
+ * --live`. 0, or -1 with err (advertise cannot be bound). */
+int lp_cluster_routes(lp_cluster *c, lp_err *err);
+
 /* Have worker i hold layers [first[i], last[i]) of the model whose id is
  * given, reading it from model_path[i] on that worker, or, where
  * shard_id[i] is non-NULL (shard_id itself may be NULL), from the shard
- * file with that id in its cache (see lp_cluster_send_shard). Blocks until
- * every worker is ready (or load_timeout_ms). */
+ * file with that id in its cache (see lp_cluster_send_shard). Each is told
+ * the addresses lp_cluster_routes gives, and checks before it loads that
+ * they answer; our own link to worker 0 is checked too. Blocks until
+ * every worker is ready (or load_timeout_ms); a worker that cannot reach
+ * an address it was given fails the load within seconds, naming it. */
 int lp_cluster_load(lp_cluster *c, const uint8_t model_id[LP_MODEL_ID_BYTES],
                     const char *const *model_path, const uint8_t *const *shard_id,
                     const int *first, const int *last, uint32_t n_vocab, lp_err *err);

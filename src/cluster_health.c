@@ -5,21 +5,9 @@
 #include <stdio.h>
 #include <string.h>
 
-/* The result endpoint as the last worker must dial it. */
-static void advertised_result_ep(const lp_cluster *c, char *out, size_t cap)
-{
-    const char *host = c->o.advertise_host[0] ? c->o.advertise_host
-                     : strcmp(c->o.result_host, "*") && c->o.result_host[0] ? c->o.result_host
-                                                                            : "127.0.0.1";
-    const char *port = strrchr(c->result_ep, ':');
-    snprintf(out, cap, "tcp://%s%s", host, port ? port : ":0");
-}
-
 int cl_send_load(lp_cluster *c, int i, uint64_t *request_id, lp_err *err)
 {
     cl_worker *w = &c->w[i];
-    char result_ep[300];
-    advertised_result_ep(c, result_ep, sizeof result_ep);
     Lp__LoadShard ls = LP__LOAD_SHARD__INIT;
     ls.model_id = (ProtobufCBinaryData){LP_MODEL_ID_BYTES, c->model_id};
     ls.model_path = w->from_shard ? "" : w->model_path;
@@ -31,8 +19,8 @@ int cl_send_load(lp_cluster *c, int i, uint64_t *request_id, lp_err *err)
     ls.n_slots = (uint32_t)c->o.n_slots;
     ls.n_batch = (uint32_t)c->o.n_batch;
     ls.n_threads = (uint32_t)c->o.n_threads;
-    ls.next_endpoint = i + 1 < c->n_workers ? c->w[i + 1].info.data : "";
-    ls.result_endpoint = result_ep;
+    ls.next_endpoint = w->info.sends_to;
+    ls.result_endpoint = w->info.result;
     Lp__Envelope env = LP__ENVELOPE__INIT;
     env.request_id = *request_id = ++c->hb_seq;
     env.body_case = LP__ENVELOPE__BODY_LOAD_SHARD;

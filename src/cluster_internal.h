@@ -5,6 +5,7 @@
 #define LP_CLUSTER_INTERNAL_H
 
 #include "cluster.h"
+#include "route.h"
 
 typedef struct cl_worker {
     lp_cluster_worker info;
@@ -45,14 +46,22 @@ typedef struct cl_closing {
     int64_t since_ms;
 } cl_closing;
 
+/* One address our result PULL listens on, and the endpoint a worker that
+ * reaches us there is told. */
+typedef struct cl_bound {
+    char host[LP_ROUTE_HOST_MAX]; /* the address workers dial (advertise, or via) */
+    char endpoint[300];   /* tcp://host:port as told */
+} cl_bound;
+
 struct lp_cluster {
     lp_wire *wire;        /* borrowed */
     lp_cluster_opts o;
     cl_worker w[LP_CLUSTER_MAX_WORKERS];
     int n_workers;
     void *data_push;      /* to worker 0's data endpoint, owned */
-    void *result_pull;    /* bound on 127.0.0.1 or the host's address, owned */
-    char result_ep[256];
+    void *result_pull;    /* bound on each address that faces a worker, owned */
+    cl_bound bound[LP_CLUSTER_MAX_WORKERS]; /* those addresses (cluster_route.c) */
+    int n_bound;
     cl_session *s;        /* live sessions, owned */
     int n_s, cap_s;
     cl_closing *closing;  /* owned */
@@ -79,6 +88,13 @@ int cl_on_result(lp_cluster *c, const Lp__Envelope *env);
  * (why says what). */
 void cl_score_fill(const cl_session *s, Lp__Forward *f, int pos0, int n);
 int cl_score_deliver(lp_cluster *c, cl_session *s, const Lp__Result *r, char *why, size_t cap);
+
+/* cluster_route.c: the addresses a worker is given. via: at Hello; data:
+ * its data endpoint as we reach it (a wildcard bind at the host we reached
+ * its control port at); routes: result and sends_to of every worker. */
+int cl_route_via(cl_worker *w, lp_err *err);
+void cl_route_data(cl_worker *w, const char *reported);
+int cl_route_all(lp_cluster *c, lp_err *err);
 
 /* cluster_health.c */
 void cl_heartbeats(lp_cluster *c);

@@ -25,13 +25,13 @@ static_assert(LP_CONFIG_MAX_WORKERS == LP_PLAN_MAX_WORKERS, "one pool size limit
 #define INIH_MAX_SECTION 50 /* inih cuts section names to 49 characters */
 
 enum { K_PATH, K_CTX, K_SESSIONS, K_BATCH, K_DTYPE, K_THREADS, N_MODEL_KEYS };
-enum { K_LISTEN, K_API_KEY, N_SERVER_KEYS };
+enum { K_LISTEN, K_API_KEY, K_ADVERTISE, N_SERVER_KEYS };
 enum { K_ENDPOINT, K_MEM, K_WPATH, K_SPEED, N_WORKER_KEYS };
 enum { K_LWORKERS, K_LMEM, N_LOCAL_KEYS };
 
 static const char *const MODEL_KEYS[] = {"path", "ctx", "sessions", "batch", "wire_dtype",
                                          "threads"};
-static const char *const SERVER_KEYS[] = {"listen", "api_key"};
+static const char *const SERVER_KEYS[] = {"listen", "api_key", "advertise"};
 static const char *const WORKER_KEYS[] = {"endpoint", "mem", "model_path", "speed"};
 static const char *const LOCAL_KEYS[] = {"workers", "mem"};
 
@@ -208,6 +208,8 @@ static int server_key(parse_state *st, const char *key, const char *v)
         rc = lp_cfgval_hostport(v, c->listen, sizeof c->listen, why, sizeof why);
     else if (k == K_API_KEY)
         rc = lp_cfgval_token(v, c->api_key, sizeof c->api_key, why, sizeof why);
+    else if (k == K_ADVERTISE)
+        rc = lp_cfgval_advertise(v, c->advertise, sizeof c->advertise, why, sizeof why);
     else
         return 0;
     return rc ? fail_key(st, "server", key, v, why) : 1;

@@ -15,6 +15,10 @@
  *   [server]
  *   listen = 127.0.0.1:8080   ; HTTP API (default 127.0.0.1:8080)
  *   api_key = secret          ; optional bearer token
+ *   advertise = 192.168.1.2   ; optional: the address workers send results
+ *                             ; to, HOST or HOST:PORT (NAT: a fixed port
+ *                             ; to forward). Default: for each worker, our
+ *                             ; address on the interface that reaches it
  *
  *   [worker.NAME]             ; one per machine; NAME: 1-32 of [A-Za-z0-9_-]
  *   endpoint = tcp://10.0.0.2:5555   ; required: its --listen address
@@ -84,6 +88,7 @@ typedef struct lp_config {
     lp_config_dtype wire_dtype;
     char listen[LP_CONFIG_ENDPOINT_MAX];      /* "host:port" */
     char api_key[LP_CONFIG_KEY_MAX];          /* "" = none */
+    char advertise[LP_CONFIG_ENDPOINT_MAX];   /* "HOST[:PORT]"; "" = per worker */
     bool local;                               /* workers come from [local] */
     int n_workers;
     lp_config_worker workers[LP_CONFIG_MAX_WORKERS];

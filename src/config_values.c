@@ -1,6 +1,8 @@
 /* config_values.c — one checker per kind of config value. */
 #include "config_values.h"
 
+#include "route.h"
+
 #include <ctype.h>
 #include <errno.h>
 #include <math.h>
@@ -123,6 +125,16 @@ int lp_cfgval_hostport(const char *v, char *out, size_t out_cap, char *why, size
 {
     if (!hostport_ok(v))
         return why_set(why, cap, "is not HOST:PORT (port 1-65535, e.g. 127.0.0.1:8080)");
+    return copy_out(v, out, out_cap, why, cap);
+}
+
+int lp_cfgval_advertise(const char *v, char *out, size_t out_cap, char *why, size_t cap)
+{
+    char host[LP_ROUTE_HOST_MAX];
+    int port;
+    if (lp_route_split_host(v, host, sizeof host, &port, NULL) != 0)
+        return why_set(why, cap, "is not HOST or HOST:PORT (port 1-65535, e.g. 192.168.1.2 "
+                                 "or 203.0.113.7:5600)");
     return copy_out(v, out, out_cap, why, cap);
 }
 

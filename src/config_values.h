@@ -17,6 +17,9 @@ int lp_cfgval_dtype(const char *v, lp_config_dtype *out, char *why, size_t cap);
 int lp_cfgval_endpoint(const char *v, char *out, size_t out_cap, char *why, size_t cap);
 /* "HOST:PORT" (the HTTP listener). */
 int lp_cfgval_hostport(const char *v, char *out, size_t out_cap, char *why, size_t cap);
+/* "HOST" or "HOST:PORT" ([IPv6] with a port), the address workers are
+ * told to send results to. */
+int lp_cfgval_advertise(const char *v, char *out, size_t out_cap, char *why, size_t cap);
 /* A file path: non-empty, no control characters, fits out_cap once
  * joined to dir (when relative and dir is non-empty). */
 int lp_cfgval_path(const char *v, const char *dir, char *out, size_t out_cap, char *why,

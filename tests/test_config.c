@@ -95,6 +95,7 @@ static void test_70b_configs(void **state)
                         "/srv/models/Meta-Llama-3.1-70B-Instruct-Q4_K_M.gguf");
     assert_int_equal(c->sessions, 4);
     assert_string_equal(c->api_key, "change-me");
+    assert_string_equal(c->advertise, "");
     plan_fits(c, &m);
     free(c);
     lp_plan_model_free(&m);
@@ -161,7 +162,13 @@ static const bad_case BAD[] = {
     {OK_MODEL, "no workers: add [worker.NAME] sections or a [local] section"},
     {OK_MODEL "[server]\nlisten = localhost\n" OK_WORKER, "4: key 'listen' in [server]: 'localhost' is not HOST:PORT"},
     {OK_MODEL "[server]\napi_key = two words\n" OK_WORKER, "4: key 'api_key' in [server]: 'two words' may hold only printable"},
-    {OK_MODEL "[server]\nport = 1\n" OK_WORKER, "4: unknown key 'port' in [server] (known: listen, api_key)"},
+    {OK_MODEL "[server]\nport = 1\n" OK_WORKER, "4: unknown key 'port' in [server] (known: listen, api_key, advertise)"},
+    {OK_MODEL "[server]\nadvertise = tcp://10.0.0.1:5\n" OK_WORKER, "4: key 'advertise' in [server]: 'tcp://10.0.0.1:5' is not HOST or HOST:PORT"},
+    {OK_MODEL "[server]\nadvertise = 10.0.0.1:0\n" OK_WORKER, "4: key 'advertise' in [server]: '10.0.0.1:0' is not HOST or HOST:PORT"},
+    {OK_MODEL "[server]\nadvertise = 10.0.0.1:65536\n" OK_WORKER, "4: key 'advertise' in [server]: '10.0.0.1:65536' is not HOST or HOST:PORT"},
+    {OK_MODEL "[server]\nadvertise = [fd00::1\n" OK_WORKER, "4: key 'advertise' in [server]: '[fd00::1' is not HOST or HOST:PORT"},
+    {OK_MODEL "[server]\nadvertise = a b\n" OK_WORKER, "4: key 'advertise' in [server]: 'a b' is not HOST or HOST:PORT"},
+    {OK_MODEL "[server]\nadvertise = :5600\n" OK_WORKER, "4: key 'advertise' in [server]: ':5600' is not HOST or HOST:PORT"},
     {OK_MODEL "  [worker.a]\n", "3: a [section] header must start its line"},
     {"[model]\npath = \x01.gguf\n" OK_WORKER, "2: key 'path' in [model]: '?.gguf' contains a control character"},
 };
@@ -227,6 +234,25 @@ static void test_limits(void **state)
     free(c);
     assert_int_equal(lp_config_load("/nonexistent/x.ini", c = malloc(sizeof *c), &err), -1);
     assert_non_null(strstr(err.msg, "/nonexistent/x.ini: No such file"));
+    free(c);
+}
+
+/* [server] advertise: a host, or host:port for a forwarded port. */
+static void test_advertise(void **state)
+{
+    (void)state;
+    static const char *const ok[] = {"192.168.1.2", "203.0.113.7:5600", "coord.lan",
+                                     "coord-1.home.arpa:5600", "fd00::2", "[fd00::2]:5600"};
+    lp_config *c = malloc(sizeof *c);
+    lp_err err = {{0}};
+    char text[512];
+    assert_non_null(c);
+    for (size_t i = 0; i < sizeof ok / sizeof ok[0]; i++) {
+        snprintf(text, sizeof text, OK_MODEL "[server]\nadvertise = %s\n" OK_WORKER, ok[i]);
+        if (lp_config_parse(text, strlen(text), "t.ini", "", c, &err) != 0)
+            fail_msg("advertise = %s: %s", ok[i], err.msg);
+        assert_string_equal(c->advertise, ok[i]);
+    }
     free(c);
 }
 
@@ -337,7 +363,8 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_local2),  cmocka_unit_test(test_70b_configs),
         cmocka_unit_test(test_broken_configs), cmocka_unit_test(test_limits),
-        cmocka_unit_test(test_sizes),   cmocka_unit_test(test_mutations),
+        cmocka_unit_test(test_advertise), cmocka_unit_test(test_sizes),
+        cmocka_unit_test(test_mutations),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

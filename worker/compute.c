@@ -67,6 +67,8 @@ static void on_load(wk_compute *c, const lp_wire_peer *peer, const Lp__Envelope 
         lp_wire_error_msg em;
         Lp__Envelope *env = lp_wire_error(&em, req->request_id, code, err.msg);
         em.error.worker = c->ctx->opts.name;
+        fprintf(stderr, "worker %s: cannot load layers %u-%u: %s\n", c->ctx->opts.name,
+                req->load_shard->first_layer, req->load_shard->last_layer - 1, err.msg);
         reply(c, peer, env);
         return;
     }

@@ -1,7 +1,8 @@
 /* load.c — LoadShard: find the weights (the worker's own GGUF, or a shard
  * file in the cache), check they are the model the coordinator means and
  * that the shard fits the memory limit, open it, and connect the sockets
- * its position in the pipeline needs. The check runs on the header alone
+ * its position in the pipeline needs (checked to answer before anything
+ * is loaded). The check runs on the header alone
  * (lp_plan_*: the planner's own arithmetic), before anything is allocated,
  * so a shard too big for this machine is refused with the numbers instead
  * of failing half way. */
@@ -45,6 +46,7 @@ typedef struct shard_need {
     uint64_t weights, kv, buffers;
     int n_ctx, n_threads;
     lp_attn_opts attn; /* the worker's -fa, -ctk, -ctv */
+    bool ends_model;   /* holds the last layer: samples, sends no hidden states on */
 } shard_need;
 
 static int check_model(const lp_gguf *g, const Lp__LoadShard *ls, const char *path,
@@ -87,6 +89,12 @@ static int check_fit(const wk_compute *c, const lp_plan_model *pm, const Lp__Loa
                           "step, over the wire's %u MiB message cap: use a smaller n_batch",
                           ls->n_batch, pm->n_embd, (unsigned long long)step_bytes,
                           LP_WIRE_MAX_MSG >> 20);
+    }
+    need->ends_model = ls->last_layer == pm->n_layer;
+    if (!need->ends_model && !ls->next_endpoint[0]) {
+        *code = LP_WIRE_ELOAD;
+        return lp_err_set(err, "layers [%d, %d) do not end the model, so next_endpoint is needed",
+                          first, last);
     }
     need->n_ctx = resolve_ctx(pm, ls->n_ctx);
     need->n_threads = ls->n_threads ? (int)ls->n_threads : c->ctx->opts.n_threads;
@@ -138,18 +146,36 @@ static int probe(const wk_compute *c, const Lp__LoadShard *ls, const char *path,
     return rc;
 }
 
-/* PUSH to ep, reusing *sock when it already goes there. */
-static int connect_push(wk_compute *c, void **sock, char *cur, const char *ep, lp_err *err)
+/* The links this shard sends on, checked before any weight is touched:
+ * ZeroMQ would queue for an address nobody answers at, so a wrong one
+ * (127.0.0.1 given to a worker on another machine, an advertise that is
+ * not ours) fails the load here, naming it, instead of a step that never
+ * arrives. links[0]: the coordinator's result endpoint; links[1]: the
+ * next worker's data endpoint, NULL on the last shard. */
+enum { LINK_CHECK_MS = 5000 };
+
+static int open_links(wk_compute *c, const Lp__LoadShard *ls, const shard_need *need,
+                      void *links[2], uint32_t *code, lp_err *err)
 {
-    if (*sock && !strcmp(cur, ep))
+    const char *eps[2] = {ls->result_endpoint, need->ends_model ? "" : ls->next_endpoint};
+    int failed;
+    lp_err e = {{0}};
+    if (lp_wire_push_checked(c->ctx->wire, 2, eps, LINK_CHECK_MS, links, &failed, &e) == 0)
         return 0;
-    void *s = ep[0] ? lp_wire_socket(c->ctx->wire, LP_SOCK_PUSH, ep, err) : NULL;
-    if (ep[0] && !s)
-        return -1;
-    lp_wire_close(*sock);
-    *sock = s;
-    snprintf(cur, LP_WIRE_MAX_STR, "%s", ep);
-    return 0;
+    *code = LP_WIRE_ELOAD;
+    return lp_err_set(err, "%s: %s", failed == 0 ? "the coordinator's result endpoint"
+                                                 : "the next worker's data endpoint",
+                      e.msg);
+}
+
+static void use_links(wk_compute *c, const Lp__LoadShard *ls, void *links[2])
+{
+    lp_wire_close(c->result);
+    lp_wire_close(c->next);
+    c->result = links[0];
+    c->next = links[1];
+    snprintf(c->result_ep, sizeof c->result_ep, "%s", ls->result_endpoint);
+    snprintf(c->next_ep, sizeof c->next_ep, "%s", links[1] ? ls->next_endpoint : "");
 }
 
 void wk_unload(wk_compute *c)
@@ -215,25 +241,22 @@ int wk_load(wk_compute *c, const Lp__LoadShard *ls, Lp__ShardReady *ready, uint3
     int64_t t0 = wk_now_ms();
     char path[4096];
     shard_need need = {0};
+    void *links[2];
     if (resolve_path(c, ls, path, sizeof path, code, err) != 0 ||
-        probe(c, ls, path, &need, code, err) != 0)
+        probe(c, ls, path, &need, code, err) != 0 ||
+        open_links(c, ls, &need, links, code, err) != 0)
         return -1;
     *code = LP_WIRE_ELOAD;
     wk_sessions *sessions = NULL;
     float *hidden = NULL;
     lp_shard *s = open_shard(ls, path, &need, &sessions, &hidden, err);
-    if (!s)
+    if (!s) {
+        lp_wire_close(links[0]);
+        lp_wire_close(links[1]);
         return -1;
-    if (!s->model->has_head && !ls->next_endpoint[0]) {
-        lp_err_set(err, "layers [%u, %u) do not end the model, so next_endpoint is needed",
-                   ls->first_layer, ls->last_layer);
-        goto fail;
     }
-    if (connect_push(c, &c->result, c->result_ep, ls->result_endpoint, err) != 0 ||
-        connect_push(c, &c->next, c->next_ep, s->model->has_head ? "" : ls->next_endpoint,
-                     err) != 0)
-        goto fail;
     wk_unload(c);
+    use_links(c, ls, links);
     c->shard = s;
     c->sessions = sessions;
     c->hidden = hidden;
@@ -248,9 +271,4 @@ int wk_load(wk_compute *c, const Lp__LoadShard *ls, Lp__ShardReady *ready, uint3
     ready->buffer_bytes = need.buffers;
     ready->load_ms = (uint32_t)(wk_now_ms() - t0);
     return 0;
-fail:
-    wk_sessions_free(sessions);
-    free(hidden);
-    lp_shard_close(s);
-    return -1;
 }
