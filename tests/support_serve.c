@@ -97,6 +97,11 @@ void *sv_t_get(int port, const char *path, int *status)
     return request(port, "GET", path, NULL, NULL, status);
 }
 
+void *sv_t_get_with(int port, const char *path, const char *extra, int *status)
+{
+    return request(port, "GET", path, NULL, extra, status);
+}
+
 static const cJSON *walk(const cJSON *o, const char *path)
 {
     char key[128];

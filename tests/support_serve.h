@@ -34,6 +34,8 @@ char *sv_t_config(char *buf, size_t cap, const char *dir, const char *name, int 
  * Fails the test if there is no answer or it is not JSON. */
 void *sv_t_post(int port, const char *path, const char *json, const char *extra, int *status);
 void *sv_t_get(int port, const char *path, int *status);
+/* GET with header lines (e.g. the API key). */
+void *sv_t_get_with(int port, const char *path, const char *extra, int *status);
 
 /* A streamed answer, collected. */
 typedef struct sv_t_stream {

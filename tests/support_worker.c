@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -35,10 +36,12 @@ static int split_args(char *buf, char **argv, int argc)
     return argc;
 }
 
-static void exec_worker(int out_fd, char **argv)
+static void exec_worker(int out_fd, int netns, char **argv)
 {
     /* A test that fails half way leaves no worker behind once it exits. */
     prctl(PR_SET_PDEATHSIG, SIGKILL);
+    if (netns >= 0 && setns(netns, CLONE_NEWNET) != 0)
+        _exit(126);
     int null = open("/dev/null", O_RDONLY);
     dup2(null, STDIN_FILENO);
     dup2(out_fd, STDOUT_FILENO);
@@ -68,11 +71,16 @@ static int read_line(int fd, char *line, size_t cap, int64_t deadline)
 
 int lp_test_worker_start(lp_test_worker *w, const char *args)
 {
+    return lp_test_worker_start_in(w, -1, "tcp://127.0.0.1:0", args);
+}
+
+int lp_test_worker_start_in(lp_test_worker *w, int netns, const char *listen, const char *args)
+{
     memset(w, 0, sizeof *w);
-    char bin[4096], extra[2048];
+    char bin[4096], extra[2048], ep[256];
     snprintf(extra, sizeof extra, "%s", args ? args : "");
-    char *argv[MAX_ARGS] = {lp_test_bin(bin, sizeof bin, "worker"), "--listen",
-                            "tcp://127.0.0.1:0", "-t", "1"};
+    snprintf(ep, sizeof ep, "%s", listen);
+    char *argv[MAX_ARGS] = {lp_test_bin(bin, sizeof bin, "worker"), "--listen", ep, "-t", "1"};
     split_args(extra, argv, 5);
     int fds[2];
     if (pipe(fds) != 0)
@@ -80,7 +88,7 @@ int lp_test_worker_start(lp_test_worker *w, const char *args)
     pid_t pid = fork();
     if (pid == 0) {
         close(fds[0]);
-        exec_worker(fds[1], argv);
+        exec_worker(fds[1], netns, argv);
     }
     close(fds[1]);
     if (pid < 0) {

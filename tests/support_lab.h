@@ -1,0 +1,62 @@
+/* support_lab.h — a few hosts on this machine, joined by real links, for
+ * the tests of a pool that must cross a network: 127.0.0.1 is one host,
+ * and a pool tested there hides every addressing bug (an address that
+ * only means something on the coordinator's machine works for workers
+ * that share it).
+ *
+ * lp_lab_open moves this test process into a network namespace of its
+ * own (the coordinator's host: loopback and the links below, nothing
+ * else) and starts n hosts, each a network namespace held by a child
+ * process, joined to ours by a veth pair:
+ *
+ *   LP_LAB_SWITCH  every host on one bridge in our namespace, as machines
+ *                  on a home switch: 10.77.0.0/24, we are 10.77.0.1, host
+ *                  i is 10.77.0.(11 + i); hosts reach each other.
+ *   LP_LAB_ROUTED  host i on a link of its own, 10.77.(1 + i).0/24 (we are
+ *                  .1, it is .2), and we route between them: hosts reach
+ *                  each other through us, and each reaches us at another
+ *                  of our addresses (a coordinator with several
+ *                  interfaces).
+ *   LP_LAB_APART   the same links, nothing forwarded: hosts reach us but
+ *                  not each other.
+ *
+ * Cleanup cannot be forgotten: the namespaces have no names (nothing in
+ * /run/netns), and every process in them (holders, workers started with
+ * lp_test_worker_start_in) dies with this process (PR_SET_PDEATHSIG), so
+ * the namespaces, links and bridge vanish with us, also when a test fails
+ * or is killed. lp_lab_close tears them down earlier.
+ *
+ * Needs root (CAP_NET_ADMIN, CAP_SYS_ADMIN) and iproute2's `ip`; where
+ * either is missing lp_lab_open says so and the caller skips. */
+#ifndef LP_TEST_SUPPORT_LAB_H
+#define LP_TEST_SUPPORT_LAB_H
+
+#include <sys/types.h>
+
+#define LP_LAB_MAX 4
+
+typedef enum lp_lab_mode { LP_LAB_SWITCH, LP_LAB_ROUTED, LP_LAB_APART } lp_lab_mode;
+
+typedef struct lp_lab {
+    int n;
+    lp_lab_mode mode;
+    pid_t holder[LP_LAB_MAX];  /* keeps host i's namespace alive; 0 once gone */
+    int netns[LP_LAB_MAX];     /* its namespace (open fd), for setns */
+    char addr[LP_LAB_MAX][32]; /* host i's address */
+    char us[LP_LAB_MAX][32];   /* our address on the link to host i */
+} lp_lab;
+
+/* 0: ready. 1: cannot on this machine (the reason printed: not root, no
+ * `ip`, namespaces refused), so the caller skips. -1 on any other error
+ * (the failing `ip` command printed). */
+int lp_lab_open(lp_lab *lab, int n, lp_lab_mode mode);
+
+/* Run `ip ARGS` (ARGS split on spaces) in host i's namespace (-1: ours);
+ * its exit status. */
+int lp_lab_ip(const lp_lab *lab, int host, const char *args);
+
+/* Stop the hosts (their workers must be gone or go with them). Our own
+ * namespace stays, with only loopback, until the next lp_lab_open. */
+void lp_lab_close(lp_lab *lab);
+
+#endif
