@@ -5,7 +5,8 @@ set -eu
 PKGS="build-essential cmake pkg-config git
 libzmq3-dev libprotobuf-c-dev protobuf-c-compiler libcmocka-dev libcjson-dev libinih-dev
 libmicrohttpd-dev
-nodejs chromium curl"
+nodejs chromium curl
+iproute2"
 missing=""
 for p in $PKGS; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" \
