@@ -12,6 +12,8 @@
  *   one; the pool equals one process.
  * - The same links not routed: the first worker cannot reach the next
  *   one's data endpoint, and the load says so.
+ * - IPv6: workers at [fd77::11] and on [::] (both families), every
+ *   address bracketed, results to our IPv6 address.
  * - coord plan --config --live shows each worker's route. */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -134,6 +136,36 @@ static void test_apart(void **state)
     lab_pool_stop(&p);
 }
 
+static void test_ipv6(void **state)
+{
+    (void)state;
+    const char *listen[2] = {"tcp://[fd77::11]:5555", "tcp://[::]:5555"};
+    const char *endpoint[2] = {"tcp://[fd77::11]:5555", "tcp://[fd77::12]:5555"};
+    lab_pool p;
+    int rc = lab_pool_start_on(&p, 2, LP_LAB_SWITCH, listen, endpoint);
+    if (rc == 0 && !p.lab.v6) {
+        print_message("[ lab ] this kernel has no IPv6: skipped\n");
+        lab_pool_stop(&p);
+        skip();
+    }
+    if (rc == 1)
+        skip();
+    assert_int_equal(rc, 0);
+    char model[4096], cfg[2300], err[8192];
+    lab_model("stories260K", model, sizeof model);
+    const bool own[2] = {true, false};
+    lab_pool_config(&p, "v6.ini", model, 2, own, "", cfg, sizeof cfg);
+    expect_runs(&p, cfg, err, sizeof err);
+    static const char *const want[] = {
+        "on h0 (tcp://[fd77::11]:5555, reached from fd77::1), sends to tcp://[fd77::12]:5556",
+        "on h1 (tcp://[fd77::12]:5555, reached from fd77::1) from its shard cache, sends to "
+        "tcp://[fd77::1]:"};
+    for (int i = 0; i < 2; i++)
+        if (!strstr(err, want[i]))
+            fail_msg("no '%s' in:\n%s", want[i], err);
+    lab_pool_stop(&p);
+}
+
 static void test_plan_live(void **state)
 {
     (void)state;
@@ -161,6 +193,7 @@ int main(void)
         cmocka_unit_test(test_advertise),
         cmocka_unit_test(test_routed),
         cmocka_unit_test(test_apart),
+        cmocka_unit_test(test_ipv6),
         cmocka_unit_test(test_plan_live),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

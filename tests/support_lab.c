@@ -86,29 +86,45 @@ static int ip_all(const lp_lab *lab, int host, const char *const *cmds, int n)
     return 0;
 }
 
-static int link_host(lp_lab *lab, int i)
+void lp_lab_addr(lp_lab *lab, lp_lab_mode mode, int i)
 {
-    char veth[128], ours[128], up[64], master[64], theirs[128], route[64];
-    snprintf(veth, sizeof veth, "link add lph%d type veth peer name eth0 netns %d", i,
-             (int)lab->holder[i]);
-    snprintf(up, sizeof up, "link set lph%d up", i);
-    if (lab->mode == LP_LAB_SWITCH) {
+    if (mode == LP_LAB_SWITCH) {
         snprintf(lab->us[i], sizeof lab->us[i], "10.77.0.1");
         snprintf(lab->addr[i], sizeof lab->addr[i], "10.77.0.%d", 11 + i);
-        snprintf(master, sizeof master, "link set lph%d master lpbr", i);
-        ours[0] = 0;
     } else {
         snprintf(lab->us[i], sizeof lab->us[i], "10.77.%d.1", 1 + i);
         snprintf(lab->addr[i], sizeof lab->addr[i], "10.77.%d.2", 1 + i);
+    }
+}
+
+static int link_host(lp_lab *lab, int i)
+{
+    char veth[128], ours[128], up[64], master[64], theirs[128], route[64], theirs6[128];
+    snprintf(veth, sizeof veth, "link add lph%d type veth peer name eth0 netns %d", i,
+             (int)lab->holder[i]);
+    snprintf(up, sizeof up, "link set lph%d up", i);
+    lp_lab_addr(lab, lab->mode, i);
+    if (lab->mode == LP_LAB_SWITCH) {
+        if (lab->v6)
+            snprintf(lab->addr6[i], sizeof lab->addr6[i], "fd77::%d", 11 + i);
+        snprintf(master, sizeof master, "link set lph%d master lpbr", i);
+        ours[0] = 0;
+    } else {
         snprintf(ours, sizeof ours, "addr add %s/24 dev lph%d", lab->us[i], i);
         master[0] = 0;
     }
     snprintf(theirs, sizeof theirs, "addr add %s/24 dev eth0", lab->addr[i]);
     snprintf(route, sizeof route, "route add default via %s", lab->us[i]);
+    /* nodad: the address is usable at once, not "tentative" for a second */
+    snprintf(theirs6, sizeof theirs6, "addr add %s/64 dev eth0 nodad", lab->addr6[i]);
     const char *here[] = {veth, master, ours, up};
     const char *there[] = {"link set lo up", theirs, "link set eth0 up",
                            lab->mode == LP_LAB_ROUTED ? route : ""};
-    return ip_all(lab, -1, here, 4) || ip_all(lab, i, there, 4) ? -1 : 0;
+    if (ip_all(lab, -1, here, 4) || ip_all(lab, i, there, 4))
+        return -1;
+    if (lab->addr6[i][0] && lp_lab_ip(lab, i, theirs6) != 0)
+        lab->addr6[i][0] = 0; /* a kernel without IPv6: the lab is IPv4 only */
+    return 0;
 }
 
 /* IPv4 forwarding in our namespace (each namespace has its own). */
@@ -148,6 +164,8 @@ int lp_lab_open(lp_lab *lab, int n, lp_lab_mode mode)
     if (rc != 0 || (mode == LP_LAB_SWITCH && ip_all(lab, -1, bridge, 3) != 0) ||
         (mode == LP_LAB_ROUTED && forward() != 0))
         return -1;
+    lab->v6 = mode == LP_LAB_SWITCH &&
+              lp_lab_ip(lab, -1, "addr add fd77::1/64 dev lpbr nodad") == 0;
     for (int i = 0; i < n && i < LP_LAB_MAX; i++) {
         if ((lab->holder[i] = start_holder(&lab->netns[i])) < 0)
             return -1;

@@ -11,7 +11,9 @@
  *
  *   LP_LAB_SWITCH  every host on one bridge in our namespace, as machines
  *                  on a home switch: 10.77.0.0/24, we are 10.77.0.1, host
- *                  i is 10.77.0.(11 + i); hosts reach each other.
+ *                  i is 10.77.0.(11 + i); also IPv6, fd77::/64, we are
+ *                  fd77::1, host i fd77::(11 + i), where the kernel has
+ *                  IPv6 (addr6 "" where not); hosts reach each other.
  *   LP_LAB_ROUTED  host i on a link of its own, 10.77.(1 + i).0/24 (we are
  *                  .1, it is .2), and we route between them: hosts reach
  *                  each other through us, and each reaches us at another
@@ -31,6 +33,7 @@
 #ifndef LP_TEST_SUPPORT_LAB_H
 #define LP_TEST_SUPPORT_LAB_H
 
+#include <stdbool.h>
 #include <sys/types.h>
 
 #define LP_LAB_MAX 4
@@ -43,6 +46,8 @@ typedef struct lp_lab {
     pid_t holder[LP_LAB_MAX];  /* keeps host i's namespace alive; 0 once gone */
     int netns[LP_LAB_MAX];     /* its namespace (open fd), for setns */
     char addr[LP_LAB_MAX][32]; /* host i's address */
+    char addr6[LP_LAB_MAX][32]; /* its IPv6 address (LP_LAB_SWITCH), else "" */
+    bool v6;                    /* IPv6 too (a kernel may have it off) */
     char us[LP_LAB_MAX][32];   /* our address on the link to host i */
 } lp_lab;
 
@@ -50,6 +55,9 @@ typedef struct lp_lab {
  * `ip`, namespaces refused), so the caller skips. -1 on any other error
  * (the failing `ip` command printed). */
 int lp_lab_open(lp_lab *lab, int n, lp_lab_mode mode);
+
+/* Fill host i's addr and us as lp_lab_open gives them in this mode. */
+void lp_lab_addr(lp_lab *lab, lp_lab_mode mode, int i);
 
 /* Run `ip ARGS` (ARGS split on spaces) in host i's namespace (-1: ours);
  * its exit status. */

@@ -8,21 +8,37 @@
 
 #include "support.h"
 
-int lab_pool_start(lab_pool *p, int n, lp_lab_mode mode, const bool *wildcard)
+int lab_pool_start_on(lab_pool *p, int n, lp_lab_mode mode, const char *const *listen,
+                      const char *const *endpoint)
 {
     memset(p, 0, sizeof *p);
     int rc = lp_lab_open(&p->lab, n, mode);
     if (rc != 0 || !lp_test_tmpdir(p->dir, sizeof p->dir))
         return rc ? rc : -1;
     for (int i = 0; i < n; i++) {
-        char listen[64], args[2400];
-        snprintf(listen, sizeof listen, "tcp://%s:5555",
-                 wildcard && wildcard[i] ? "0.0.0.0" : p->lab.addr[i]);
+        char args[2400];
+        snprintf(p->endpoint[i], sizeof p->endpoint[i], "%s", endpoint[i]);
         snprintf(args, sizeof args, "--name h%d --cache-dir %s/cache%d", i, p->dir, i);
-        if (lp_test_worker_start_in(&p->w[i], p->lab.netns[i], listen, args) != 0)
+        if (lp_test_worker_start_in(&p->w[i], p->lab.netns[i], listen[i], args) != 0)
             return -1;
     }
     return 0;
+}
+
+int lab_pool_start(lab_pool *p, int n, lp_lab_mode mode, const bool *wildcard)
+{
+    char listen[LP_LAB_MAX][64], endpoint[LP_LAB_MAX][64];
+    const char *l[LP_LAB_MAX], *e[LP_LAB_MAX];
+    lp_lab probe; /* the addresses lp_lab_open will give */
+    for (int i = 0; i < n && i < LP_LAB_MAX; i++) {
+        lp_lab_addr(&probe, mode, i);
+        snprintf(endpoint[i], sizeof endpoint[i], "tcp://%s:5555", probe.addr[i]);
+        snprintf(listen[i], sizeof listen[i], "tcp://%s:5555",
+                 wildcard && wildcard[i] ? "0.0.0.0" : probe.addr[i]);
+        l[i] = listen[i];
+        e[i] = endpoint[i];
+    }
+    return lab_pool_start_on(p, n, mode, l, e);
 }
 
 void lab_pool_stop(lab_pool *p)
@@ -46,7 +62,7 @@ char *lab_pool_config(const lab_pool *p, const char *name, const char *model, in
     if (server && *server)
         fprintf(f, "\n[server]\n%s\n", server);
     for (int i = 0; i < n; i++) {
-        fprintf(f, "\n[worker.h%d]\nendpoint = tcp://%s:5555\nmem = 1G\n", i, p->lab.addr[i]);
+        fprintf(f, "\n[worker.h%d]\nendpoint = %s\nmem = 1G\n", i, p->endpoint[i]);
         if (own && own[i])
             fprintf(f, "model_path = %s\n", model);
     }

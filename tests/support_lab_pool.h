@@ -14,6 +14,7 @@
 typedef struct lab_pool {
     lp_lab lab;
     lp_test_worker w[LP_LAB_MAX];
+    char endpoint[LP_LAB_MAX][64]; /* how a cluster file names worker i */
     char dir[2048];           /* a temp dir: configs, caches, shards */
 } lab_pool;
 
@@ -22,10 +23,15 @@ typedef struct lab_pool {
  * wildcard[i] (wildcard may be NULL), with its own --cache-dir. 0, 1 (no
  * lab here: the caller skips), or -1. */
 int lab_pool_start(lab_pool *p, int n, lp_lab_mode mode, const bool *wildcard);
+
+/* The same with worker i listening on listen[i] and named in cluster
+ * files as endpoint[i] (e.g. "tcp://[::]:5555" and "tcp://[fd77::11]:5555"). */
+int lab_pool_start_on(lab_pool *p, int n, lp_lab_mode mode, const char *const *listen,
+                      const char *const *endpoint);
 void lab_pool_stop(lab_pool *p);
 
 /* Write a cluster file at dir/NAME for the model (absolute path) over
- * workers 0..n-1 (by their lab addresses), ctx 256, batch 16; own[i]: that
+ * workers 0..n-1 (by their endpoints), ctx 256, batch 16; own[i]: that
  * worker reads its own copy (model_path), else it gets a shard streamed.
  * server: extra lines for [server] ("" for none). Returns the path in
  * out. */

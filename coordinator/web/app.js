@@ -244,6 +244,7 @@ function createCard(name) {
       <dt>compute</dt><dd class="speed"></dd>
       <dt>sessions</dt><dd class="sessions"></dd>
       <dt>endpoint</dt><dd class="endpoint"></dd>
+      <dt>sends to</dt><dd class="route"></dd>
     </dl>`;
   card.querySelector('.name').textContent = name;
   return card;
@@ -288,7 +289,10 @@ function updateCard(card, w, nLayers, now) {
   if (busy !== null && w.steps > 0) speed.push(`busy ${Math.round(100 * busy)}%`);
   q('.speed').textContent = speed.join(' · ') || 'no steps yet';
   q('.sessions').textContent = String(w.sessions_open ?? '?');
-  q('.endpoint').textContent = w.endpoint || '?';
+  q('.endpoint').textContent = w.reached_from
+    ? `${w.endpoint || '?'} (from ${w.reached_from})` : (w.endpoint || '?');
+  // Where its hidden states go, or, on the last worker, its results.
+  q('.route').textContent = w.sends_to || w.result_endpoint || '?';
 }
 
 function renderPool(pool) {
