@@ -7,13 +7,11 @@
 #include <stdint.h>
 #include <cmocka.h>
 
-#include <arpa/inet.h>
-#include <netinet/in.h>
 #include <string.h>
-#include <sys/socket.h>
 #include <unistd.h>
 
 #include "route.h"
+#include "support_net.h"
 
 static void test_split_join(void **state)
 {
@@ -100,26 +98,11 @@ static void test_source(void **state)
     assert_non_null(strstr(err.msg, "no-such-host.invalid"));
 }
 
-/* A TCP listener on 127.0.0.1 (port in *port); its fd. */
-static int listener(int *port)
-{
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    socklen_t len = sizeof a;
-    assert_true(fd >= 0);
-    assert_int_equal(bind(fd, (struct sockaddr *)&a, sizeof a), 0);
-    assert_int_equal(listen(fd, 4), 0);
-    assert_int_equal(getsockname(fd, (struct sockaddr *)&a, &len), 0);
-    *port = ntohs(a.sin_port);
-    return fd;
-}
-
 static void test_probe(void **state)
 {
     (void)state;
     char ep[64], why[256];
-    int port, fd = listener(&port);
-    lp_route_join("127.0.0.1", port, ep, sizeof ep);
+    int fd = lp_test_listener(ep, sizeof ep);
     assert_int_equal(lp_route_probe(ep, 1000, why, sizeof why), 0);
     close(fd); /* nobody listens there now */
     assert_int_equal(lp_route_probe(ep, 1000, why, sizeof why), -1);

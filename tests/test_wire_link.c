@@ -9,8 +9,6 @@
 #include <stdint.h>
 #include <cmocka.h>
 
-#include <arpa/inet.h>
-#include <netinet/in.h>
 #include <pthread.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -18,6 +16,7 @@
 #include <unistd.h>
 
 #include "route.h"
+#include "support_net.h"
 #include "wire.h"
 
 static int64_t now_ms(void)
@@ -25,20 +24,6 @@ static int64_t now_ms(void)
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-/* A TCP listener on 127.0.0.1: its fd, its endpoint in ep. */
-static int listener(char *ep, size_t cap)
-{
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    socklen_t len = sizeof a;
-    assert_true(fd >= 0);
-    assert_int_equal(bind(fd, (struct sockaddr *)&a, sizeof a), 0);
-    assert_int_equal(listen(fd, 4), 0);
-    assert_int_equal(getsockname(fd, (struct sockaddr *)&a, &len), 0);
-    lp_route_join("127.0.0.1", ntohs(a.sin_port), ep, cap);
-    return fd;
 }
 
 static void test_link_up_delivers(void **state)
@@ -96,7 +81,7 @@ static void test_closed_port(void **state)
     lp_err err = {{0}};
     lp_wire *w = lp_wire_new(&err);
     char ep[256];
-    close(listener(ep, sizeof ep));
+    close(lp_test_listener(ep, sizeof ep));
     const char *eps[1] = {ep};
     expect_down(w, eps, 1, 0, "Connection refused");
     lp_wire_free(w);
@@ -112,7 +97,7 @@ static void test_one_of_two(void **state)
     char up[256], down[256];
     void *pull = lp_wire_socket(w, LP_SOCK_PULL, "tcp://127.0.0.1:0", &err);
     assert_int_equal(lp_wire_endpoint(pull, up, sizeof up, &err), 0);
-    close(listener(down, sizeof down));
+    close(lp_test_listener(down, sizeof down));
     const char *eps[2] = {up, down};
     expect_down(w, eps, 2, 1, "cannot reach");
     lp_wire_close(pull);
@@ -126,7 +111,7 @@ static void test_silent_listener(void **state)
     lp_err err = {{0}};
     lp_wire *w = lp_wire_new(&err);
     char ep[256];
-    int fd = listener(ep, sizeof ep);
+    int fd = lp_test_listener(ep, sizeof ep);
     const char *eps[1] = {ep};
     expect_down(w, eps, 1, 0, "no ZeroMQ handshake completed");
     close(fd);
@@ -155,7 +140,7 @@ static void test_junk_listener(void **state)
     lp_err err = {{0}};
     lp_wire *w = lp_wire_new(&err);
     char ep[256];
-    int fd = listener(ep, sizeof ep);
+    int fd = lp_test_listener(ep, sizeof ep);
     pthread_t th;
     assert_int_equal(pthread_create(&th, NULL, answer_junk, &fd), 0);
     const char *eps[1] = {ep};
