@@ -2,7 +2,7 @@
 # `coord serve` carries its page inside the binary (no extra tools: CMake
 # itself reads the bytes).
 #
-#   cmake -DWEB_DIR=coordinator/web -DOUT=build/web/web_assets_data.h -P embed_web.cmake
+#   cmake -DWEB_DIR=coordinator/serve/web -DOUT=build/web/web_assets_data.h -P embed_web.cmake
 #
 # OUT defines LP_WEB_FILES[] = {{path, mime, bytes, len}, ...}; web_assets.c
 # includes it. Each array ends with a NUL that len leaves out, so no array

@@ -312,7 +312,7 @@ static void test_place(void **state)
     }
     setenv("LP_NO_PIN", "1", 1);
     assert_int_equal(lp_local_workers_place(2, 1, sets), LP_LOCAL_INHERIT);
-    setenv("LP_NO_PIN", "0", 1); /* "0" is no request, as pool.c reads it */
+    setenv("LP_NO_PIN", "0", 1); /* "0" is no request, as threadpool.c reads it */
     assert_int_equal(lp_local_workers_place(2, 1, sets),
                      usable >= 2 ? LP_LOCAL_OWN_CPUS : LP_LOCAL_NO_PIN);
     unsetenv("LP_NO_PIN");

@@ -19,7 +19,7 @@
 #include <string.h>
 
 #include "attn_flash.h"
-#include "kernels/flash.h"
+#include "flash.h"
 #include "support.h"
 
 /* ---- lp_attn_flash on generated inputs ------------------------------------ */
@@ -77,11 +77,11 @@ static void free_data(fa_data *d)
 }
 
 /* Queries [t0, t0 + n) of the case as one call, into out (whole case). */
-static void flash(const lp_kernels *k, lp_pool *pool, const fa_case *c, const fa_data *d,
+static void flash(const lp_kernels *k, lp_threadpool *pool, const fa_case *c, const fa_data *d,
                   int block, int t0, int n, float *out)
 {
     const size_t per_tok = (size_t)c->hd * c->nh;
-    void *scratch = malloc(lp_attn_flash_scratch_bytes(c->nh, c->nkv, c->hd, lp_pool_size(pool)));
+    void *scratch = malloc(lp_attn_flash_scratch_bytes(c->nh, c->nkv, c->hd, lp_threadpool_size(pool)));
     assert_non_null(scratch);
     const lp_flash_args a = {.n_head = c->nh, .n_head_kv = c->nkv, .head_dim = c->hd,
                              .n_tok = n, .pos0 = c->pos0 + t0, .block = block,
@@ -119,7 +119,7 @@ static void test_flash_equals_ggml(void **state)
         lp_kernels k;
         assert_int_equal(lp_kernels_init(&k, (lp_isa)isa, &err), 0);
         for (int th = 1; th <= 2; th++) {
-            lp_pool *pool = lp_pool_create(th, &err);
+            lp_threadpool *pool = lp_threadpool_create(th, &err);
             assert_non_null(pool);
             for (size_t i = 0; i < sizeof k_ggml_cases / sizeof k_ggml_cases[0]; i++) {
                 const fa_case *c = &k_ggml_cases[i];
@@ -134,7 +134,7 @@ static void test_flash_equals_ggml(void **state)
                 free(out);
                 free_data(&d);
             }
-            lp_pool_destroy(pool);
+            lp_threadpool_destroy(pool);
         }
     }
 }
@@ -341,7 +341,7 @@ static void test_flash_blocks_deterministic(void **state)
         const size_t n = (size_t)c->hd * c->nh * c->n_tok;
         float *first = calloc(n, sizeof(float)), *out = calloc(n, sizeof(float));
         for (int th = 1; th <= 3; th++) {
-            lp_pool *pool = lp_pool_create(th, &err);
+            lp_threadpool *pool = lp_threadpool_create(th, &err);
             assert_non_null(pool);
             flash(&k, pool, c, &d, 4, 0, c->n_tok, th == 1 ? first : out);
             if (th > 1 && memcmp(first, out, n * sizeof(float)))
@@ -352,7 +352,7 @@ static void test_flash_blocks_deterministic(void **state)
             if (memcmp(first, out, n * sizeof(float)))
                 fail_msg("case %zu: decoding token by token differs from the prompt form "
                          "(%d threads)", ci, th);
-            lp_pool_destroy(pool);
+            lp_threadpool_destroy(pool);
         }
         const double e = exact_error(c, &d, first);
         print_message("case %zu: max error %.3g of the largest output\n", ci, e);

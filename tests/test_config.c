@@ -14,6 +14,7 @@
 
 #include "config.h"
 #include "plan.h"
+#include "synth_plan.h"
 #include "size.h"
 #include "support.h"
 
@@ -77,7 +78,7 @@ static void test_70b_configs(void **state)
     (void)state;
     lp_plan_model m;
     lp_err err = {{0}};
-    assert_int_equal(lp_plan_model_synth(&LP_PLAN_SHAPE_LLAMA70B_Q4_K_M, &m, &err), 0);
+    assert_int_equal(lp_synth_plan_model(&LP_SYNTH_LLAMA70B_Q4_K_M, &m, &err), 0);
     lp_config *c = load_ok("configs/home-3x16g-70b.ini");
     assert_false(c->local);
     assert_int_equal(c->n_workers, 3);

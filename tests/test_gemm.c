@@ -28,12 +28,12 @@
 #include <string.h>
 
 #include "gguf.h"
-#include "kernels/float_impl.h"
-#include "kernels/gemm_impl.h"
-#include "kernels/kernels.h"
-#include "kernels/matmul.h"
-#include "kernels/q4_0x8.h"
-#include "pool.h"
+#include "float_impl.h"
+#include "gemm_impl.h"
+#include "kernels.h"
+#include "matmul.h"
+#include "q4_0x8.h"
+#include "threadpool.h"
 #include "quant.h"
 #include "quant_test_layouts.h"
 #include "support.h"
@@ -397,7 +397,7 @@ static void matmul_want(const lp_kernels *k, const lp_weight *w, const float *x,
     free(a);
 }
 
-static void check_matmul(lp_pool *const pools[3], const lp_kernels *k, lp_type t, int64_t n,
+static void check_matmul(lp_threadpool *const pools[3], const lp_kernels *k, lp_type t, int64_t n,
                          int64_t rows, int n_tok, rng *r)
 {
     const size_t row_bytes = lp_type_row_bytes(t, n);
@@ -431,9 +431,9 @@ static void test_matmul(void **state)
 {
     (void)state;
     lp_err err = { { 0 } };
-    lp_pool *pools[3];
+    lp_threadpool *pools[3];
     for (int p = 0; p < 3; p++) {
-        pools[p] = lp_pool_create(p + 1, &err);
+        pools[p] = lp_threadpool_create(p + 1, &err);
         assert_non_null(pools[p]);
     }
     lp_kernels ks[LP_ISA_COUNT];
@@ -458,7 +458,7 @@ static void test_matmul(void **state)
         }
     }
     for (int p = 0; p < 3; p++)
-        lp_pool_destroy(pools[p]);
+        lp_threadpool_destroy(pools[p]);
 }
 
 int main(void)

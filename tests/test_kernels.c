@@ -29,8 +29,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "kernels/kernels.h"
-#include "kernels/q4_0x8.h"
+#include "kernels.h"
+#include "q4_0x8.h"
 #include "quant.h"
 #include "support_rng.h"
 

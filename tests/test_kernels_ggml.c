@@ -15,8 +15,8 @@
 #include <string.h>
 
 #include "gguf.h"
-#include "kernels/kernels.h"
-#include "kernels/q4_0x8.h"
+#include "kernels.h"
+#include "q4_0x8.h"
 #include "quant.h"
 #include "support.h"
 

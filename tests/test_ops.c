@@ -26,11 +26,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "kernels/float_impl.h"
-#include "kernels/kernels.h"
-#include "kernels/matmul.h"
+#include "float_impl.h"
+#include "kernels.h"
+#include "matmul.h"
 #include "ops.h"
-#include "pool.h"
+#include "threadpool.h"
 #include "quant.h"
 
 /* ---- the pins' inputs (exact, deterministic) ----------------------------- */
@@ -122,7 +122,7 @@ static void matmul(const lp_kernels *k, uint32_t type, const float *wf, int m, i
                    const float *x, int n, float *y)
 {
     lp_err err = {0};
-    lp_pool *pool = lp_pool_create(1, &err);
+    lp_threadpool *pool = lp_threadpool_create(1, &err);
     assert_non_null(pool);
     uint8_t *wd = malloc(elt_size(type) * (size_t)m * kk);
     void *scratch = malloc(lp_matmul_scratch_bytes(type, kk, n) + 1);
@@ -132,7 +132,7 @@ static void matmul(const lp_kernels *k, uint32_t type, const float *wf, int m, i
     lp_matmul(pool, k, &w, x, n, y, scratch);
     free(scratch);
     free(wd);
-    lp_pool_destroy(pool);
+    lp_threadpool_destroy(pool);
 }
 
 /* ---- the dot-order rule ------------------------------------------------------ */

@@ -19,10 +19,11 @@
 #include <string.h>
 
 #include "gguf.h"
-#include "kernels/kernels.h"
+#include "kernels.h"
 #include "model.h"
 #include "plan.h"
-#include "pool.h"
+#include "synth_plan.h"
+#include "threadpool.h"
 #include "size.h"
 #include "support.h"
 #include "synth.h"
@@ -225,7 +226,7 @@ static void test_tied_output(void **state)
 static void synth70b(lp_plan_model *m)
 {
     lp_err err = {{0}};
-    if (lp_plan_model_synth(&LP_PLAN_SHAPE_LLAMA70B_Q4_K_M, m, &err) != 0)
+    if (lp_synth_plan_model(&LP_SYNTH_LLAMA70B_Q4_K_M, m, &err) != 0)
         fail_msg("%s", err.msg);
 }
 
@@ -327,8 +328,8 @@ static void test_70b_short_2x16(void **state)
 static void plan_shape(const char *name, lp_ftype ft, lp_plan_model *m)
 {
     lp_err err = {{0}};
-    const lp_plan_shape sh = {name, ft};
-    if (lp_plan_model_synth(&sh, m, &err) != 0)
+    const lp_synth_spec sh = {name, ft};
+    if (lp_synth_plan_model(&sh, m, &err) != 0)
         fail_msg("%s %s: %s", name, lp_ftype_name(ft), err.msg);
 }
 
@@ -444,9 +445,9 @@ static void test_tiny_is_llama_quantize(void **state)
 
 static void parse_ok(const char *spec, const char *type, const char *name, lp_ftype ft)
 {
-    lp_plan_shape sh;
+    lp_synth_spec sh;
     lp_err err = {{0}};
-    if (lp_plan_shape_parse(spec, type, &sh, &err) != 0)
+    if (lp_synth_spec_parse(spec, type, &sh, &err) != 0)
         fail_msg("%s %s: %s", spec, type ? type : "-", err.msg);
     assert_string_equal(sh.name, name);
     assert_int_equal(sh.ftype, ft);
@@ -455,9 +456,9 @@ static void parse_ok(const char *spec, const char *type, const char *name, lp_ft
 /* A bad name fails with a message that holds each needle. */
 static void parse_bad(const char *spec, const char *type, const char *const *needles)
 {
-    lp_plan_shape sh;
+    lp_synth_spec sh;
     lp_err err = {{0}};
-    assert_int_equal(lp_plan_shape_parse(spec, type, &sh, &err), -1);
+    assert_int_equal(lp_synth_spec_parse(spec, type, &sh, &err), -1);
     for (; *needles; needles++)
         if (!strstr(err.msg, *needles))
             fail_msg("%s %s: no '%s' in: %s", spec, type ? type : "-", *needles, err.msg);
@@ -489,8 +490,8 @@ static void test_shape_parse(void **state)
     parse_bad("llama70b-q4_k_m:Q8_0", NULL, alias);
     lp_plan_model m;
     lp_err err = {{0}};
-    const lp_plan_shape none = {"llama3-13b", LP_FTYPE_Q8_0};
-    assert_int_equal(lp_plan_model_synth(&none, &m, &err), -1);
+    const lp_synth_spec none = {"llama3-13b", LP_FTYPE_Q8_0};
+    assert_int_equal(lp_synth_plan_model(&none, &m, &err), -1);
     assert_non_null(strstr(err.msg, "unknown shape 'llama3-13b'"));
 }
 
@@ -636,7 +637,7 @@ static void run_bytes_case(const char *rel, int first, int last, int batch, int 
     assert_non_null(g);
     lp_model *model = lp_model_load(g, first, last, &err);
     assert_non_null(model);
-    lp_pool *pool = lp_pool_create(nth, &err);
+    lp_threadpool *pool = lp_threadpool_create(nth, &err);
     assert_non_null(pool);
     lp_kernels k;
     assert_int_equal(lp_kernels_init(&k, LP_ISA_SCALAR, &err), 0);
@@ -656,7 +657,7 @@ static void run_bytes_case(const char *rel, int first, int last, int batch, int 
                  (unsigned long long)want);
     lp_run_free(r);
     lp_plan_model_free(&m);
-    lp_pool_destroy(pool);
+    lp_threadpool_destroy(pool);
     lp_model_free(model);
     lp_gguf_close(g);
 }

@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "kernels/matmul.h"
+#include "matmul.h"
 #include "worker.h"
 
 enum { COLS = 4096, ROWS = 16384, BUDGET_US = 50000, MIN_RUNS = 2 };
@@ -29,7 +29,7 @@ static void fill(lp_block_q4_K *w, size_t n_blocks)
 double wk_bench_gflops(int n_threads)
 {
     lp_kernels k;
-    lp_pool *pool = NULL;
+    lp_threadpool *pool = NULL;
     const size_t row_bytes = lp_type_row_bytes(LP_TYPE_Q4_K, COLS);
     const size_t n_blocks = (size_t)ROWS * COLS / LP_QK_K;
     lp_block_q4_K *wdata = malloc(n_blocks * sizeof *wdata);
@@ -37,7 +37,7 @@ double wk_bench_gflops(int n_threads)
     void *scratch = malloc(lp_matmul_scratch_bytes(LP_TYPE_Q4_K, COLS, 1));
     double gflops = 0;
     if (!wdata || !x || !y || !scratch || lp_kernels_init(&k, lp_cpu_best_isa(), NULL) != 0 ||
-        !(pool = lp_pool_create(n_threads, NULL)))
+        !(pool = lp_threadpool_create(n_threads, NULL)))
         goto out;
     fill(wdata, n_blocks);
     for (int i = 0; i < COLS; i++)
@@ -54,7 +54,7 @@ double wk_bench_gflops(int n_threads)
     } while (el < BUDGET_US || runs < MIN_RUNS);
     gflops = 2.0 * ROWS * COLS * runs / ((double)el * 1e3);
 out:
-    lp_pool_destroy(pool);
+    lp_threadpool_destroy(pool);
     free(scratch);
     free(y);
     free(x);

@@ -10,7 +10,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "kernels/kernels.h"
+#include "kernels.h"
 #include "shard_cache.h"
 #include "worker.h"
 
@@ -72,7 +72,7 @@ static void on_hello(control *k, const lp_wire_peer *peer, const Lp__Envelope *r
     caps.ram_available = si.ram_available;
     caps.mem_limit = ctx->opts.mem_limit;
     caps.cores = (uint32_t)si.n_cores;
-    caps.isa = (char *)lp_isa_name((lp_isa)si.isa);
+    caps.isa = (char *)lp_isa_name(lp_cpu_best_isa());
     caps.matmul_gflops = ctx->gflops;
     caps.data_endpoint = (char *)ctx->data_ep;
     caps.n_cached_shards = n > 0 ? (size_t)n : 0;

@@ -12,7 +12,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "kernels/kernels.h"
+#include "kernels.h"
 #include "worker.h"
 
 static int cmd_info(void)
@@ -26,7 +26,7 @@ static int cmd_info(void)
     printf("cores:          %d (%d physical we may use)\n", si.n_cores, si.n_physical);
     printf("ram total:      %.2f GiB\n", si.ram_total / 1073741824.0);
     printf("ram available:  %.2f GiB\n", si.ram_available / 1073741824.0);
-    printf("kernels:        %s\n", lp_isa_name((lp_isa)si.isa));
+    printf("kernels:        %s\n", lp_isa_name(lp_cpu_best_isa()));
     printf("matmul:         %.1f GFLOP/s (Q4_K matvec, %d threads)\n",
            wk_bench_gflops(si.n_physical), si.n_physical);
     return 0;

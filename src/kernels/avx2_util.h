@@ -15,7 +15,7 @@
 #include <stdint.h>
 #include <string.h>
 
-#include "../quant.h"
+#include "quant.h"
 
 /* f16 field at p to f32 (F16C: exact). */
 static inline float lp_ld_f16(const uint8_t *p)

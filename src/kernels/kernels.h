@@ -18,8 +18,8 @@
 
 #include <stdint.h>
 
-#include "../err.h"
-#include "../quant.h"
+#include "err.h"
+#include "quant.h"
 
 typedef enum lp_isa {
     LP_ISA_SCALAR = 0,

@@ -24,7 +24,7 @@
  * and test_kernels checks both against lp_vec_dot_ref. */
 #include <math.h>
 
-#include "../quant_impl.h"
+#include "quant_impl.h"
 #include "scalar_impl.h"
 
 /* lane[l] of one super-block: q are the signed weights, scale[i / 16]

@@ -1,0 +1,256 @@
+#include "local_workers.h"
+
+#include <errno.h>
+#include <libgen.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "sysinfo.h"
+
+static int worker_binary(char *out, size_t cap, lp_err *err)
+{
+    const char *env = getenv("LP_WORKER_BIN");
+    if (env && *env) {
+        snprintf(out, cap, "%s", env);
+        return 0;
+    }
+    char self[4096];
+    ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
+    if (n <= 0)
+        return lp_err_set(err, "cannot find this program's directory to start workers");
+    self[n] = 0;
+    snprintf(out, cap, "%s/worker", dirname(self));
+    if (access(out, X_OK) != 0)
+        return lp_err_set(err, "no worker program at %s (set LP_WORKER_BIN)", out);
+    return 0;
+}
+
+/* Where one child runs: on a CPU set of its own (NULL: where we may) and
+ * with which environment (NULL: ours). Prepared before the fork, since a
+ * child of a threaded process may only make async-signal-safe calls. */
+typedef struct child_place {
+    const cpu_set_t *cpus;
+    char *const *env_no_pin; /* ours with LP_NO_PIN=1; NULL: ours as it is */
+} child_place;
+
+static pid_t spawn(const char *bin, char *const argv[], const child_place *at, int *out_fd,
+                   lp_err *err)
+{
+    int p[2];
+    if (pipe(p) != 0) {
+        lp_err_set(err, "pipe: %s", strerror(errno));
+        return -1;
+    }
+    pid_t parent = getpid();
+    pid_t pid = fork();
+    if (pid < 0) {
+        close(p[0]);
+        close(p[1]);
+        lp_err_set(err, "fork: %s", strerror(errno));
+        return -1;
+    }
+    if (pid == 0) {
+        /* A worker we started must not outlive us: a crashed or killed
+         * coordinator (or test) would otherwise leave it holding ports. */
+        prctl(PR_SET_PDEATHSIG, SIGKILL);
+        if (getppid() != parent)
+            _exit(1);
+        dup2(p[1], STDOUT_FILENO);
+        close(p[0]);
+        close(p[1]);
+        char *const *env = environ;
+        /* A set the kernel refuses (a container's policy) leaves the child
+         * where we run, beside the others: then it must not pin either. */
+        if (at->env_no_pin &&
+            (!at->cpus || sched_setaffinity(0, sizeof *at->cpus, at->cpus) != 0))
+            env = at->env_no_pin;
+        execve(bin, argv, env);
+        _exit(127);
+    }
+    close(p[1]);
+    *out_fd = p[0];
+    return pid;
+}
+
+/* Read the worker's first line ("worker NAME listening control=... data=..."). */
+static int read_endpoint(int fd, char *control, size_t cap, lp_err *err)
+{
+    char line[1024];
+    size_t len = 0;
+    while (len + 1 < sizeof line) {
+        struct pollfd pfd = {.fd = fd, .events = POLLIN};
+        if (poll(&pfd, 1, 15000) <= 0)
+            return lp_err_set(err, "a local worker did not report its endpoints in 15 s");
+        ssize_t n = read(fd, line + len, 1);
+        if (n <= 0)
+            return lp_err_set(err, "a local worker exited before it was ready");
+        if (line[len] == '\n')
+            break;
+        len++;
+    }
+    line[len] = 0;
+    const char *c = strstr(line, "control=");
+    if (!c)
+        return lp_err_set(err, "a local worker said '%s', not its endpoints", line);
+    c += strlen("control=");
+    size_t n = strcspn(c, " \t");
+    if (n >= cap)
+        return lp_err_set(err, "endpoint too long");
+    memcpy(control, c, n);
+    control[n] = 0;
+    return 0;
+}
+
+static pid_t spawn_placed(const char *listen, const char *data, int threads,
+                          const char *mem_limit, const char *name,
+                          const char *const *extra_args, const child_place *at, char *control,
+                          size_t cap, int *out_fd, lp_err *err)
+{
+    char bin[4096], targ[16];
+    if (worker_binary(bin, sizeof bin, err) != 0)
+        return -1;
+    snprintf(targ, sizeof targ, "%d", threads > 0 ? threads : 1);
+    char *argv[32];
+    int k = 0;
+    argv[k++] = bin;
+    argv[k++] = "--listen";
+    argv[k++] = (char *)listen;
+    argv[k++] = "-t";
+    argv[k++] = targ;
+    argv[k++] = "--name";
+    argv[k++] = (char *)name;
+    if (data) {
+        argv[k++] = "--data";
+        argv[k++] = (char *)data;
+    }
+    if (mem_limit) {
+        argv[k++] = "--mem-limit";
+        argv[k++] = (char *)mem_limit;
+    }
+    for (int i = 0; extra_args && extra_args[i] && k < 31; i++)
+        argv[k++] = (char *)extra_args[i];
+    argv[k] = NULL;
+    pid_t pid = spawn(bin, argv, at, out_fd, err);
+    if (pid > 0 && read_endpoint(*out_fd, control, cap, err) != 0) {
+        kill(pid, SIGKILL);
+        waitpid(pid, NULL, 0);
+        close(*out_fd);
+        return -1;
+    }
+    return pid;
+}
+
+pid_t lp_local_worker_spawn(const char *listen, const char *data, int threads,
+                            const char *mem_limit, const char *name,
+                            const char *const *extra_args, char *control, size_t cap,
+                            int *out_fd, lp_err *err)
+{
+    return spawn_placed(listen, data, threads, mem_limit, name, extra_args,
+                        &(child_place){NULL, NULL}, control, cap, out_fd, err);
+}
+
+static bool no_pin_asked(void)
+{
+    const char *off = getenv("LP_NO_PIN");
+    return off && *off && strcmp(off, "0") != 0; /* as threadpool.c reads it */
+}
+
+lp_local_place lp_local_workers_place(int n, int threads, cpu_set_t *cpus)
+{
+    if (n < 2 || n > LP_LOCAL_MAX || no_pin_asked())
+        return LP_LOCAL_INHERIT; /* one pool alone pins as it would anyway */
+    int order[CPU_SETSIZE];
+    const int n_order = lp_cpu_order(order, CPU_SETSIZE);
+    const int per = threads > 0 ? threads : 1;
+    const long need = (long)n * per;
+    /* The first lp_cpu_physical_cores() entries of the order are on cores
+     * of their own: a thread each there shares no core with another
+     * worker's. Past them, distinct CPUs still keep pins apart. */
+    if (need > lp_cpu_physical_cores() && (need > lp_cpu_usable() || need > n_order))
+        return LP_LOCAL_NO_PIN;
+    for (int i = 0; i < n; i++) {
+        CPU_ZERO(&cpus[i]);
+        for (int j = 0; j < per; j++)
+            CPU_SET(order[i * per + j], &cpus[i]);
+    }
+    return LP_LOCAL_OWN_CPUS;
+}
+
+/* Our environment with LP_NO_PIN=1 in front (any other LP_NO_PIN left
+ * out), or NULL when out of memory. The caller frees the array only. */
+static char **env_with_no_pin(void)
+{
+    size_t n = 0;
+    while (environ[n])
+        n++;
+    char **env = malloc(sizeof *env * (n + 2));
+    if (!env)
+        return NULL;
+    size_t k = 0;
+    env[k++] = (char *)"LP_NO_PIN=1";
+    for (size_t i = 0; i < n; i++)
+        if (strncmp(environ[i], "LP_NO_PIN=", 10) != 0)
+            env[k++] = environ[i];
+    env[k] = NULL;
+    return env;
+}
+
+int lp_local_workers_start(lp_local_workers *lw, int n, int threads, const char *mem_limit,
+                           lp_err *err)
+{
+    char name[32];
+    memset(lw, 0, sizeof *lw);
+    if (n < 1 || n > LP_LOCAL_MAX)
+        return lp_err_set(err, "local workers: %d is outside 1..%d", n, LP_LOCAL_MAX);
+    lw->place = lp_local_workers_place(n, threads, lw->cpus);
+    char **env = lw->place == LP_LOCAL_INHERIT ? NULL : env_with_no_pin();
+    if (lw->place != LP_LOCAL_INHERIT && !env)
+        return lp_err_set(err, "local workers: out of memory");
+    int rc = 0;
+    for (int i = 0; i < n && rc == 0; i++) {
+        child_place at = {lw->place == LP_LOCAL_OWN_CPUS ? &lw->cpus[i] : NULL, env};
+        snprintf(name, sizeof name, "local-%d", i);
+        lw->pid[i] = spawn_placed("tcp://127.0.0.1:0", NULL, threads, mem_limit, name, NULL,
+                                  &at, lw->control[i], sizeof lw->control[i], &lw->out_fd[i],
+                                  err);
+        if (lw->pid[i] < 0) {
+            lp_local_workers_stop(lw);
+            rc = -1;
+        } else {
+            lw->n = i + 1;
+        }
+    }
+    free(env);
+    return rc;
+}
+
+static bool reaped_within(pid_t pid, int ms)
+{
+    for (int waited = 0; waited < ms; waited += 10) {
+        if (waitpid(pid, NULL, WNOHANG) == pid)
+            return true;
+        nanosleep(&(struct timespec){0, 10 * 1000 * 1000}, NULL);
+    }
+    return false;
+}
+
+void lp_local_workers_stop(lp_local_workers *lw)
+{
+    for (int i = 0; i < lw->n; i++) {
+        if (lw->pid[i] > 0 && !reaped_within(lw->pid[i], 1000)) {
+            kill(lw->pid[i], SIGKILL);
+            waitpid(lw->pid[i], NULL, 0);
+        }
+        if (lw->out_fd[i] > 0)
+            close(lw->out_fd[i]);
+    }
+    lw->n = 0;
+}

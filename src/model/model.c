@@ -1,0 +1,433 @@
+/* model.c — the forward pass of a llama-family layer range, top to bottom as
+ * the math goes. Every buffer lives in lp_run, allocated once; a step
+ * allocates nothing. Matmuls and attention run on the thread pool. */
+#include "model.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "attn_flash.h"
+#include "attn_kq8.h"
+#include "ops.h"
+
+struct lp_run {
+    const lp_model *m;
+    const lp_kernels *k;
+    lp_threadpool *pool;
+    int max_batch, max_ctx;
+    float *x;       /* [B][n_embd]   the residual stream */
+    float *xb;      /* [B][n_embd]   normed input of a block / block output */
+    float *q;       /* [B][n_head * head_dim] */
+    float *kn, *vn; /* [B][kv_dim]   this step's keys and values */
+    float *att;     /* [B][n_head * head_dim] attention output */
+    float *hb;      /* [B][n_ff]     gate, then silu(gate) * up */
+    float *hb2;     /* [B][n_ff]     up */
+    float *rope;    /* [B][n_rot]    cos/sin per token position */
+    float *logits;  /* [logit_rows][n_vocab] */
+    int logit_rows;               /* rows logits holds: 1, more once scoring asks */
+    void *mm_scratch;             /* activations in a dot type, widest input */
+    size_t mm_scratch_bytes;
+    bool flash;                   /* -fa: attn_flash.c, else the buffers below */
+    float *att_scores;            /* [nth][max_ctx] */
+    lp_half *att_q16, *att_p16;   /* [nth][head_dim], [nth][max_ctx] */
+    void *fa_scratch;             /* -fa: lp_attn_flash_scratch_bytes */
+};
+
+/* ---- setup ------------------------------------------------------------- */
+
+static size_t max_sz(size_t a, size_t b)
+{
+    return a > b ? a : b;
+}
+
+static size_t widest_scratch(const lp_model *m, int batch)
+{
+    size_t best = 0;
+    for (int l = 0; l < m->last - m->first; l++) {
+        const lp_layer *L = &m->layers[l];
+        const lp_weight *lw[] = {&L->wq, &L->wk, &L->wv, &L->wo, &L->w_gate, &L->w_up,
+                                 &L->w_down};
+        for (size_t i = 0; i < sizeof lw / sizeof lw[0]; i++)
+            best = max_sz(best, lp_matmul_scratch_bytes(lw[i]->type, lw[i]->cols, batch));
+    }
+    if (m->has_head)
+        best = max_sz(best, lp_matmul_scratch_bytes(m->output.type, m->output.cols, 1));
+    return best;
+}
+
+static void *xcalloc(size_t n, size_t size, bool *ok)
+{
+    void *p = calloc(n ? n : 1, size);
+    if (!p)
+        *ok = false;
+    return p;
+}
+
+/* Attention's scratch: a score row per thread, or flash attention's
+ * (bounded by its block, not the context). */
+static void alloc_attn(lp_run *r, size_t nth, bool *ok)
+{
+    const lp_hparams *hp = &r->m->hp;
+    if (r->flash) {
+        r->fa_scratch = xcalloc(lp_attn_flash_scratch_bytes((int)hp->n_head, (int)hp->n_head_kv,
+                                                            (int)hp->head_dim, (int)nth),
+                                1, ok);
+        return;
+    }
+    r->att_scores = xcalloc(nth * (size_t)r->max_ctx, sizeof(float), ok);
+    r->att_q16 = xcalloc(nth * hp->head_dim, sizeof(lp_half), ok);
+    r->att_p16 = xcalloc(nth * (size_t)r->max_ctx, sizeof(lp_half), ok);
+}
+
+lp_run *lp_run_new(const lp_model *m, const lp_kernels *k, lp_threadpool *pool,
+                   int max_batch, int max_ctx, lp_err *err)
+{
+    return lp_run_new_attn(m, k, pool, max_batch, max_ctx, NULL, err);
+}
+
+lp_run *lp_run_new_attn(const lp_model *m, const lp_kernels *k, lp_threadpool *pool, int max_batch,
+                        int max_ctx, const lp_attn_opts *attn, lp_err *err)
+{
+    if (max_batch < 1 || max_batch > 65536 || max_ctx < 1 || max_ctx > (1 << 24)) {
+        lp_err_set(err, "run: batch %d / context %d out of range", max_batch, max_ctx);
+        return NULL;
+    }
+    lp_run *r = calloc(1, sizeof *r);
+    if (!r) {
+        lp_err_set(err, "run: out of memory");
+        return NULL;
+    }
+    const lp_hparams *hp = &m->hp;
+    const size_t B = (size_t)max_batch, nth = (size_t)lp_threadpool_size(pool);
+    const size_t qd = (size_t)hp->n_head * hp->head_dim,
+                 kvd = (size_t)hp->n_head_kv * hp->head_dim;
+    bool ok = true;
+    *r = (lp_run){.m = m, .k = k, .pool = pool, .max_batch = max_batch, .max_ctx = max_ctx,
+                  .flash = attn && attn->flash};
+    r->x = xcalloc(B * hp->n_embd, sizeof(float), &ok);
+    r->xb = xcalloc(B * hp->n_embd, sizeof(float), &ok);
+    r->q = xcalloc(B * qd, sizeof(float), &ok);
+    r->kn = xcalloc(B * kvd, sizeof(float), &ok);
+    r->vn = xcalloc(B * kvd, sizeof(float), &ok);
+    r->att = xcalloc(B * qd, sizeof(float), &ok);
+    r->hb = xcalloc(B * hp->n_ff, sizeof(float), &ok);
+    r->hb2 = xcalloc(B * hp->n_ff, sizeof(float), &ok);
+    r->rope = xcalloc(B * hp->n_rot, sizeof(float), &ok);
+    r->logits = xcalloc(hp->n_vocab, sizeof(float), &ok);
+    r->logit_rows = 1;
+    r->mm_scratch_bytes = widest_scratch(m, max_batch);
+    r->mm_scratch = xcalloc(r->mm_scratch_bytes, 1, &ok);
+    alloc_attn(r, nth, &ok);
+    if (!ok) {
+        lp_run_free(r);
+        lp_err_set(err, "run: out of memory for batch %d, context %d", max_batch, max_ctx);
+        return NULL;
+    }
+    return r;
+}
+
+void lp_run_free(lp_run *r)
+{
+    if (!r)
+        return;
+    void *bufs[] = {r->x, r->xb, r->q, r->kn, r->vn, r->att, r->hb, r->hb2, r->rope,
+                    r->logits, r->mm_scratch, r->att_scores, r->att_q16, r->att_p16,
+                    r->fa_scratch};
+    for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++)
+        free(bufs[i]);
+    free(r);
+}
+
+/* ---- one step ---------------------------------------------------------- */
+
+static void matmul(lp_run *r, const lp_weight *w, const float *x, int n, float *y)
+{
+    lp_matmul(r->pool, r->k, w, x, n, y, r->mm_scratch);
+}
+
+static void add_bias(float *y, const float *b, int n_tok, int dim)
+{
+    if (!b)
+        return;
+    for (int t = 0; t < n_tok; t++)
+        lp_add(y + (size_t)t * dim, b, dim);
+}
+
+static void rmsnorm_rows(float *out, const float *x, const float *w, int n_tok, int dim,
+                         float eps)
+{
+    for (int t = 0; t < n_tok; t++)
+        lp_rmsnorm(out + (size_t)t * dim, x + (size_t)t * dim, w, dim, eps);
+}
+
+static void rope_heads(const lp_run *r, float *v, int n_tok, int n_heads)
+{
+    const lp_hparams *hp = &r->m->hp;
+    for (int t = 0; t < n_tok; t++)
+        for (int h = 0; h < n_heads; h++)
+            lp_rope_apply(v + ((size_t)t * n_heads + h) * hp->head_dim,
+                          r->rope + (size_t)t * hp->n_rot, (int)hp->n_rot,
+                          hp->rope_mode == LP_ROPE_NEOX);
+}
+
+/* llama.cpp's attention window: the used cells rounded up to 32 (its KV
+ * padding without flash attention), at most the whole cache. Products run
+ * over all of it; the padding is masked (Q·K) or zero (V). */
+static int kv_window(int n_used, int n_ctx)
+{
+    const int padded = (n_used + 31) / 32 * 32;
+    return padded < n_ctx ? padded : n_ctx;
+}
+
+/* K rows are positions; so are V rows with flash attention, else V is
+ * stored transposed (one row per dimension). Transposed V beyond the new
+ * length, up to the window, is zeroed: llama.cpp's cache holds zeros
+ * there, and P·V multiplies them (by zero weights). */
+static void store_kv(lp_run *r, lp_kv *kv, int layer, int slot, int pos0, int n_tok)
+{
+    const int kvd = (int)(r->m->hp.n_head_kv * r->m->hp.head_dim);
+    const int n_ctx = lp_kv_get_shape(kv)->n_ctx, end = pos0 + n_tok;
+    const int pad = kv_window(end, n_ctx) - end;
+    lp_kv_put_k(kv, layer, slot, pos0, n_tok, r->kn);
+    if (lp_kv_get_shape(kv)->attn.flash) {
+        lp_kv_put_v(kv, layer, slot, pos0, n_tok, r->vn);
+        return;
+    }
+    lp_half *Vt = lp_kv_v(kv, layer, slot);
+    for (int t = 0; t < n_tok; t++) {
+        const float *vn = r->vn + (size_t)t * kvd;
+        for (int d = 0; d < kvd; d++)
+            Vt[(size_t)d * n_ctx + pos0 + t] = lp_f32_to_f16(vn[d]);
+    }
+    for (int d = 0; d < kvd && pad > 0; d++)
+        memset(Vt + (size_t)d * n_ctx + end, 0, (size_t)pad * sizeof(lp_half));
+}
+
+typedef struct attn_task {
+    lp_run *r;
+    lp_kv *kv;
+    int layer, slot, pos0, n_tok;
+} attn_task;
+
+/* The shapes of llama.cpp's two attention products, per head: K (n_kv x
+ * head_dim, f16 or q8_0) times q, and V^T (head_dim x n_kv) times p, for
+ * n_tok rows. */
+static lp_attn_shape attn_shape(const lp_run *r, const lp_kv *kv, int pos0, int n_tok)
+{
+    const lp_hparams *hp = &r->m->hp;
+    const int hd = (int)hp->head_dim, n_ctx = lp_kv_get_shape(kv)->n_ctx;
+    const int n_kv = kv_window(pos0 + n_tok, n_ctx);
+    const lp_kernels *k = r->k;
+    const lp_type kt = lp_kv_type_ggml(lp_kv_get_shape(kv)->attn.type_k);
+    const bool qk_gemm = lp_matmul_uses_gemm(k, kt, n_kv, n_tok, hd);
+    const bool pv_gemm = lp_matmul_uses_gemm(k, LP_TYPE_F16, hd, n_tok, n_kv);
+    return (lp_attn_shape){
+        .head_dim = hd,
+        .n_kv = n_kv,
+        .k_stride = (int64_t)hp->n_head_kv * hd,
+        .v_stride = n_ctx,
+        .scale = 1.0f / sqrtf((float)hd),
+        .qk = qk_gemm ? k->dot_gemm[kt] : k->dot[kt],
+        .pv = pv_gemm ? k->dot_gemm[LP_TYPE_F16] : k->dot[LP_TYPE_F16],
+        .qk_rows = qk_gemm ? NULL : k->dot_rows[kt],
+        .pv_rows = pv_gemm ? NULL : k->dot_rows[LP_TYPE_F16],
+    };
+}
+
+/* Query head h of token t: lp_attend_head, or its twin for a q8_0 K. */
+static void attend(const attn_task *a, const lp_attn_shape *sh, int t, int h,
+                   lp_attn_scratch *s)
+{
+    lp_run *r = a->r;
+    const lp_hparams *hp = &r->m->hp;
+    const int hd = (int)hp->head_dim, hk = h / (int)(hp->n_head / hp->n_head_kv);
+    const size_t qo = ((size_t)t * hp->n_head + h) * hd;
+    const lp_half *Vt = lp_kv_v(a->kv, a->layer, a->slot) + (size_t)hk * hd * sh->v_stride;
+    if (lp_kv_get_shape(a->kv)->attn.type_k == LP_KV_Q8_0) {
+        const size_t k_row = lp_kv_k_row_bytes(a->kv);
+        lp_attend_head_kq8(r->k, sh, r->q + qo,
+                           lp_kv_k_rows(a->kv, a->layer, a->slot) + hk * (k_row / hp->n_head_kv),
+                           k_row, Vt, a->pos0 + t + 1, r->att + qo, s);
+        return;
+    }
+    lp_attend_head(r->k, sh, r->q + qo, lp_kv_k(a->kv, a->layer, a->slot) + (size_t)hk * hd, Vt,
+                   a->pos0 + t + 1, r->att + qo, s);
+}
+
+static void attn_worker(void *arg, int ith, int nth)
+{
+    const attn_task *a = arg;
+    lp_run *r = a->r;
+    const int hd = (int)r->m->hp.head_dim, n_head = (int)r->m->hp.n_head;
+    const lp_attn_shape sh = attn_shape(r, a->kv, a->pos0, a->n_tok);
+    lp_attn_scratch s = {r->att_scores + (size_t)ith * r->max_ctx,
+                         r->att_q16 + (size_t)ith * hd, r->att_p16 + (size_t)ith * r->max_ctx};
+    long lo, hi;
+    lp_split_range((long)a->n_tok * n_head, ith, nth, &lo, &hi);
+    for (long i = lo; i < hi; i++)
+        attend(a, &sh, (int)(i / n_head), (int)(i % n_head), &s);
+}
+
+/* llama.cpp's -fa: attn_flash.c, over the cache's position rows. */
+static void flash_attention(lp_run *r, lp_kv *kv, int il, int slot, int pos0, int n)
+{
+    const lp_hparams *hp = &r->m->hp;
+    const lp_attn_opts *o = &lp_kv_get_shape(kv)->attn;
+    const lp_flash_args a = {
+        .n_head = (int)hp->n_head, .n_head_kv = (int)hp->n_head_kv,
+        .head_dim = (int)hp->head_dim, .n_tok = n, .pos0 = pos0, .block = LP_FLASH_BLOCK,
+        .scale = 1.0f / sqrtf((float)hp->head_dim), .type_k = o->type_k, .type_v = o->type_v,
+        .K = lp_kv_k_rows(kv, il, slot), .V = lp_kv_v_rows(kv, il, slot),
+        .k_stride = lp_kv_k_row_bytes(kv), .v_stride = lp_kv_v_row_bytes(kv)};
+    lp_attn_flash(r->pool, r->k, &a, r->q, r->att, r->fa_scratch);
+}
+
+static void attention(lp_run *r, lp_kv *kv, int il, int slot, int pos0, int n)
+{
+    const lp_hparams *hp = &r->m->hp;
+    const lp_layer *L = &r->m->layers[il];
+    const int qd = (int)(hp->n_head * hp->head_dim), kvd = (int)(hp->n_head_kv * hp->head_dim);
+
+    rmsnorm_rows(r->xb, r->x, L->attn_norm, n, (int)hp->n_embd, hp->rms_eps);
+    matmul(r, &L->wq, r->xb, n, r->q);
+    matmul(r, &L->wk, r->xb, n, r->kn);
+    matmul(r, &L->wv, r->xb, n, r->vn);
+    add_bias(r->q, L->bq, n, qd);
+    add_bias(r->kn, L->bk, n, kvd);
+    add_bias(r->vn, L->bv, n, kvd);
+    rope_heads(r, r->q, n, (int)hp->n_head);
+    rope_heads(r, r->kn, n, (int)hp->n_head_kv);
+    store_kv(r, kv, il, slot, pos0, n);
+    if (lp_kv_get_shape(kv)->attn.flash) {
+        flash_attention(r, kv, il, slot, pos0, n);
+    } else {
+        attn_task a = {r, kv, il, slot, pos0, n};
+        lp_threadpool_run(r->pool, attn_worker, &a);
+    }
+    matmul(r, &L->wo, r->att, n, r->xb);
+    lp_add(r->x, r->xb, n * (int)hp->n_embd);
+}
+
+/* On the n rows of the residual stream from row t0. */
+static void feed_forward(lp_run *r, int il, int t0, int n)
+{
+    const lp_hparams *hp = &r->m->hp;
+    const lp_layer *L = &r->m->layers[il];
+    const int ff = (int)hp->n_ff;
+    float *x = r->x + (size_t)t0 * hp->n_embd;
+    rmsnorm_rows(r->xb, x, L->ffn_norm, n, (int)hp->n_embd, hp->rms_eps);
+    matmul(r, &L->w_gate, r->xb, n, r->hb);
+    matmul(r, &L->w_up, r->xb, n, r->hb2);
+    for (int t = 0; t < n; t++) {
+        float *h = r->hb + (size_t)t * ff;
+        lp_swiglu(r->k, h, h, r->hb2 + (size_t)t * ff, ff);
+    }
+    matmul(r, &L->w_down, r->hb, n, r->xb);
+    lp_add(x, r->xb, n * (int)hp->n_embd);
+}
+
+static int embed(lp_run *r, const lp_fwd_in *in, lp_err *err)
+{
+    const lp_model *m = r->m;
+    const int e = (int)m->hp.n_embd;
+    if (!m->has_embed) {
+        if (!in->hidden)
+            return lp_err_set(err, "forward: this shard takes hidden states, none given");
+        memcpy(r->x, in->hidden, (size_t)in->n * e * sizeof(float));
+        return 0;
+    }
+    if (!in->tokens)
+        return lp_err_set(err, "forward: this shard takes token ids, none given");
+    for (int t = 0; t < in->n; t++) {
+        const int32_t id = in->tokens[t];
+        if (id < 0 || (uint32_t)id >= m->hp.n_vocab)
+            return lp_err_set(err, "forward: token id %d outside the vocabulary of %u", id,
+                              m->hp.n_vocab);
+        lp_dequantize_row(m->tok_embd.type, m->tok_embd.data + (size_t)id * m->tok_embd.row_bytes,
+                          r->x + (size_t)t * e, e);
+    }
+    return 0;
+}
+
+static int check_step(const lp_run *r, const lp_kv *kv, int slot, const lp_fwd_in *in,
+                      lp_err *err)
+{
+    const lp_kv_shape *ks = lp_kv_get_shape(kv);
+    if (in->n < 1 || in->n > r->max_batch)
+        return lp_err_set(err, "forward: %d tokens, but a step takes 1..%d", in->n, r->max_batch);
+    if (slot < 0 || slot >= ks->n_slots || ks->n_layer != r->m->last - r->m->first ||
+        ks->kv_dim != (int)(r->m->hp.n_head_kv * r->m->hp.head_dim) || ks->n_ctx > r->max_ctx ||
+        ks->attn.flash != r->flash)
+        return lp_err_set(err, "forward: kv cache does not match this shard");
+    if (in->pos0 != lp_kv_len(kv, slot))
+        return lp_err_set(err, "forward: step starts at position %d but the session holds %d",
+                          in->pos0, lp_kv_len(kv, slot));
+    if (in->pos0 + in->n > ks->n_ctx)
+        return lp_err_set(err, "forward: positions up to %d exceed the context of %d",
+                          in->pos0 + in->n, ks->n_ctx);
+    return 0;
+}
+
+/* Room for n_out rows of logits and for the head's activations in its dot
+ * type: sized for one row at lp_run_new, grown here when scoring asks for
+ * more, so generation never pays for a [max_batch][n_vocab] buffer. */
+static int ensure_logit_rows(lp_run *r, int n_out, lp_err *err)
+{
+    const lp_model *m = r->m;
+    if (n_out <= r->logit_rows)
+        return 0;
+    size_t need = lp_matmul_scratch_bytes(m->output.type, m->output.cols, n_out);
+    if (need > r->mm_scratch_bytes) {
+        void *p = realloc(r->mm_scratch, need);
+        if (!p)
+            return lp_err_set(err, "forward: out of memory for %d rows of logits", n_out);
+        r->mm_scratch = p;
+        r->mm_scratch_bytes = need;
+    }
+    float *l = realloc(r->logits, (size_t)n_out * m->hp.n_vocab * sizeof(float));
+    if (!l)
+        return lp_err_set(err, "forward: out of memory for %d rows of logits", n_out);
+    r->logits = l;
+    r->logit_rows = n_out;
+    return 0;
+}
+
+int lp_forward(lp_run *r, lp_kv *kv, int slot, const lp_fwd_in *in, const float **out,
+               lp_err *err)
+{
+    const lp_model *m = r->m;
+    const lp_hparams *hp = &m->hp;
+    const int n = in->n, e = (int)hp->n_embd;
+    const int n_out = in->n_logits > 1 ? in->n_logits : 1;
+    if (check_step(r, kv, slot, in, err) != 0)
+        return -1;
+    if (m->has_head && n_out > n)
+        return lp_err_set(err, "forward: logits of %d tokens asked from a step of %d", n_out, n);
+    if ((m->has_head && ensure_logit_rows(r, n_out, err) != 0) || embed(r, in, err) != 0)
+        return -1;
+    for (int t = 0; t < n; t++)
+        lp_rope_cache(r->rope + (size_t)t * hp->n_rot, in->pos0 + t, (int)hp->n_rot,
+                      hp->rope_base, hp->rope_freq_scale, m->rope_freqs);
+    const int n_layer = m->last - m->first;
+    for (int il = 0; il < n_layer; il++) {
+        attention(r, kv, il, slot, in->pos0, n);
+        /* Only the output rows' logits leave the model, so llama.cpp runs
+         * the last layer's feed-forward on those rows alone (for the usual
+         * one row a one-row product, with ggml's vec_dot order rather than
+         * tinyBLAS's). */
+        if (m->has_head && il == n_layer - 1)
+            feed_forward(r, il, n - n_out, n_out);
+        else
+            feed_forward(r, il, 0, n);
+    }
+    lp_kv_set_len(kv, slot, in->pos0 + n, NULL);
+    if (!m->has_head) {
+        *out = r->x;
+        return 0;
+    }
+    rmsnorm_rows(r->xb, r->x + (size_t)(n - n_out) * e, m->output_norm, n_out, e, hp->rms_eps);
+    matmul(r, &m->output, r->xb, n_out, r->logits);
+    *out = r->logits;
+    return 0;
+}

@@ -1,0 +1,117 @@
+/* model.h — llama-family hyperparameters, weight bindings for a layer range,
+ * and the forward pass over that range.
+ *
+ * A shard is the contiguous layer range [first, last) of a model, plus the
+ * token embedding if first == 0 (has_embed) and the output norm + head if
+ * last == n_layer (has_head). The single-process path is the shard
+ * [0, n_layer), and it is the same code as every distributed shard.
+ *
+ * Ownership: lp_model_load returns a model the caller owns (lp_model_free).
+ * It borrows the lp_gguf: weight pointers point into its mapping, so the
+ * gguf must outlive the model. lp_run_new returns a run state the caller owns
+ * (lp_run_free); it borrows the model, the pool and the kv cache. */
+#ifndef LP_MODEL_H
+#define LP_MODEL_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "err.h"
+#include "gguf.h"
+#include "kernels.h"
+#include "matmul.h"
+#include "kv.h"
+#include "threadpool.h"
+
+typedef enum lp_arch { LP_ARCH_LLAMA, LP_ARCH_QWEN2 } lp_arch;
+
+/* How RoPE pairs the dimensions of a head: GGUF "normal" rotates adjacent
+ * pairs (llama), NeoX rotates dimension i with i + n_rot/2 (qwen2). */
+typedef enum lp_rope_mode { LP_ROPE_NORM, LP_ROPE_NEOX } lp_rope_mode;
+
+typedef struct lp_hparams {
+    lp_arch arch;
+    char arch_name[32];
+    uint32_t n_vocab;
+    uint32_t n_ctx_train;
+    uint32_t n_embd;
+    uint32_t n_layer;
+    uint32_t n_ff;
+    uint32_t n_head;
+    uint32_t n_head_kv;
+    uint32_t head_dim;  /* per-head size of q and k (= v) */
+    uint32_t n_rot;     /* dimensions of each head that RoPE rotates */
+    float rms_eps;
+    float rope_base;
+    float rope_freq_scale; /* 1 / linear scaling factor */
+    lp_rope_mode rope_mode;
+} lp_hparams;
+
+typedef struct lp_layer {
+    const float *attn_norm;          /* [n_embd] */
+    lp_weight wq, wk, wv, wo;
+    const float *bq, *bk, *bv;       /* qwen2 only, else NULL */
+    const float *ffn_norm;           /* [n_embd] */
+    lp_weight w_gate, w_up, w_down;
+} lp_layer;
+
+typedef struct lp_model {
+    lp_hparams hp;
+    int first, last;     /* layer range [first, last) */
+    bool has_embed, has_head;
+    lp_weight tok_embd;  /* [n_vocab rows x n_embd] if has_embed */
+    const float *output_norm;
+    lp_weight output;    /* the head; token_embd itself when tied */
+    bool output_tied;
+    const float *rope_freqs; /* [n_rot/2] or NULL (Llama 3.1+) */
+    lp_layer *layers;    /* last - first entries, owned */
+} lp_model;
+
+/* Read hyperparameters only (cheap; used by inspect and planning). */
+int lp_hparams_read(const lp_gguf *g, lp_hparams *hp, lp_err *err);
+
+/* Bind and check every tensor of layers [first, last) (and embed/head as
+ * the range implies). last == -1 means n_layer. */
+lp_model *lp_model_load(const lp_gguf *g, int first, int last, lp_err *err);
+void lp_model_free(lp_model *m);
+
+/* ---- the forward pass -------------------------------------------------- */
+
+typedef struct lp_run lp_run;
+
+/* max_batch: the most tokens one lp_forward call takes (prefill chunk);
+ * max_ctx: the most positions a session may reach (the kv cache's n_ctx). */
+lp_run *lp_run_new(const lp_model *m, const lp_kernels *k, lp_threadpool *pool,
+                   int max_batch, int max_ctx, lp_err *err);
+/* The same for a cache with these attention options (kv.h): with -fa the
+ * run holds flash attention's scratch instead of a score row per thread,
+ * and steps on a cache of the other layout fail. NULL = the defaults. */
+lp_run *lp_run_new_attn(const lp_model *m, const lp_kernels *k, lp_threadpool *pool, int max_batch,
+                        int max_ctx, const lp_attn_opts *attn, lp_err *err);
+void lp_run_free(lp_run *r);
+
+/* One step over the shard for n tokens of one session at positions
+ * pos0 .. pos0+n-1 (the kv slot must already hold positions < pos0).
+ * Input: token ids if the shard has_embed, else hidden states [n][n_embd].
+ * Output: if has_head, the logits of the last n_logits tokens
+ * [n_logits][n_vocab] (by default only the LAST token's), else the hidden
+ * states [n][n_embd]. Both output buffers belong to the lp_run and stay
+ * valid until the next call.
+ *
+ * n_logits > 1 is for scoring (perplexity): as llama.cpp with outputs for
+ * those tokens only, the last layer's feed-forward and the head run on
+ * those rows alone, so the logits equal llama.cpp's for the same batch. The
+ * run grows its logits buffer on the first such call (the only allocation
+ * a step may make; a step of n_logits <= 1 allocates nothing). */
+typedef struct lp_fwd_in {
+    int n;
+    int pos0;
+    const int32_t *tokens;  /* has_embed */
+    const float *hidden;    /* !has_embed */
+    int n_logits;           /* has_head: 0 or 1 = the last token's, at most n */
+} lp_fwd_in;
+
+int lp_forward(lp_run *r, lp_kv *kv, int slot, const lp_fwd_in *in,
+               const float **out, lp_err *err);
+
+#endif
