@@ -29,6 +29,7 @@
 #include "support.h"
 #include "transfer.h"
 #include "wire.h"
+#include "wire_sampling.h"
 
 static const int32_t PROMPT[] = {1, 403, 407, 261, 378, 300, 45};
 enum { N_PROMPT = sizeof PROMPT / sizeof PROMPT[0] };

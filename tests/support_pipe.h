@@ -11,6 +11,7 @@
 
 #include "support.h"
 #include "support_worker.h"
+#include "wire_sampling.h"
 
 enum { E2E_CTX = 128, E2E_BATCH = 16, E2E_MAX_WORKERS = 3, E2E_WAIT_MS = 20000 };
 

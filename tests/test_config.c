@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "config_plan.h"
 #include "plan.h"
 #include "synth_plan.h"
 #include "size.h"

@@ -14,6 +14,7 @@
 
 #include "support_wire.h"
 #include "wire.h"
+#include "wire_sampling.h"
 
 /* ---- lp_wire_check on crafted envelopes --------------------------------- */
 

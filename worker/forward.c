@@ -12,6 +12,7 @@
 #include "compute.h"
 #include "logprob.h"
 #include "score.h"
+#include "wire_sampling.h"
 
 enum { SEND_TIMEOUT_MS = 5000 };
 

@@ -7,6 +7,7 @@
 #include "args.h"
 #include "commands.h"
 #include "config.h"
+#include "config_plan.h"
 #include "plan_live.h"
 #include "plan.h"
 #include "synth_plan.h"

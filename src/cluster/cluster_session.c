@@ -2,6 +2,7 @@
  * 0, one Forward per generated token, Results back, and ending sessions so
  * every worker frees their KV. */
 #include "cluster_internal.h"
+#include "wire_sampling.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -70,20 +71,6 @@ uint64_t lp_cluster_start(lp_cluster *c, const lp_session_req *req, lp_err *err)
     return c->s[c->n_s++].id;
 }
 
-static void to_proto(const lp_sampler_params *p, Lp__SamplingParams *out)
-{
-    lp__sampling_params__init(out);
-    out->seed = p->seed;
-    out->temp = p->temp;
-    out->top_k = p->top_k;
-    out->top_p = p->top_p;
-    out->min_p = p->min_p;
-    out->repeat_penalty = p->repeat_penalty;
-    out->frequency_penalty = p->frequency_penalty;
-    out->presence_penalty = p->presence_penalty;
-    out->penalty_last_n = p->penalty_last_n;
-}
-
 /* One Forward of n tokens at pos0; `last` steps end in a Result. */
 static int send_step(lp_cluster *c, cl_session *s, const int32_t *toks, int n, int pos0,
                      bool first, bool last, lp_err *err)
@@ -99,7 +86,7 @@ static int send_step(lp_cluster *c, cl_session *s, const int32_t *toks, int n, i
     f.top_logprobs = (uint32_t)s->top_logprobs;
     cl_score_fill(s, &f, pos0, n);
     if (last) {
-        to_proto(&s->sampling, &sp);
+        lp_wire_sampling_from(&sp, &s->sampling);
         f.sampling = &sp;
         if (pos0 + n == s->n_prompt) { /* the prompt's last chunk: the sampler starts */
             f.history = s->prompt;

@@ -49,7 +49,6 @@
 #include <stdint.h>
 
 #include "err.h"
-#include "plan.h"
 
 #define LP_CONFIG_MAX_WORKERS 64      /* = LP_PLAN_MAX_WORKERS */
 #define LP_CONFIG_NAME_MAX 32         /* worker name characters */
@@ -104,16 +103,5 @@ int lp_config_parse(const char *text, size_t len, const char *name, const char *
 
 /* "f32", "f16", "bf16", "q8_0". */
 const char *lp_config_dtype_name(lp_config_dtype d);
-
-/* Planner inputs as the config states them: budgets from mem, speeds from
- * speed. The coordinator, once workers answer, replaces these with what
- * they report (e.g. budget = min(mem, reported limit), speed = measured
- * GFLOP/s) before lp_plan_make. Returns n_workers; names[i] (may be NULL)
- * get pointers into c. */
-int lp_config_plan_workers(const lp_config *c, lp_plan_worker *out, const char **names);
-
-/* Plan options from the config (ctx 0 resolved as lp_shard does: the
- * model's training context, at most 4096; threads 0 planned as 16). */
-void lp_config_plan_opts(const lp_config *c, const lp_plan_model *m, lp_plan_opts *o);
 
 #endif

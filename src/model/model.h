@@ -1,5 +1,5 @@
-/* model.h — llama-family hyperparameters, weight bindings for a layer range,
- * and the forward pass over that range.
+/* model.h — weight bindings for a layer range of a llama-family model
+ * (hyperparameters: hparams.h), and the forward pass over that range.
  *
  * A shard is the contiguous layer range [first, last) of a model, plus the
  * token embedding if first == 0 (has_embed) and the output norm + head if
@@ -18,34 +18,11 @@
 
 #include "err.h"
 #include "gguf.h"
+#include "hparams.h"
 #include "kernels.h"
 #include "matmul.h"
 #include "kv.h"
 #include "threadpool.h"
-
-typedef enum lp_arch { LP_ARCH_LLAMA, LP_ARCH_QWEN2 } lp_arch;
-
-/* How RoPE pairs the dimensions of a head: GGUF "normal" rotates adjacent
- * pairs (llama), NeoX rotates dimension i with i + n_rot/2 (qwen2). */
-typedef enum lp_rope_mode { LP_ROPE_NORM, LP_ROPE_NEOX } lp_rope_mode;
-
-typedef struct lp_hparams {
-    lp_arch arch;
-    char arch_name[32];
-    uint32_t n_vocab;
-    uint32_t n_ctx_train;
-    uint32_t n_embd;
-    uint32_t n_layer;
-    uint32_t n_ff;
-    uint32_t n_head;
-    uint32_t n_head_kv;
-    uint32_t head_dim;  /* per-head size of q and k (= v) */
-    uint32_t n_rot;     /* dimensions of each head that RoPE rotates */
-    float rms_eps;
-    float rope_base;
-    float rope_freq_scale; /* 1 / linear scaling factor */
-    lp_rope_mode rope_mode;
-} lp_hparams;
 
 typedef struct lp_layer {
     const float *attn_norm;          /* [n_embd] */
@@ -66,9 +43,6 @@ typedef struct lp_model {
     const float *rope_freqs; /* [n_rot/2] or NULL (Llama 3.1+) */
     lp_layer *layers;    /* last - first entries, owned */
 } lp_model;
-
-/* Read hyperparameters only (cheap; used by inspect and planning). */
-int lp_hparams_read(const lp_gguf *g, lp_hparams *hp, lp_err *err);
 
 /* Bind and check every tensor of layers [first, last) (and embed/head as
  * the range implies). last == -1 means n_layer. */

@@ -31,7 +31,6 @@
 
 #include "err.h"
 #include "layerpool.pb-c.h"
-#include "sampler.h"
 
 #define LP_PROTOCOL_VERSION 1u
 
@@ -177,12 +176,6 @@ typedef struct lp_wire_error_msg {
 
 Lp__Envelope *lp_wire_error(lp_wire_error_msg *out, uint64_t request_id, uint32_t code,
                             const char *message);
-
-/* SamplingParams <-> lp_sampler_params (sampler.h), field by field. A
- * Forward without SamplingParams (NULL) samples greedily: temp 0, no
- * truncation, no penalties. _to validates (lp_sampler_params_validate). */
-void lp_wire_sampling_from(Lp__SamplingParams *out, const lp_sampler_params *p);
-int lp_wire_sampling_to(const Lp__SamplingParams *sp, lp_sampler_params *out, lp_err *err);
 
 /* Bytes per element of a hidden-state dtype on the wire, and the bytes of
  * an n-token x n_embd payload (0 if the dtype is unknown or n_embd does

@@ -41,7 +41,7 @@
 #include "err.h"
 #include "gguf.h"
 #include "kv.h"
-#include "model.h"
+#include "hparams.h"
 #include "quant_mix.h"
 
 #define LP_PLAN_MAX_WORKERS 64

@@ -9,7 +9,7 @@
 #include <string.h>
 #include <strings.h>
 
-#include "model.h"
+#include "hparams.h"
 #include "quant_mix.h"
 #include "shard_info.h"
 
