@@ -230,18 +230,6 @@ size_t lp_kv_v_row_bytes(const lp_kv *kv)
     return kv->v_row;
 }
 
-/* The f16 views are the same bytes; the cache's buffers come from calloc,
- * aligned for any type, and every offset is a multiple of 2. */
-lp_half *lp_kv_k(lp_kv *kv, int layer, int slot)
-{
-    return (lp_half *)(void *)lp_kv_k_rows(kv, layer, slot);
-}
-
-lp_half *lp_kv_v(lp_kv *kv, int layer, int slot)
-{
-    return (lp_half *)(void *)lp_kv_v_rows(kv, layer, slot);
-}
-
 static void put_rows(lp_kv_type t, uint8_t *dst, size_t row_bytes, int dim, int n,
                      const float *src)
 {
@@ -250,14 +238,59 @@ static void put_rows(lp_kv_type t, uint8_t *dst, size_t row_bytes, int dim, int 
                         dim);
 }
 
-void lp_kv_put_k(lp_kv *kv, int layer, int slot, int pos0, int n, const float *k)
+int lp_kv_window(const lp_kv *kv, int n_used)
+{
+    const int padded = (n_used + 31) / 32 * 32;
+    return padded < kv->shape.n_ctx ? padded : kv->shape.n_ctx;
+}
+
+/* V^T of a slot: kv_dim rows of n_ctx f16 positions. The cache's buffers
+ * come from calloc, aligned for any type, and every offset is even. */
+static lp_half *vt(lp_kv *kv, int layer, int slot)
+{
+    return (lp_half *)(void *)lp_kv_v_rows(kv, layer, slot);
+}
+
+/* Transposed V beyond the new length, up to the window, is zeroed:
+ * llama.cpp's cache holds zeros there, and P·V multiplies them (by zero
+ * weights). */
+static void put_vt(lp_kv *kv, int layer, int slot, int pos0, int n, const float *v)
+{
+    const int kvd = kv->shape.kv_dim, n_ctx = kv->shape.n_ctx, end = pos0 + n;
+    const int pad = lp_kv_window(kv, end) - end;
+    lp_half *Vt = vt(kv, layer, slot);
+    for (int t = 0; t < n; t++)
+        for (int d = 0; d < kvd; d++)
+            Vt[(size_t)d * n_ctx + pos0 + t] = lp_f32_to_f16(v[(size_t)t * kvd + d]);
+    for (int d = 0; d < kvd && pad > 0; d++)
+        memset(Vt + (size_t)d * n_ctx + end, 0, (size_t)pad * sizeof(lp_half));
+}
+
+void lp_kv_store(lp_kv *kv, int layer, int slot, int pos0, int n, const float *k,
+                 const float *v)
 {
     put_rows(kv->shape.attn.type_k, lp_kv_k_rows(kv, layer, slot) + (size_t)pos0 * kv->k_row,
              kv->k_row, kv->shape.kv_dim, n, k);
+    if (kv->shape.attn.flash)
+        put_rows(kv->shape.attn.type_v,
+                 lp_kv_v_rows(kv, layer, slot) + (size_t)pos0 * kv->v_row, kv->v_row,
+                 kv->shape.kv_dim, n, v);
+    else
+        put_vt(kv, layer, slot, pos0, n, v);
 }
 
-void lp_kv_put_v(lp_kv *kv, int layer, int slot, int pos0, int n, const float *v)
+uint8_t *lp_kv_k_at(lp_kv *kv, int layer, int slot, int dim0)
 {
-    put_rows(kv->shape.attn.type_v, lp_kv_v_rows(kv, layer, slot) + (size_t)pos0 * kv->v_row,
-             kv->v_row, kv->shape.kv_dim, n, v);
+    const lp_type t = lp_kv_type_ggml(kv->shape.attn.type_k);
+    return lp_kv_k_rows(kv, layer, slot) + lp_type_row_bytes(t, dim0);
+}
+
+const lp_half *lp_kv_vt_at(lp_kv *kv, int layer, int slot, int dim0)
+{
+    return vt(kv, layer, slot) + (size_t)dim0 * kv->shape.n_ctx;
+}
+
+int lp_kv_vt_stride(const lp_kv *kv)
+{
+    return kv->shape.n_ctx;
 }

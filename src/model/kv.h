@@ -82,21 +82,34 @@ void lp_kv_close(lp_kv *kv, int slot);
 int lp_kv_len(const lp_kv *kv, int slot);
 int lp_kv_set_len(lp_kv *kv, int slot, int n, lp_err *err);
 
-/* Layer index is relative to the shard (0 = its first layer).
- * The default layout's f16 views: */
-lp_half *lp_kv_k(lp_kv *kv, int layer, int slot); /* [n_ctx][kv_dim], K f16 only */
-lp_half *lp_kv_v(lp_kv *kv, int layer, int slot); /* [kv_dim][n_ctx], not flash */
+/* Layer index is relative to the shard (0 = its first layer). */
 
-/* Any layout: position rows of K (and of V when flash), row_bytes apart. */
+/* Store n rows of f32 keys and values [n][kv_dim] at positions pos0.. in
+ * the cache's element types (f16 rounding, or ggml's Q8_0 quantizer) and
+ * its layout (V transposed, the padding up to the window zeroed, unless
+ * flash). */
+void lp_kv_store(lp_kv *kv, int layer, int slot, int pos0, int n, const float *k,
+                 const float *v);
+
+/* llama.cpp's attention window for n_used positions: rounded up to 32 (its
+ * KV padding without flash attention), at most n_ctx. Products run over
+ * all of it; the padding is masked (Q·K) or zero (V). */
+int lp_kv_window(const lp_kv *kv, int n_used);
+
+/* Position rows of K (and of V when flash), row_bytes apart. */
 uint8_t *lp_kv_k_rows(lp_kv *kv, int layer, int slot);
 uint8_t *lp_kv_v_rows(lp_kv *kv, int layer, int slot);
 size_t lp_kv_k_row_bytes(const lp_kv *kv);
 size_t lp_kv_v_row_bytes(const lp_kv *kv); /* flash only */
 
-/* Store n rows of f32 keys (values) [n][kv_dim] at positions pos0.. in the
- * cache's element type (f16 rounding, or ggml's Q8_0 quantizer). put_v is
- * for the flash layout only. */
-void lp_kv_put_k(lp_kv *kv, int layer, int slot, int pos0, int n, const float *k);
-void lp_kv_put_v(lp_kv *kv, int layer, int slot, int pos0, int n, const float *v);
+/* K from dimension dim0 of position 0's row on (a head's keys: dim0 =
+ * head x head_dim, a multiple of 32 for q8_0); later positions are
+ * lp_kv_k_row_bytes further each. */
+uint8_t *lp_kv_k_at(lp_kv *kv, int layer, int slot, int dim0);
+
+/* Transposed V (not flash): dimension dim0's row of positions; dimension
+ * d's is lp_kv_vt_stride(kv) x (d - dim0) elements further. */
+const lp_half *lp_kv_vt_at(lp_kv *kv, int layer, int slot, int dim0);
+int lp_kv_vt_stride(const lp_kv *kv);
 
 #endif

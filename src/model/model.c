@@ -56,28 +56,49 @@ static size_t widest_scratch(const lp_model *m, int batch)
     return best;
 }
 
-static void *xcalloc(size_t n, size_t size, bool *ok)
+static uint64_t sat_mul(uint64_t a, uint64_t b)
 {
-    void *p = calloc(n ? n : 1, size);
+    uint64_t r;
+    return __builtin_mul_overflow(a, b, &r) ? UINT64_MAX : r;
+}
+
+/* n elements of size bytes, at least one element. */
+static uint64_t elems(uint64_t n, uint64_t size)
+{
+    return sat_mul(n ? n : 1, size);
+}
+
+void lp_run_buffer_bytes(const lp_hparams *hp, int max_batch, int max_ctx, int n_threads,
+                         bool flash, uint64_t bytes[LP_RUN_N_BUFS])
+{
+    const uint64_t B = (uint64_t)max_batch, nth = (uint64_t)n_threads, ctx = (uint64_t)max_ctx,
+                   f = sizeof(float), h = sizeof(lp_half);
+    const uint64_t qd = (uint64_t)hp->n_head * hp->head_dim,
+                   kvd = (uint64_t)hp->n_head_kv * hp->head_dim;
+    bytes[LP_RUN_X] = bytes[LP_RUN_XB] = elems(sat_mul(B, hp->n_embd), f);
+    bytes[LP_RUN_Q] = bytes[LP_RUN_ATT] = elems(sat_mul(B, qd), f);
+    bytes[LP_RUN_KN] = bytes[LP_RUN_VN] = elems(sat_mul(B, kvd), f);
+    bytes[LP_RUN_HB] = bytes[LP_RUN_HB2] = elems(sat_mul(B, hp->n_ff), f);
+    bytes[LP_RUN_ROPE] = elems(sat_mul(B, hp->n_rot), f);
+    bytes[LP_RUN_LOGITS] = elems(hp->n_vocab, f); /* one row; scoring grows it */
+    bytes[LP_RUN_ATT_SCORES] = flash ? 0 : elems(sat_mul(nth, ctx), f);
+    bytes[LP_RUN_ATT_Q16] = flash ? 0 : elems(sat_mul(nth, hp->head_dim), h);
+    bytes[LP_RUN_ATT_P16] = flash ? 0 : elems(sat_mul(nth, ctx), h);
+    bytes[LP_RUN_FA_SCRATCH] =
+        flash ? elems(lp_attn_flash_scratch_bytes((int)hp->n_head, (int)hp->n_head_kv,
+                                                  (int)hp->head_dim, n_threads), 1)
+              : 0;
+}
+
+/* A buffer of lp_run_buffer_bytes' size; NULL for one left out. */
+static void *take(const uint64_t *bytes, lp_run_buf b, bool *ok)
+{
+    if (bytes[b] == 0)
+        return NULL;
+    void *p = bytes[b] <= SIZE_MAX ? calloc((size_t)bytes[b], 1) : NULL;
     if (!p)
         *ok = false;
     return p;
-}
-
-/* Attention's scratch: a score row per thread, or flash attention's
- * (bounded by its block, not the context). */
-static void alloc_attn(lp_run *r, size_t nth, bool *ok)
-{
-    const lp_hparams *hp = &r->m->hp;
-    if (r->flash) {
-        r->fa_scratch = xcalloc(lp_attn_flash_scratch_bytes((int)hp->n_head, (int)hp->n_head_kv,
-                                                            (int)hp->head_dim, (int)nth),
-                                1, ok);
-        return;
-    }
-    r->att_scores = xcalloc(nth * (size_t)r->max_ctx, sizeof(float), ok);
-    r->att_q16 = xcalloc(nth * hp->head_dim, sizeof(lp_half), ok);
-    r->att_p16 = xcalloc(nth * (size_t)r->max_ctx, sizeof(lp_half), ok);
 }
 
 lp_run *lp_run_new(const lp_model *m, const lp_kernels *k, lp_threadpool *pool,
@@ -98,28 +119,28 @@ lp_run *lp_run_new_attn(const lp_model *m, const lp_kernels *k, lp_threadpool *p
         lp_err_set(err, "run: out of memory");
         return NULL;
     }
-    const lp_hparams *hp = &m->hp;
-    const size_t B = (size_t)max_batch, nth = (size_t)lp_threadpool_size(pool);
-    const size_t qd = (size_t)hp->n_head * hp->head_dim,
-                 kvd = (size_t)hp->n_head_kv * hp->head_dim;
+    uint64_t b[LP_RUN_N_BUFS];
     bool ok = true;
     *r = (lp_run){.m = m, .k = k, .pool = pool, .max_batch = max_batch, .max_ctx = max_ctx,
-                  .flash = attn && attn->flash};
-    r->x = xcalloc(B * hp->n_embd, sizeof(float), &ok);
-    r->xb = xcalloc(B * hp->n_embd, sizeof(float), &ok);
-    r->q = xcalloc(B * qd, sizeof(float), &ok);
-    r->kn = xcalloc(B * kvd, sizeof(float), &ok);
-    r->vn = xcalloc(B * kvd, sizeof(float), &ok);
-    r->att = xcalloc(B * qd, sizeof(float), &ok);
-    r->hb = xcalloc(B * hp->n_ff, sizeof(float), &ok);
-    r->hb2 = xcalloc(B * hp->n_ff, sizeof(float), &ok);
-    r->rope = xcalloc(B * hp->n_rot, sizeof(float), &ok);
-    r->logits = xcalloc(hp->n_vocab, sizeof(float), &ok);
-    r->logit_rows = 1;
+                  .flash = attn && attn->flash, .logit_rows = 1};
+    lp_run_buffer_bytes(&m->hp, max_batch, max_ctx, lp_threadpool_size(pool), r->flash, b);
+    r->x = take(b, LP_RUN_X, &ok);
+    r->xb = take(b, LP_RUN_XB, &ok);
+    r->q = take(b, LP_RUN_Q, &ok);
+    r->kn = take(b, LP_RUN_KN, &ok);
+    r->vn = take(b, LP_RUN_VN, &ok);
+    r->att = take(b, LP_RUN_ATT, &ok);
+    r->hb = take(b, LP_RUN_HB, &ok);
+    r->hb2 = take(b, LP_RUN_HB2, &ok);
+    r->rope = take(b, LP_RUN_ROPE, &ok);
+    r->logits = take(b, LP_RUN_LOGITS, &ok);
+    r->att_scores = take(b, LP_RUN_ATT_SCORES, &ok);
+    r->att_q16 = take(b, LP_RUN_ATT_Q16, &ok);
+    r->att_p16 = take(b, LP_RUN_ATT_P16, &ok);
+    r->fa_scratch = take(b, LP_RUN_FA_SCRATCH, &ok);
     r->mm_scratch_bytes = widest_scratch(m, max_batch);
-    r->mm_scratch = xcalloc(r->mm_scratch_bytes, 1, &ok);
-    alloc_attn(r, nth, &ok);
-    if (!ok) {
+    r->mm_scratch = calloc(r->mm_scratch_bytes ? r->mm_scratch_bytes : 1, 1);
+    if (!ok || !r->mm_scratch) {
         lp_run_free(r);
         lp_err_set(err, "run: out of memory for batch %d, context %d", max_batch, max_ctx);
         return NULL;
@@ -171,39 +192,6 @@ static void rope_heads(const lp_run *r, float *v, int n_tok, int n_heads)
                           hp->rope_mode == LP_ROPE_NEOX);
 }
 
-/* llama.cpp's attention window: the used cells rounded up to 32 (its KV
- * padding without flash attention), at most the whole cache. Products run
- * over all of it; the padding is masked (Q·K) or zero (V). */
-static int kv_window(int n_used, int n_ctx)
-{
-    const int padded = (n_used + 31) / 32 * 32;
-    return padded < n_ctx ? padded : n_ctx;
-}
-
-/* K rows are positions; so are V rows with flash attention, else V is
- * stored transposed (one row per dimension). Transposed V beyond the new
- * length, up to the window, is zeroed: llama.cpp's cache holds zeros
- * there, and P·V multiplies them (by zero weights). */
-static void store_kv(lp_run *r, lp_kv *kv, int layer, int slot, int pos0, int n_tok)
-{
-    const int kvd = (int)(r->m->hp.n_head_kv * r->m->hp.head_dim);
-    const int n_ctx = lp_kv_get_shape(kv)->n_ctx, end = pos0 + n_tok;
-    const int pad = kv_window(end, n_ctx) - end;
-    lp_kv_put_k(kv, layer, slot, pos0, n_tok, r->kn);
-    if (lp_kv_get_shape(kv)->attn.flash) {
-        lp_kv_put_v(kv, layer, slot, pos0, n_tok, r->vn);
-        return;
-    }
-    lp_half *Vt = lp_kv_v(kv, layer, slot);
-    for (int t = 0; t < n_tok; t++) {
-        const float *vn = r->vn + (size_t)t * kvd;
-        for (int d = 0; d < kvd; d++)
-            Vt[(size_t)d * n_ctx + pos0 + t] = lp_f32_to_f16(vn[d]);
-    }
-    for (int d = 0; d < kvd && pad > 0; d++)
-        memset(Vt + (size_t)d * n_ctx + end, 0, (size_t)pad * sizeof(lp_half));
-}
-
 typedef struct attn_task {
     lp_run *r;
     lp_kv *kv;
@@ -216,8 +204,8 @@ typedef struct attn_task {
 static lp_attn_shape attn_shape(const lp_run *r, const lp_kv *kv, int pos0, int n_tok)
 {
     const lp_hparams *hp = &r->m->hp;
-    const int hd = (int)hp->head_dim, n_ctx = lp_kv_get_shape(kv)->n_ctx;
-    const int n_kv = kv_window(pos0 + n_tok, n_ctx);
+    const int hd = (int)hp->head_dim;
+    const int n_kv = lp_kv_window(kv, pos0 + n_tok);
     const lp_kernels *k = r->k;
     const lp_type kt = lp_kv_type_ggml(lp_kv_get_shape(kv)->attn.type_k);
     const bool qk_gemm = lp_matmul_uses_gemm(k, kt, n_kv, n_tok, hd);
@@ -226,7 +214,7 @@ static lp_attn_shape attn_shape(const lp_run *r, const lp_kv *kv, int pos0, int 
         .head_dim = hd,
         .n_kv = n_kv,
         .k_stride = (int64_t)hp->n_head_kv * hd,
-        .v_stride = n_ctx,
+        .v_stride = lp_kv_vt_stride(kv),
         .scale = 1.0f / sqrtf((float)hd),
         .qk = qk_gemm ? k->dot_gemm[kt] : k->dot[kt],
         .pv = pv_gemm ? k->dot_gemm[LP_TYPE_F16] : k->dot[LP_TYPE_F16],
@@ -243,16 +231,15 @@ static void attend(const attn_task *a, const lp_attn_shape *sh, int t, int h,
     const lp_hparams *hp = &r->m->hp;
     const int hd = (int)hp->head_dim, hk = h / (int)(hp->n_head / hp->n_head_kv);
     const size_t qo = ((size_t)t * hp->n_head + h) * hd;
-    const lp_half *Vt = lp_kv_v(a->kv, a->layer, a->slot) + (size_t)hk * hd * sh->v_stride;
+    const lp_half *Vt = lp_kv_vt_at(a->kv, a->layer, a->slot, hk * hd);
+    const uint8_t *K = lp_kv_k_at(a->kv, a->layer, a->slot, hk * hd);
     if (lp_kv_get_shape(a->kv)->attn.type_k == LP_KV_Q8_0) {
-        const size_t k_row = lp_kv_k_row_bytes(a->kv);
-        lp_attend_head_kq8(r->k, sh, r->q + qo,
-                           lp_kv_k_rows(a->kv, a->layer, a->slot) + hk * (k_row / hp->n_head_kv),
-                           k_row, Vt, a->pos0 + t + 1, r->att + qo, s);
+        lp_attend_head_kq8(r->k, sh, r->q + qo, K, lp_kv_k_row_bytes(a->kv), Vt,
+                           a->pos0 + t + 1, r->att + qo, s);
         return;
     }
-    lp_attend_head(r->k, sh, r->q + qo, lp_kv_k(a->kv, a->layer, a->slot) + (size_t)hk * hd, Vt,
-                   a->pos0 + t + 1, r->att + qo, s);
+    lp_attend_head(r->k, sh, r->q + qo, (const lp_half *)(const void *)K, Vt, a->pos0 + t + 1,
+                   r->att + qo, s);
 }
 
 static void attn_worker(void *arg, int ith, int nth)
@@ -298,7 +285,7 @@ static void attention(lp_run *r, lp_kv *kv, int il, int slot, int pos0, int n)
     add_bias(r->vn, L->bv, n, kvd);
     rope_heads(r, r->q, n, (int)hp->n_head);
     rope_heads(r, r->kn, n, (int)hp->n_head_kv);
-    store_kv(r, kv, il, slot, pos0, n);
+    lp_kv_store(kv, il, slot, pos0, n, r->kn, r->vn);
     if (lp_kv_get_shape(kv)->attn.flash) {
         flash_attention(r, kv, il, slot, pos0, n);
     } else {

@@ -64,6 +64,23 @@ lp_run *lp_run_new_attn(const lp_model *m, const lp_kernels *k, lp_threadpool *p
                         int max_ctx, const lp_attn_opts *attn, lp_err *err);
 void lp_run_free(lp_run *r);
 
+/* The buffers an lp_run holds besides the matmul scratch (which depends on
+ * the layers' weight types: lp_matmul_scratch_bytes), in bytes, for a model
+ * of hyperparameters hp: lp_run_new allocates exactly these, and the
+ * planner counts them without one, so the two cannot drift apart. A buffer
+ * the attention options leave out is 0; the others at least one element
+ * (calloc of none would be no buffer at all). Saturates at UINT64_MAX. */
+typedef enum lp_run_buf {
+    LP_RUN_X, LP_RUN_XB, LP_RUN_Q, LP_RUN_KN, LP_RUN_VN, LP_RUN_ATT, LP_RUN_HB, LP_RUN_HB2,
+    LP_RUN_ROPE, LP_RUN_LOGITS,
+    LP_RUN_ATT_SCORES, LP_RUN_ATT_Q16, LP_RUN_ATT_P16, /* without -fa */
+    LP_RUN_FA_SCRATCH,                                 /* with -fa */
+    LP_RUN_N_BUFS
+} lp_run_buf;
+
+void lp_run_buffer_bytes(const lp_hparams *hp, int max_batch, int max_ctx, int n_threads,
+                         bool flash, uint64_t bytes[LP_RUN_N_BUFS]);
+
 /* One step over the shard for n tokens of one session at positions
  * pos0 .. pos0+n-1 (the kv slot must already hold positions < pos0).
  * Input: token ids if the shard has_embed, else hidden states [n][n_embd].

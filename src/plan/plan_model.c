@@ -7,7 +7,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "attn_flash.h"
 #include "matmul.h"
 #include "kv.h"
 #include "model.h"
@@ -250,7 +249,7 @@ uint64_t lp_plan_kv_bytes(const lp_plan_model *m, int first, int last, int n_ctx
     return lp_plan_kv_bytes_attn(m, first, last, n_ctx, n_sessions, &f16);
 }
 
-/* calloc(n ? n : 1, size), as model.c's xcalloc asks. */
+/* calloc(n ? n : 1, size), as lp_run_new asks for its matmul scratch. */
 static uint64_t alloc_bytes(uint64_t n, uint64_t size)
 {
     return lp_plan_sat_mul(n ? n : 1, size);
@@ -259,27 +258,13 @@ static uint64_t alloc_bytes(uint64_t n, uint64_t size)
 uint64_t lp_plan_run_fixed_bytes(const lp_plan_model *m, int n_batch, int n_ctx,
                                  int n_threads, bool flash)
 {
-    const uint64_t B = (uint64_t)n_batch, nth = (uint64_t)n_threads, ctx = (uint64_t)n_ctx,
-                   f = sizeof(float), h = sizeof(lp_half);
-    const uint64_t qd = (uint64_t)m->n_head * m->head_dim,
-                   kvd = (uint64_t)m->n_head_kv * m->head_dim;
-    const uint64_t parts[] = {
-        alloc_bytes(B * m->n_embd, f), alloc_bytes(B * m->n_embd, f), /* x, xb */
-        alloc_bytes(B * qd, f), alloc_bytes(B * qd, f),                 /* q, att */
-        alloc_bytes(B * kvd, f), alloc_bytes(B * kvd, f),               /* kn, vn */
-        alloc_bytes(B * m->n_ff, f), alloc_bytes(B * m->n_ff, f),       /* hb, hb2 */
-        alloc_bytes(B * m->n_rot, f),      /* rope */
-        alloc_bytes(m->n_vocab, f),        /* logits (every shard allocates them) */
-        flash ? 0 : alloc_bytes(nth * ctx, f),         /* att_scores */
-        flash ? 0 : alloc_bytes(nth * m->head_dim, h), /* att_q16 */
-        flash ? 0 : alloc_bytes(nth * ctx, h),         /* att_p16 */
-        flash ? alloc_bytes(lp_attn_flash_scratch_bytes((int)m->n_head, (int)m->n_head_kv,
-                                                        (int)m->head_dim, n_threads), 1)
-              : 0, /* fa_scratch */
-    };
-    uint64_t sum = 0;
-    for (size_t i = 0; i < sizeof parts / sizeof parts[0]; i++)
-        sum = lp_plan_sat_add(sum, parts[i]);
+    const lp_hparams hp = {.n_vocab = m->n_vocab, .n_embd = m->n_embd, .n_ff = m->n_ff,
+                           .n_head = m->n_head, .n_head_kv = m->n_head_kv,
+                           .head_dim = m->head_dim, .n_rot = m->n_rot};
+    uint64_t bytes[LP_RUN_N_BUFS], sum = 0;
+    lp_run_buffer_bytes(&hp, n_batch, n_ctx, n_threads, flash, bytes);
+    for (int i = 0; i < LP_RUN_N_BUFS; i++)
+        sum = lp_plan_sat_add(sum, bytes[i]);
     return sum;
 }
 
