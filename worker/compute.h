@@ -19,7 +19,6 @@ typedef struct wk_compute {
     lp_shard *shard;       /* NULL until a LoadShard succeeds (owned) */
     uint8_t model_id[LP_MODEL_ID_BYTES];
     wk_sessions *sessions; /* sessions of the shard (owned) */
-    float *hidden;         /* [n_batch][n_embd] aligned copy of incoming states (owned) */
     bool quit;
 } wk_compute;
 

@@ -66,10 +66,10 @@ static int check_step(wk_compute *c, step *s)
     if (m->has_embed) {
         if (f->n_token_ids == 0)
             return refuse(c, s, LP_WIRE_EBADMSG, "the first shard needs token ids, not hidden states");
-        for (size_t i = 0; i < f->n_token_ids; i++)
-            if (f->token_ids[i] < 0 || (uint32_t)f->token_ids[i] >= m->hp.n_vocab)
-                return refuse(c, s, LP_WIRE_EBADMSG, "token id %d outside the vocabulary of %u",
-                              f->token_ids[i], m->hp.n_vocab);
+        lp_err err = {0};
+        const lp_fwd_in in = {.n = (int)f->n_tokens, .tokens = f->token_ids};
+        if (lp_forward_check_input(sh->run, &in, &err) != 0)
+            return refuse(c, s, LP_WIRE_EBADMSG, "%s", err.msg);
         return 0;
     }
     if (f->hidden.len == 0)
@@ -206,12 +206,10 @@ static int run_layers(wk_compute *c, step *s, const float **out)
     const Lp__Forward *f = s->f;
     lp_fwd_in in = {.n = (int)f->n_tokens, .pos0 = (int)f->pos0,
                     .n_logits = wk_score_n_logits(f)};
-    if (c->shard->model->has_embed) {
+    if (c->shard->model->has_embed)
         in.tokens = f->token_ids;
-    } else {
-        memcpy(c->hidden, f->hidden.data, f->hidden.len); /* aligned, and ours */
-        in.hidden = c->hidden;
-    }
+    else
+        in.hidden = f->hidden.data; /* copied once, into the run's residual stream */
     lp_err err = {0};
     if (lp_forward(c->shard->run, c->shard->kv, s->slot, &in, out, &err) != 0)
         return refuse(c, s, LP_WIRE_EINTERNAL, "forward: %s", err.msg);

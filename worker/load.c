@@ -185,14 +185,12 @@ void wk_unload(wk_compute *c)
             wk_sessions_close(c->sessions, c->shard->kv, i);
     wk_sessions_free(c->sessions);
     lp_shard_close(c->shard);
-    free(c->hidden);
     c->sessions = NULL;
     c->shard = NULL;
-    c->hidden = NULL;
 }
 
 static lp_shard *open_shard(const Lp__LoadShard *ls, const char *path, const shard_need *need,
-                            wk_sessions **sessions, float **hidden, lp_err *err)
+                            wk_sessions **sessions, lp_err *err)
 {
     lp_shard_opts o;
     lp_shard_opts_default(&o);
@@ -206,14 +204,8 @@ static lp_shard *open_shard(const Lp__LoadShard *ls, const char *path, const sha
     lp_shard *s = lp_shard_open(path, &o, err);
     if (!s)
         return NULL;
-    *sessions = wk_sessions_new(o.n_slots, err);
-    *hidden = aligned_alloc(64, ((size_t)o.n_batch * s->model->hp.n_embd * sizeof(float) + 63) &
-                                    ~(size_t)63);
-    if (!*sessions || !*hidden) {
-        wk_sessions_free(*sessions);
-        free(*hidden);
+    if (!(*sessions = wk_sessions_new(o.n_slots, err))) {
         lp_shard_close(s);
-        lp_err_set(err, "out of memory for the shard's buffers");
         return NULL;
     }
     return s;
@@ -248,8 +240,7 @@ int wk_load(wk_compute *c, const Lp__LoadShard *ls, Lp__ShardReady *ready, uint3
         return -1;
     *code = LP_WIRE_ELOAD;
     wk_sessions *sessions = NULL;
-    float *hidden = NULL;
-    lp_shard *s = open_shard(ls, path, &need, &sessions, &hidden, err);
+    lp_shard *s = open_shard(ls, path, &need, &sessions, err);
     if (!s) {
         lp_wire_close(links[0]);
         lp_wire_close(links[1]);
@@ -259,7 +250,6 @@ int wk_load(wk_compute *c, const Lp__LoadShard *ls, Lp__ShardReady *ready, uint3
     use_links(c, ls, links);
     c->shard = s;
     c->sessions = sessions;
-    c->hidden = hidden;
     report_memory(c, s);
     memcpy(c->model_id, ls->model_id.data, LP_MODEL_ID_BYTES);
     wk_publish_stats(c);

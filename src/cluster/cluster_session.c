@@ -38,10 +38,6 @@ static int check_request(const lp_cluster *c, const lp_session_req *req, lp_err 
     if (req->n_prompt < 1 || req->n_prompt > max_prompt)
         return lp_err_set(err, "prompt of %d tokens: a session takes 1..%d", req->n_prompt,
                           max_prompt);
-    for (int i = 0; i < req->n_prompt; i++)
-        if (req->prompt[i] < 0 || (uint32_t)req->prompt[i] >= c->n_vocab)
-            return lp_err_set(err, "token id %d outside the vocabulary of %u", req->prompt[i],
-                              c->n_vocab);
     if (req->score_cb)
         return req->score_from >= 0 && req->score_from < req->n_prompt ? 0
                : lp_err_set(err, "scoring from position %d of a %d-token prompt",

@@ -314,27 +314,35 @@ static void feed_forward(lp_run *r, int il, int t0, int n)
     lp_add(x, r->xb, n * (int)hp->n_embd);
 }
 
-static int embed(lp_run *r, const lp_fwd_in *in, lp_err *err)
+int lp_forward_check_input(const lp_run *r, const lp_fwd_in *in, lp_err *err)
+{
+    const lp_model *m = r->m;
+    if (!m->has_embed)
+        return in->hidden ? 0
+                          : lp_err_set(err, "forward: this shard takes hidden states, none given");
+    if (!in->tokens)
+        return lp_err_set(err, "forward: this shard takes token ids, none given");
+    for (int t = 0; t < in->n; t++)
+        if (in->tokens[t] < 0 || (uint32_t)in->tokens[t] >= m->hp.n_vocab)
+            return lp_err_set(err, "token id %d outside the vocabulary of %u", in->tokens[t],
+                              m->hp.n_vocab);
+    return 0;
+}
+
+/* The residual stream's first rows: the hop's hidden states (their one
+ * copy), or the token embeddings. */
+static void embed(lp_run *r, const lp_fwd_in *in)
 {
     const lp_model *m = r->m;
     const int e = (int)m->hp.n_embd;
     if (!m->has_embed) {
-        if (!in->hidden)
-            return lp_err_set(err, "forward: this shard takes hidden states, none given");
         memcpy(r->x, in->hidden, (size_t)in->n * e * sizeof(float));
-        return 0;
+        return;
     }
-    if (!in->tokens)
-        return lp_err_set(err, "forward: this shard takes token ids, none given");
-    for (int t = 0; t < in->n; t++) {
-        const int32_t id = in->tokens[t];
-        if (id < 0 || (uint32_t)id >= m->hp.n_vocab)
-            return lp_err_set(err, "forward: token id %d outside the vocabulary of %u", id,
-                              m->hp.n_vocab);
-        lp_dequantize_row(m->tok_embd.type, m->tok_embd.data + (size_t)id * m->tok_embd.row_bytes,
+    for (int t = 0; t < in->n; t++)
+        lp_dequantize_row(m->tok_embd.type,
+                          m->tok_embd.data + (size_t)in->tokens[t] * m->tok_embd.row_bytes,
                           r->x + (size_t)t * e, e);
-    }
-    return 0;
 }
 
 static int check_step(const lp_run *r, const lp_kv *kv, int slot, const lp_fwd_in *in,
@@ -387,12 +395,13 @@ int lp_forward(lp_run *r, lp_kv *kv, int slot, const lp_fwd_in *in, const float 
     const lp_hparams *hp = &m->hp;
     const int n = in->n, e = (int)hp->n_embd;
     const int n_out = in->n_logits > 1 ? in->n_logits : 1;
-    if (check_step(r, kv, slot, in, err) != 0)
+    if (check_step(r, kv, slot, in, err) != 0 || lp_forward_check_input(r, in, err) != 0)
         return -1;
     if (m->has_head && n_out > n)
         return lp_err_set(err, "forward: logits of %d tokens asked from a step of %d", n_out, n);
-    if ((m->has_head && ensure_logit_rows(r, n_out, err) != 0) || embed(r, in, err) != 0)
+    if (m->has_head && ensure_logit_rows(r, n_out, err) != 0)
         return -1;
+    embed(r, in);
     for (int t = 0; t < n; t++)
         lp_rope_cache(r->rope + (size_t)t * hp->n_rot, in->pos0 + t, (int)hp->n_rot,
                       hp->rope_base, hp->rope_freq_scale, m->rope_freqs);

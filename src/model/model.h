@@ -97,12 +97,20 @@ void lp_run_buffer_bytes(const lp_hparams *hp, int max_batch, int max_ctx, int n
 typedef struct lp_fwd_in {
     int n;
     int pos0;
-    const int32_t *tokens;  /* has_embed */
-    const float *hidden;    /* !has_embed */
+    const int32_t *tokens;  /* has_embed: checked against the vocabulary here */
+    const void *hidden;     /* !has_embed: [n][n_embd] f32 at any alignment (a
+                               message's bytes), copied once, into the run */
     int n_logits;           /* has_head: 0 or 1 = the last token's, at most n */
 } lp_fwd_in;
 
 int lp_forward(lp_run *r, lp_kv *kv, int slot, const lp_fwd_in *in,
                const float **out, lp_err *err);
+
+/* The input checks lp_forward makes before anything else (the kind of
+ * input the shard takes, every token id within the vocabulary: the one
+ * place they are checked), for a caller that must refuse a step before it
+ * changes any state of its own (a worker opening a session). 0, or -1 with
+ * err. */
+int lp_forward_check_input(const lp_run *r, const lp_fwd_in *in, lp_err *err);
 
 #endif
