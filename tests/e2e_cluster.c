@@ -28,6 +28,7 @@ enum { MAX_SESS = 8 };
 typedef struct sess_out {
     int32_t ids[64];
     int n;
+    int budget;     /* tokens to take; the callback ends the session there */
     bool done;
     char error[512];
     int kill_after; /* tokens after which the test kills a worker (0: never) */
@@ -55,7 +56,7 @@ static bool on_token(void *user, uint64_t session, const lp_sampled *t, const ch
         s->ids[s->n++] = t->token;
     if (s->kill_after && s->n == s->kill_after)
         kill(s->victim, SIGKILL);
-    return true;
+    return s->n < s->budget;
 }
 
 static void pool_open(pool *p, const char *stem, int n_workers, int slots)
@@ -108,7 +109,8 @@ static void pool_close(pool *p)
 static uint64_t start(pool *p, const ref_case *c, int n_predict, sess_out *out)
 {
     lp_err err = {0};
-    lp_session_req req = {.prompt = c->prompt, .n_prompt = c->n_prompt, .n_predict = n_predict,
+    out->budget = n_predict;
+    lp_session_req req = {.prompt = c->prompt, .n_prompt = c->n_prompt,
                           .sampling = lp_sampler_params_default(), .cb = on_token, .user = out};
     req.sampling.temp = 0.0f;
     uint64_t id = lp_cluster_start(p->cl, &req, &err);

@@ -51,7 +51,7 @@ int chat_turn_local(void *session_ptr, const lp_token *ids, size_t n, token_list
     const float *logits;
     if (session_set_context(s, ids, n, &logits, err) != 0)
         return -1;
-    return session_generate(s, s->opts, logits, s->opts->n_predict, reply, err);
+    return session_generate(s, s->opts, logits, reply, err);
 }
 
 /* Format and tokenize the conversation with the assistant's turn opened,

@@ -46,7 +46,7 @@ static int run_once(session *s, const run_opts *o, lp_err *err)
     if (rc == 0)
         rc = session_set_context(s, prompt.ids, prompt.n, &logits, err);
     if (rc == 0)
-        rc = session_generate(s, o, logits, o->n_predict, NULL, err);
+        rc = session_generate(s, o, logits, NULL, err);
     free(prompt.ids);
     return rc;
 }

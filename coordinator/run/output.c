@@ -2,59 +2,37 @@
 
 #include <string.h>
 
-int out_open(out_stream *s, FILE *f, const lp_tokenizer *tok, const run_opts *o,
-             bool strip_first_space, lp_err *err)
+void out_open(out_stream *s, FILE *f, bool ids)
 {
-    memset(s, 0, sizeof *s);
-    s->f = f;
-    s->ids = o->ids;
-    if (lp_stopstr_init(&s->stop, o->stops, o->n_stops) != 0)
-        return lp_err_set(err, "too many stop strings");
-    if (!s->ids && !(s->detok = lp_detok_stream_new(tok, false, strip_first_space, err)))
-        return -1;
-    return 0;
+    *s = (out_stream){.f = f, .ids = ids};
 }
 
-void out_close(out_stream *s)
+lp_gen *out_gen(const run_opts *o, const lp_tokenizer *tok, int32_t eos, long n_ctx,
+                long n_prompt, lp_err *err)
 {
-    lp_stopstr_free(&s->stop);
-    lp_detok_stream_free(s->detok);
-    memset(s, 0, sizeof *s);
+    const lp_gen_opts go = {.tok = tok, .eos = eos, .ignore_eos = o->ignore_eos,
+                            .text = !o->ids, .strip_first_space = o->chat,
+                            .n_predict = o->n_predict, .n_ctx = n_ctx, .n_prompt = n_prompt,
+                            .stops = o->stops, .n_stops = o->n_stops};
+    return lp_gen_new(&go, err);
 }
 
-/* Text passes through the stop-string filter before it is shown. */
-static void show(out_stream *s, const char *text, size_t len)
+void out_token(out_stream *s, lp_token t, const lp_gen_step *st)
 {
-    size_t n = 0;
-    const char *out = text ? lp_stopstr_feed(&s->stop, text, len, &n) : NULL;
-    if (out && n)
-        fwrite(out, 1, n, s->f);
-}
-
-bool out_token(out_stream *s, lp_token t)
-{
-    size_t len = 0;
-    if (s->ids) {
+    if (s->ids)
         fprintf(s->f, "%s%d", s->n ? "," : "", t);
-    } else {
-        const char *text = lp_detok_stream_push(s->detok, t, &len);
-        show(s, text, len);
-    }
+    else if (st->len)
+        fwrite(st->text, 1, st->len, s->f);
     s->n++;
     fflush(s->f);
-    return s->stop.hit;
 }
 
-void out_end(out_stream *s)
+void out_end(out_stream *s, lp_gen *g)
 {
     size_t len = 0;
-    if (!s->ids) {
-        const char *text = lp_detok_stream_flush(s->detok, &len);
-        show(s, text, len);
-        const char *rest = lp_stopstr_flush(&s->stop, &len);
-        fwrite(rest, 1, len, s->f);
-        s->stop.hit = false;
-    }
+    const char *tail = g ? lp_gen_flush(g, &len) : "";
+    if (!s->ids && len)
+        fwrite(tail, 1, len, s->f);
     fputc('\n', s->f);
     fflush(s->f);
     s->n = 0;

@@ -20,6 +20,7 @@ typedef struct pool_ctx {
     lp_config *cfg;       /* until handed to pool_up */
     out_stream out;
     const run_opts *o;
+    lp_gen *gen;          /* the turn's generation, owned while it runs */
     token_list *reply;    /* the turn's tokens are collected here, if set */
     long n_gen;
     double t_start, t_first, t_end;
@@ -34,9 +35,13 @@ static double now_s(void)
     return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
 }
 
+/* Each token goes through the turn's generation, which says whether the
+ * session goes on. */
 static bool on_token(void *user, uint64_t session, const lp_sampled *s, const char *error)
 {
     pool_ctx *p = user;
+    lp_err err = {0};
+    lp_gen_step st;
     (void)session;
     if (!s) {
         p->done = true;
@@ -45,16 +50,21 @@ static bool on_token(void *user, uint64_t session, const lp_sampled *s, const ch
             snprintf(p->error, sizeof p->error, "%s", error);
         return false;
     }
-    int32_t token = s->token;
     if (p->n_gen == 0)
         p->t_first = now_s();
-    bool end = p->pool.tok ? lp_tokenizer_is_eog(p->pool.tok, token) : false;
-    if (end && !p->o->ignore_eos)
+    if (lp_gen_push(p->gen, s->token, &st, &err) != 0) {
+        snprintf(p->error, sizeof p->error, "%s", err.msg);
+        return false;
+    }
+    if (!st.counted)
         return false;
     p->n_gen++;
-    if (p->reply && token_list_push(p->reply, token) != 0)
+    out_token(&p->out, s->token, &st);
+    if (p->reply && token_list_push(p->reply, s->token) != 0) {
+        snprintf(p->error, sizeof p->error, "out of memory");
         return false;
-    return !out_token(&p->out, token);
+    }
+    return st.go_on;
 }
 
 /* The pool to run on: the config file, or a local one from the flags. */
@@ -103,21 +113,26 @@ static int prompt_tokens(pool_ctx *p, lp_token **ids, size_t *n, lp_err *err)
 static int pool_turn(void *ctx, const lp_token *ids, size_t n, token_list *reply, lp_err *err)
 {
     pool_ctx *p = ctx;
-    lp_session_req req = {.prompt = ids, .n_prompt = (int)n, .n_predict = (int)p->o->n_predict,
-                          .sampling = p->o->sampling, .cb = on_token, .user = p};
+    lp_session_req req = {.prompt = ids, .n_prompt = (int)n, .sampling = p->o->sampling,
+                          .cb = on_token, .user = p};
     p->reply = reply;
     p->done = false;
     p->error[0] = 0;
     p->t_start = now_s();
-    if (req.n_predict > 0 && !lp_cluster_start(p->pool.cl, &req, err))
+    if (!(p->gen = out_gen(p->o, p->pool.tok, -1, pool_n_ctx(&p->pool), (long)n, err)))
         return -1;
-    while (req.n_predict > 0 && !p->done)
+    /* -n 0 starts no session; one that starts always ends with a last call */
+    bool started = lp_gen_why(p->gen) == LP_GEN_GOING;
+    int rc = started && !lp_cluster_start(p->pool.cl, &req, err) ? -1 : 0;
+    while (rc == 0 && started && !p->done)
         if (lp_cluster_poll(p->pool.cl, 100, err) < 0)
-            return -1;
-    out_end(&p->out);
-    if (p->error[0])
-        return lp_err_set(err, "%s", p->error);
-    return 0;
+            rc = -1;
+    out_end(&p->out, p->gen);
+    lp_gen_free(p->gen);
+    p->gen = NULL;
+    if (rc == 0 && p->error[0])
+        rc = lp_err_set(err, "%s", p->error);
+    return rc;
 }
 
 static int generate(pool_ctx *p, lp_err *err)
@@ -177,13 +192,12 @@ int pool_run(const run_opts *o, lp_err *err)
         if (pool_up(&p.pool, cfg, o->shard.n_threads, err) == 0 &&
             (p.pool.tok || (o->ids && o->tokens) ||
              lp_err_set(err, "this model has no tokenizer: use --tokens and --ids") == 0) &&
-            out_open(&p.out, stdout, p.pool.tok, o, o->chat, err) == 0 && generate(&p, err) == 0) {
+            (out_open(&p.out, stdout, o->ids), generate(&p, err) == 0)) {
             report(&p);
             rc = 0;
         }
     }
     pool_down(&p.pool);
     free(p.cfg);
-    out_close(&p.out);
     return rc;
 }

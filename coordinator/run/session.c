@@ -1,5 +1,6 @@
 #include "session.h"
 
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -39,8 +40,7 @@ int session_open(session *s, const run_opts *o, lp_err *err)
         return -1;
     if (!s->tok && (o->prompt || o->chat || !o->ids))
         return lp_err_set(err, "this model has no tokenizer: use --tokens and --ids");
-    if (out_open(&s->out, stdout, s->tok, o, o->chat, err) != 0)
-        return -1;
+    out_open(&s->out, stdout, o->ids);
     s->cap_past = (size_t)s->shard->opts.n_ctx;
     if (!(s->past = malloc(s->cap_past * sizeof *s->past)))
         return lp_err_set(err, "out of memory");
@@ -52,7 +52,6 @@ int session_open(session *s, const run_opts *o, lp_err *err)
 void session_close(session *s)
 {
     free(s->past);
-    out_close(&s->out);
     lp_sampler_free(s->sampler);
     lp_tokenizer_free(s->tok);
     lp_shard_close(s->shard);
@@ -88,43 +87,42 @@ int session_set_context(session *s, const lp_token *toks, size_t n, const float 
     return 0;
 }
 
-static bool is_end(const session *s, lp_token t)
+/* The end token of a model without a tokenizer (ids only), or -1. */
+static int32_t bare_eos(const session *s)
 {
-    if (s->tok)
-        return lp_tokenizer_is_eog(s->tok, t);
     uint32_t eos;
-    return lp_gguf_get_u32(s->shard->gguf, "tokenizer.ggml.eos_token_id", &eos) == 0 &&
-           (uint32_t)t == eos;
+    return !s->tok && lp_gguf_get_u32(s->shard->gguf, "tokenizer.ggml.eos_token_id", &eos) == 0 &&
+                   eos <= INT32_MAX
+               ? (int32_t)eos
+               : -1;
 }
 
-int session_generate(session *s, const run_opts *o, const float *logits, long n_max,
-                     token_list *reply, lp_err *err)
+int session_generate(session *s, const run_opts *o, const float *logits, token_list *reply,
+                     lp_err *err)
 {
     double t0 = now_s();
-    long n = 0;
-    int rc = 0;
-    while (n < n_max && rc == 0) {
+    lp_gen *g = out_gen(o, s->tok, bare_eos(s), (long)s->cap_past, (long)s->n_past, err);
+    lp_gen_step st = {.go_on = g && lp_gen_why(g) == LP_GEN_GOING};
+    int rc = g ? 0 : -1;
+    while (rc == 0 && st.go_on) {
         lp_token t = lp_sampler_sample(s->sampler, logits, err);
-        if (t < 0 || lp_sampler_accept(s->sampler, t, err) != 0) {
+        if (t < 0 || lp_sampler_accept(s->sampler, t, err) != 0 ||
+            lp_gen_push(g, t, &st, err) != 0) {
             rc = -1;
             break;
         }
-        if (is_end(s, t) && !o->ignore_eos)
-            break;
-        bool stop = out_token(&s->out, t);
-        n++;
-        if (reply && token_list_push(reply, t) != 0)
-            rc = lp_err_set(err, "out of memory");
-        else if (stop)
-            break;
-        else if (n < n_max && s->n_past >= s->cap_past)
-            break; /* context full */
-        else if (n < n_max && (rc = lp_decode_one(s->shard, s->slot, t, &logits, err)) == 0)
+        if (st.counted) {
+            out_token(&s->out, t, &st);
+            if (reply && token_list_push(reply, t) != 0)
+                rc = lp_err_set(err, "out of memory");
+        }
+        if (rc == 0 && st.go_on && (rc = lp_decode_one(s->shard, s->slot, t, &logits, err)) == 0)
             s->past[s->n_past++] = t;
     }
-    out_end(&s->out);
+    out_end(&s->out, g);
     s->t_gen += now_s() - t0;
-    s->n_gen += n;
+    s->n_gen += g ? lp_gen_count(g) : 0;
+    lp_gen_free(g);
     return rc;
 }
 

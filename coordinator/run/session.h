@@ -36,17 +36,17 @@ void session_close(session *s);
 int session_set_context(session *s, const lp_token *toks, size_t n, const float **logits,
                         lp_err *err);
 
-/* Sample up to n_max tokens from *logits onwards, feeding each back, until
- * an end-of-generation token (unless o->ignore_eos) or the context is
- * full. Each token is printed (ids or streamed text). If reply is non-NULL
+/* Sample from *logits onwards, feeding each token back, for as long as the
+ * reply's generation (out_gen: -n, --stop, end tokens, the context) goes
+ * on. Each token is printed (ids or streamed text). If reply is non-NULL
  * the generated ids are appended to it (a caller-owned growable array). */
 typedef struct token_list {
     lp_token *ids;
     size_t n, cap;
 } token_list;
 
-int session_generate(session *s, const run_opts *o, const float *logits, long n_max,
-                     token_list *reply, lp_err *err);
+int session_generate(session *s, const run_opts *o, const float *logits, token_list *reply,
+                     lp_err *err);
 
 void session_report_speed(const session *s);
 

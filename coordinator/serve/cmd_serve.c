@@ -12,6 +12,7 @@
 
 #include "args.h"
 #include "commands.h"
+#include "gen.h"
 #include "pool.h"
 #include "serve_http.h"
 #include "serve_hub.h"
@@ -22,13 +23,15 @@ typedef struct serve_opts {
     long queue, threads;
 } serve_opts;
 
-/* What the pool thread needs per job: the job, and the model's end test.
- * The contexts of started sessions are listed, because a cancelled
- * session gets no last callback (lp_cluster_cancel just forgets it): the
- * loop frees those itself, and whatever is left when it stops. */
+/* What the pool thread needs per job: the job, and its generation (where
+ * it ends, the text it shows: gen.h). The contexts of started sessions are
+ * listed, because a cancelled session gets no last callback
+ * (lp_cluster_cancel just forgets it): the loop frees those itself, and
+ * whatever is left when it stops. */
 typedef struct job_ctx {
     sv_job *job;
-    const lp_tokenizer *tok;
+    lp_gen *gen;         /* owned */
+    lp_err error;        /* why the generation failed ("" if it did not) */
     uint64_t session;
     struct job_ctx **head, *prev, *next;
 } job_ctx;
@@ -45,6 +48,7 @@ static void jc_link(job_ctx *jc, job_ctx **head)
 
 static void jc_free(job_ctx *jc)
 {
+    lp_gen_free(jc->gen);
     if (jc->prev)
         jc->prev->next = jc->next;
     else
@@ -87,18 +91,36 @@ static int parse(int argc, char **argv, serve_opts *o)
     return 0;
 }
 
+/* Each token goes through the job's generation, which says whether the
+ * session goes on; the last call (s NULL) ends the job. */
 static bool on_token(void *user, uint64_t session, const lp_sampled *s, const char *error)
 {
     job_ctx *jc = user;
     (void)session;
     if (!s) {
-        sv_job_finish(jc->job, error);
+        size_t len = 0;
+        if (!error && jc->error.msg[0])
+            error = jc->error.msg;
+        const char *tail = error ? "" : lp_gen_flush(jc->gen, &len);
+        sv_job_finish(jc->job, error, tail, len, lp_gen_finish_reason(jc->gen));
         jc_free(jc);
         return false;
     }
-    if (jc->tok && lp_tokenizer_is_eog(jc->tok, s->token))
-        return false; /* end of text: not delivered, the session ends */
-    return sv_job_deliver(jc->job, s);
+    lp_gen_step st;
+    if (lp_gen_push(jc->gen, s->token, &st, &jc->error) != 0)
+        return false;
+    if (st.counted && !sv_job_deliver(jc->job, s, st.text, st.len))
+        return false; /* cancelled: nobody reads on */
+    return st.go_on;
+}
+
+/* The job's generation: its budget, stop strings and the context left. */
+static lp_gen *job_gen(const pool *p, const sv_job_req *r, lp_err *err)
+{
+    const lp_gen_opts go = {.tok = p->tok, .eos = -1, .text = true, .n_predict = r->n_predict,
+                            .n_ctx = pool_n_ctx(p), .n_prompt = r->n_prompt,
+                            .stops = r->stops, .n_stops = r->n_stops};
+    return lp_gen_new(&go, err);
 }
 
 static void start_jobs(pool *p, sv_hub *hub, job_ctx **running)
@@ -107,14 +129,14 @@ static void start_jobs(pool *p, sv_hub *hub, job_ctx **running)
     int n = sv_hub_take(hub, jobs, 64);
     for (int i = 0; i < n; i++) {
         const sv_job_req *r = sv_job_request(jobs[i]);
-        job_ctx *jc = malloc(sizeof *jc);
+        job_ctx *jc = calloc(1, sizeof *jc);
         lp_err err = {0};
         uint64_t id = 0;
-        if (jc) {
-            *jc = (job_ctx){.job = jobs[i], .tok = p->tok};
+        if (jc && (jc->gen = job_gen(p, r, &err))) {
+            jc->job = jobs[i];
             lp_session_req req = {.prompt = r->prompt, .n_prompt = r->n_prompt,
-                                  .n_predict = r->n_predict, .sampling = r->sampling,
-                                  .top_logprobs = r->top_logprobs, .cb = on_token, .user = jc};
+                                  .sampling = r->sampling, .top_logprobs = r->top_logprobs,
+                                  .cb = on_token, .user = jc};
             id = lp_cluster_start(p->cl, &req, &err);
         }
         if (id) {
@@ -122,7 +144,9 @@ static void start_jobs(pool *p, sv_hub *hub, job_ctx **running)
             jc_link(jc, running);
             sv_job_set_session(jobs[i], id);
         } else {
-            sv_job_finish(jobs[i], jc ? err.msg : "out of memory");
+            sv_job_finish(jobs[i], jc ? err.msg : "out of memory", "", 0, NULL);
+            if (jc)
+                lp_gen_free(jc->gen);
             free(jc);
         }
     }

@@ -1,14 +1,14 @@
 /* http_gen.h — one request's generation as the HTTP side sees it: a job in
- * the hub, its tokens turned into text (streaming detokenizer, then the
- * request's stop strings), and the reasons it can end. While it waits for
- * the pool it watches the client's socket, so a client that hangs up ends
- * the job (its session, and the KV it holds on every worker) within a
- * fraction of a second, even before the first token.
+ * the hub, whose tokens arrive with their text and whose end arrives with
+ * its reason (the pool side decides both: gen.h). While it waits for the
+ * pool it watches the client's socket, so a client that hangs up ends the
+ * job (its session, and the KV it holds on every worker) within a fraction
+ * of a second, even before the first token.
  *
  * Ownership: sv_gen_start fills a caller-owned sv_gen and holds the HTTP
  * side's reference to the job; sv_gen_free cancels the job if it has not
- * ended and lets go of it. The stop strings and the stopping flag are
- * borrowed and must outlive the sv_gen. */
+ * ended and lets go of it. The stopping flag is borrowed and must outlive
+ * the sv_gen; the stop strings are copied into the job. */
 #ifndef LP_COORD_HTTP_GEN_H
 #define LP_COORD_HTTP_GEN_H
 
@@ -17,14 +17,11 @@
 #include <stddef.h>
 
 #include "serve_hub.h"
-#include "stopstr.h"
 #include "tokenizer.h"
 
 typedef struct sv_gen {
     sv_job *job;
-    const lp_tokenizer *tok;
-    lp_detok_stream *detok;
-    lp_stopstr stop;
+    const lp_tokenizer *tok;      /* for the logprobs' text offsets */
     int sock;                     /* the client's; -1: not watched */
     const atomic_bool *stopping;  /* the server is shutting down */
     int n_prompt, n_predict, n_gen;
@@ -34,8 +31,6 @@ typedef struct sv_gen {
     double t_start, t_first;      /* seconds (monotonic); t_first 0 until a token */
     lp_sampled last;              /* the token of the last SV_GEN_TOKEN */
     size_t piece_bytes;           /* bytes of the pieces before `last` */
-    char *tail;                   /* the text released at the end, owned */
-    size_t tail_len;
 } sv_gen;
 
 typedef struct sv_gen_req {

@@ -11,17 +11,29 @@
 
 enum { RATE_SECONDS = 10 };
 
+/* A token on its way to the HTTP side, with the text it released. */
+typedef struct sv_item {
+    lp_sampled s;
+    char *text;            /* owned by the queue, then by read_text */
+    size_t len;
+} sv_item;
+
 struct sv_job {
     sv_hub *hub;
     int refs;              /* HTTP side + pool side; under hub->mu */
-    sv_job_req req;        /* req.prompt points at prompt */
+    sv_job_req req;        /* req.prompt and req.stops point at the copies */
     int32_t *prompt;       /* owned */
+    char *stops[LP_STOPSTR_MAX]; /* owned */
     uint64_t session;      /* 0 until the pool started it */
-    lp_sampled *q;         /* tokens not yet read, owned */
+    sv_item *q;            /* tokens not yet read, owned */
     int q_head, q_len, q_cap;
+    char *read_text;       /* the last read item's text, owned */
     bool taken;            /* handed to the pool thread */
     bool ended, failed, cancelled;
     char error[512];
+    char *tail;            /* text released at the end, owned */
+    size_t tail_len;
+    const char *finish;    /* "stop" / "length" (static) */
     pthread_cond_t cv;
     sv_job *next;          /* in hub->jobs */
 };
@@ -58,8 +70,31 @@ static void job_free(sv_job *j)
 {
     pthread_cond_destroy(&j->cv);
     free(j->prompt);
+    for (size_t i = 0; i < LP_STOPSTR_MAX; i++)
+        free(j->stops[i]);
+    for (int i = 0; i < j->q_len; i++)
+        free(j->q[(j->q_head + i) % j->q_cap].text);
     free(j->q);
+    free(j->read_text);
+    free(j->tail);
     free(j);
+}
+
+/* The request's prompt and stop strings, copied: the HTTP side may go
+ * before the pool side reads them. */
+static int copy_request(sv_job *j, const sv_job_req *r)
+{
+    j->req = *r;
+    j->prompt = malloc(sizeof *j->prompt * (size_t)(r->n_prompt > 0 ? r->n_prompt : 1));
+    if (!j->prompt || r->n_stops > LP_STOPSTR_MAX)
+        return -1;
+    memcpy(j->prompt, r->prompt, sizeof *j->prompt * (size_t)r->n_prompt);
+    j->req.prompt = j->prompt;
+    for (size_t i = 0; i < r->n_stops; i++)
+        if (!(j->stops[i] = strdup(r->stops[i])))
+            return -1;
+    j->req.stops = (const char *const *)j->stops;
+    return 0;
 }
 
 void sv_hub_free(sv_hub *h)
@@ -99,16 +134,14 @@ sv_job *sv_hub_submit(sv_hub *h, const sv_job_req *r, bool *busy, lp_err *err)
 {
     *busy = false;
     sv_job *j = calloc(1, sizeof *j);
-    int32_t *prompt = malloc(sizeof *prompt * (size_t)(r->n_prompt > 0 ? r->n_prompt : 1));
-    if (!j || !prompt) {
-        free(j);
-        free(prompt);
-        lp_err_set(err, "out of memory");
+    if (!j || copy_request(j, r) != 0) {
+        if (j)
+            job_free(j);
+        lp_err_set(err, "out of memory, or more than %d stop strings", LP_STOPSTR_MAX);
         return NULL;
     }
-    memcpy(prompt, r->prompt, sizeof *prompt * (size_t)r->n_prompt);
-    *j = (sv_job){.hub = h, .refs = 2, .req = *r, .prompt = prompt};
-    j->req.prompt = prompt;
+    j->hub = h;
+    j->refs = 2;
     pthread_cond_init(&j->cv, NULL);
     pthread_mutex_lock(&h->mu);
     int queued, live = count_live(h, &queued);
@@ -127,7 +160,8 @@ sv_job *sv_hub_submit(sv_hub *h, const sv_job_req *r, bool *busy, lp_err *err)
     return j;
 }
 
-sv_event sv_job_next(sv_job *j, lp_sampled *out, int timeout_ms)
+sv_event sv_job_next(sv_job *j, lp_sampled *out, const char **text, size_t *len,
+                     int timeout_ms)
 {
     sv_hub *h = j->hub;
     struct timespec until;
@@ -138,21 +172,35 @@ sv_event sv_job_next(sv_job *j, lp_sampled *out, int timeout_ms)
         until.tv_sec++;
         until.tv_nsec -= 1000000000L;
     }
+    *text = "";
+    *len = 0;
     pthread_mutex_lock(&h->mu);
     while (j->q_len == 0 && !j->ended)
         if (pthread_cond_timedwait(&j->cv, &h->mu, &until) == ETIMEDOUT)
             break;
     sv_event ev = SV_TIMEOUT;
     if (j->q_len > 0) {
-        *out = j->q[j->q_head];
+        sv_item *it = &j->q[j->q_head];
+        *out = it->s;
+        free(j->read_text);
+        j->read_text = it->text;
+        *text = it->text ? it->text : "";
+        *len = it->len;
         j->q_head = (j->q_head + 1) % j->q_cap;
         j->q_len--;
         ev = SV_TOKEN;
     } else if (j->ended) {
         ev = j->failed ? SV_FAILED : SV_END;
+        *text = j->tail ? j->tail : "";
+        *len = j->tail_len;
     }
     pthread_mutex_unlock(&h->mu);
     return ev;
+}
+
+const char *sv_job_finish_reason(const sv_job *j)
+{
+    return j->finish ? j->finish : "stop";
 }
 
 const char *sv_job_error(const sv_job *j)
@@ -239,6 +287,16 @@ static void finish_locked(sv_hub *h, sv_job *j, const char *error)
     unref(h, j);
 }
 
+static char *copy_text(const char *text, size_t len)
+{
+    char *t = malloc(len + 1);
+    if (t) {
+        memcpy(t, text, len);
+        t[len] = 0;
+    }
+    return t;
+}
+
 int sv_hub_cancelled(sv_hub *h, uint64_t *sessions, int max)
 {
     int n = 0;
@@ -266,43 +324,58 @@ static void count_rate(sv_hub *h)
     h->rate_tokens[k]++;
 }
 
-bool sv_job_deliver(sv_job *j, const lp_sampled *s)
+/* Under h->mu: room for one more item. */
+static bool grow_queue(sv_job *j)
+{
+    if (j->q_len < j->q_cap)
+        return true;
+    int cap = j->q_cap ? 2 * j->q_cap : 16;
+    sv_item *q = malloc(sizeof *q * (size_t)cap);
+    if (!q)
+        return false;
+    for (int i = 0; i < j->q_len; i++)
+        q[i] = j->q[(j->q_head + i) % j->q_cap];
+    free(j->q);
+    j->q = q;
+    j->q_head = 0;
+    j->q_cap = cap;
+    return true;
+}
+
+bool sv_job_deliver(sv_job *j, const lp_sampled *s, const char *text, size_t len)
 {
     sv_hub *h = j->hub;
-    bool go_on = true;
+    char *copy = copy_text(text, len);
     pthread_mutex_lock(&h->mu);
-    if (j->cancelled || j->ended) {
-        go_on = false;
-    } else if (j->q_len == j->q_cap) {
-        int cap = j->q_cap ? 2 * j->q_cap : 16;
-        lp_sampled *q = malloc(sizeof *q * (size_t)cap);
-        if (!q) {
-            go_on = false;
-        } else {
-            for (int i = 0; i < j->q_len; i++)
-                q[i] = j->q[(j->q_head + i) % j->q_cap];
-            free(j->q);
-            j->q = q;
-            j->q_head = 0;
-            j->q_cap = cap;
-        }
-    }
+    bool go_on = copy && !j->cancelled && !j->ended && grow_queue(j);
     if (go_on) {
-        j->q[(j->q_head + j->q_len++) % j->q_cap] = *s;
+        j->q[(j->q_head + j->q_len++) % j->q_cap] = (sv_item){*s, copy, len};
+        copy = NULL;
         h->st.tokens_out++;
         count_rate(h);
         pthread_cond_broadcast(&j->cv);
     }
     pthread_mutex_unlock(&h->mu);
+    free(copy);
     return go_on;
 }
 
-void sv_job_finish(sv_job *j, const char *error)
+void sv_job_finish(sv_job *j, const char *error, const char *tail, size_t tail_len,
+                   const char *finish)
 {
     sv_hub *h = j->hub;
+    char *copy = tail_len ? copy_text(tail, tail_len) : NULL;
     pthread_mutex_lock(&h->mu);
+    if (!j->ended) {
+        free(j->tail);
+        j->tail = copy;
+        j->tail_len = copy ? tail_len : 0;
+        j->finish = finish;
+        copy = NULL;
+    }
     finish_locked(h, j, error);
     pthread_mutex_unlock(&h->mu);
+    free(copy);
 }
 
 void sv_hub_publish(sv_hub *h, const lp_cluster *cl)

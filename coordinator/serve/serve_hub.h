@@ -2,10 +2,11 @@
  * owns the pool (lp_cluster and its sockets).
  *
  * An HTTP thread submits a job (a tokenized prompt, a budget, sampling
- * settings) and then reads its tokens as they come with sv_job_next, which
- * blocks; the pool thread takes new jobs (sv_hub_take), starts their
- * sessions, and delivers each sampled token (sv_job_deliver) and the end
- * (sv_job_finish). A client that goes away cancels its job; the pool
+ * settings, stop strings) and then reads its tokens and their text as they
+ * come with sv_job_next, which blocks; the pool thread takes new jobs
+ * (sv_hub_take), starts their sessions, runs each sampled token through the
+ * job's generation (gen.h: where it ends, what text it shows) and delivers
+ * it (sv_job_deliver), then the end (sv_job_finish). A client that goes away cancels its job; the pool
  * thread sees it (sv_hub_cancelled) and ends the session on every worker.
  * The pool thread sleeps in a poll that includes sv_hub_fd, which the hub
  * signals whenever there is something for it.
@@ -27,6 +28,7 @@
 #include "cluster.h"
 #include "err.h"
 #include "sampler.h"
+#include "stopstr.h"
 
 typedef struct sv_hub sv_hub;
 typedef struct sv_job sv_job;
@@ -44,19 +46,25 @@ typedef struct sv_job_req {
     int n_predict;
     lp_sampler_params sampling;
     int top_logprobs;
+    const char *const *stops; /* copied; at most LP_STOPSTR_MAX */
+    size_t n_stops;
 } sv_job_req;
 
 /* NULL when the hub is full (*busy true: answer 503) or on error (err). */
 sv_job *sv_hub_submit(sv_hub *h, const sv_job_req *r, bool *busy, lp_err *err);
 
 typedef enum sv_event {
-    SV_TOKEN,   /* *out holds the next token */
-    SV_END,     /* no more tokens: budget, context or stop */
+    SV_TOKEN,   /* *out holds the next token, *text what it released */
+    SV_END,     /* no more tokens: *text the held-back tail, and
+                   sv_job_finish_reason why it ended */
     SV_FAILED,  /* the pool failed the job: sv_job_error says why */
     SV_TIMEOUT, /* nothing within timeout_ms; ask again */
 } sv_event;
 
-sv_event sv_job_next(sv_job *j, lp_sampled *out, int timeout_ms);
+/* Text pointers stay valid until the next call or the release. */
+sv_event sv_job_next(sv_job *j, lp_sampled *out, const char **text, size_t *len,
+                     int timeout_ms);
+const char *sv_job_finish_reason(const sv_job *j); /* after SV_END */
 const char *sv_job_error(const sv_job *j); /* valid after SV_FAILED */
 void sv_job_cancel(sv_job *j);             /* the client is gone, or has enough */
 void sv_job_release(sv_job *j);
@@ -74,10 +82,14 @@ void sv_job_set_session(sv_job *j, uint64_t session);
  * are finished and released here). */
 int sv_hub_cancelled(sv_hub *h, uint64_t *sessions, int max);
 
-/* Deliver a token; false if the job was cancelled (stop its session). */
-bool sv_job_deliver(sv_job *j, const lp_sampled *s);
-/* The last word from the pool side; error NULL for a normal end. */
-void sv_job_finish(sv_job *j, const char *error);
+/* Deliver a token and the text it released (lp_gen on the pool side
+ * decided both); false if the job was cancelled (stop its session). */
+bool sv_job_deliver(sv_job *j, const lp_sampled *s, const char *text, size_t len);
+/* The last word from the pool side: error NULL for a normal end, with the
+ * text held back till then (copied) and the finish reason (a static
+ * string: "stop" or "length"). */
+void sv_job_finish(sv_job *j, const char *error, const char *tail, size_t tail_len,
+                   const char *finish);
 
 /* ---- shared state for /metrics, /health, /v1/pool ----------------------- */
 

@@ -116,10 +116,12 @@ typedef struct lp_sampled {
     float top_logprob[LP_CLUSTER_MAX_TOP];
 } lp_sampled;
 
-/* Called for every sampled token (s non-NULL); return true to go on.
- * Then once more with s NULL when the session ends: error NULL after a
- * normal end (budget, context full, or the callback said stop), else why
- * it failed. After that call the session is gone. */
+/* Called for every sampled token (s non-NULL); return true to go on: the
+ * callback decides where a generation ends (gen.h), the cluster only
+ * stops one that would outgrow the context. Then once more with s NULL
+ * when the session ends: error NULL after a normal end (the callback said
+ * stop, or the context is full), else why it failed. After that call the
+ * session is gone. */
 typedef bool (*lp_session_cb)(void *user, uint64_t session, const lp_sampled *s,
                               const char *error);
 
@@ -139,7 +141,6 @@ typedef bool (*lp_score_cb)(void *user, uint64_t session, const lp_scored *sc);
 typedef struct lp_session_req {
     const int32_t *prompt; /* copied */
     int n_prompt;
-    int n_predict;         /* tokens to generate at most */
     lp_sampler_params sampling;
     int top_logprobs;      /* alternatives per token, 0..LP_CLUSTER_MAX_TOP */
     lp_session_cb cb;
@@ -148,8 +149,8 @@ typedef struct lp_session_req {
      * set: the prompt (which may fill the context) runs, nothing is
      * sampled, and every position p >= score_from with p + 1 < n_prompt is
      * scored against prompt[p + 1] on the last worker and reported through
-     * score_cb, in order; then cb(s NULL) ends the session. n_predict,
-     * sampling and top_logprobs are not used. */
+     * score_cb, in order; then cb(s NULL) ends the session. sampling and
+     * top_logprobs are not used. */
     lp_score_cb score_cb;
     int score_from;
     bool score_rows;

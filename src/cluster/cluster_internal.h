@@ -22,7 +22,7 @@ typedef struct cl_worker {
 typedef struct cl_session {
     uint64_t id;
     int32_t *prompt;      /* owned */
-    int n_prompt, n_predict, n_gen;
+    int n_prompt, n_gen;
     lp_sampler_params sampling;
     int top_logprobs;
     lp_session_cb cb;

@@ -60,7 +60,7 @@ uint64_t lp_cluster_start(lp_cluster *c, const lp_session_req *req, lp_err *err)
     }
     memcpy(prompt, req->prompt, sizeof *prompt * (size_t)req->n_prompt);
     c->s[c->n_s] = (cl_session){.id = c->next_session++, .prompt = prompt,
-                                .n_prompt = req->n_prompt, .n_predict = req->n_predict,
+                                .n_prompt = req->n_prompt,
                                 .sampling = req->sampling, .top_logprobs = req->top_logprobs,
                                 .cb = req->cb, .user = req->user, .score_cb = req->score_cb,
                                 .score_from = req->score_from, .score_rows = req->score_rows};
@@ -285,7 +285,7 @@ int cl_on_result(lp_cluster *c, const Lp__Envelope *env)
     bool go_on = s->cb(s->user, s->id, &sm, NULL);
     int pos = s->n_prompt + s->n_gen - 1; /* where tok is fed */
     lp_err err = {0};
-    if (!go_on || s->n_gen >= s->n_predict || pos >= c->o.n_ctx)
+    if (!go_on || pos >= c->o.n_ctx) /* the context guard: never a step past it */
         finish(c, idx, NULL);
     else if (send_step(c, s, &tok, 1, pos, false, true, &err) != 0)
         finish(c, idx, err.msg);
