@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "clock.h"
 #include "matmul.h"
 #include "worker.h"
 
@@ -45,12 +46,12 @@ double wk_bench_gflops(int n_threads)
     lp_weight w = {.type = LP_TYPE_Q4_K, .rows = ROWS, .cols = COLS, .row_bytes = row_bytes,
                    .data = (const uint8_t *)wdata};
     lp_matmul(pool, &k, &w, x, 1, y, scratch); /* fault the pages in first */
-    int64_t t0 = wk_now_us(), el = 0;
+    int64_t t0 = lp_now_us(), el = 0;
     int runs = 0;
     do {
         lp_matmul(pool, &k, &w, x, 1, y, scratch);
         runs++;
-        el = wk_now_us() - t0;
+        el = lp_now_us() - t0;
     } while (el < BUDGET_US || runs < MIN_RUNS);
     gflops = 2.0 * ROWS * COLS * runs / ((double)el * 1e3);
 out:

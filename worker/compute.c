@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "clock.h"
 #include "compute.h"
 
 enum { TTL_CHECK_MS = 1000 };
@@ -146,7 +147,7 @@ static void expire(wk_compute *c)
 {
     if (!c->shard || c->ctx->opts.session_ttl_s <= 0)
         return;
-    if (wk_sessions_expire(c->sessions, c->shard->kv, wk_now_ms(),
+    if (wk_sessions_expire(c->sessions, c->shard->kv, lp_now_ms(),
                            (int64_t)c->ctx->opts.session_ttl_s * 1000) > 0)
         wk_publish_stats(c);
 }

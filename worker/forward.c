@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "clock.h"
 #include "compute.h"
 #include "logprob.h"
 #include "score.h"
@@ -222,19 +223,19 @@ static int run_step(wk_compute *c, step *s)
         return -1;
     lp_err err = {0};
     if (s->f->new_session) {
-        if ((s->slot = wk_sessions_open(c->sessions, c->shard->kv, s->f->session, wk_now_ms(),
+        if ((s->slot = wk_sessions_open(c->sessions, c->shard->kv, s->f->session, lp_now_ms(),
                                         &err)) < 0)
             return refuse(c, s, LP_WIRE_ESESSION, "%s", err.msg);
         s->opened = true;
     }
-    c->sessions->s[s->slot].last_used_ms = wk_now_ms();
+    c->sessions->s[s->slot].last_used_ms = lp_now_ms();
     if (c->shard->model->has_head && ensure_sampler(c, s) != 0)
         return -1;
-    int64_t t0 = wk_now_us();
+    int64_t t0 = lp_now_us();
     const float *out;
     if (run_layers(c, s, &out) != 0)
         return -1;
-    uint64_t us = (uint64_t)(wk_now_us() - t0);
+    uint64_t us = (uint64_t)(lp_now_us() - t0);
     atomic_fetch_add(&c->ctx->stats.tokens_processed, s->f->n_tokens);
     atomic_fetch_add(&c->ctx->stats.compute_us, us);
     wk_publish_stats(c);

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "clock.h"
 #include "compute.h"
 #include "plan.h"
 #include "shard_cache.h"
@@ -230,7 +231,7 @@ static void report_memory(const wk_compute *c, const lp_shard *s)
 int wk_load(wk_compute *c, const Lp__LoadShard *ls, Lp__ShardReady *ready, uint32_t *code,
             lp_err *err)
 {
-    int64_t t0 = wk_now_ms();
+    int64_t t0 = lp_now_ms();
     char path[4096];
     shard_need need = {0};
     void *links[2];
@@ -259,6 +260,6 @@ int wk_load(wk_compute *c, const Lp__LoadShard *ls, Lp__ShardReady *ready, uint3
     ready->weight_bytes = need.weights;
     ready->kv_bytes = need.kv;
     ready->buffer_bytes = need.buffers;
-    ready->load_ms = (uint32_t)(wk_now_ms() - t0);
+    ready->load_ms = (uint32_t)(lp_now_ms() - t0);
     return 0;
 }

@@ -85,11 +85,7 @@ typedef struct wk_compute_start {
 } wk_compute_start;
 void *wk_compute_main(void *arg);
 
-/* stats.c: the process's resident set in bytes (0 if unknown). */
+/* rss.c: the process's resident set in bytes (0 if unknown). */
 uint64_t wk_rss_bytes(void);
-
-/* Milliseconds on a monotonic clock. */
-int64_t wk_now_ms(void);
-int64_t wk_now_us(void);
 
 #endif

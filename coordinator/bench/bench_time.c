@@ -5,14 +5,8 @@
 #include <stdlib.h>
 #include <time.h>
 
+#include "clock.h"
 #include "generate.h"
-
-double bench_now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
-}
 
 static int cmp_double(const void *a, const void *b)
 {
@@ -55,12 +49,12 @@ static int run_once(lp_shard *s, bool gen, const int32_t *toks, int n, double *s
 {
     int slot = lp_kv_open(s->kv, 1, err), rc = slot < 0 ? -1 : 0;
     const float *logits;
-    double t0 = bench_now_s();
+    double t0 = lp_now_s();
     if (rc == 0 && !gen)
         rc = lp_prefill(s, slot, toks, n, &logits, err);
     for (int i = 0; rc == 0 && gen && i < n; i++)
         rc = lp_decode_one(s, slot, toks[i], &logits, err);
-    *secs = bench_now_s() - t0;
+    *secs = lp_now_s() - t0;
     if (slot >= 0)
         lp_kv_close(s->kv, slot);
     return rc;

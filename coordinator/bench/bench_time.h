@@ -25,6 +25,4 @@ void bench_stats_of(double *xs, int n, bench_stats *st);
  * BENCH_MAX_REPS) after a warm-up. 0, or -1 with err. */
 int bench_time_tokens(lp_shard *s, bool gen, int n, int reps, bench_stats *st, lp_err *err);
 
-double bench_now_s(void);
-
 #endif

@@ -7,6 +7,7 @@
 #include <time.h>
 
 #include "args.h"
+#include "clock.h"
 #include "commands.h"
 #include "generate.h"
 #include "shard.h"
@@ -19,13 +20,6 @@ typedef struct bench_opts {
     int n_threads;
     int isa;
 } bench_opts;
-
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
-}
 
 static int parse_threads(const char *v, bench_opts *o)
 {
@@ -87,11 +81,11 @@ static int time_once(lp_shard *s, const bench_opts *o, bool gen, double *secs, l
     }
     int slot = lp_kv_open(s->kv, 1, err), rc = slot < 0 ? -1 : 0;
     const float *logits;
-    double t0 = now_s();
+    double t0 = lp_now_s();
     for (int i = 0; rc == 0 && i < n; i += gen ? 1 : n)
         rc = gen ? lp_decode_one(s, slot, toks[i], &logits, err)
                  : lp_prefill(s, slot, toks, n, &logits, err);
-    *secs = now_s() - t0;
+    *secs = lp_now_s() - t0;
     lp_kv_close(s->kv, slot);
     free(toks);
     return rc;

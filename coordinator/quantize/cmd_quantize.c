@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "args.h"
+#include "clock.h"
 #include "commands.h"
 #include "quantize_job.h"
 
@@ -225,7 +226,7 @@ static int run(const qargs *a, lp_ftype ft)
     int rc = qz_write(g, &p, a->out, nth > 0 ? (int)nth : 1, on_progress, &w, &err);
     if (rc == 0) {
         qz_bar_finish(&w.bar, &p);
-        summary(&p, a->in, a->out, qz_now() - w.bar.t0);
+        summary(&p, a->in, a->out, lp_now_s() - w.bar.t0);
     } else {
         fprintf(stderr, "%scoord quantize: %s (nothing written to '%s')\n", tty ? "\n" : "",
                 err.msg, a->out);

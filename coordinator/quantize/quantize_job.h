@@ -63,6 +63,5 @@ typedef struct qz_bar {
 void qz_bar_init(qz_bar *b, FILE *f, bool tty);
 void qz_bar_update(qz_bar *b, const qz_plan *p, int i, uint64_t out_done);
 void qz_bar_finish(qz_bar *b, const qz_plan *p); /* reports what is left */
-double qz_now(void);
 
 #endif

@@ -4,20 +4,14 @@
  * per tensor as it is finished, which is what a log wants to keep. */
 #include <time.h>
 
+#include "clock.h"
 #include "quantize_job.h"
 
 #define BAR_WIDTH 24
 
-double qz_now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
-}
-
 void qz_bar_init(qz_bar *b, FILE *f, bool tty)
 {
-    *b = (qz_bar){.f = f, .tty = tty, .t0 = qz_now(), .last_draw = -1.0};
+    *b = (qz_bar){.f = f, .tty = tty, .t0 = lp_now_s(), .last_draw = -1.0};
 }
 
 static const char *type_name(uint32_t t)
@@ -84,7 +78,7 @@ void qz_bar_update(qz_bar *b, const qz_plan *p, int i, uint64_t out_done)
         report_done(b, p, i + 1);
     if (!b->tty)
         return;
-    double now = qz_now();
+    double now = lp_now_s();
     if (!end && now - b->last_draw < 0.1)
         return;
     b->last_draw = now;

@@ -7,6 +7,7 @@
 #include <time.h>
 
 #include "chat_loop.h"
+#include "clock.h"
 #include "cluster.h"
 #include "model.h"
 #include "output.h"
@@ -28,13 +29,6 @@ typedef struct pool_ctx {
     bool done;
 } pool_ctx;
 
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
-}
-
 /* Each token goes through the turn's generation, which says whether the
  * session goes on. */
 static bool on_token(void *user, uint64_t session, const lp_sampled *s, const char *error)
@@ -45,13 +39,13 @@ static bool on_token(void *user, uint64_t session, const lp_sampled *s, const ch
     (void)session;
     if (!s) {
         p->done = true;
-        p->t_end = now_s();
+        p->t_end = lp_now_s();
         if (error)
             snprintf(p->error, sizeof p->error, "%s", error);
         return false;
     }
     if (p->n_gen == 0)
-        p->t_first = now_s();
+        p->t_first = lp_now_s();
     if (lp_gen_push(p->gen, s->token, &st, &err) != 0) {
         snprintf(p->error, sizeof p->error, "%s", err.msg);
         return false;
@@ -118,7 +112,7 @@ static int pool_turn(void *ctx, const lp_token *ids, size_t n, token_list *reply
     p->reply = reply;
     p->done = false;
     p->error[0] = 0;
-    p->t_start = now_s();
+    p->t_start = lp_now_s();
     if (!(p->gen = out_gen(p->o, p->pool.tok, -1, pool_n_ctx(&p->pool), (long)n, err)))
         return -1;
     /* -n 0 starts no session; one that starts always ends with a last call */

@@ -6,14 +6,8 @@
 #include <string.h>
 #include <time.h>
 
+#include "clock.h"
 #include "generate.h"
-
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
-}
 
 int token_list_push(token_list *l, lp_token t)
 {
@@ -77,10 +71,10 @@ int session_set_context(session *s, const lp_token *toks, size_t n, const float 
     for (size_t i = keep; i < n; i++)
         if (lp_sampler_accept(s->sampler, toks[i], err) != 0)
             return -1;
-    double t0 = now_s();
+    double t0 = lp_now_s();
     if (lp_prefill(s->shard, s->slot, toks + keep, (int)(n - keep), logits, err) != 0)
         return -1;
-    s->t_prompt += now_s() - t0;
+    s->t_prompt += lp_now_s() - t0;
     s->n_prompt_eval += (long)(n - keep);
     memcpy(s->past + keep, toks + keep, (n - keep) * sizeof *toks);
     s->n_past = n;
@@ -100,7 +94,7 @@ static int32_t bare_eos(const session *s)
 int session_generate(session *s, const run_opts *o, const float *logits, token_list *reply,
                      lp_err *err)
 {
-    double t0 = now_s();
+    double t0 = lp_now_s();
     lp_gen *g = out_gen(o, s->tok, bare_eos(s), (long)s->cap_past, (long)s->n_past, err);
     lp_gen_step st = {.go_on = g && lp_gen_why(g) == LP_GEN_GOING};
     int rc = g ? 0 : -1;
@@ -120,7 +114,7 @@ int session_generate(session *s, const run_opts *o, const float *logits, token_l
             s->past[s->n_past++] = t;
     }
     out_end(&s->out, g);
-    s->t_gen += now_s() - t0;
+    s->t_gen += lp_now_s() - t0;
     s->n_gen += g ? lp_gen_count(g) : 0;
     lp_gen_free(g);
     return rc;

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "args.h"
+#include "clock.h"
 #include "commands.h"
 #include "gen.h"
 #include "pool.h"
@@ -187,13 +188,6 @@ static bool stop_requested(int sfd)
     return read(sfd, &si, sizeof si) == (ssize_t)sizeof si;
 }
 
-static int64_t mono_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static int serve_loop(pool *p, sv_hub *hub, int sfd, job_ctx **running, lp_err *err)
 {
     int64_t asked = 0, published = 0;
@@ -203,7 +197,7 @@ static int serve_loop(pool *p, sv_hub *hub, int sfd, job_ctx **running, lp_err *
             return -1;
         cancel_jobs(p, hub, running);
         start_jobs(p, hub, running);
-        int64_t now = mono_ms();
+        int64_t now = lp_now_ms();
         /* The workers' open sessions and KV bytes come only when asked;
          * the answers arrive through the poll (so the loop never waits on a
          * slow or dead worker) and are published soon after. */

@@ -6,14 +6,9 @@
 #include <string.h>
 #include <time.h>
 
-enum { WAIT_SLICE_MS = 200 };
+#include "clock.h"
 
-double sv_now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
+enum { WAIT_SLICE_MS = 200 };
 
 int sv_gen_start(sv_gen *g, sv_hub *hub, const lp_tokenizer *tok, const sv_gen_req *r,
                  bool *busy, lp_err *err)
@@ -24,7 +19,7 @@ int sv_gen_start(sv_gen *g, sv_hub *hub, const lp_tokenizer *tok, const sv_gen_r
     g->stopping = r->stopping;
     g->n_prompt = r->n_prompt;
     g->n_predict = r->n_predict;
-    g->t_start = sv_now_s();
+    g->t_start = lp_now_s();
     *busy = false;
     sv_job_req jr = {.prompt = r->prompt, .n_prompt = r->n_prompt, .n_predict = r->n_predict,
                      .sampling = r->sampling, .top_logprobs = r->top_logprobs,
@@ -68,7 +63,7 @@ sv_gen_ev sv_gen_next(sv_gen *g, const char **text, size_t *len)
         switch (sv_job_next(g->job, &g->last, text, len, WAIT_SLICE_MS)) {
         case SV_TOKEN:
             if (g->n_gen++ == 0)
-                g->t_first = sv_now_s();
+                g->t_first = lp_now_s();
             return SV_GEN_TOKEN;
         case SV_END:
             g->ended = true;

@@ -60,6 +60,4 @@ sv_gen_ev sv_gen_next(sv_gen *g, const char **text, size_t *len);
 
 void sv_gen_free(sv_gen *g);
 
-double sv_now_s(void);
-
 #endif

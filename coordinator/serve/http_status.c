@@ -7,13 +7,12 @@
 #include <string.h>
 #include <time.h>
 
+#include "clock.h"
+
 /* Seconds since the worker last answered (CLOCK_MONOTONIC, as the pool's). */
 static double heartbeat_age(const lp_cluster_worker *w)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    double now_ms = (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
-    return w->last_seen_ms > 0 ? (now_ms - (double)w->last_seen_ms) / 1e3 : -1;
+    return w->last_seen_ms > 0 ? (double)(lp_now_ms() - w->last_seen_ms) / 1e3 : -1;
 }
 
 static sv_stats *snapshot(sv_hub *h)

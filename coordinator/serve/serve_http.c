@@ -16,6 +16,7 @@
 #include <strings.h>
 #include <time.h>
 
+#include "clock.h"
 #include "http_json.h"
 #include "http_prompt.h"
 #include "http_status.h"
@@ -114,7 +115,7 @@ static rq *rq_new(sv_http *s, struct MHD_Connection *c, const char *url, const c
     r->conn = c;
     atomic_init(&r->refs, 1);
     r->id = atomic_fetch_add(&s->next_id, 1) + 1;
-    r->t0 = sv_now_s();
+    r->t0 = lp_now_s();
     snprintf(r->method, sizeof r->method, "%s", method);
     snprintf(r->path, sizeof r->path, "%s", url);
     return r;
@@ -130,7 +131,7 @@ static void log_request(const rq *r)
                     r->method, r->path, r->status, gone);
         return;
     }
-    double now = sv_now_s();
+    double now = lp_now_s();
     double ttft = g->t_first > 0 ? (g->t_first - g->t_start) * 1e3 : 0;
     double gen_s = g->t_first > 0 ? now - g->t_first : 0;
     double tps = g->n_gen > 1 && gen_s > 0 ? (g->n_gen - 1) / gen_s : 0;

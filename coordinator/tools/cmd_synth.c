@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "args.h"
+#include "clock.h"
 #include "commands.h"
 #include "quant.h"
 #include "synth.h"
@@ -115,18 +116,11 @@ typedef struct progress {
     double t0, last;
 } progress;
 
-static double now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
-}
-
 /* Redrawn in place on a terminal; in a log, a line every 10 seconds. */
 static void on_progress(void *ctx, uint64_t done, uint64_t total)
 {
     progress *p = ctx;
-    double t = now(), el = t - p->t0;
+    double t = lp_now_s(), el = t - p->t0;
     bool end = done == total;
     if (!end && t - p->last < (p->tty ? 0.5 : 10.0))
         return;
@@ -193,7 +187,7 @@ static int write_model(lp_synth *s, const synth_args *a)
     struct sigaction sa = {.sa_handler = on_signal}, old_int, old_term;
     sigaction(SIGINT, &sa, &old_int);
     sigaction(SIGTERM, &sa, &old_term);
-    double t0 = now();
+    double t0 = lp_now_s();
     int rc = lp_synth_write(s, a->out, &err);
     sigaction(SIGINT, &old_int, NULL);
     sigaction(SIGTERM, &old_term, NULL);
@@ -203,7 +197,7 @@ static int write_model(lp_synth *s, const synth_args *a)
     }
     lp_synth_totals t;
     lp_synth_totals_get(s, &t);
-    double el = now() - t0;
+    double el = lp_now_s() - t0;
     fprintf(stderr, "synth: wrote %s in %.1f s (%.0f MB/s)\n", a->out, el,
             el > 0 ? t.file_bytes / 1e6 / el : 0.0);
     print_totals(s, stdout);
@@ -228,7 +222,7 @@ int cmd_synth(int argc, char **argv)
         fprintf(stderr, "coord synth: unknown type '%s' (see --help for the list)\n", a.type);
         return 2;
     }
-    double t0 = now();
+    double t0 = lp_now_s();
     progress pg = {.tty = isatty(2), .t0 = t0, .last = t0};
     lp_synth_opts o = {.shape = shape, .ftype = ft, .seed = a.seed,
                        .vocab_path = a.vocab, .n_layer = (uint32_t)a.layers,

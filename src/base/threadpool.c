@@ -43,6 +43,8 @@
 
 #if defined(__x86_64__) || defined(__i386__)
 #include <immintrin.h>
+
+#include "clock.h"
 #define cpu_relax() _mm_pause()
 #else
 #define cpu_relax() ((void)0)
@@ -88,13 +90,6 @@ struct lp_threadpool {
     atomic_bool caller_asleep;      /* the caller sleeps (or will) on cv_done */
 };
 
-static int64_t now_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
-
 /* What a thread waits for: a new run (workers) or the end of one (caller). */
 static inline bool wait_over(lp_threadpool *p, bool for_gen, unsigned seen)
 {
@@ -107,8 +102,8 @@ static bool spin_wait(lp_threadpool *p, bool for_gen, unsigned seen)
 {
     if (!p->spin)
         return wait_over(p, for_gen, seen);
-    const int64_t t0 = now_ns();
-    for (int64_t el = 0; el < SPIN_NS; el = now_ns() - t0) {
+    const int64_t t0 = lp_now_ns();
+    for (int64_t el = 0; el < SPIN_NS; el = lp_now_ns() - t0) {
         for (int i = 0; i < LOOKS_PER_CLOCK; i++) {
             if (wait_over(p, for_gen, seen))
                 return true;

@@ -10,12 +10,7 @@
 #include <string.h>
 #include <time.h>
 
-int64_t cl_now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
+#include "clock.h"
 
 void lp_cluster_opts_default(lp_cluster_opts *o)
 {
@@ -67,9 +62,9 @@ const lp_cluster_worker *lp_cluster_get_worker(const lp_cluster *c, int i)
 static int await_reply(lp_cluster *c, int i, uint64_t request_id, int timeout_ms,
                        Lp__Envelope **out, lp_err *err)
 {
-    int64_t deadline = cl_now_ms() + timeout_ms;
+    int64_t deadline = lp_now_ms() + timeout_ms;
     for (;;) {
-        int left = (int)(deadline - cl_now_ms());
+        int left = (int)(deadline - lp_now_ms());
         if (left <= 0)
             return lp_err_set(err, "worker %s (%s) did not answer within %d s",
                               c->w[i].info.name[0] ? c->w[i].info.name : "?",
@@ -80,7 +75,7 @@ static int await_reply(lp_cluster *c, int i, uint64_t request_id, int timeout_ms
             return -1;
         if (rc > 0)
             continue;
-        c->w[i].last_seen_ms = cl_now_ms();
+        c->w[i].last_seen_ms = lp_now_ms();
         if (env->request_id == request_id) {
             *out = env;
             return 0;
@@ -131,7 +126,7 @@ int lp_cluster_add_worker(lp_cluster *c, const char *endpoint, lp_err *err)
     if (rc == 0) {
         take_capabilities(w, reply->capabilities);
         w->info.alive = true;
-        w->last_seen_ms = cl_now_ms();
+        w->last_seen_ms = lp_now_ms();
     }
     lp_wire_env_free(reply);
     if (rc != 0) {
@@ -236,7 +231,7 @@ int lp_cluster_poll_fd(lp_cluster *c, int timeout_ms, int fd, bool *fd_ready, lp
             if (i == 0) {
                 cl_on_result(c, env);
             } else {
-                c->w[i - 1].last_seen_ms = cl_now_ms();
+                c->w[i - 1].last_seen_ms = lp_now_ms();
                 cl_on_control(c, i - 1, env);
             }
             lp_wire_env_free(env);
@@ -267,6 +262,6 @@ int lp_cluster_send_shard(lp_cluster *c, int i, const char *path,
         return lp_err_set(err, "cluster: no worker %d", i);
     int rc = lp_transfer_shard(c->w[i].ctl, path, shard_id, progress, ctx,
                                c->o.dead_after_ms * 10, &c->hb_seq, NULL, err);
-    c->w[i].last_seen_ms = cl_now_ms();
+    c->w[i].last_seen_ms = lp_now_ms();
     return rc;
 }

@@ -5,6 +5,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "clock.h"
+
 int cl_send_load(lp_cluster *c, int i, uint64_t *request_id, lp_err *err)
 {
     cl_worker *w = &c->w[i];
@@ -57,7 +59,7 @@ static void lose_worker(lp_cluster *c, cl_worker *w, int64_t silent_ms)
 
 void cl_heartbeats(lp_cluster *c)
 {
-    int64_t now = cl_now_ms();
+    int64_t now = lp_now_ms();
     for (int i = 0; i < c->n_workers; i++) {
         cl_worker *w = &c->w[i];
         w->info.last_seen_ms = w->last_seen_ms;
@@ -143,16 +145,16 @@ int lp_cluster_refresh_stats(lp_cluster *c, lp_err *err)
         env.stats_request = &sr;
         if (lp_wire_send(c->w[i].ctl, NULL, &env, 1000, err) != 0)
             return -1;
-        int64_t deadline = cl_now_ms() + 2000;
+        int64_t deadline = lp_now_ms() + 2000;
         bool got = false;
-        while (!got && cl_now_ms() < deadline) {
+        while (!got && lp_now_ms() < deadline) {
             Lp__Envelope *r;
-            int rc = lp_wire_recv(c->w[i].ctl, NULL, &r, (int)(deadline - cl_now_ms()), err);
+            int rc = lp_wire_recv(c->w[i].ctl, NULL, &r, (int)(deadline - lp_now_ms()), err);
             if (rc < 0)
                 return -1;
             if (rc > 0)
                 break;
-            c->w[i].last_seen_ms = cl_now_ms();
+            c->w[i].last_seen_ms = lp_now_ms();
             got = r->request_id == env.request_id && r->body_case == LP__ENVELOPE__BODY_STATS;
             cl_on_control(c, i, r);
             lp_wire_env_free(r);

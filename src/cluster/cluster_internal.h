@@ -73,8 +73,6 @@ struct lp_cluster {
     bool ready;           /* every worker loaded */
 };
 
-int64_t cl_now_ms(void);
-
 /* cluster_session.c */
 void cl_on_end_ack(lp_cluster *c, int worker, uint64_t request_id);
 void cl_expire_closing(lp_cluster *c);

@@ -8,6 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "clock.h"
+
 static cl_session *find(lp_cluster *c, uint64_t id)
 {
     for (int i = 0; i < c->n_s; i++)
@@ -110,7 +112,7 @@ static int send_prompt(lp_cluster *c, cl_session *s, lp_err *err)
         done += n;
     }
     s->started = true;
-    s->sent_ms = cl_now_ms();
+    s->sent_ms = lp_now_ms();
     return 0;
 }
 
@@ -125,7 +127,7 @@ static cl_closing *add_closing(lp_cluster *c, uint64_t id)
         c->cap_closing = cap;
     }
     cl_closing *e = &c->closing[c->n_closing++];
-    *e = (cl_closing){.session = id, .since_ms = cl_now_ms()};
+    *e = (cl_closing){.session = id, .since_ms = lp_now_ms()};
     return e;
 }
 
@@ -165,7 +167,7 @@ void cl_on_end_ack(lp_cluster *c, int worker, uint64_t request_id)
 /* A worker that never answers (lost) must not hold a slot forever. */
 void cl_expire_closing(lp_cluster *c)
 {
-    int64_t now = cl_now_ms();
+    int64_t now = lp_now_ms();
     for (int k = 0; k < c->n_closing; k++)
         if (now - c->closing[k].since_ms > 2 * c->o.dead_after_ms)
             c->closing[k--] = c->closing[--c->n_closing];
@@ -290,6 +292,6 @@ int cl_on_result(lp_cluster *c, const Lp__Envelope *env)
     else if (send_step(c, s, &tok, 1, pos, false, true, &err) != 0)
         finish(c, idx, err.msg);
     else
-        s->sent_ms = cl_now_ms();
+        s->sent_ms = lp_now_ms();
     return 0;
 }

@@ -14,6 +14,7 @@
 #include <time.h>
 #include <zmq.h>
 
+#include "clock.h"
 #include "route.h"
 
 enum { WATCH_EVENTS = ZMQ_EVENT_HANDSHAKE_SUCCEEDED | ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL |
@@ -26,13 +27,6 @@ typedef struct link {
     bool up;          /* handshake done */
     bool not_zmtp;    /* a handshake failed: something else listens there */
 } link;
-
-static int64_t now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static void link_close(link *l)
 {
@@ -85,7 +79,7 @@ static void link_event(link *l)
 /* Wait until every link is up or the deadline passes. */
 static void await_links(link *l, int n, int timeout_ms)
 {
-    int64_t deadline = now_ms() + timeout_ms;
+    int64_t deadline = lp_now_ms() + timeout_ms;
     for (;;) {
         zmq_pollitem_t it[MAX_LINKS];
         int k = 0, idx[MAX_LINKS];
@@ -94,7 +88,7 @@ static void await_links(link *l, int n, int timeout_ms)
                 it[k] = (zmq_pollitem_t){.socket = l[i].monitor, .events = ZMQ_POLLIN};
                 idx[k++] = i;
             }
-        int left = (int)(deadline - now_ms());
+        int left = (int)(deadline - lp_now_ms());
         if (k == 0 || left <= 0)
             return;
         if (zmq_poll(it, k, left) < 0 && errno != EINTR)

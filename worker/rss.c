@@ -1,21 +1,8 @@
-/* clock.c — time and memory figures the worker reports. */
+/* rss.c — the resident set the worker reports (worker.h). */
 #include <stdio.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "worker.h"
-
-int64_t wk_now_us(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
-
-int64_t wk_now_ms(void)
-{
-    return wk_now_us() / 1000;
-}
 
 uint64_t wk_rss_bytes(void)
 {
