@@ -93,18 +93,19 @@ static void on_end(wk_compute *c, const lp_wire_peer *peer, const Lp__Envelope *
     reply_ok(c, peer, req->request_id);
 }
 
-static void on_control(wk_compute *c)
+/* One request passed on by the control thread; false when none waits. */
+static bool control_one(wk_compute *c)
 {
     lp_wire_peer peer;
     Lp__Envelope *env;
     lp_err err = {0};
     if (lp_wire_recv(c->pair, &peer, &env, 0, &err) != 0)
-        return; /* the control thread checked it; nothing else can arrive */
+        return false; /* the control thread checked it; nothing else can arrive */
     switch (env->body_case) {
     case LP__ENVELOPE__BODY_LOAD_SHARD: on_load(c, &peer, env); break;
     case LP__ENVELOPE__BODY_END_SESSION: on_end(c, &peer, env); break;
     case LP__ENVELOPE__BODY_SHUTDOWN:
-        c->quit = true;
+        lp_loop_stop(c->loop);
         reply_ok(c, &peer, env->request_id);
         break;
     default: {
@@ -114,10 +115,19 @@ static void on_control(wk_compute *c)
     }
     }
     lp_wire_env_free(env);
+    return true;
 }
 
-static void on_data(wk_compute *c)
+/* Everything the control thread passed on, before the next Forward. */
+static void on_control(void *ctx)
 {
+    while (control_one(ctx)) {
+    }
+}
+
+static void on_data(void *ctx)
+{
+    wk_compute *c = ctx;
     Lp__Envelope *env;
     lp_wire_info info;
     lp_err err = {0};
@@ -143,32 +153,30 @@ static void on_data(wk_compute *c)
     lp_wire_env_free(env);
 }
 
-static void expire(wk_compute *c)
+/* Sessions idle past --session-ttl are freed, checked once a second. */
+static int64_t expire(void *ctx, int64_t now)
 {
-    if (!c->shard || c->ctx->opts.session_ttl_s <= 0)
-        return;
-    if (wk_sessions_expire(c->sessions, c->shard->kv, lp_now_ms(),
-                           (int64_t)c->ctx->opts.session_ttl_s * 1000) > 0)
+    wk_compute *c = ctx;
+    if (c->shard && wk_sessions_expire(c->sessions, c->shard->kv, now,
+                                       (int64_t)c->ctx->opts.session_ttl_s * 1000) > 0)
         wk_publish_stats(c);
+    return TTL_CHECK_MS;
 }
 
+/* The control line is served first each turn: an EndSession frees room
+ * for the next Forward. */
 static void run_loop(wk_compute *c)
 {
-    while (!c->quit) {
-        void *socks[2] = {c->pair, c->pull};
-        bool ready[2] = {false, false};
-        int timeout = c->ctx->opts.session_ttl_s > 0 ? TTL_CHECK_MS : -1;
-        lp_err err = {0};
-        if (lp_wire_poll(socks, 2, ready, timeout, &err) < 0) {
-            fprintf(stderr, "worker %s: %s\n", c->ctx->opts.name, err.msg);
-            break;
-        }
-        if (ready[0])
-            on_control(c); /* control first: an EndSession frees room for the next Forward */
-        else if (ready[1])
-            on_data(c);
-        expire(c);
-    }
+    lp_err err = {0};
+    if (!(c->loop = lp_loop_new(&err)) ||
+        lp_loop_watch(c->loop, c->pair, -1, on_control, c, &err) != 0 ||
+        lp_loop_watch(c->loop, c->pull, -1, on_data, c, &err) != 0 ||
+        (c->ctx->opts.session_ttl_s > 0 &&
+         !lp_loop_timer(c->loop, TTL_CHECK_MS, expire, c, &err)) ||
+        lp_loop_run(c->loop, &err) != 0)
+        fprintf(stderr, "worker %s: %s\n", c->ctx->opts.name, err.msg);
+    lp_loop_free(c->loop);
+    c->loop = NULL;
 }
 
 void *wk_compute_main(void *arg)

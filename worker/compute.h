@@ -4,6 +4,7 @@
 #ifndef WK_COMPUTE_H
 #define WK_COMPUTE_H
 
+#include "loop.h"
 #include "model_id.h"
 #include "sessions.h"
 #include "worker.h"
@@ -19,7 +20,7 @@ typedef struct wk_compute {
     lp_shard *shard;       /* NULL until a LoadShard succeeds (owned) */
     uint8_t model_id[LP_MODEL_ID_BYTES];
     wk_sessions *sessions; /* sessions of the shard (owned) */
-    bool quit;
+    lp_loop *loop;         /* serves pull and pair, and the TTL timer (owned) */
 } wk_compute;
 
 /* load.c: handle LoadShard. On success the new shard replaces the old one

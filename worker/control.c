@@ -11,6 +11,7 @@
 #include <sys/stat.h>
 
 #include "kernels.h"
+#include "loop.h"
 #include "shard_cache.h"
 #include "worker.h"
 
@@ -21,7 +22,8 @@ typedef struct control {
     void *router, *pair;
     int pending;   /* requests passed to the compute thread, not yet answered */
     bool stopping; /* a Shutdown went to the compute thread */
-    bool done;     /* and it answered everything up to it */
+    lp_loop *loop; /* serves router and pair; stopped once the compute
+                      thread answered everything up to the Shutdown (owned) */
     bool cache_ok; /* the cache directory exists and is writable */
 } control;
 
@@ -187,8 +189,9 @@ static void dispatch(control *k, const lp_wire_peer *peer, Lp__Envelope *req)
     }
 }
 
-static void on_router(control *k)
+static void on_router(void *ctx)
 {
+    control *k = ctx;
     lp_wire_peer peer;
     Lp__Envelope *req;
     lp_wire_info info;
@@ -204,8 +207,9 @@ static void on_router(control *k)
     lp_wire_env_free(req);
 }
 
-static void on_pair(control *k)
+static void on_pair(void *ctx)
 {
+    control *k = ctx;
     lp_wire_peer peer;
     Lp__Envelope *ans;
     lp_err err = {0};
@@ -213,7 +217,7 @@ static void on_pair(control *k)
         return;
     k->pending--;
     if (k->stopping && k->pending == 0)
-        k->done = true; /* answers come in order: the last is the Shutdown's */
+        lp_loop_stop(k->loop); /* answers come in order: the last is the Shutdown's */
     send_reply(k, &peer, ans);
     lp_wire_env_free(ans);
 }
@@ -235,22 +239,28 @@ static void check_signals(control *k)
     pass_on(k, &none, &env);
 }
 
+/* SIGINT/SIGTERM, looked for every POLL_MS. */
+static int64_t signal_timer(void *ctx, int64_t now)
+{
+    (void)now;
+    check_signals(ctx);
+    return POLL_MS;
+}
+
 int wk_control_run(wk_ctx *ctx, void *router, void *pair)
 {
+    lp_err err = {0};
     control k = {.ctx = ctx, .router = router, .pair = pair};
-    while (!k.done) {
-        void *socks[2] = {router, pair};
-        bool ready[2] = {false, false};
-        lp_err err = {0};
-        if (lp_wire_poll(socks, 2, ready, POLL_MS, &err) < 0) {
-            fprintf(stderr, "worker %s: %s\n", ctx->opts.name, err.msg);
-            return -1;
-        }
-        if (ready[1])
-            on_pair(&k);
-        if (ready[0])
-            on_router(&k);
-        check_signals(&k);
-    }
-    return 0;
+    /* Answers first each turn: the compute thread's replies go out before
+     * new requests are passed to it. */
+    int rc = (k.loop = lp_loop_new(&err)) &&
+                     lp_loop_watch(k.loop, pair, -1, on_pair, &k, &err) == 0 &&
+                     lp_loop_watch(k.loop, router, -1, on_router, &k, &err) == 0 &&
+                     lp_loop_timer(k.loop, POLL_MS, signal_timer, &k, &err)
+                 ? lp_loop_run(k.loop, &err)
+                 : -1;
+    if (rc != 0)
+        fprintf(stderr, "worker %s: %s\n", ctx->opts.name, err.msg);
+    lp_loop_free(k.loop);
+    return rc;
 }

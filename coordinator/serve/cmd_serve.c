@@ -182,34 +182,60 @@ static int stop_signals(void)
     return signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
 }
 
-static bool stop_requested(int sfd)
+/* What the pool thread's loop serves besides the cluster: the hub's
+ * wake-ups, the stop signals, and the periodic stats. */
+typedef struct serve_ctx {
+    pool *p;
+    sv_hub *hub;
+    int sfd;
+    job_ctx *running;   /* started sessions' contexts (job_ctx.head points here) */
+    bool stop;
+} serve_ctx;
+
+static void on_hub(void *ctx)
 {
-    struct signalfd_siginfo si;
-    return read(sfd, &si, sizeof si) == (ssize_t)sizeof si;
+    serve_ctx *sc = ctx;
+    cancel_jobs(sc->p, sc->hub, &sc->running);
+    start_jobs(sc->p, sc->hub, &sc->running);
 }
 
-static int serve_loop(pool *p, sv_hub *hub, int sfd, job_ctx **running, lp_err *err)
+static void on_signal(void *ctx)
 {
-    int64_t asked = 0, published = 0;
-    while (!stop_requested(sfd)) {
-        bool woke = false;
-        if (lp_cluster_poll_fd(p->cl, 200, sv_hub_fd(hub), &woke, err) < 0)
+    serve_ctx *sc = ctx;
+    struct signalfd_siginfo si;
+    if (read(sc->sfd, &si, sizeof si) == (ssize_t)sizeof si)
+        sc->stop = true;
+}
+
+/* The workers' open sessions and KV bytes come only when asked; the
+ * answers arrive through the loop (so it never waits on a slow or dead
+ * worker) and are published soon after. */
+static int64_t ask_stats(void *ctx, int64_t now)
+{
+    serve_ctx *sc = ctx;
+    (void)now;
+    lp_cluster_request_stats(sc->p->cl);
+    return 500;
+}
+
+static int64_t publish(void *ctx, int64_t now)
+{
+    serve_ctx *sc = ctx;
+    (void)now;
+    sv_hub_publish(sc->hub, sc->p->cl);
+    return 100;
+}
+
+static int serve_loop(serve_ctx *sc, lp_err *err)
+{
+    lp_loop *l = lp_cluster_loop(sc->p->cl);
+    if (lp_loop_watch(l, NULL, sv_hub_fd(sc->hub), on_hub, sc, err) != 0 ||
+        lp_loop_watch(l, NULL, sc->sfd, on_signal, sc, err) != 0 ||
+        !lp_loop_timer(l, 0, ask_stats, sc, err) || !lp_loop_timer(l, 0, publish, sc, err))
+        return -1;
+    while (!sc->stop)
+        if (lp_cluster_poll(sc->p->cl, -1, err) < 0)
             return -1;
-        cancel_jobs(p, hub, running);
-        start_jobs(p, hub, running);
-        int64_t now = lp_now_ms();
-        /* The workers' open sessions and KV bytes come only when asked;
-         * the answers arrive through the poll (so the loop never waits on a
-         * slow or dead worker) and are published soon after. */
-        if (now - asked >= 500) {
-            lp_cluster_request_stats(p->cl);
-            asked = now;
-        }
-        if (now - published >= 100) {
-            sv_hub_publish(hub, p->cl);
-            published = now;
-        }
-    }
     fprintf(stderr, "coord serve: stopping\n");
     return 0;
 }
@@ -260,8 +286,8 @@ int cmd_serve(int argc, char **argv)
     pool p = {0};
     sv_hub *hub = NULL;
     sv_http *http = NULL;
-    job_ctx *running = NULL;
     int sfd = stop_signals();
+    serve_ctx sc = {.p = &p, .sfd = sfd};
     lp_config *cfg = load_config(&o, &err);
     rc = 1;
     if (sfd >= 0 && cfg) {
@@ -278,7 +304,8 @@ int cmd_serve(int argc, char **argv)
             if ((http = sv_http_start(&ho, hub, &err))) {
                 fprintf(stderr, "coord serve: http://%s (port %d) ready\n", ho.listen,
                         sv_http_port(http));
-                rc = serve_loop(&p, hub, sfd, &running, &err) == 0 ? 0 : 1;
+                sc.hub = hub;
+                rc = serve_loop(&sc, &err) == 0 ? 0 : 1;
             }
         }
     } else if (cfg == NULL) {
@@ -288,8 +315,8 @@ int cmd_serve(int argc, char **argv)
         fprintf(stderr, "coord serve: %s\n", sfd < 0 ? "cannot watch signals" : err.msg);
     sv_http_stop(http);
     pool_down(&p);
-    while (running) /* sessions still out when it stopped; the hub frees their jobs */
-        jc_free(running);
+    while (sc.running) /* sessions still out when it stopped; the hub frees their jobs */
+        jc_free(sc.running);
     sv_hub_free(hub);
     if (sfd >= 0)
         close(sfd);

@@ -29,6 +29,11 @@ lp_cluster *lp_cluster_new(lp_wire *w, const lp_cluster_opts *o, lp_err *err)
     c->wire = w;
     c->o = *o;
     c->next_session = 1;
+    if (!(c->loop = lp_loop_new(err)) ||
+        !lp_loop_timer(c->loop, c->o.heartbeat_ms, cl_heartbeat_timer, c, err)) {
+        lp_cluster_free(c);
+        return NULL;
+    }
     return c; /* the result PULL is bound once we know where workers are */
 }
 
@@ -44,6 +49,7 @@ void lp_cluster_free(lp_cluster *c)
         lp_wire_close(c->w[i].ctl);
     lp_wire_close(c->data_push);
     lp_wire_close(c->result_pull);
+    lp_loop_free(c->loop);
     free(c);
 }
 
@@ -98,17 +104,21 @@ static void take_capabilities(cl_worker *w, const Lp__Capabilities *cap)
     in->gflops = cap->matmul_gflops;
 }
 
-int lp_cluster_add_worker(lp_cluster *c, const char *endpoint, lp_err *err)
+/* The worker's control line is readable: its answers and heartbeats. */
+static void on_control_line(void *worker)
 {
-    if (c->n_workers == LP_CLUSTER_MAX_WORKERS)
-        return lp_err_set(err, "cluster: at most %d workers", LP_CLUSTER_MAX_WORKERS);
-    cl_worker *w = &c->w[c->n_workers];
-    memset(w, 0, sizeof *w);
-    snprintf(w->info.control, sizeof w->info.control, "%s", endpoint);
-    if (cl_route_via(w, err) != 0 ||
-        !(w->ctl = lp_wire_socket(c->wire, LP_SOCK_DEALER, endpoint, err)))
-        return -1;
-    c->n_workers++;
+    cl_worker *w = worker;
+    Lp__Envelope *env;
+    lp_err err = {0};
+    while (lp_wire_recv(w->ctl, NULL, &env, 0, &err) == 0) {
+        w->last_seen_ms = lp_now_ms();
+        cl_on_control(w->c, w->index, env);
+        lp_wire_env_free(env);
+    }
+}
+
+static int hello(lp_cluster *c, cl_worker *w, const char *endpoint, lp_err *err)
+{
     Lp__Hello hello = LP__HELLO__INIT;
     hello.coordinator = "coord";
     Lp__Envelope env = LP__ENVELOPE__INIT, *reply = NULL;
@@ -117,8 +127,7 @@ int lp_cluster_add_worker(lp_cluster *c, const char *endpoint, lp_err *err)
     env.hello = &hello;
     int rc = lp_wire_send(w->ctl, NULL, &env, 5000, err);
     if (rc == 0)
-        rc = await_reply(c, c->n_workers - 1, env.request_id, 3 * c->o.dead_after_ms, &reply,
-                         err);
+        rc = await_reply(c, w->index, env.request_id, 3 * c->o.dead_after_ms, &reply, err);
     if (rc == 0 && reply->body_case == LP__ENVELOPE__BODY_ERROR)
         rc = lp_err_set(err, "worker %s refused: %s", endpoint, reply->error->message);
     else if (rc == 0 && reply->body_case != LP__ENVELOPE__BODY_CAPABILITIES)
@@ -129,6 +138,24 @@ int lp_cluster_add_worker(lp_cluster *c, const char *endpoint, lp_err *err)
         w->last_seen_ms = lp_now_ms();
     }
     lp_wire_env_free(reply);
+    return rc;
+}
+
+int lp_cluster_add_worker(lp_cluster *c, const char *endpoint, lp_err *err)
+{
+    if (c->n_workers == LP_CLUSTER_MAX_WORKERS)
+        return lp_err_set(err, "cluster: at most %d workers", LP_CLUSTER_MAX_WORKERS);
+    cl_worker *w = &c->w[c->n_workers];
+    memset(w, 0, sizeof *w);
+    *w = (cl_worker){.c = c, .index = c->n_workers};
+    snprintf(w->info.control, sizeof w->info.control, "%s", endpoint);
+    if (cl_route_via(w, err) != 0 ||
+        !(w->ctl = lp_wire_socket(c->wire, LP_SOCK_DEALER, endpoint, err)))
+        return -1;
+    c->n_workers++;
+    int rc = hello(c, w, endpoint, err);
+    if (rc == 0)
+        rc = lp_loop_watch(c->loop, w->ctl, -1, on_control_line, w, err);
     if (rc != 0) {
         lp_wire_close(w->ctl);
         c->n_workers--;
@@ -205,41 +232,15 @@ int lp_cluster_load(lp_cluster *c, const uint8_t model_id[LP_MODEL_ID_BYTES],
 
 int lp_cluster_poll(lp_cluster *c, int timeout_ms, lp_err *err)
 {
-    return lp_cluster_poll_fd(c, timeout_ms, -1, NULL, err);
-}
-
-int lp_cluster_poll_fd(lp_cluster *c, int timeout_ms, int fd, bool *fd_ready, lp_err *err)
-{
-    void *socks[LP_CLUSTER_MAX_WORKERS + 1];
-    bool readable[LP_CLUSTER_MAX_WORKERS + 1];
-    if (cl_drive_sessions(c, err) != 0)
-        return -1;
-    cl_heartbeats(c);
-    /* socks[0]: results, once bound (lp_cluster_load); then the workers */
-    int first = c->result_pull ? 0 : 1;
-    socks[0] = c->result_pull;
-    for (int i = 0; i < c->n_workers; i++)
-        socks[i + 1] = c->w[i].ctl;
-    int wait = timeout_ms < c->o.heartbeat_ms ? timeout_ms : c->o.heartbeat_ms;
-    if (lp_wire_poll_fd(socks + first, c->n_workers + 1 - first, readable + first, fd, fd_ready,
-                        wait, err) < 0)
-        return -1;
-    for (int i = first; i <= c->n_workers; i++) {
-        Lp__Envelope *env;
-        lp_err rerr = {0};
-        while (readable[i] && lp_wire_recv(socks[i], NULL, &env, 0, &rerr) == 0) {
-            if (i == 0) {
-                cl_on_result(c, env);
-            } else {
-                c->w[i - 1].last_seen_ms = lp_now_ms();
-                cl_on_control(c, i - 1, env);
-            }
-            lp_wire_env_free(env);
-        }
-    }
-    if (cl_drive_sessions(c, err) != 0)
+    if (cl_drive_sessions(c, err) != 0 || lp_loop_turn(c->loop, timeout_ms, err) < 0 ||
+        cl_drive_sessions(c, err) != 0)
         return -1;
     return c->n_s;
+}
+
+lp_loop *lp_cluster_loop(lp_cluster *c)
+{
+    return c->loop;
 }
 
 void lp_cluster_shutdown_workers(lp_cluster *c)

@@ -4,7 +4,8 @@
  *
  * One thread owns an lp_cluster and calls lp_cluster_poll in a loop; every
  * socket (one DEALER per worker for control, a PUSH to worker 0's data
- * endpoint, a PULL for results) belongs to that thread. A session is a
+ * endpoint, a PULL for results) belongs to that thread, served by the
+ * cluster's event loop (loop.h) along with its heartbeat timer. A session is a
  * prompt plus a token budget: the cluster sends its prompt in chunks of
  * n_batch (worker 0 starts chunk c+1 while worker 1 runs chunk c), then one
  * Forward per generated token, and reports each sampled token through the
@@ -21,6 +22,7 @@
 #include <stdint.h>
 
 #include "err.h"
+#include "loop.h"
 #include "model_id.h"
 #include "sampler.h"
 #include "wire.h"
@@ -162,14 +164,17 @@ uint64_t lp_cluster_start(lp_cluster *c, const lp_session_req *req, lp_err *err)
 /* End a session early (client went away): its KV is freed everywhere. */
 void lp_cluster_cancel(lp_cluster *c, uint64_t session);
 
-/* Do whatever is due — send, receive, heartbeat, detect lost workers —
- * waiting at most timeout_ms for something to happen. Returns the number
- * of live sessions, or -1 if the cluster cannot go on (err). */
+/* One turn of the cluster's loop: send what sessions can send, wait at
+ * most timeout_ms (-1: until something happens; the heartbeat timer fires
+ * every heartbeat_ms) for answers, results or a due timer, handle them,
+ * and send again. Returns the number of live sessions, or -1 if the
+ * cluster cannot go on (err). */
 int lp_cluster_poll(lp_cluster *c, int timeout_ms, lp_err *err);
 
-/* The same, also waking when fd (e.g. another thread's eventfd) becomes
- * readable; *fd_ready says whether it did (the caller drains it). */
-int lp_cluster_poll_fd(lp_cluster *c, int timeout_ms, int fd, bool *fd_ready, lp_err *err);
+/* The loop the cluster runs on (loop.h), for a caller's own sources and
+ * timers (coord serve: its hub, its signals, its periodic stats), which
+ * lp_cluster_poll then serves with the cluster's. */
+lp_loop *lp_cluster_loop(lp_cluster *c);
 
 /* Ask every live worker for Stats without waiting: the answers update the
  * counters below as lp_cluster_poll receives them. */

@@ -41,7 +41,6 @@ static void send_heartbeat(lp_cluster *c, cl_worker *w, int64_t now)
     env.body_case = LP__ENVELOPE__BODY_HEARTBEAT;
     env.heartbeat = &hb;
     lp_wire_send(w->ctl, NULL, &env, 0, NULL); /* a full queue is itself a sign */
-    w->last_hb_ms = now;
 }
 
 /* A worker silent too long: every session in flight fails, naming it. */
@@ -57,17 +56,17 @@ static void lose_worker(lp_cluster *c, cl_worker *w, int64_t silent_ms)
     cl_fail_all(c, why);
 }
 
-void cl_heartbeats(lp_cluster *c)
+int64_t cl_heartbeat_timer(void *cluster, int64_t now)
 {
-    int64_t now = lp_now_ms();
+    lp_cluster *c = cluster;
     for (int i = 0; i < c->n_workers; i++) {
         cl_worker *w = &c->w[i];
         w->info.last_seen_ms = w->last_seen_ms;
-        if (now - w->last_hb_ms >= c->o.heartbeat_ms)
-            send_heartbeat(c, w, now);
+        send_heartbeat(c, w, now);
         if (w->info.alive && now - w->last_seen_ms > c->o.dead_after_ms)
             lose_worker(c, w, now - w->last_seen_ms);
     }
+    return c->o.heartbeat_ms;
 }
 
 /* Heard from a worker we had lost: it was restarted (or the link came

@@ -5,13 +5,15 @@
 #define LP_CLUSTER_INTERNAL_H
 
 #include "cluster.h"
+#include "loop.h"
 #include "route.h"
 
 typedef struct cl_worker {
     lp_cluster_worker info;
+    lp_cluster *c;        /* the cluster it belongs to (for loop callbacks) */
+    int index;            /* its stage in the pipeline */
     void *ctl;            /* DEALER to the worker's control endpoint, owned */
     int64_t last_seen_ms; /* any reply on ctl */
-    int64_t last_hb_ms;   /* heartbeat last sent */
     bool loaded;          /* ShardReady received for the current plan */
     bool reloading;       /* lost, then heard again: LoadShard sent */
     char model_path[1024];
@@ -55,6 +57,7 @@ typedef struct cl_bound {
 
 struct lp_cluster {
     lp_wire *wire;        /* borrowed */
+    lp_loop *loop;        /* owned: every socket below, the heartbeat timer */
     lp_cluster_opts o;
     cl_worker w[LP_CLUSTER_MAX_WORKERS];
     int n_workers;
@@ -94,8 +97,9 @@ int cl_route_via(cl_worker *w, lp_err *err);
 void cl_route_data(cl_worker *w, const char *reported);
 int cl_route_all(lp_cluster *c, lp_err *err);
 
-/* cluster_health.c */
-void cl_heartbeats(lp_cluster *c);
+/* cluster_health.c: the heartbeat timer (every heartbeat_ms: ask every
+ * worker, and lose those silent for dead_after_ms). */
+int64_t cl_heartbeat_timer(void *cluster, int64_t now);
 void cl_on_control(lp_cluster *c, int i, const Lp__Envelope *env);
 int cl_send_load(lp_cluster *c, int i, uint64_t *request_id, lp_err *err);
 

@@ -43,6 +43,26 @@ static const char *reply_host(const lp_cluster *c, const cl_worker *w, char *adv
     return w->info.via;
 }
 
+/* The result socket is readable: Results and Errors of sessions. */
+static void on_results(void *cluster)
+{
+    lp_cluster *c = cluster;
+    Lp__Envelope *env;
+    lp_err err = {0};
+    while (lp_wire_recv(c->result_pull, NULL, &env, 0, &err) == 0) {
+        cl_on_result(c, env);
+        lp_wire_env_free(env);
+    }
+}
+
+/* The result PULL, bound later (bound_at), served by the loop. */
+static int open_results(lp_cluster *c, lp_err *err)
+{
+    if (!(c->result_pull = lp_wire_socket(c->wire, LP_SOCK_PULL, NULL, err)))
+        return -1;
+    return lp_loop_watch(c->loop, c->result_pull, -1, on_results, c, err);
+}
+
 /* Listen for results where workers dialling host reach us, once per host:
  * on host itself when it is ours, else (advertise behind NAT) on every
  * interface. */
@@ -59,7 +79,7 @@ static const char *bound_at(lp_cluster *c, const char *host, int port, lp_err *e
     int got_port;
     bool ours = lp_route_is_loopback(host) || lp_route_is_local(host);
     lp_route_join(ours ? host : "*", port, ep, sizeof ep);
-    if ((!c->result_pull && !(c->result_pull = lp_wire_socket(c->wire, LP_SOCK_PULL, NULL, err))) ||
+    if ((!c->result_pull && open_results(c, err) != 0) ||
         lp_wire_bind(c->result_pull, ep, err) != 0 ||
         lp_wire_endpoint(c->result_pull, got, sizeof got, err) != 0 ||
         lp_route_split(got, h, sizeof h, &got_port, err) != 0)
