@@ -10,7 +10,7 @@
 #include "plan.h"
 #include "shard_supply.h"
 
-int pool_n_ctx(const pool *p)
+int coord_pool_n_ctx(const coord_pool *p)
 {
     if (p->cfg->ctx)
         return p->cfg->ctx;
@@ -18,7 +18,7 @@ int pool_n_ctx(const pool *p)
 }
 
 /* Layer ranges for the workers that answered, from their budgets. */
-static int plan_layers(pool *p, const lp_cluster_opts *co, int *first, int *last,
+static int plan_layers(coord_pool *p, const lp_cluster_opts *co, int *first, int *last,
                        lp_err *err)
 {
     lp_plan_model pm;
@@ -52,7 +52,7 @@ static int plan_layers(pool *p, const lp_cluster_opts *co, int *first, int *last
     return rc == 0 ? 0 : -1;
 }
 
-static int start_workers(pool *p, lp_err *err)
+static int start_workers(coord_pool *p, lp_err *err)
 {
     const lp_config *cfg = p->cfg;
     if (cfg->local) {
@@ -74,7 +74,7 @@ static int start_workers(pool *p, lp_err *err)
 /* Each worker reads the model from its own copy (the config's model_path
  * for that worker, or, in a local pool, the coordinator's file); a worker
  * without one gets its layers as a shard streamed into its cache. */
-static int weights_for_workers(pool *p, const uint8_t id[LP_MODEL_ID_BYTES],
+static int weights_for_workers(coord_pool *p, const uint8_t id[LP_MODEL_ID_BYTES],
                                const int *first, const int *last, const char **paths,
                                const uint8_t **shard_ids, uint8_t (*ids)[32], char *abs_model,
                                lp_err *err)
@@ -94,12 +94,12 @@ static int weights_for_workers(pool *p, const uint8_t id[LP_MODEL_ID_BYTES],
     return shard_supply(p->cl, abs_model, id, first, last, need, p->cfg->n_workers, ids, err);
 }
 
-static int connect_and_load(pool *p, lp_err *err)
+static int connect_and_load(coord_pool *p, lp_err *err)
 {
     const lp_config *cfg = p->cfg;
     lp_cluster_opts co;
     lp_cluster_opts_default(&co);
-    co.n_ctx = pool_n_ctx(p);
+    co.n_ctx = coord_pool_n_ctx(p);
     co.n_slots = cfg->sessions;
     co.n_batch = cfg->batch;
     co.n_threads = cfg->threads;
@@ -129,7 +129,7 @@ static int connect_and_load(pool *p, lp_err *err)
     return 0;
 }
 
-int pool_up(pool *p, lp_config *cfg, int local_threads, lp_err *err)
+int coord_pool_up(coord_pool *p, lp_config *cfg, int local_threads, lp_err *err)
 {
     memset(p, 0, sizeof *p);
     p->cfg = cfg;
@@ -141,7 +141,7 @@ int pool_up(pool *p, lp_config *cfg, int local_threads, lp_err *err)
     return connect_and_load(p, err);
 }
 
-void pool_down(pool *p)
+void coord_pool_down(coord_pool *p)
 {
     if (p->cl && p->cfg && p->cfg->local)
         lp_cluster_shutdown_workers(p->cl); /* workers of a config's pool keep serving */

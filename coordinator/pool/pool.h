@@ -3,8 +3,8 @@
  * pools), planned and loaded. Shared by `coord run --config/--local-workers`
  * and `coord serve`.
  *
- * Ownership: pool_up fills a caller-owned pool and takes ownership of cfg
- * (heap-allocated); pool_down frees everything and stops local workers. */
+ * Ownership: coord_pool_up fills a caller-owned pool and takes ownership of cfg
+ * (heap-allocated); coord_pool_down frees everything and stops local workers. */
 #ifndef LP_COORD_POOL_H
 #define LP_COORD_POOL_H
 
@@ -16,7 +16,7 @@
 #include "tokenizer.h"
 #include "wire.h"
 
-typedef struct pool {
+typedef struct coord_pool {
     lp_config *cfg;       /* owned */
     lp_gguf *g;           /* header and vocabulary only: no weights are read */
     lp_tokenizer *tok;    /* NULL if the model has none */
@@ -25,14 +25,14 @@ typedef struct pool {
     lp_cluster *cl;
     lp_local_workers lw;
     int local_threads;    /* threads per local worker when cfg->threads is 0 */
-} pool;
+} coord_pool;
 
 /* Open the model, start or reach the workers, plan, stream shards where
- * needed, load. On failure pool_down still must be called. */
-int pool_up(pool *p, lp_config *cfg, int local_threads, lp_err *err);
-void pool_down(pool *p);
+ * needed, load. On failure coord_pool_down still must be called. */
+int coord_pool_up(coord_pool *p, lp_config *cfg, int local_threads, lp_err *err);
+void coord_pool_down(coord_pool *p);
 
 /* The context a session may use (cfg->ctx, else the model's, at most 4096). */
-int pool_n_ctx(const pool *p);
+int coord_pool_n_ctx(const coord_pool *p);
 
 #endif

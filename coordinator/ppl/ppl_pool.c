@@ -20,7 +20,7 @@ typedef struct pool_window {
 #define PPL_POOL_MAX_WINDOWS PPL_MAX_GROUP
 
 struct ppl_pool {
-    pool pool;
+    coord_pool pool;
     pool_window w[PPL_POOL_MAX_WINDOWS];
 };
 
@@ -64,7 +64,7 @@ ppl_pool *ppl_pool_open(const ppl_opts *o, lp_err *err)
         free(p);
         return NULL;
     }
-    if (pool_up(&p->pool, cfg, o->n_threads, err) != 0) { /* the pool owns cfg now */
+    if (coord_pool_up(&p->pool, cfg, o->n_threads, err) != 0) { /* the pool owns cfg now */
         ppl_pool_close(p);
         return NULL;
     }
@@ -75,7 +75,7 @@ void ppl_pool_close(ppl_pool *p)
 {
     if (!p)
         return;
-    pool_down(&p->pool);
+    coord_pool_down(&p->pool);
     free(p);
 }
 
@@ -159,5 +159,5 @@ const lp_tokenizer *ppl_pool_tokenizer(const ppl_pool *p)
 
 int ppl_pool_n_ctx(const ppl_pool *p)
 {
-    return pool_n_ctx(&p->pool);
+    return coord_pool_n_ctx(&p->pool);
 }

@@ -44,14 +44,14 @@ static int pick_template(const chat_engine *e, const run_opts *o, lp_chat_tmpl *
     return lp_chat_resolve(o->chat_template, jinja.ptr, jinja.len, t, err);
 }
 
-int chat_turn_local(void *session_ptr, const lp_token *ids, size_t n, token_list *reply,
+int chat_turn_local(void *session_ptr, const lp_token *ids, size_t n, run_tokens *reply,
                     lp_err *err)
 {
-    session *s = session_ptr;
+    run_local *s = session_ptr;
     const float *logits;
-    if (session_set_context(s, ids, n, &logits, err) != 0)
+    if (run_local_set_context(s, ids, n, &logits, err) != 0)
         return -1;
-    return session_generate(s, s->opts, logits, reply, err);
+    return run_local_generate(s, s->opts, logits, reply, err);
 }
 
 /* Format and tokenize the conversation with the assistant's turn opened,
@@ -61,7 +61,7 @@ static int one_turn(const chat_engine *e, lp_chat_tmpl t, convo *c, lp_chat_buf 
 {
     lp_token *ids = NULL;
     size_t n = 0, len = 0;
-    token_list reply = {0};
+    run_tokens reply = {0};
     char *text = NULL;
     /* The template text never holds BOS itself (chat.h): add it as the
      * model asks, and parse the template's special tokens. */

@@ -11,13 +11,13 @@
 
 #include "gguf.h"
 #include "run_opts.h"
-#include "session.h"
+#include "local.h"
 #include "tokenizer.h"
 
 /* Generate a reply to the conversation whose tokens are ids[0..n) (the
  * assistant's turn opened), printing it as it comes; append its tokens to
  * reply. */
-typedef int (*chat_turn_fn)(void *engine, const lp_token *ids, size_t n, token_list *reply,
+typedef int (*chat_turn_fn)(void *engine, const lp_token *ids, size_t n, run_tokens *reply,
                             lp_err *err);
 
 typedef struct chat_engine {
@@ -30,7 +30,7 @@ typedef struct chat_engine {
 int chat_loop(const chat_engine *e, const run_opts *o, FILE *in, lp_err *err);
 
 /* The one-process engine: s keeps the conversation's KV between turns. */
-int chat_turn_local(void *session_ptr, const lp_token *ids, size_t n, token_list *reply,
+int chat_turn_local(void *session_ptr, const lp_token *ids, size_t n, run_tokens *reply,
                     lp_err *err);
 
 #endif

@@ -8,14 +8,14 @@
 #include "commands.h"
 #include "pool_run.h"
 #include "run_opts.h"
-#include "session.h"
+#include "local.h"
 #include "shard_mem.h"
 
-static int prompt_tokens(session *s, const run_opts *o, token_list *out, lp_err *err)
+static int prompt_tokens(run_local *s, const run_opts *o, run_tokens *out, lp_err *err)
 {
     if (o->tokens) {
         for (int i = 0; i < o->n_tokens; i++)
-            if (token_list_push(out, o->tokens[i]) != 0)
+            if (run_tokens_push(out, o->tokens[i]) != 0)
                 return lp_err_set(err, "out of memory");
         return 0;
     }
@@ -30,9 +30,9 @@ static int prompt_tokens(session *s, const run_opts *o, token_list *out, lp_err 
     return 0;
 }
 
-static int run_once(session *s, const run_opts *o, lp_err *err)
+static int run_once(run_local *s, const run_opts *o, lp_err *err)
 {
-    token_list prompt = {0};
+    run_tokens prompt = {0};
     const float *logits;
     int rc = prompt_tokens(s, o, &prompt, err);
     if (rc == 0 && prompt.n + (size_t)o->n_predict > s->cap_past)
@@ -44,9 +44,9 @@ static int run_once(session *s, const run_opts *o, lp_err *err)
         fflush(stdout);
     }
     if (rc == 0)
-        rc = session_set_context(s, prompt.ids, prompt.n, &logits, err);
+        rc = run_local_set_context(s, prompt.ids, prompt.n, &logits, err);
     if (rc == 0)
-        rc = session_generate(s, o, logits, NULL, err);
+        rc = run_local_generate(s, o, logits, NULL, err);
     free(prompt.ids);
     return rc;
 }
@@ -81,8 +81,8 @@ int cmd_run(int argc, char **argv)
         run_opts_free(&o);
         return rc == 0 ? 0 : 1;
     }
-    session s;
-    rc = session_open(&s, &o, &err);
+    run_local s;
+    rc = run_local_open(&s, &o, &err);
     if (rc == 0 && o.verbose)
         report_memory(s.shard);
     if (rc == 0)
@@ -90,10 +90,10 @@ int cmd_run(int argc, char **argv)
                                 stdin, &err)
                     : run_once(&s, &o, &err);
     if (rc == 0)
-        session_report_speed(&s);
+        run_local_report_speed(&s);
     else
         fprintf(stderr, "coord run: %s\n", err.msg);
-    session_close(&s);
+    run_local_close(&s);
     run_opts_free(&o);
     return rc == 0 ? 0 : 1;
 }

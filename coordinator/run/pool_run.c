@@ -17,12 +17,12 @@
 
 /* Everything one pipeline run holds; all owned here. */
 typedef struct pool_ctx {
-    pool pool;
-    lp_config *cfg;       /* until handed to pool_up */
+    coord_pool pool;
+    lp_config *cfg;       /* until handed to coord_pool_up */
     out_stream out;
     const run_opts *o;
     lp_gen *gen;          /* the turn's generation, owned while it runs */
-    token_list *reply;    /* the turn's tokens are collected here, if set */
+    run_tokens *reply;    /* the turn's tokens are collected here, if set */
     long n_gen;
     double t_start, t_first, t_end;
     char error[512];
@@ -54,7 +54,7 @@ static bool on_token(void *user, uint64_t session, const lp_sampled *s, const ch
         return false;
     p->n_gen++;
     out_token(&p->out, s->token, &st);
-    if (p->reply && token_list_push(p->reply, s->token) != 0) {
+    if (p->reply && run_tokens_push(p->reply, s->token) != 0) {
         snprintf(p->error, sizeof p->error, "out of memory");
         return false;
     }
@@ -104,7 +104,7 @@ static int prompt_tokens(pool_ctx *p, lp_token **ids, size_t *n, lp_err *err)
 
 /* One session through the pipeline: the prompt, then tokens until the
  * budget, an end-of-generation token or a stop string. */
-static int pool_turn(void *ctx, const lp_token *ids, size_t n, token_list *reply, lp_err *err)
+static int pool_turn(void *ctx, const lp_token *ids, size_t n, run_tokens *reply, lp_err *err)
 {
     pool_ctx *p = ctx;
     lp_session_req req = {.prompt = ids, .n_prompt = (int)n, .sampling = p->o->sampling,
@@ -113,7 +113,7 @@ static int pool_turn(void *ctx, const lp_token *ids, size_t n, token_list *reply
     p->done = false;
     p->error[0] = 0;
     p->t_start = lp_now_s();
-    if (!(p->gen = out_gen(p->o, p->pool.tok, -1, pool_n_ctx(&p->pool), (long)n, err)))
+    if (!(p->gen = out_gen(p->o, p->pool.tok, -1, coord_pool_n_ctx(&p->pool), (long)n, err)))
         return -1;
     /* -n 0 starts no session; one that starts always ends with a last call */
     bool started = lp_gen_why(p->gen) == LP_GEN_GOING;
@@ -183,7 +183,7 @@ int pool_run(const run_opts *o, lp_err *err)
     if (pool_config(&p, err) == 0) {
         lp_config *cfg = p.cfg;
         p.cfg = NULL; /* the pool owns it now */
-        if (pool_up(&p.pool, cfg, o->shard.n_threads, err) == 0 &&
+        if (coord_pool_up(&p.pool, cfg, o->shard.n_threads, err) == 0 &&
             (p.pool.tok || (o->ids && o->tokens) ||
              lp_err_set(err, "this model has no tokenizer: use --tokens and --ids") == 0) &&
             (out_open(&p.out, stdout, o->ids), generate(&p, err) == 0)) {
@@ -191,7 +191,7 @@ int pool_run(const run_opts *o, lp_err *err)
             rc = 0;
         }
     }
-    pool_down(&p.pool);
+    coord_pool_down(&p.pool);
     free(p.cfg);
     return rc;
 }

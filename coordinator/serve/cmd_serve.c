@@ -116,15 +116,15 @@ static bool on_token(void *user, uint64_t session, const lp_sampled *s, const ch
 }
 
 /* The job's generation: its budget, stop strings and the context left. */
-static lp_gen *job_gen(const pool *p, const sv_job_req *r, lp_err *err)
+static lp_gen *job_gen(const coord_pool *p, const sv_job_req *r, lp_err *err)
 {
     const lp_gen_opts go = {.tok = p->tok, .eos = -1, .text = true, .n_predict = r->n_predict,
-                            .n_ctx = pool_n_ctx(p), .n_prompt = r->n_prompt,
+                            .n_ctx = coord_pool_n_ctx(p), .n_prompt = r->n_prompt,
                             .stops = r->stops, .n_stops = r->n_stops};
     return lp_gen_new(&go, err);
 }
 
-static void start_jobs(pool *p, sv_hub *hub, job_ctx **running)
+static void start_jobs(coord_pool *p, sv_hub *hub, job_ctx **running)
 {
     sv_job *jobs[64];
     int n = sv_hub_take(hub, jobs, 64);
@@ -153,7 +153,7 @@ static void start_jobs(pool *p, sv_hub *hub, job_ctx **running)
     }
 }
 
-static void cancel_jobs(pool *p, sv_hub *hub, job_ctx **running)
+static void cancel_jobs(coord_pool *p, sv_hub *hub, job_ctx **running)
 {
     uint64_t sessions[64];
     int n;
@@ -185,7 +185,7 @@ static int stop_signals(void)
 /* What the pool thread's loop serves besides the cluster: the hub's
  * wake-ups, the stop signals, and the periodic stats. */
 typedef struct serve_ctx {
-    pool *p;
+    coord_pool *p;
     sv_hub *hub;
     int sfd;
     job_ctx *running;   /* started sessions' contexts (job_ctx.head points here) */
@@ -270,7 +270,7 @@ static int local_threads(const serve_opts *o, const lp_config *cfg)
     return lp_cpu_threads_each((int)cfg->n_workers);
 }
 
-static const char *model_name(const pool *p)
+static const char *model_name(const coord_pool *p)
 {
     const char *slash = strrchr(p->cfg->model_path, '/');
     return slash ? slash + 1 : p->cfg->model_path;
@@ -283,7 +283,7 @@ int cmd_serve(int argc, char **argv)
     if (rc != 0)
         return rc > 0 ? 0 : 2;
     lp_err err = {0};
-    pool p = {0};
+    coord_pool p = {0};
     sv_hub *hub = NULL;
     sv_http *http = NULL;
     int sfd = stop_signals();
@@ -294,13 +294,13 @@ int cmd_serve(int argc, char **argv)
         fprintf(stderr, "coord serve: loading %s on %d worker%s\n", cfg->model_path,
                 cfg->n_workers, cfg->n_workers > 1 ? "s" : "");
         int sessions = cfg->sessions;
-        if (pool_up(&p, cfg, local_threads(&o, cfg), &err) == 0 &&
+        if (coord_pool_up(&p, cfg, local_threads(&o, cfg), &err) == 0 &&
             (hub = sv_hub_new(sessions + (int)o.queue, &err))) {
             sv_hub_publish(hub, p.cl);
             sv_http_opts ho = {.listen = p.cfg->listen[0] ? p.cfg->listen : "127.0.0.1:8080",
                                .api_key = p.cfg->api_key, .tok = p.tok, .gguf = p.g,
                                .model_name = model_name(&p), .chat_template = o.chat_template,
-                               .n_ctx = pool_n_ctx(&p), .max_body = 4 << 20};
+                               .n_ctx = coord_pool_n_ctx(&p), .max_body = 4 << 20};
             if ((http = sv_http_start(&ho, hub, &err))) {
                 fprintf(stderr, "coord serve: http://%s (port %d) ready\n", ho.listen,
                         sv_http_port(http));
@@ -314,7 +314,7 @@ int cmd_serve(int argc, char **argv)
     if (rc != 0)
         fprintf(stderr, "coord serve: %s\n", sfd < 0 ? "cannot watch signals" : err.msg);
     sv_http_stop(http);
-    pool_down(&p);
+    coord_pool_down(&p);
     while (sc.running) /* sessions still out when it stopped; the hub frees their jobs */
         jc_free(sc.running);
     sv_hub_free(hub);

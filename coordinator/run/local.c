@@ -1,4 +1,4 @@
-#include "session.h"
+#include "local.h"
 
 #include <stdint.h>
 #include <stdio.h>
@@ -9,7 +9,7 @@
 #include "clock.h"
 #include "generate.h"
 
-int token_list_push(token_list *l, lp_token t)
+int run_tokens_push(run_tokens *l, lp_token t)
 {
     if (l->n == l->cap) {
         size_t cap = l->cap ? l->cap * 2 : 64;
@@ -23,7 +23,7 @@ int token_list_push(token_list *l, lp_token t)
     return 0;
 }
 
-int session_open(session *s, const run_opts *o, lp_err *err)
+int run_local_open(run_local *s, const run_opts *o, lp_err *err)
 {
     memset(s, 0, sizeof *s);
     s->opts = o;
@@ -43,7 +43,7 @@ int session_open(session *s, const run_opts *o, lp_err *err)
     return (s->slot = lp_kv_open(s->shard->kv, 1, err)) < 0 ? -1 : 0;
 }
 
-void session_close(session *s)
+void run_local_close(run_local *s)
 {
     free(s->past);
     lp_sampler_free(s->sampler);
@@ -52,7 +52,7 @@ void session_close(session *s)
     memset(s, 0, sizeof *s);
 }
 
-int session_set_context(session *s, const lp_token *toks, size_t n, const float **logits,
+int run_local_set_context(run_local *s, const lp_token *toks, size_t n, const float **logits,
                         lp_err *err)
 {
     if (n == 0)
@@ -82,7 +82,7 @@ int session_set_context(session *s, const lp_token *toks, size_t n, const float 
 }
 
 /* The end token of a model without a tokenizer (ids only), or -1. */
-static int32_t bare_eos(const session *s)
+static int32_t bare_eos(const run_local *s)
 {
     uint32_t eos;
     return !s->tok && lp_gguf_get_u32(s->shard->gguf, "tokenizer.ggml.eos_token_id", &eos) == 0 &&
@@ -91,7 +91,7 @@ static int32_t bare_eos(const session *s)
                : -1;
 }
 
-int session_generate(session *s, const run_opts *o, const float *logits, token_list *reply,
+int run_local_generate(run_local *s, const run_opts *o, const float *logits, run_tokens *reply,
                      lp_err *err)
 {
     double t0 = lp_now_s();
@@ -107,7 +107,7 @@ int session_generate(session *s, const run_opts *o, const float *logits, token_l
         }
         if (st.counted) {
             out_token(&s->out, t, &st);
-            if (reply && token_list_push(reply, t) != 0)
+            if (reply && run_tokens_push(reply, t) != 0)
                 rc = lp_err_set(err, "out of memory");
         }
         if (rc == 0 && st.go_on && (rc = lp_decode_one(s->shard, s->slot, t, &logits, err)) == 0)
@@ -120,7 +120,7 @@ int session_generate(session *s, const run_opts *o, const float *logits, token_l
     return rc;
 }
 
-void session_report_speed(const session *s)
+void run_local_report_speed(const run_local *s)
 {
     fprintf(stderr, "prompt eval: %ld tokens in %.2f ms (%.2f tok/s)\n", s->n_prompt_eval,
             s->t_prompt * 1e3, s->t_prompt > 0 ? s->n_prompt_eval / s->t_prompt : 0.0);

@@ -1,8 +1,8 @@
-/* session.h — one conversation on a local whole-model shard: the shard,
+/* local.h — one conversation on a local whole-model shard: the shard,
  * tokenizer, sampler and output stream that `coord run` (one prompt) and
  * `coord run --chat` (many turns) share. */
-#ifndef LP_COORD_SESSION_H
-#define LP_COORD_SESSION_H
+#ifndef LP_COORD_RUN_LOCAL_H
+#define LP_COORD_RUN_LOCAL_H
 
 #include <stddef.h>
 
@@ -13,7 +13,7 @@
 #include "stopstr.h"
 #include "tokenizer.h"
 
-typedef struct session {
+typedef struct run_local {
     lp_shard *shard;
     lp_tokenizer *tok;      /* NULL if the model has none (ids only) */
     lp_sampler *sampler;
@@ -25,31 +25,31 @@ typedef struct session {
     long n_prompt_eval;     /* counters for the speed report */
     double t_prompt, t_gen;
     long n_gen;
-} session;
+} run_local;
 
-int session_open(session *s, const run_opts *o, lp_err *err);
-void session_close(session *s);
+int run_local_open(run_local *s, const run_opts *o, lp_err *err);
+void run_local_close(run_local *s);
 
 /* Make the KV cache hold exactly `toks`: keep the longest common prefix
  * with what it holds, drop the rest, prefill the remainder. *logits: those
  * of the last token. n must be >= 1. */
-int session_set_context(session *s, const lp_token *toks, size_t n, const float **logits,
+int run_local_set_context(run_local *s, const lp_token *toks, size_t n, const float **logits,
                         lp_err *err);
 
 /* Sample from *logits onwards, feeding each token back, for as long as the
  * reply's generation (out_gen: -n, --stop, end tokens, the context) goes
  * on. Each token is printed (ids or streamed text). If reply is non-NULL
  * the generated ids are appended to it (a caller-owned growable array). */
-typedef struct token_list {
+typedef struct run_tokens {
     lp_token *ids;
     size_t n, cap;
-} token_list;
+} run_tokens;
 
-int session_generate(session *s, const run_opts *o, const float *logits, token_list *reply,
+int run_local_generate(run_local *s, const run_opts *o, const float *logits, run_tokens *reply,
                      lp_err *err);
 
-void session_report_speed(const session *s);
+void run_local_report_speed(const run_local *s);
 
-int token_list_push(token_list *l, lp_token t);
+int run_tokens_push(run_tokens *l, lp_token t);
 
 #endif
