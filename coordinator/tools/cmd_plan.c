@@ -55,16 +55,7 @@ static void usage(FILE *f)
             "  --reserve SIZE         kept for each worker process itself (default 128M)\n",
             lp_ftype_name(LP_SYNTH_DEFAULT_FTYPE));
     fprintf(f, "\nshapes:\n");
-    for (int i = 0; lp_synth_shape_at(i); i++) {
-        const lp_synth_shape *s = lp_synth_shape_at(i);
-        fprintf(f, "  %-12s %s: %s, %u layers, n_embd %u, %u/%u heads, ffn %u, vocab %u\n",
-                s->name, s->desc, s->arch, s->n_layer, s->n_embd, s->n_head, s->n_head_kv,
-                s->n_ff, s->n_vocab);
-    }
-    fprintf(f, "\ntypes:\n");
-    for (int i = 0; i < lp_ftype_count(); i++)
-        fprintf(f, "  %-12s %s\n", lp_ftype_name(lp_ftype_at(i)),
-                lp_ftype_summary(lp_ftype_at(i)));
+    lp_synth_list_shapes(f);
 }
 
 /* "16G,16G,32G" -> budgets; "1,1,2" -> speeds. Counts must agree. */

@@ -73,6 +73,20 @@ int lp_synth_spec_parse(const char *spec, const char *type, lp_synth_spec *out, 
     return t ? parse_type(t, &out->ftype, err) : 0;
 }
 
+void lp_synth_list_shapes(FILE *f)
+{
+    for (int i = 0; lp_synth_shape_at(i); i++) {
+        const lp_synth_shape *s = lp_synth_shape_at(i);
+        fprintf(f, "  %-12s %s: %s, %u layers, n_embd %u, %u/%u heads, ffn %u, vocab %u\n",
+                s->name, s->desc, s->arch, s->n_layer, s->n_embd, s->n_head, s->n_head_kv,
+                s->n_ff, s->n_vocab);
+    }
+    fprintf(f, "\ntypes:\n");
+    for (int i = 0; i < lp_ftype_count(); i++)
+        fprintf(f, "  %-12s %s\n", lp_ftype_name(lp_ftype_at(i)),
+                lp_ftype_summary(lp_ftype_at(i)));
+}
+
 const lp_synth_spec LP_SYNTH_LLAMA70B_Q4_K_M = {.name = "llama3-70b", .ftype = LP_FTYPE_Q4_K_M};
 
 /* What lp_hparams_read would read from the file lp_synth_write makes. */

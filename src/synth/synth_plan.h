@@ -9,6 +9,8 @@
 #ifndef LP_SYNTH_PLAN_H
 #define LP_SYNTH_PLAN_H
 
+#include <stdio.h>
+
 #include "err.h"
 #include "plan.h"
 #include "quant_mix.h"
@@ -32,6 +34,10 @@ extern const lp_synth_spec LP_SYNTH_LLAMA70B_Q4_K_M;
  * 0, or -1 with err naming what is wrong and listing the valid shapes or
  * types. out->name points at a static string. */
 int lp_synth_spec_parse(const char *spec, const char *type, lp_synth_spec *out, lp_err *err);
+
+/* The shapes a line each, a "types:" heading, the file types a line each:
+ * the end of coord plan's and coord synth's help, after "shapes:". */
+void lp_synth_list_shapes(FILE *f);
 
 /* The planner's model of spec s (-1 with err for an unknown shape or a type
  * the shape's rows cannot take). */
