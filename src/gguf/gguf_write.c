@@ -16,6 +16,7 @@
 #include "gguf.h"
 #include "gguf_internal.h"
 #include "quant.h"
+#include "vec.h"
 
 typedef struct wkv {
     char *key;
@@ -78,20 +79,6 @@ void lp_gguf_writer_free(lp_gguf_writer *w)
     free(w);
 }
 
-/* Grows *arr (of *cap elements of size sz) to hold n + 1. */
-static int grow(void **arr, size_t *cap, size_t n, size_t sz)
-{
-    if (n < *cap)
-        return 0;
-    size_t nc = *cap ? *cap * 2 : 16;
-    void *p = nc < SIZE_MAX / sz ? realloc(*arr, nc * sz) : NULL;
-    if (!p)
-        return -1;
-    *arr = p;
-    *cap = nc;
-    return 0;
-}
-
 static void *dup_bytes(const void *p, uint64_t n)
 {
     if (n >= SIZE_MAX)
@@ -126,11 +113,13 @@ static int put_kv(lp_gguf_writer *w, const char *key, uint64_t klen, uint32_t ty
         }
     }
     char *k = dup_bytes(key, klen);
-    if (!k || grow((void **)&w->kv, &w->cap_kv, w->n_kv, sizeof *w->kv)) {
+    wkv *kvs = k ? lp_vec_reserve(w->kv, &w->cap_kv, w->n_kv, 1, sizeof *kvs) : NULL;
+    if (!kvs) {
         free(k);
         free(val);
         return lp_err_set(err, "gguf writer: out of memory");
     }
+    w->kv = kvs;
     w->kv[w->n_kv++] = (wkv){k, klen, type, val, vlen};
     return 0;
 }
@@ -310,10 +299,12 @@ static int add_tensor(lp_gguf_writer *w, const char *name, uint64_t len, uint32_
         if (w->t[i].name_len == len && memcmp(w->t[i].name, name, (size_t)len) == 0)
             return lp_err_set(err, "gguf writer: duplicate tensor name '%.*s'", (int)len, name);
     char *nm = dup_bytes(name, len);
-    if (!nm || grow((void **)&w->t, &w->cap_t, w->n_t, sizeof *w->t)) {
+    wtensor *ts = nm ? lp_vec_reserve(w->t, &w->cap_t, w->n_t, 1, sizeof *ts) : NULL;
+    if (!ts) {
         free(nm);
         return lp_err_set(err, "gguf writer: out of memory");
     }
+    w->t = ts;
     wtensor *t = &w->t[w->n_t++];
     *t = (wtensor){.name = nm, .name_len = len, .n_dims = n_dims, .type = type,
                    .nbytes = nbytes, .data = src.data, .fill = src.fill,
