@@ -14,6 +14,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "io.h"
 #include "sha256.h"
 #include "wire.h"
 
@@ -51,28 +52,13 @@ static double since(const struct timespec *t0)
     return (double)(t.tv_sec - t0->tv_sec) + (double)(t.tv_nsec - t0->tv_nsec) * 1e-9;
 }
 
-static int read_at(int fd, uint8_t *buf, size_t len, uint64_t off)
-{
-    while (len) {
-        ssize_t k = pread(fd, buf, len, (off_t)off);
-        if (k < 0 && errno == EINTR)
-            continue;
-        if (k <= 0)
-            return k < 0 ? errno : EIO;
-        buf += k;
-        len -= (size_t)k;
-        off += (uint64_t)k;
-    }
-    return 0;
-}
-
 /* Send bytes [off, off + len) (len may be 0) and queue it as in flight. */
 static int send_chunk(tx *t, uint64_t off, size_t len, lp_err *err)
 {
-    int e = read_at(t->fd, t->buf, len, off);
-    if (e)
+    ssize_t got = lp_pread_full(t->fd, t->buf, len, off);
+    if (got != (ssize_t)len)
         return lp_err_set(err, "transfer: reading the shard at %llu: %s",
-                          (unsigned long long)off, strerror(e));
+                          (unsigned long long)off, strerror(got < 0 ? errno : EIO));
     uint8_t hash[32];
     lp_sha256(t->buf, len, hash);
     Lp__ShardChunk ch = LP__SHARD_CHUNK__INIT;

@@ -13,6 +13,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "io.h"
 #include "model_id.h"
 #include "sha256.h"
 
@@ -141,7 +142,7 @@ static int state_load(const names *nm, lp_sha256_ctx *c, uint64_t *total)
     int fd = open(nm->hash, O_RDONLY | O_CLOEXEC);
     if (fd < 0)
         return 1;
-    ssize_t n = read(fd, buf, sizeof buf);
+    ssize_t n = lp_pread_full(fd, buf, sizeof buf, 0);
     close(fd);
     return n == STATE_SIZE && state_decode(buf, c, total) == 0 ? 0 : 1;
 }
@@ -156,8 +157,7 @@ static int state_save(const names *nm, const lp_sha256_ctx *c, uint64_t total, l
     if (fd < 0)
         return lp_err_set(err, "shard cache: cannot write '%s': %s", nm->hash_tmp,
                           strerror(errno));
-    ssize_t n = write(fd, buf, sizeof buf);
-    int e = n == (ssize_t)sizeof buf ? 0 : n < 0 ? errno : ENOSPC;
+    int e = lp_write_full(fd, buf, sizeof buf) == 0 ? 0 : errno;
     if (close(fd) != 0 && !e)
         e = errno;
     if (!e && rename(nm->hash_tmp, nm->hash) != 0)
@@ -172,27 +172,11 @@ static int state_save(const names *nm, const lp_sha256_ctx *c, uint64_t total, l
 /* Hash the first n bytes of the .part into a fresh state. */
 static int rehash(int fd, uint64_t n, lp_sha256_ctx *c, const char *path, lp_err *err)
 {
-    enum { BUF = 1 << 20 };
-    uint8_t *buf = malloc(BUF);
-    if (!buf)
-        return lp_err_set(err, "shard cache: out of memory");
+    lp_err why;
     lp_sha256_init(c);
-    int rc = 0;
-    for (uint64_t off = 0; off < n;) {
-        size_t want = n - off < BUF ? (size_t)(n - off) : BUF;
-        ssize_t k = pread(fd, buf, want, (off_t)off);
-        if (k < 0 && errno == EINTR)
-            continue;
-        if (k <= 0) {
-            rc = lp_err_set(err, "shard cache: reading '%s': %s", path,
-                            k < 0 ? strerror(errno) : "unexpected end of file");
-            break;
-        }
-        lp_sha256_update(c, buf, (size_t)k);
-        off += (uint64_t)k;
-    }
-    free(buf);
-    return rc;
+    if (lp_sha256_update_fd(c, fd, n, &why) != 0)
+        return lp_err_set(err, "shard cache: reading '%s': %s", path, why.msg);
+    return 0;
 }
 
 /* ---- one chunk ---------------------------------------------------------------- */
@@ -239,21 +223,6 @@ static int part_open(const names *nm, uint64_t total, part *p, lp_err *err)
     if (rehash(p->fd, size, &p->sha, nm->part, err))
         return -1;
     return size ? state_save(nm, &p->sha, total, err) : 0;
-}
-
-static int write_all(int fd, const uint8_t *p, size_t n, uint64_t off)
-{
-    while (n) {
-        ssize_t k = pwrite(fd, p, n, (off_t)off);
-        if (k < 0 && errno == EINTR)
-            continue;
-        if (k <= 0)
-            return k < 0 ? errno : EIO;
-        p += k;
-        n -= (size_t)k;
-        off += (uint64_t)k;
-    }
-    return 0;
 }
 
 /* All bytes are here: the hash must be the id; then the .part becomes the
@@ -320,7 +289,7 @@ static int put_locked(const char *dir, const names *nm, const uint8_t id[32], ui
             rc = lp_err_set(err, "shard cache: the last chunk ends at %llu, not at the "
                             "shard's size %llu", (unsigned long long)(offset + len),
                             (unsigned long long)total);
-        int e = rc == 0 && len ? write_all(p.fd, data, len, offset) : 0;
+        int e = rc == 0 && len && lp_pwrite_full(p.fd, data, len, offset) != 0 ? errno : 0;
         if (e)
             rc = lp_err_set(err, "shard cache: writing '%s': %s", nm->part, strerror(e));
         if (rc == 0 && len) {

@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "gguf.h"
+#include "io.h"
 #include "model.h"
 #include "model_id.h"
 #include "sha256.h"
@@ -278,20 +279,6 @@ static double since(const struct timespec *t0)
     return (double)(t.tv_sec - t0->tv_sec) + (double)(t.tv_nsec - t0->tv_nsec) * 1e-9;
 }
 
-static int write_all(int fd, const uint8_t *p, size_t n)
-{
-    while (n) {
-        ssize_t k = write(fd, p, n);
-        if (k < 0 && errno == EINTR)
-            continue;
-        if (k <= 0)
-            return k < 0 ? errno : EIO;
-        p += k;
-        n -= (size_t)k;
-    }
-    return 0;
-}
-
 enum { PIECE = 8 << 20 };
 
 /* Writes and hashes n bytes in pieces, reporting progress; errno or 0. */
@@ -300,9 +287,8 @@ static int sink_put(sink *s, const void *src, uint64_t n)
     const uint8_t *p = src;
     while (n) {
         size_t k = n < PIECE ? (size_t)n : PIECE;
-        int e = write_all(s->fd, p, k);
-        if (e)
-            return e;
+        if (lp_write_full(s->fd, p, k) != 0)
+            return errno;
         lp_sha256_update(&s->sha, p, k);
         p += k;
         n -= k;
