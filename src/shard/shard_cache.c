@@ -23,16 +23,16 @@ typedef struct names {
     char part[PATH_CAP], hash[PATH_CAP], hash_tmp[PATH_CAP], done[PATH_CAP];
 } names;
 
-static int make_name(char *out, size_t cap, const char *dir, const uint8_t id[32],
+static int make_name(char *out, size_t cap, const char *dir, const uint8_t id[LP_SHA256_BYTES],
                      const char *suffix)
 {
-    char hex[2 * LP_SHARD_ID_BYTES + 1];
+    char hex[2 * LP_SHA256_BYTES + 1];
     lp_model_id_hex(id, hex);
     int n = snprintf(out, cap, "%s/%s%s", dir, hex, suffix);
     return n > 0 && (size_t)n < cap ? 0 : -1;
 }
 
-static int make_names(names *nm, const char *dir, const uint8_t id[32], lp_err *err)
+static int make_names(names *nm, const char *dir, const uint8_t id[LP_SHA256_BYTES], lp_err *err)
 {
     if (make_name(nm->part, PATH_CAP, dir, id, ".part") ||
         make_name(nm->hash, PATH_CAP, dir, id, ".hash") ||
@@ -86,7 +86,7 @@ static void unlock_dir(int fd)
         close(fd); /* releases the flock */
 }
 
-int lp_cache_path(const char *dir, const uint8_t id[LP_SHARD_ID_BYTES], char *path,
+int lp_cache_path(const char *dir, const uint8_t id[LP_SHA256_BYTES], char *path,
                   size_t cap, lp_err *err)
 {
     struct stat st;
@@ -100,7 +100,7 @@ int lp_cache_path(const char *dir, const uint8_t id[LP_SHARD_ID_BYTES], char *pa
 /* ---- the saved hash state ------------------------------------------------------ */
 
 /* "LPSHA256", total, nbytes, h[8], nbuf, buf[64], sha256 of all before. */
-enum { STATE_BODY = 8 + 8 + 8 + 32 + 4 + 64, STATE_SIZE = STATE_BODY + 32 };
+enum { STATE_BODY = 8 + 8 + 8 + 32 + 4 + 64, STATE_SIZE = STATE_BODY + LP_SHA256_BYTES };
 static const char STATE_MAGIC[8] = {'L', 'P', 'S', 'H', 'A', '2', '5', '6'};
 
 static void state_encode(const lp_sha256_ctx *c, uint64_t total, uint8_t out[STATE_SIZE])
@@ -119,10 +119,10 @@ static void state_encode(const lp_sha256_ctx *c, uint64_t total, uint8_t out[STA
 /* 0 and *c, *total if buf holds a whole, self-consistent state. */
 static int state_decode(const uint8_t in[STATE_SIZE], lp_sha256_ctx *c, uint64_t *total)
 {
-    uint8_t check[32];
+    uint8_t check[LP_SHA256_BYTES];
     uint32_t nbuf;
     lp_sha256(in, STATE_BODY, check);
-    if (memcmp(in, STATE_MAGIC, 8) != 0 || memcmp(check, in + STATE_BODY, 32) != 0)
+    if (memcmp(in, STATE_MAGIC, 8) != 0 || memcmp(check, in + STATE_BODY, LP_SHA256_BYTES) != 0)
         return -1;
     memcpy(total, in + 8, 8);
     memcpy(&c->nbytes, in + 16, 8);
@@ -227,13 +227,13 @@ static int part_open(const names *nm, uint64_t total, part *p, lp_err *err)
 
 /* All bytes are here: the hash must be the id; then the .part becomes the
  * shard, durably. */
-static int finish(const names *nm, const char *dir, part *p, const uint8_t id[32],
+static int finish(const names *nm, const char *dir, part *p, const uint8_t id[LP_SHA256_BYTES],
                   lp_err *err)
 {
-    uint8_t digest[32];
+    uint8_t digest[LP_SHA256_BYTES];
     lp_sha256_ctx c = p->sha;
     lp_sha256_final(&c, digest);
-    if (memcmp(digest, id, 32) != 0) {
+    if (memcmp(digest, id, LP_SHA256_BYTES) != 0) {
         discard(nm);
         return lp_err_set(err, "shard cache: the %llu bytes received do not hash to the "
                           "shard id; removed '%s'", (unsigned long long)p->held, nm->part);
@@ -266,10 +266,10 @@ static int check_chunk(uint64_t offset, uint64_t total, const void *data, size_t
 }
 
 /* The body of lp_cache_put_chunk, under the directory lock. */
-static int put_locked(const char *dir, const names *nm, const uint8_t id[32], uint64_t offset,
-                      uint64_t total, const uint8_t *data, size_t len,
-                      const uint8_t chunk_hash[32], bool last, uint64_t *have, bool *complete,
-                      lp_err *err)
+static int put_locked(const char *dir, const names *nm, const uint8_t id[LP_SHA256_BYTES],
+                      uint64_t offset, uint64_t total, const uint8_t *data, size_t len,
+                      const uint8_t chunk_hash[LP_SHA256_BYTES], bool last, uint64_t *have,
+                      bool *complete, lp_err *err)
 {
     struct stat st;
     if (stat(nm->done, &st) == 0 && S_ISREG(st.st_mode)) {
@@ -280,9 +280,9 @@ static int put_locked(const char *dir, const names *nm, const uint8_t id[32], ui
     part p = {.fd = -1};
     int rc = part_open(nm, total, &p, err);
     if (rc == 0 && offset == p.held) {
-        uint8_t h[32];
+        uint8_t h[LP_SHA256_BYTES];
         lp_sha256(data, len, h);
-        if (memcmp(h, chunk_hash, 32) != 0)
+        if (memcmp(h, chunk_hash, LP_SHA256_BYTES) != 0)
             rc = lp_err_set(err, "shard cache: chunk at %llu (%zu bytes) does not match its "
                             "hash", (unsigned long long)offset, len);
         else if (last && offset + len != total)
@@ -306,10 +306,10 @@ static int put_locked(const char *dir, const names *nm, const uint8_t id[32], ui
     return rc;
 }
 
-int lp_cache_put_chunk(const char *dir, const uint8_t id[LP_SHARD_ID_BYTES], uint64_t offset,
+int lp_cache_put_chunk(const char *dir, const uint8_t id[LP_SHA256_BYTES], uint64_t offset,
                        uint64_t total_size, const void *data, size_t len,
-                       const uint8_t chunk_hash[32], bool last, uint64_t *have, bool *complete,
-                       lp_err *err)
+                       const uint8_t chunk_hash[LP_SHA256_BYTES], bool last, uint64_t *have,
+                       bool *complete, lp_err *err)
 {
     *have = 0;
     *complete = false;
@@ -328,7 +328,7 @@ int lp_cache_put_chunk(const char *dir, const uint8_t id[LP_SHARD_ID_BYTES], uin
 
 /* ---- listing ------------------------------------------------------------------ */
 
-int lp_cache_list(const char *dir, uint8_t (*ids)[LP_SHARD_ID_BYTES], int max, lp_err *err)
+int lp_cache_list(const char *dir, uint8_t (*ids)[LP_SHA256_BYTES], int max, lp_err *err)
 {
     DIR *d = opendir(dir);
     if (!d)
@@ -336,13 +336,13 @@ int lp_cache_list(const char *dir, uint8_t (*ids)[LP_SHARD_ID_BYTES], int max, l
     int n = 0;
     for (struct dirent *e; n < max && (e = readdir(d));) {
         const char *s = e->d_name;
-        char hex[2 * LP_SHARD_ID_BYTES + 1];
+        char hex[2 * LP_SHA256_BYTES + 1];
         /* Only names this cache writes: lower-case hex of the id. */
-        if (strlen(s) != 2 * LP_SHARD_ID_BYTES + 5 || strcmp(s + 2 * LP_SHARD_ID_BYTES, ".gguf") ||
-            lp_model_id_parse(s, 2 * LP_SHARD_ID_BYTES, ids[n]) != 0)
+        if (strlen(s) != 2 * LP_SHA256_BYTES + 5 || strcmp(s + 2 * LP_SHA256_BYTES, ".gguf") ||
+            lp_model_id_parse(s, 2 * LP_SHA256_BYTES, ids[n]) != 0)
             continue;
         lp_model_id_hex(ids[n], hex);
-        n += memcmp(hex, s, 2 * LP_SHARD_ID_BYTES) == 0;
+        n += memcmp(hex, s, 2 * LP_SHA256_BYTES) == 0;
     }
     closedir(d);
     return n;

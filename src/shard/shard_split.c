@@ -103,7 +103,7 @@ typedef struct shard_spec {
     int index, count, first, last;
     uint32_t n_layer, n_vocab;
     bool has_embed, has_head, tied;
-    char model_id_hex[2 * LP_MODEL_ID_BYTES + 1];
+    char model_id_hex[2 * LP_SHA256_BYTES + 1];
 } shard_spec;
 
 static bool wanted(const shard_spec *sp, lp_str name)
@@ -188,8 +188,8 @@ enum { N_SHARD_KEYS = 9 };
 static void put_shard_keys(buf *b, const shard_spec *sp)
 {
     put_key(b, "model_id", LP_GGUF_STRING);
-    put_u64(b, 2 * LP_MODEL_ID_BYTES);
-    put(b, sp->model_id_hex, 2 * LP_MODEL_ID_BYTES);
+    put_u64(b, 2 * LP_SHA256_BYTES);
+    put(b, sp->model_id_hex, 2 * LP_SHA256_BYTES);
     put_kv_u32(b, "first", (uint32_t)sp->first);
     put_kv_u32(b, "last", (uint32_t)sp->last);
     put_kv_u32(b, "n_layer", sp->n_layer);
@@ -393,7 +393,7 @@ static int write_shard(const lp_gguf *g, const shard_spec *sp, lp_split_result *
 
 /* ---- the whole split --------------------------------------------------------- */
 
-static int open_source(const char *path, lp_gguf **g, lp_hparams *hp, uint8_t id[32],
+static int open_source(const char *path, lp_gguf **g, lp_hparams *hp, uint8_t id[LP_SHA256_BYTES],
                        lp_err *err)
 {
     if (!(*g = lp_gguf_open(path, err)))
@@ -452,7 +452,7 @@ int lp_split_model(const char *model_path, const lp_layer_range *ranges, int n,
 {
     lp_gguf *g = NULL;
     lp_hparams hp;
-    uint8_t id[LP_MODEL_ID_BYTES];
+    uint8_t id[LP_SHA256_BYTES];
     shard_spec sp = {.count = n};
     int done = 0, rc = -1;
     if (n > LP_SPLIT_MAX_SHARDS) {
