@@ -413,7 +413,7 @@ static int tensor_offsets(const lp_gguf_writer *w, uint64_t align, uint64_t *off
 /* Bytes the header takes, padding included; -1 if that overflows size_t. */
 static int header_len(const lp_gguf_writer *w, uint64_t align, size_t *len)
 {
-    uint64_t n = 4 + 4 + 8 + 8; /* magic, version, n_tensors, n_kv */
+    uint64_t n = sizeof(lp_gguf_preamble);
     bool ovf = false;
     for (size_t i = 0; i < w->n_kv; i++) {
         const wkv *kv = &w->kv[i];
@@ -446,10 +446,9 @@ static uint8_t *put_u64(uint8_t *p, uint64_t v) { return put(p, &v, sizeof v); }
 static void serialize_header(const lp_gguf_writer *w, const uint64_t *offs, uint8_t *buf,
                              size_t len)
 {
-    uint8_t *p = put(buf, "GGUF", 4);
-    p = put_u32(p, 3);
-    p = put_u64(p, w->n_t);
-    p = put_u64(p, w->n_kv);
+    lp_gguf_preamble pre = {.version = 3, .n_tensors = w->n_t, .n_kv = w->n_kv};
+    memcpy(pre.magic, LP_GGUF_MAGIC, sizeof pre.magic);
+    uint8_t *p = put(buf, &pre, sizeof pre);
     for (size_t i = 0; i < w->n_kv; i++) {
         const wkv *kv = &w->kv[i];
         p = put_u64(p, kv->key_len);
