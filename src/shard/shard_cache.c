@@ -3,9 +3,11 @@
  * and a verified file becomes <hex>.gguf. */
 #include "shard_cache.h"
 
+#include <assert.h>
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -99,65 +101,82 @@ int lp_cache_path(const char *dir, const uint8_t id[LP_SHA256_BYTES], char *path
 
 /* ---- the saved hash state ------------------------------------------------------ */
 
-/* "LPSHA256", total, nbytes, h[8], nbuf, buf[64], sha256 of all before. */
-enum { STATE_BODY = 8 + 8 + 8 + 32 + 4 + 64, STATE_SIZE = STATE_BODY + LP_SHA256_BYTES };
+/* The .hash file, read back only by workers on the machine that wrote it
+ * (the cache directory is that machine's), so in host byte order. Packed:
+ * the checksum covers every byte, so there may be no padding of unknown
+ * value, at the end included. Nothing in it is used before the checksum
+ * and the fields' agreement with each other are checked. */
+typedef struct __attribute__((packed)) state_file {
+    char magic[8];                  /* STATE_MAGIC */
+    uint64_t total;                 /* the shard's size */
+    uint64_t nbytes;                /* lp_sha256_ctx's, of bytes [0, nbytes) */
+    uint32_t h[8];
+    uint32_t nbuf;
+    uint8_t buf[64];
+    uint8_t check[LP_SHA256_BYTES]; /* SHA-256 of all the above */
+} state_file;
+static_assert(sizeof(state_file) == 8 + 2 * sizeof(uint64_t) + 8 * sizeof(uint32_t) +
+                                        sizeof(uint32_t) + 64 + LP_SHA256_BYTES,
+              "the .hash file is its fields, nothing between them");
+static_assert(sizeof(((state_file *)0)->h) == sizeof(((lp_sha256_ctx *)0)->h) &&
+              sizeof(((state_file *)0)->buf) == sizeof(((lp_sha256_ctx *)0)->buf),
+              "the .hash file holds a whole lp_sha256_ctx");
 static const char STATE_MAGIC[8] = {'L', 'P', 'S', 'H', 'A', '2', '5', '6'};
 
-static void state_encode(const lp_sha256_ctx *c, uint64_t total, uint8_t out[STATE_SIZE])
+static void state_encode(const lp_sha256_ctx *c, uint64_t total, state_file *f)
 {
-    uint32_t nbuf = (uint32_t)c->nbuf;
-    uint8_t *p = out;
-    memcpy(p, STATE_MAGIC, 8);
-    memcpy(p + 8, &total, 8);
-    memcpy(p + 16, &c->nbytes, 8);
-    memcpy(p + 24, c->h, 32);
-    memcpy(p + 56, &nbuf, 4);
-    memcpy(p + 60, c->buf, 64);
-    lp_sha256(out, STATE_BODY, out + STATE_BODY);
+    *f = (state_file){.total = total, .nbytes = c->nbytes, .nbuf = (uint32_t)c->nbuf};
+    memcpy(f->magic, STATE_MAGIC, sizeof f->magic);
+    memcpy(f->h, c->h, sizeof f->h);
+    memcpy(f->buf, c->buf, sizeof f->buf);
+    lp_sha256(f, offsetof(state_file, check), f->check);
 }
 
-/* 0 and *c, *total if buf holds a whole, self-consistent state. */
-static int state_decode(const uint8_t in[STATE_SIZE], lp_sha256_ctx *c, uint64_t *total)
+/* 0 and *c, *total if f is a whole, self-consistent state. */
+static int state_decode(const state_file *f, lp_sha256_ctx *c, uint64_t *total)
 {
     uint8_t check[LP_SHA256_BYTES];
-    uint32_t nbuf;
-    lp_sha256(in, STATE_BODY, check);
-    if (memcmp(in, STATE_MAGIC, 8) != 0 || memcmp(check, in + STATE_BODY, LP_SHA256_BYTES) != 0)
+    lp_sha256(f, offsetof(state_file, check), check);
+    if (memcmp(f->magic, STATE_MAGIC, sizeof f->magic) != 0 ||
+        memcmp(check, f->check, sizeof check) != 0)
         return -1;
-    memcpy(total, in + 8, 8);
-    memcpy(&c->nbytes, in + 16, 8);
-    memcpy(c->h, in + 24, 32);
-    memcpy(&nbuf, in + 56, 4);
-    memcpy(c->buf, in + 60, 64);
-    c->nbuf = nbuf;
-    if (nbuf >= 64 || c->nbytes % 64 != nbuf || c->nbytes > *total)
+    if (f->nbuf >= 64 || f->nbytes % 64 != f->nbuf || f->nbytes > f->total)
         return -1;
+    *total = f->total;
+    c->nbytes = f->nbytes;
+    memcpy(c->h, f->h, sizeof c->h);
+    c->nbuf = f->nbuf;
+    memcpy(c->buf, f->buf, sizeof c->buf);
     return 0;
 }
 
 /* 0 with the saved state, 1 if there is none or it is damaged. */
 static int state_load(const names *nm, lp_sha256_ctx *c, uint64_t *total)
 {
-    uint8_t buf[STATE_SIZE + 1];
+    uint8_t raw[sizeof(state_file) + 1]; /* a longer file is damaged too */
+    state_file f;
     int fd = open(nm->hash, O_RDONLY | O_CLOEXEC);
     if (fd < 0)
         return 1;
-    ssize_t n = lp_pread_full(fd, buf, sizeof buf, 0);
+    ssize_t n = lp_pread_full(fd, raw, sizeof raw, 0);
     close(fd);
-    return n == STATE_SIZE && state_decode(buf, c, total) == 0 ? 0 : 1;
+    if (n != (ssize_t)sizeof f)
+        return 1;
+    memcpy(&f, raw, sizeof f);
+    return state_decode(&f, c, total) == 0 ? 0 : 1;
 }
 
 /* Replace the state file atomically (we hold the directory lock, so the
  * temporary's fixed name is ours alone). */
 static int state_save(const names *nm, const lp_sha256_ctx *c, uint64_t total, lp_err *err)
 {
-    uint8_t buf[STATE_SIZE];
-    state_encode(c, total, buf);
+    state_file f;
+    state_encode(c, total, &f);
     int fd = open(nm->hash_tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
     if (fd < 0)
         return lp_err_set(err, "shard cache: cannot write '%s': %s", nm->hash_tmp,
                           strerror(errno));
-    int e = lp_write_full(fd, buf, sizeof buf) == 0 ? 0 : errno;
+    int e = lp_write_full(fd, &f, sizeof f) == 0 ? 0 : errno;
     if (close(fd) != 0 && !e)
         e = errno;
     if (!e && rename(nm->hash_tmp, nm->hash) != 0)
