@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "support.h"
+#include "vec.h"
 
 enum { BIG_BODY = 64 << 10 };
 
@@ -69,18 +70,13 @@ static int send_all(int fd, const char *p, size_t n, long long deadline)
     return 0;
 }
 
-static int grow(char **buf, size_t *cap, size_t need)
+/* Room for `more` bytes after the first n of *buf. */
+static int grow(char **buf, size_t *cap, size_t n, size_t more)
 {
-    if (need <= *cap)
-        return 0;
-    size_t c = *cap ? *cap : 4096;
-    while (c < need)
-        c *= 2;
-    char *b = realloc(*buf, c);
+    char *b = lp_vec_reserve(*buf, cap, n, more, 1);
     if (!b)
         return -1;
     *buf = b;
-    *cap = c;
     return 0;
 }
 
@@ -88,7 +84,7 @@ static int grow(char **buf, size_t *cap, size_t need)
 static int pump(lp_http_stream *s, long long deadline)
 {
     for (;;) {
-        if (grow(&s->raw, &s->raw_cap, s->raw_len + 65536 + 1) != 0)
+        if (grow(&s->raw, &s->raw_cap, s->raw_len, 65536 + 1) != 0)
             return -1;
         ssize_t k = recv(s->fd, s->raw + s->raw_len, 65536, 0);
         if (k > 0) {
@@ -115,7 +111,7 @@ static void consume_raw(lp_http_stream *s, size_t n)
 
 static int to_data(lp_http_stream *s, size_t n)
 {
-    if (grow(&s->data, &s->data_cap, s->data_len + n + 1) != 0)
+    if (grow(&s->data, &s->data_cap, s->data_len, n + 1) != 0)
         return -1;
     memcpy(s->data + s->data_len, s->raw, n);
     s->data_len += n;

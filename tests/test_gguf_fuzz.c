@@ -17,6 +17,7 @@
 #include "gguf.h"
 #include "quant.h"
 #include "support.h"
+#include "vec.h"
 
 #ifdef __SANITIZE_ADDRESS__
 #include <sanitizer/asan_interface.h>
@@ -167,11 +168,8 @@ typedef struct bld {
 
 static void b_put(bld *b, const void *v, size_t n)
 {
-    if (b->n + n > b->cap) {
-        b->cap = (b->n + n) * 2 + 64;
-        b->p = realloc(b->p, b->cap);
-        assert_non_null(b->p);
-    }
+    b->p = lp_vec_reserve(b->p, &b->cap, b->n, n, 1);
+    assert_non_null(b->p);
     memcpy(b->p + b->n, v, n);
     b->n += n;
 }

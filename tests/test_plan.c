@@ -27,6 +27,7 @@
 #include "size.h"
 #include "support.h"
 #include "synth.h"
+#include "vec.h"
 
 #define GIB ((uint64_t)1 << 30)
 #define MIB ((uint64_t)1 << 20)
@@ -39,12 +40,13 @@ static int model_files(char ***out)
     DIR *d = opendir(dir);
     assert_non_null(d);
     char **list = NULL;
+    size_t cap = 0;
     int n = 0;
     for (struct dirent *e; (e = readdir(d));) {
         size_t len = strlen(e->d_name);
         if (len < 5 || strcmp(e->d_name + len - 5, ".gguf") != 0)
             continue;
-        list = realloc(list, sizeof *list * (size_t)(n + 1));
+        list = lp_vec_reserve(list, &cap, (size_t)n, 1, sizeof *list);
         assert_non_null(list);
         list[n] = malloc(strlen(dir) + len + 2);
         sprintf(list[n++], "%s/%s", dir, e->d_name);

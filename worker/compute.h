@@ -18,7 +18,7 @@ typedef struct wk_compute {
     char next_ep[LP_WIRE_MAX_STR];
     char result_ep[LP_WIRE_MAX_STR];
     lp_shard *shard;       /* NULL until a LoadShard succeeds (owned) */
-    uint8_t model_id[LP_MODEL_ID_BYTES];
+    uint8_t model_id[LP_SHA256_BYTES];
     wk_sessions *sessions; /* sessions of the shard (owned) */
     lp_loop *loop;         /* serves pull and pair, and the TTL timer (owned) */
 } wk_compute;

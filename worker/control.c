@@ -62,12 +62,12 @@ static void on_hello(control *k, const lp_wire_peer *peer, const Lp__Envelope *r
     const wk_ctx *ctx = k->ctx;
     lp_sysinfo si = ctx->si;
     lp_sysinfo_read(&si, NULL); /* fresh RAM figures; the start-up ones if this fails */
-    uint8_t ids[MAX_CACHED_LIST][LP_SHARD_ID_BYTES];
+    uint8_t ids[MAX_CACHED_LIST][LP_SHA256_BYTES];
     ProtobufCBinaryData cached[MAX_CACHED_LIST];
     int n = ctx->opts.cache_dir[0] ? lp_cache_list(ctx->opts.cache_dir, ids, MAX_CACHED_LIST, NULL)
                                    : 0;
     for (int i = 0; i < n; i++)
-        cached[i] = (ProtobufCBinaryData){LP_SHARD_ID_BYTES, ids[i]};
+        cached[i] = (ProtobufCBinaryData){LP_SHA256_BYTES, ids[i]};
     Lp__Capabilities caps = LP__CAPABILITIES__INIT;
     caps.name = (char *)ctx->opts.name;
     caps.ram_total = si.ram_total;

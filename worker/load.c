@@ -27,7 +27,7 @@ static int resolve_path(const wk_compute *c, const Lp__LoadShard *ls, char *path
     }
     int rc = lp_cache_path(c->ctx->opts.cache_dir, ls->shard_id.data, path, cap, err);
     if (rc == 1) {
-        char hex[2 * LP_MODEL_ID_BYTES + 1];
+        char hex[2 * LP_SHA256_BYTES + 1];
         lp_model_id_hex(ls->shard_id.data, hex);
         lp_err_set(err, "shard %s is not in this worker's cache (%s): send it first", hex,
                    c->ctx->opts.cache_dir);
@@ -53,11 +53,11 @@ typedef struct shard_need {
 static int check_model(const lp_gguf *g, const Lp__LoadShard *ls, const char *path,
                        uint32_t *code, lp_err *err)
 {
-    uint8_t id[LP_MODEL_ID_BYTES];
+    uint8_t id[LP_SHA256_BYTES];
     if (lp_model_id(g, id, err) != 0)
         return -1;
-    if (memcmp(id, ls->model_id.data, LP_MODEL_ID_BYTES) != 0) {
-        char have[2 * LP_MODEL_ID_BYTES + 1], want[2 * LP_MODEL_ID_BYTES + 1];
+    if (memcmp(id, ls->model_id.data, LP_SHA256_BYTES) != 0) {
+        char have[2 * LP_SHA256_BYTES + 1], want[2 * LP_SHA256_BYTES + 1];
         lp_model_id_hex(id, have);
         lp_model_id_hex(ls->model_id.data, want);
         *code = LP_WIRE_EMODEL;
@@ -252,9 +252,9 @@ int wk_load(wk_compute *c, const Lp__LoadShard *ls, Lp__ShardReady *ready, uint3
     c->shard = s;
     c->sessions = sessions;
     report_memory(c, s);
-    memcpy(c->model_id, ls->model_id.data, LP_MODEL_ID_BYTES);
+    memcpy(c->model_id, ls->model_id.data, LP_SHA256_BYTES);
     wk_publish_stats(c);
-    ready->model_id = (ProtobufCBinaryData){LP_MODEL_ID_BYTES, c->model_id};
+    ready->model_id = (ProtobufCBinaryData){LP_SHA256_BYTES, c->model_id};
     ready->first_layer = ls->first_layer;
     ready->last_layer = ls->last_layer;
     ready->weight_bytes = need.weights;

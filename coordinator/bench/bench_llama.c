@@ -9,6 +9,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "io.h"
+
 enum { MAX_OUT = 16 << 20, MAX_SAMPLES = 1000 };
 
 /* The child: stdout to the pipe, stderr to errf, exec (no shell, so the
@@ -21,32 +23,6 @@ static void child(char *const argv[], int out_fd, int err_fd)
     execv(argv[0], argv);
     fprintf(stderr, "cannot run %s: %s\n", argv[0], strerror(errno));
     _exit(127);
-}
-
-/* Everything the child writes to fd, NUL-terminated; NULL past MAX_OUT. */
-static char *read_all(int fd)
-{
-    size_t len = 0, cap = 1 << 16;
-    char *buf = malloc(cap);
-    while (buf) {
-        if (len + 1 == cap) {
-            char *nb = cap < MAX_OUT ? realloc(buf, cap * 2) : NULL;
-            if (!nb)
-                break;
-            buf = nb;
-            cap *= 2;
-        }
-        ssize_t n = read(fd, buf + len, cap - len - 1);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0) {
-            buf[len] = 0;
-            return n == 0 ? buf : (free(buf), NULL);
-        }
-        len += (size_t)n;
-    }
-    free(buf);
-    return NULL;
 }
 
 /* The tail of the child's stderr, for the error message. */
@@ -80,7 +56,8 @@ static char *run_child(char *const argv[], lp_err *err)
         child(argv, fds[1], fileno(errf));
     }
     close(fds[1]);
-    char *out = pid > 0 ? read_all(fds[0]) : NULL;
+    /* Everything the child writes, NUL-terminated; NULL past MAX_OUT. */
+    char *out = pid > 0 ? lp_read_all(fds[0], MAX_OUT, NULL) : NULL;
     close(fds[0]);
     int status = 0;
     if (pid > 0)

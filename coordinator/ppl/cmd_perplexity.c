@@ -4,11 +4,14 @@
  * runs in this process or through a pool (ppl_pool.c); the base, when
  * given, in this process. Results go to stdout, progress to stderr. */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "commands.h"
+#include "io.h"
 #include "perplexity.h"
 #include "ppl.h"
 
@@ -116,28 +119,16 @@ static int open_base(ppl_job *j, lp_err *err)
 
 static char *read_text(const char *path, size_t *len, lp_err *err)
 {
-    FILE *f = fopen(path, "rb");
-    if (!f) {
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
         lp_err_set(err, "cannot open %s: %s", path, strerror(errno));
         return NULL;
     }
-    size_t cap = 1 << 16, n = 0, got;
-    char *buf = malloc(cap);
-    while (buf && (got = fread(buf + n, 1, cap - n, f)) > 0)
-        if ((n += got) == cap) {
-            char *b = cap < ((size_t)1 << 40) ? realloc(buf, cap *= 2) : NULL;
-            if (!b)
-                free(buf);
-            buf = b;
-        }
-    bool bad = ferror(f);
-    fclose(f);
-    if (!buf || bad) {
-        free(buf);
-        lp_err_set(err, bad ? "cannot read %s" : "out of memory reading %s", path);
-        return NULL;
-    }
-    *len = n;
+    char *buf = lp_read_all(fd, (size_t)1 << 40, len);
+    if (!buf)
+        lp_err_set(err, errno == ENOMEM || errno == EFBIG ? "out of memory reading %s"
+                                                         : "cannot read %s", path);
+    close(fd);
     return buf;
 }
 

@@ -59,7 +59,7 @@ static void on_progress(const lp_split_progress *p, void *ctx)
 
 static void print_result(const lp_split_result *r, int i, int n)
 {
-    char hex[2 * LP_MODEL_ID_BYTES + 1];
+    char hex[2 * LP_SHA256_BYTES + 1];
     lp_model_id_hex(r->id, hex);
     printf("shard %d/%d  layers %d-%d%s%s  %.2f MiB  %.0f MB/s\n  id   %s\n  file %s\n", i + 1,
            n, r->first, r->last, r->has_embed ? "  +embed" : "", r->has_head ? "  +head" : "",

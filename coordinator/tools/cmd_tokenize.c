@@ -1,13 +1,17 @@
 /* coord tokenize — a prompt's token ids, as llama.cpp's tokenizer gives
  * them, from a model's (or a vocab-only) GGUF. */
+#include <fcntl.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "args.h"
 #include "commands.h"
 #include "gguf.h"
+#include "io.h"
 #include "tokenizer.h"
 
 static void usage(FILE *f)
@@ -71,26 +75,11 @@ static int parse(int argc, char **argv, opts *o)
 
 static char *read_all(const char *path, size_t *len)
 {
-    FILE *f = fopen(path, "rb");
-    if (!f)
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
         return NULL;
-    size_t cap = 1 << 16, n = 0;
-    char *buf = malloc(cap);
-    while (buf) {
-        n += fread(buf + n, 1, cap - n, f);
-        if (n < cap)
-            break;
-        char *b = cap <= SIZE_MAX / 2 ? realloc(buf, cap *= 2) : NULL;
-        if (!b)
-            free(buf);
-        buf = b;
-    }
-    if (buf && ferror(f)) {
-        free(buf);
-        buf = NULL;
-    }
-    fclose(f);
-    *len = n;
+    char *buf = lp_read_all(fd, SIZE_MAX, len);
+    close(fd);
     return buf;
 }
 

@@ -10,6 +10,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "io.h"
+
 static const uint32_t K[64] = {
     0x428a2f98, 0x71374491, 0xb5c0fbcf, 0xe9b5dba5, 0x3956c25b, 0x59f111f1, 0x923f82a4,
     0xab1c5ed5, 0xd807aa98, 0x12835b01, 0x243185be, 0x550c7dc3, 0x72be5d74, 0x80deb1fe,
@@ -144,32 +146,37 @@ void lp_sha256(const void *data, size_t len, uint8_t out[LP_SHA256_BYTES])
     lp_sha256_final(&s, out);
 }
 
-int lp_sha256_fd(int fd, uint64_t len, uint8_t out[LP_SHA256_BYTES], lp_err *err)
+int lp_sha256_update_fd(lp_sha256_ctx *s, int fd, uint64_t len, lp_err *err)
 {
     enum { BUF = 1 << 20 };
     uint8_t *buf = malloc(BUF);
     if (!buf)
         return lp_err_set(err, "sha256: out of memory");
-    lp_sha256_ctx s;
-    lp_sha256_init(&s);
     int rc = 0;
-    for (uint64_t off = 0; rc == 0 && off < len;) {
+    for (uint64_t off = 0; off < len;) {
         size_t want = len - off < BUF ? (size_t)(len - off) : BUF;
-        ssize_t n = pread(fd, buf, want, (off_t)off);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0) {
-            rc = lp_err_set(err, "sha256: reading at byte %llu: %s", (unsigned long long)off,
+        ssize_t n = lp_pread_full(fd, buf, want, off);
+        if (n != (ssize_t)want) {
+            rc = lp_err_set(err, "sha256: reading at byte %llu: %s",
+                            (unsigned long long)off + (n > 0 ? (uint64_t)n : 0),
                             n < 0 ? strerror(errno) : "the file is shorter than expected");
             break;
         }
-        lp_sha256_update(&s, buf, (size_t)n);
-        off += (uint64_t)n;
+        lp_sha256_update(s, buf, want);
+        off += want;
     }
     free(buf);
-    if (rc == 0)
-        lp_sha256_final(&s, out);
     return rc;
+}
+
+int lp_sha256_fd(int fd, uint64_t len, uint8_t out[LP_SHA256_BYTES], lp_err *err)
+{
+    lp_sha256_ctx s;
+    lp_sha256_init(&s);
+    if (lp_sha256_update_fd(&s, fd, len, err))
+        return -1;
+    lp_sha256_final(&s, out);
+    return 0;
 }
 
 int lp_sha256_file(const char *path, uint8_t out[LP_SHA256_BYTES], uint64_t *size,

@@ -35,6 +35,10 @@ void lp_sha256(const void *data, size_t len, uint8_t out[LP_SHA256_BYTES]);
  * file is shorter or a read fails. */
 int lp_sha256_fd(int fd, uint64_t len, uint8_t out[LP_SHA256_BYTES], lp_err *err);
 
+/* The same bytes fed to s, for a caller that goes on hashing after them
+ * (s is then in an unspecified state on failure). */
+int lp_sha256_update_fd(lp_sha256_ctx *s, int fd, uint64_t len, lp_err *err);
+
 /* Digest of a whole file; *size (may be NULL) gets its length. */
 int lp_sha256_file(const char *path, uint8_t out[LP_SHA256_BYTES], uint64_t *size,
                    lp_err *err);

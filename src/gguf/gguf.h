@@ -160,7 +160,12 @@ int lp_gguf_writer_add_kv(lp_gguf_writer *w, const lp_gguf_kv *kv, lp_err *err);
 int lp_gguf_writer_set_u32(lp_gguf_writer *w, const char *key, uint32_t v, lp_err *err);
 int lp_gguf_writer_set_f32(lp_gguf_writer *w, const char *key, float v, lp_err *err);
 int lp_gguf_writer_set_str(lp_gguf_writer *w, const char *key, const char *v, lp_err *err);
+int lp_gguf_writer_set_bool(lp_gguf_writer *w, const char *key, bool v, lp_err *err);
 /* Adding a kv whose key exists replaces its value in place. */
+
+/* Every kv of a parsed file, in file order, each value's bytes copied as
+ * they are in the file (so whatever wrote it, it comes out bit for bit). */
+int lp_gguf_writer_copy_kvs(lp_gguf_writer *w, const lp_gguf *g, lp_err *err);
 
 int lp_gguf_writer_add_tensor(lp_gguf_writer *w, const char *name,
                               uint32_t type, uint32_t n_dims,
@@ -178,7 +183,26 @@ int lp_gguf_writer_add_tensor_fill(lp_gguf_writer *w, const char *name, uint32_t
                                    uint32_t n_dims, const uint64_t *ne, lp_gguf_fill_fn fill,
                                    void *ctx, lp_err *err);
 
+/* The tensors of a parsed file for which keep (NULL: every one) says
+ * true, in file order, with their names, types, shapes and data; the data
+ * stays g's, so g must stay open until the write. */
+typedef bool (*lp_gguf_keep_fn)(const lp_gguf_tensor *t, const void *ctx);
+int lp_gguf_writer_copy_tensors(lp_gguf_writer *w, const lp_gguf *g, lp_gguf_keep_fn keep,
+                                const void *ctx, lp_err *err);
+
 int lp_gguf_writer_write(lp_gguf_writer *w, const char *path, lp_err *err);
+
+/* The header lp_gguf_writer_write would write (preamble, kvs, tensor
+ * infos, padding to the alignment), for a caller that writes the data
+ * section itself: each tensor's bytes in insertion order, each followed
+ * by zeros up to the next multiple of alignment, data_bytes in all. */
+typedef struct lp_gguf_header {
+    uint8_t *bytes;      /* malloc'd, the caller's: free() it */
+    size_t len;
+    uint64_t alignment;
+    uint64_t data_bytes;
+} lp_gguf_header;
+int lp_gguf_writer_header(const lp_gguf_writer *w, lp_gguf_header *h, lp_err *err);
 
 /* lp_gguf_writer_write writes to a temporary file next to `path` and
  * renames it over `path` only when every byte (and fsync) succeeded, so a

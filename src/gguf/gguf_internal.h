@@ -13,6 +13,20 @@
 /* Values are read and written with memcpy in host order. */
 static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__, "GGUF I/O assumes little-endian");
 
+#define LP_GGUF_MAGIC "GGUF"
+
+/* The start of every GGUF file, as it lies in the file (little-endian,
+ * like this host). The fields fall on their natural alignment, so the
+ * struct has no padding and is read and written whole with memcpy. */
+typedef struct lp_gguf_preamble {
+    char magic[4];      /* LP_GGUF_MAGIC, no NUL */
+    uint32_t version;
+    uint64_t n_tensors;
+    uint64_t n_kv;
+} lp_gguf_preamble;
+static_assert(sizeof(lp_gguf_preamble) == 4 + sizeof(uint32_t) + 2 * sizeof(uint64_t),
+              "the GGUF preamble is its fields, nothing between them");
+
 /* The offset tables the reader builds, in one list freed by lp_gguf_close. */
 typedef struct lp_gguf_chunk {
     struct lp_gguf_chunk *next;

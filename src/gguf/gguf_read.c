@@ -9,6 +9,7 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -75,6 +76,16 @@ static int vneed(parser *p, uint64_t n, const char *fmt, va_list ap)
     vsnprintf(what, sizeof what, fmt, ap);
     return fail(p, "%s at offset %" PRIu64 " needs %" PRIu64 " bytes, only %" PRIu64
                 " left (file size %" PRIu64 ")", what, p->pos, n, left(p), p->size);
+}
+
+__attribute__((format(printf, 3, 4)))
+static int need(parser *p, uint64_t n, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    int r = vneed(p, n, fmt, ap);
+    va_end(ap);
+    return r;
 }
 
 __attribute__((format(printf, 3, 4)))
@@ -300,17 +311,22 @@ int lp_gguf_check_value(const uint8_t *buf, uint64_t size, uint32_t t, lp_err *e
 
 static int parse_header(parser *p, lp_gguf *g)
 {
-    if (p->size < 4)
+    lp_gguf_preamble pre = {0};
+    if (p->size < sizeof pre.magic)
         return fail(p, "file is %" PRIu64 " bytes, too short for the magic", p->size);
-    if (memcmp(p->b, "GGUF", 4) != 0) {
+    /* As much of the preamble as the file holds; each field is used only
+     * once need() has found all of it there. */
+    memcpy(&pre, p->b, p->size < sizeof pre ? (size_t)p->size : sizeof pre);
+    if (memcmp(pre.magic, LP_GGUF_MAGIC, sizeof pre.magic) != 0) {
         char m[8];
-        printable(m, sizeof m, (const char *)p->b, 4);
+        printable(m, sizeof m, pre.magic, sizeof pre.magic);
         return fail(p, "bad magic '%s' at offset 0 (expected 'GGUF'): not a GGUF file", m);
     }
-    p->pos = 4;
-    if (rd_u32(p, &g->version, "version"))
+    p->pos = offsetof(lp_gguf_preamble, version);
+    if (need(p, sizeof pre.version, "version"))
         return -1;
-    uint32_t v = g->version;
+    p->pos += sizeof pre.version;
+    uint32_t v = g->version = pre.version;
     if (v == 1)
         return fail(p, "version 1 at offset 4: GGUF v1 is no longer supported "
                     "(convert the file with a current llama.cpp)");
@@ -319,8 +335,14 @@ static int parse_header(parser *p, lp_gguf *g)
                     "file? Only little-endian GGUF is supported", v, v);
     if (v != 2 && v != 3)
         return fail(p, "version %" PRIu32 " at offset 4 is not supported (only 2 and 3)", v);
-    if (rd_u64(p, &g->n_tensors, "n_tensors") || rd_u64(p, &g->n_kv, "n_kv"))
+    if (need(p, sizeof pre.n_tensors, "n_tensors"))
         return -1;
+    p->pos += sizeof pre.n_tensors;
+    if (need(p, sizeof pre.n_kv, "n_kv"))
+        return -1;
+    p->pos += sizeof pre.n_kv;
+    g->n_tensors = pre.n_tensors;
+    g->n_kv = pre.n_kv;
     /* Every entry takes some bytes: a count the rest of the file cannot
      * hold fails here, before anything is allocated for it. */
     if (g->n_tensors > left(p) / MIN_TENSOR_INFO_BYTES)

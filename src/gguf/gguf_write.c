@@ -4,7 +4,9 @@
  * copied from a parsed file is written back bit for bit. Tensor data is laid
  * out as llama.cpp's gguf writer does: in insertion order, each tensor at
  * the previous one's offset plus its size rounded up to the alignment, the
- * gaps zero-filled. The file appears under its name only once complete. */
+ * gaps zero-filled. The file appears under its name only once complete.
+ * The header is serialized in one place, lp_gguf_writer_header, which
+ * coord split uses too (it writes and hashes the data itself). */
 #include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -16,6 +18,7 @@
 #include "gguf.h"
 #include "gguf_internal.h"
 #include "quant.h"
+#include "vec.h"
 
 typedef struct wkv {
     char *key;
@@ -78,20 +81,6 @@ void lp_gguf_writer_free(lp_gguf_writer *w)
     free(w);
 }
 
-/* Grows *arr (of *cap elements of size sz) to hold n + 1. */
-static int grow(void **arr, size_t *cap, size_t n, size_t sz)
-{
-    if (n < *cap)
-        return 0;
-    size_t nc = *cap ? *cap * 2 : 16;
-    void *p = nc < SIZE_MAX / sz ? realloc(*arr, nc * sz) : NULL;
-    if (!p)
-        return -1;
-    *arr = p;
-    *cap = nc;
-    return 0;
-}
-
 static void *dup_bytes(const void *p, uint64_t n)
 {
     if (n >= SIZE_MAX)
@@ -106,8 +95,9 @@ static void *dup_bytes(const void *p, uint64_t n)
 }
 
 /* Adds or replaces a kv; takes ownership of val (freed on failure).
- * lp_gguf_copy passes replace = false: its keys are known distinct, and
- * the linear search would make copying a file of n kvs O(n^2). */
+ * lp_gguf_writer_copy_kvs passes replace = false into an empty writer:
+ * its keys are known distinct, and the linear search would make copying a
+ * file of n kvs O(n^2). */
 static int put_kv(lp_gguf_writer *w, const char *key, uint64_t klen, uint32_t type,
                   uint8_t *val, uint64_t vlen, bool replace, lp_err *err)
 {
@@ -126,11 +116,13 @@ static int put_kv(lp_gguf_writer *w, const char *key, uint64_t klen, uint32_t ty
         }
     }
     char *k = dup_bytes(key, klen);
-    if (!k || grow((void **)&w->kv, &w->cap_kv, w->n_kv, sizeof *w->kv)) {
+    wkv *kvs = k ? lp_vec_reserve(w->kv, &w->cap_kv, w->n_kv, 1, sizeof *kvs) : NULL;
+    if (!kvs) {
         free(k);
         free(val);
         return lp_err_set(err, "gguf writer: out of memory");
     }
+    w->kv = kvs;
     w->kv[w->n_kv++] = (wkv){k, klen, type, val, vlen};
     return 0;
 }
@@ -153,6 +145,12 @@ int lp_gguf_writer_set_u32(lp_gguf_writer *w, const char *key, uint32_t v, lp_er
 int lp_gguf_writer_set_f32(lp_gguf_writer *w, const char *key, float v, lp_err *err)
 {
     return put_scalar(w, key, LP_GGUF_FLOAT32, &v, 4, err);
+}
+
+int lp_gguf_writer_set_bool(lp_gguf_writer *w, const char *key, bool v, lp_err *err)
+{
+    uint8_t b = v;
+    return put_scalar(w, key, LP_GGUF_BOOL, &b, 1, err);
 }
 
 static uint8_t *serialize_str(const char *s, uint64_t len, uint64_t *vlen)
@@ -310,10 +308,12 @@ static int add_tensor(lp_gguf_writer *w, const char *name, uint64_t len, uint32_
         if (w->t[i].name_len == len && memcmp(w->t[i].name, name, (size_t)len) == 0)
             return lp_err_set(err, "gguf writer: duplicate tensor name '%.*s'", (int)len, name);
     char *nm = dup_bytes(name, len);
-    if (!nm || grow((void **)&w->t, &w->cap_t, w->n_t, sizeof *w->t)) {
+    wtensor *ts = nm ? lp_vec_reserve(w->t, &w->cap_t, w->n_t, 1, sizeof *ts) : NULL;
+    if (!ts) {
         free(nm);
         return lp_err_set(err, "gguf writer: out of memory");
     }
+    w->t = ts;
     wtensor *t = &w->t[w->n_t++];
     *t = (wtensor){.name = nm, .name_len = len, .n_dims = n_dims, .type = type,
                    .nbytes = nbytes, .data = src.data, .fill = src.fill,
@@ -338,37 +338,43 @@ int lp_gguf_writer_add_tensor_fill(lp_gguf_writer *w, const char *name, uint32_t
                       (tsrc){.fill = fill, .ctx = ctx}, true, err);
 }
 
-/* ---- writing ------------------------------------------------------------ */
+/* ---- from a parsed file -------------------------------------------------- */
 
-typedef struct out {
-    FILE *f;
-    uint64_t written;
-    int err; /* errno of the first failure, 0 if none */
-    bool fill_failed; /* a fill function failed: its message is in fill_err */
-    uint8_t *chunk;   /* LP_GGUF_FILL_CHUNK bytes for fill functions, or NULL */
-    lp_err *fill_err; /* where a failing fill reports */
-} out;
-
-static void put(out *o, const void *p, uint64_t n)
+int lp_gguf_writer_copy_kvs(lp_gguf_writer *w, const lp_gguf *g, lp_err *err)
 {
-    if (o->err || n == 0)
-        return;
-    if (fwrite(p, 1, (size_t)n, o->f) != n)
-        o->err = errno ? errno : EIO;
-    o->written += n;
-}
-
-static void put_u32(out *o, uint32_t v) { put(o, &v, 4); }
-static void put_u64(out *o, uint64_t v) { put(o, &v, 8); }
-
-static void pad_to(out *o, uint64_t align)
-{
-    static const uint8_t zeros[64];
-    while (o->written % align) {
-        uint64_t n = align - o->written % align;
-        put(o, zeros, n < sizeof zeros ? n : sizeof zeros);
+    const bool fresh = w->n_kv == 0; /* then g's keys cannot meet one of ours */
+    for (uint64_t i = 0; i < g->n_kv; i++) {
+        /* The value's own bytes follow the key and its type tag. */
+        const lp_gguf_kv *kv = &g->kv[i];
+        const uint8_t *raw = (const uint8_t *)kv->key.ptr + kv->key.len + 4;
+        uint64_t n = lp_gguf_value_size(&kv->val);
+        uint8_t *val = dup_bytes(raw, n);
+        if (!val)
+            return lp_err_set(err, "gguf writer: out of memory");
+        if (put_kv(w, kv->key.ptr, kv->key.len, kv->val.type, val, n, !fresh, err))
+            return -1;
     }
+    return 0;
 }
+
+int lp_gguf_writer_copy_tensors(lp_gguf_writer *w, const lp_gguf *g, lp_gguf_keep_fn keep,
+                                const void *ctx, lp_err *err)
+{
+    const bool fresh = w->n_t == 0; /* then g's names cannot meet one of ours */
+    for (uint64_t i = 0; i < g->n_tensors; i++) {
+        const lp_gguf_tensor *t = &g->tensors[i];
+        if (keep && !keep(t, ctx))
+            continue;
+        if (add_tensor(w, t->name.ptr, t->name.len, t->type, t->n_dims, t->ne,
+                       (tsrc){.data = t->data}, !fresh, err))
+            return -1;
+    }
+    return 0;
+}
+
+/* ---- the header ----------------------------------------------------------- */
+
+static uint64_t pad_len(uint64_t off, uint64_t align) { return (align - off % align) % align; }
 
 static int writer_alignment(const lp_gguf_writer *w, uint64_t *align, lp_err *err)
 {
@@ -387,18 +393,131 @@ static int writer_alignment(const lp_gguf_writer *w, uint64_t *align, lp_err *er
     return 0;
 }
 
-/* Data offsets as llama.cpp assigns them; -1 if they overflow. */
-static int tensor_offsets(const lp_gguf_writer *w, uint64_t align, uint64_t *offs)
+/* Data offsets as llama.cpp assigns them, and the data section's size;
+ * -1 if they overflow. */
+static int tensor_offsets(const lp_gguf_writer *w, uint64_t align, uint64_t *offs,
+                          uint64_t *total)
 {
     uint64_t off = 0;
     for (size_t i = 0; i < w->n_t; i++) {
         offs[i] = off;
         uint64_t padded, n = w->t[i].nbytes;
-        if (__builtin_add_overflow(n, (align - n % align) % align, &padded) ||
+        if (__builtin_add_overflow(n, pad_len(n, align), &padded) ||
             __builtin_add_overflow(off, padded, &off))
             return -1;
     }
+    *total = off;
     return 0;
+}
+
+/* Bytes the header takes, padding included; -1 if that overflows size_t. */
+static int header_len(const lp_gguf_writer *w, uint64_t align, size_t *len)
+{
+    uint64_t n = sizeof(lp_gguf_preamble);
+    bool ovf = false;
+    for (size_t i = 0; i < w->n_kv; i++) {
+        const wkv *kv = &w->kv[i];
+        ovf |= __builtin_add_overflow(n, 8 + kv->key_len + 4, &n) ||
+               __builtin_add_overflow(n, kv->val_len, &n);
+    }
+    for (size_t i = 0; i < w->n_t; i++) {
+        const wtensor *t = &w->t[i];
+        ovf |= __builtin_add_overflow(n, 8 + t->name_len + 4 + 8 * t->n_dims + 4 + 8, &n);
+    }
+    if (w->n_t || w->pad_empty)
+        ovf |= __builtin_add_overflow(n, pad_len(n, align), &n);
+    if (ovf || n > SIZE_MAX)
+        return -1;
+    *len = (size_t)n;
+    return 0;
+}
+
+static uint8_t *put(uint8_t *p, const void *src, uint64_t n)
+{
+    if (n)
+        memcpy(p, src, (size_t)n);
+    return p + n;
+}
+
+static uint8_t *put_u32(uint8_t *p, uint32_t v) { return put(p, &v, sizeof v); }
+static uint8_t *put_u64(uint8_t *p, uint64_t v) { return put(p, &v, sizeof v); }
+
+/* The header into buf, exactly len bytes (header_len's). */
+static void serialize_header(const lp_gguf_writer *w, const uint64_t *offs, uint8_t *buf,
+                             size_t len)
+{
+    lp_gguf_preamble pre = {.version = 3, .n_tensors = w->n_t, .n_kv = w->n_kv};
+    memcpy(pre.magic, LP_GGUF_MAGIC, sizeof pre.magic);
+    uint8_t *p = put(buf, &pre, sizeof pre);
+    for (size_t i = 0; i < w->n_kv; i++) {
+        const wkv *kv = &w->kv[i];
+        p = put_u64(p, kv->key_len);
+        p = put(p, kv->key, kv->key_len);
+        p = put_u32(p, kv->type);
+        p = put(p, kv->val, kv->val_len);
+    }
+    for (size_t i = 0; i < w->n_t; i++) {
+        const wtensor *t = &w->t[i];
+        p = put_u64(p, t->name_len);
+        p = put(p, t->name, t->name_len);
+        p = put_u32(p, t->n_dims);
+        for (uint32_t j = 0; j < t->n_dims; j++)
+            p = put_u64(p, t->ne[j]);
+        p = put_u32(p, t->type);
+        p = put_u64(p, offs[i]);
+    }
+    memset(p, 0, (size_t)(buf + len - p)); /* the padding */
+}
+
+int lp_gguf_writer_header(const lp_gguf_writer *w, lp_gguf_header *h, lp_err *err)
+{
+    *h = (lp_gguf_header){0};
+    if (writer_alignment(w, &h->alignment, err))
+        return -1;
+    uint64_t *offs = calloc(w->n_t ? w->n_t : 1, sizeof *offs);
+    if (!offs)
+        return lp_err_set(err, "gguf writer: out of memory");
+    int rc = -1;
+    if (tensor_offsets(w, h->alignment, offs, &h->data_bytes) ||
+        header_len(w, h->alignment, &h->len)) {
+        lp_err_set(err, "gguf writer: the header or tensor data size overflows");
+    } else if (!(h->bytes = malloc(h->len))) {
+        lp_err_set(err, "gguf writer: out of memory");
+    } else {
+        serialize_header(w, offs, h->bytes, h->len);
+        rc = 0;
+    }
+    free(offs);
+    return rc;
+}
+
+/* ---- writing ------------------------------------------------------------ */
+
+typedef struct out {
+    FILE *f;
+    uint64_t written;
+    int err; /* errno of the first failure, 0 if none */
+    bool fill_failed; /* a fill function failed: its message is in fill_err */
+    uint8_t *chunk;   /* LP_GGUF_FILL_CHUNK bytes for fill functions, or NULL */
+    lp_err *fill_err; /* where a failing fill reports */
+} out;
+
+static void out_put(out *o, const void *p, uint64_t n)
+{
+    if (o->err || n == 0)
+        return;
+    if (fwrite(p, 1, (size_t)n, o->f) != n)
+        o->err = errno ? errno : EIO;
+    o->written += n;
+}
+
+static void out_pad(out *o, uint64_t align)
+{
+    static const uint8_t zeros[64];
+    while (o->written % align) {
+        uint64_t n = align - o->written % align;
+        out_put(o, zeros, n < sizeof zeros ? n : sizeof zeros);
+    }
 }
 
 /* A generated tensor goes out chunk by chunk, so a model far larger than
@@ -413,7 +532,7 @@ static void put_filled(const wtensor *t, out *o)
             o->fill_failed = true;
             return;
         }
-        put(o, o->chunk, n);
+        out_put(o, o->chunk, n);
     }
 }
 
@@ -425,49 +544,27 @@ static bool needs_chunk(const lp_gguf_writer *w)
     return false;
 }
 
-static void emit(const lp_gguf_writer *w, uint64_t align, const uint64_t *offs, out *o)
+static void emit(const lp_gguf_writer *w, const lp_gguf_header *h, out *o)
 {
-    put(o, "GGUF", 4);
-    put_u32(o, 3);
-    put_u64(o, w->n_t);
-    put_u64(o, w->n_kv);
-    for (size_t i = 0; i < w->n_kv; i++) {
-        const wkv *kv = &w->kv[i];
-        put_u64(o, kv->key_len);
-        put(o, kv->key, kv->key_len);
-        put_u32(o, kv->type);
-        put(o, kv->val, kv->val_len);
-    }
-    for (size_t i = 0; i < w->n_t; i++) {
-        const wtensor *t = &w->t[i];
-        put_u64(o, t->name_len);
-        put(o, t->name, t->name_len);
-        put_u32(o, t->n_dims);
-        for (uint32_t j = 0; j < t->n_dims; j++)
-            put_u64(o, t->ne[j]);
-        put_u32(o, t->type);
-        put_u64(o, offs[i]);
-    }
-    if (w->n_t || w->pad_empty)
-        pad_to(o, align);
+    out_put(o, h->bytes, h->len);
     for (size_t i = 0; i < w->n_t; i++) {
         if (w->t[i].data || !w->t[i].nbytes)
-            put(o, w->t[i].data, w->t[i].nbytes);
+            out_put(o, w->t[i].data, w->t[i].nbytes);
         else
             put_filled(&w->t[i], o);
-        pad_to(o, align);
+        out_pad(o, h->alignment);
     }
 }
 
 /* Writes everything to the open temp file and closes it; errno or 0. */
-static int write_and_close(const lp_gguf_writer *w, uint64_t align, const uint64_t *offs,
-                           FILE *f, lp_err *err, bool *fill_failed)
+static int write_and_close(const lp_gguf_writer *w, const lp_gguf_header *h, FILE *f,
+                           lp_err *err, bool *fill_failed)
 {
     out o = {.f = f, .fill_err = err};
     if (needs_chunk(w) && !(o.chunk = malloc(LP_GGUF_FILL_CHUNK)))
         o.err = ENOMEM;
     setvbuf(f, NULL, _IOFBF, 1 << 20);
-    emit(w, align, offs, &o);
+    emit(w, h, &o);
     free(o.chunk);
     *fill_failed = o.fill_failed;
     if (!o.err && fflush(f) != 0)
@@ -481,20 +578,14 @@ static int write_and_close(const lp_gguf_writer *w, uint64_t align, const uint64
 
 int lp_gguf_writer_write(lp_gguf_writer *w, const char *path, lp_err *err)
 {
-    uint64_t align;
-    if (writer_alignment(w, &align, err))
+    lp_gguf_header h;
+    if (lp_gguf_writer_header(w, &h, err))
         return -1;
-    uint64_t *offs = calloc(w->n_t ? w->n_t : 1, sizeof *offs);
     size_t plen = strlen(path);
     char *tmp = malloc(plen + 16);
-    if (!offs || !tmp) {
-        free(offs);
-        free(tmp);
-        return lp_err_set(err, "gguf writer: out of memory");
-    }
     int rc = -1;
-    if (tensor_offsets(w, align, offs)) {
-        lp_err_set(err, "gguf writer: '%s': tensor data size overflows", path);
+    if (!tmp) {
+        lp_err_set(err, "gguf writer: out of memory");
         goto done;
     }
     snprintf(tmp, plen + 16, "%s.tmp.XXXXXX", path);
@@ -506,7 +597,7 @@ int lp_gguf_writer_write(lp_gguf_writer *w, const char *path, lp_err *err)
     }
     FILE *f = fchmod(fd, 0644) == 0 ? fdopen(fd, "wb") : NULL;
     bool fill_failed = false;
-    int e = f ? write_and_close(w, align, offs, f, err, &fill_failed) : errno;
+    int e = f ? write_and_close(w, &h, f, err, &fill_failed) : errno;
     if (!f)
         close(fd);
     if (!e && rename(tmp, path) != 0)
@@ -519,7 +610,7 @@ int lp_gguf_writer_write(lp_gguf_writer *w, const char *path, lp_err *err)
     }
     rc = 0;
 done:
-    free(offs);
+    free(h.bytes);
     free(tmp);
     return rc;
 }
@@ -533,21 +624,9 @@ int lp_gguf_copy(const lp_gguf *g, const char *path, lp_err *err)
         return -1;
     /* Only a tensor-less file whose infos were not padded ends unaligned. */
     w->pad_empty = g->n_tensors > 0 || g->data_offset % g->alignment == 0;
-    int rc = 0;
-    for (uint64_t i = 0; rc == 0 && i < g->n_kv; i++) {
-        /* The value's own bytes follow the key and its type tag. */
-        const lp_gguf_kv *kv = &g->kv[i];
-        const uint8_t *raw = (const uint8_t *)kv->key.ptr + kv->key.len + 4;
-        uint64_t n = lp_gguf_value_size(&kv->val);
-        uint8_t *val = dup_bytes(raw, n);
-        rc = val ? put_kv(w, kv->key.ptr, kv->key.len, kv->val.type, val, n, false, err)
-                 : lp_err_set(err, "gguf writer: out of memory");
-    }
-    for (uint64_t i = 0; rc == 0 && i < g->n_tensors; i++) {
-        const lp_gguf_tensor *t = &g->tensors[i];
-        rc = add_tensor(w, t->name.ptr, t->name.len, t->type, t->n_dims, t->ne,
-                        (tsrc){.data = t->data}, false, err);
-    }
+    int rc = lp_gguf_writer_copy_kvs(w, g, err);
+    if (rc == 0)
+        rc = lp_gguf_writer_copy_tensors(w, g, NULL, NULL, err);
     if (rc == 0)
         rc = lp_gguf_writer_write(w, path, err);
     lp_gguf_writer_free(w);

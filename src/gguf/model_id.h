@@ -15,19 +15,22 @@
 
 #include "err.h"
 #include "gguf.h"
+#include "sha256.h"
 
-#define LP_MODEL_ID_BYTES 32
+/* An id is a digest: LP_SHA256_BYTES long. This older name stays only
+ * until its last users say LP_SHA256_BYTES too. */
+#define LP_MODEL_ID_BYTES LP_SHA256_BYTES
 #define LP_MODEL_ID_KEY "layerpool.shard.model_id"
 
 /* The source model's id: layerpool.shard.model_id if the file is a shard,
  * else the hash of its own header. */
-int lp_model_id(const lp_gguf *g, uint8_t out[LP_MODEL_ID_BYTES], lp_err *err);
+int lp_model_id(const lp_gguf *g, uint8_t out[LP_SHA256_BYTES], lp_err *err);
 
 /* Lower-case hex of an id (65 bytes with the NUL). */
-void lp_model_id_hex(const uint8_t id[LP_MODEL_ID_BYTES], char out[2 * LP_MODEL_ID_BYTES + 1]);
+void lp_model_id_hex(const uint8_t id[LP_SHA256_BYTES], char out[2 * LP_SHA256_BYTES + 1]);
 
 /* Parse exactly 64 hex digits (len of them, no NUL needed) into an id;
  * 0 or -1. */
-int lp_model_id_parse(const char *hex, size_t len, uint8_t out[LP_MODEL_ID_BYTES]);
+int lp_model_id_parse(const char *hex, size_t len, uint8_t out[LP_SHA256_BYTES]);
 
 #endif

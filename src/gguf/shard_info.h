@@ -15,13 +15,14 @@
 
 #include "err.h"
 #include "gguf.h"
+#include "sha256.h"
 
 /* The keys `coord split` adds (shard_split.h lists them). */
 #define LP_SHARD_KEY_PREFIX "layerpool.shard."
 
 typedef struct lp_shard_info {
     bool is_shard;        /* false: a whole model, the rest is zero */
-    uint8_t model_id[32]; /* the source model's lp_model_id */
+    uint8_t model_id[LP_SHA256_BYTES]; /* the source model's lp_model_id */
     uint32_t first, last; /* layers [first, last) */
     uint32_t n_layer;     /* the source's layer count */
     uint32_t n_vocab;     /* rows of the source's token_embd */

@@ -6,6 +6,7 @@
  * drain the window, and resume from what the worker says it holds. */
 #include "transfer.h"
 
+#include <assert.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdlib.h>
@@ -14,8 +15,12 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "io.h"
 #include "sha256.h"
 #include "wire.h"
+
+/* wire.h keeps a name of its own for the id size. */
+static_assert(LP_WIRE_ID_BYTES == LP_SHA256_BYTES, "shard ids on the wire are SHA-256 digests");
 
 enum { MAX_STALLS = 8 }; /* resyncs in a row without progress before giving up */
 
@@ -51,36 +56,21 @@ static double since(const struct timespec *t0)
     return (double)(t.tv_sec - t0->tv_sec) + (double)(t.tv_nsec - t0->tv_nsec) * 1e-9;
 }
 
-static int read_at(int fd, uint8_t *buf, size_t len, uint64_t off)
-{
-    while (len) {
-        ssize_t k = pread(fd, buf, len, (off_t)off);
-        if (k < 0 && errno == EINTR)
-            continue;
-        if (k <= 0)
-            return k < 0 ? errno : EIO;
-        buf += k;
-        len -= (size_t)k;
-        off += (uint64_t)k;
-    }
-    return 0;
-}
-
 /* Send bytes [off, off + len) (len may be 0) and queue it as in flight. */
 static int send_chunk(tx *t, uint64_t off, size_t len, lp_err *err)
 {
-    int e = read_at(t->fd, t->buf, len, off);
-    if (e)
+    ssize_t got = lp_pread_full(t->fd, t->buf, len, off);
+    if (got != (ssize_t)len)
         return lp_err_set(err, "transfer: reading the shard at %llu: %s",
-                          (unsigned long long)off, strerror(e));
-    uint8_t hash[32];
+                          (unsigned long long)off, strerror(got < 0 ? errno : EIO));
+    uint8_t hash[LP_SHA256_BYTES];
     lp_sha256(t->buf, len, hash);
     Lp__ShardChunk ch = LP__SHARD_CHUNK__INIT;
-    ch.shard_id = (ProtobufCBinaryData){32, (uint8_t *)t->id};
+    ch.shard_id = (ProtobufCBinaryData){LP_SHA256_BYTES, (uint8_t *)t->id};
     ch.offset = off;
     ch.total_size = t->total;
     ch.data = (ProtobufCBinaryData){len, t->buf};
-    ch.chunk_hash = (ProtobufCBinaryData){32, hash};
+    ch.chunk_hash = (ProtobufCBinaryData){LP_SHA256_BYTES, hash};
     ch.last = off + len == t->total;
     Lp__Envelope env = LP__ENVELOPE__INIT;
     env.request_id = t->req_counter ? ++*t->req_counter : ++t->req_local;
@@ -114,7 +104,8 @@ static int take_ack(tx *t, int i, const Lp__ChunkAck *ack, lp_err *err)
     flight f = t->q[(t->head + i) % LP_TRANSFER_WINDOW];
     t->head = (t->head + i + 1) % LP_TRANSFER_WINDOW;
     t->n -= i + 1;
-    if (ack->shard_id.len != 32 || memcmp(ack->shard_id.data, t->id, 32) != 0)
+    if (ack->shard_id.len != LP_SHA256_BYTES ||
+        memcmp(ack->shard_id.data, t->id, LP_SHA256_BYTES) != 0)
         return lp_err_set(err, "transfer: the worker acknowledged another shard");
     if (ack->have > t->total)
         return lp_err_set(err, "transfer: the worker claims %llu bytes of a %llu-byte shard",
@@ -224,7 +215,7 @@ static int open_file(const char *path, int *fd, uint64_t *size, lp_err *err)
     return 0;
 }
 
-int lp_transfer_shard(void *sock, const char *path, const uint8_t shard_id[32],
+int lp_transfer_shard(void *sock, const char *path, const uint8_t shard_id[LP_SHA256_BYTES],
                       lp_transfer_progress progress, void *ctx, int timeout_ms,
                       uint64_t *request_id, lp_transfer_stats *stats, lp_err *err)
 {

@@ -29,6 +29,7 @@
 #include <stdint.h>
 
 #include "err.h"
+#include "sha256.h"
 
 #define LP_TRANSFER_WINDOW 4 /* chunks in flight */
 
@@ -53,7 +54,7 @@ typedef struct lp_transfer_stats {
  * 2^62 derived from the clock, distinct from any earlier call's. stats may be
  * NULL. 0 once the worker holds the verified shard; -1 with err (the
  * worker's own message when it refused a chunk). */
-int lp_transfer_shard(void *sock, const char *path, const uint8_t shard_id[32],
+int lp_transfer_shard(void *sock, const char *path, const uint8_t shard_id[LP_SHA256_BYTES],
                       lp_transfer_progress progress, void *ctx, int timeout_ms,
                       uint64_t *request_id, lp_transfer_stats *stats, lp_err *err);
 

@@ -48,45 +48,51 @@ typedef uint16_t lp_bf16; /* bfloat16 bits */
 #define LP_K_SCALE_SIZE 12
 
 typedef struct { lp_half d; uint8_t qs[LP_QK4_0 / 2]; } lp_block_q4_0;
-static_assert(sizeof(lp_block_q4_0) == 18, "q4_0 layout");
+static_assert(sizeof(lp_block_q4_0) == sizeof(lp_half) + LP_QK4_0 / 2, "q4_0 layout");
 
 typedef struct { lp_half d, m; uint8_t qs[LP_QK4_1 / 2]; } lp_block_q4_1;
-static_assert(sizeof(lp_block_q4_1) == 20, "q4_1 layout");
+static_assert(sizeof(lp_block_q4_1) == 2 * sizeof(lp_half) + LP_QK4_1 / 2, "q4_1 layout");
 
-typedef struct { lp_half d; uint8_t qh[4]; uint8_t qs[LP_QK5_0 / 2]; } lp_block_q5_0;
-static_assert(sizeof(lp_block_q5_0) == 22, "q5_0 layout");
+typedef struct { lp_half d; uint8_t qh[LP_QK5_0 / 8]; uint8_t qs[LP_QK5_0 / 2]; } lp_block_q5_0;
+static_assert(sizeof(lp_block_q5_0) == sizeof(lp_half) + LP_QK5_0 / 8 + LP_QK5_0 / 2,
+              "q5_0 layout");
 
-typedef struct { lp_half d, m; uint8_t qh[4]; uint8_t qs[LP_QK5_1 / 2]; } lp_block_q5_1;
-static_assert(sizeof(lp_block_q5_1) == 24, "q5_1 layout");
+typedef struct { lp_half d, m; uint8_t qh[LP_QK5_1 / 8]; uint8_t qs[LP_QK5_1 / 2]; } lp_block_q5_1;
+static_assert(sizeof(lp_block_q5_1) == 2 * sizeof(lp_half) + LP_QK5_1 / 8 + LP_QK5_1 / 2,
+              "q5_1 layout");
 
 typedef struct { lp_half d; int8_t qs[LP_QK8_0]; } lp_block_q8_0;
-static_assert(sizeof(lp_block_q8_0) == 34, "q8_0 layout");
+static_assert(sizeof(lp_block_q8_0) == sizeof(lp_half) + LP_QK8_0, "q8_0 layout");
 
 /* s = d * sum(qs), precomputed so Q4_1/Q5_1 dots can apply the min. */
 typedef struct { lp_half d, s; int8_t qs[LP_QK8_1]; } lp_block_q8_1;
-static_assert(sizeof(lp_block_q8_1) == 36, "q8_1 layout");
+static_assert(sizeof(lp_block_q8_1) == 2 * sizeof(lp_half) + LP_QK8_1, "q8_1 layout");
 
 typedef struct {
     uint8_t scales[LP_QK_K / 16]; /* 4-bit scale | 4-bit min per 16 */
     uint8_t qs[LP_QK_K / 4];
     lp_half d, dmin;
 } lp_block_q2_K;
-static_assert(sizeof(lp_block_q2_K) == 84, "q2_K layout");
+static_assert(sizeof(lp_block_q2_K) == 2 * sizeof(lp_half) + LP_QK_K / 16 + LP_QK_K / 4,
+              "q2_K layout");
 
 typedef struct {
     uint8_t hmask[LP_QK_K / 8];
     uint8_t qs[LP_QK_K / 4];
-    uint8_t scales[12]; /* 16 6-bit scales */
+    uint8_t scales[LP_QK_K / 16 * 6 / 8]; /* 16 6-bit scales */
     lp_half d;
 } lp_block_q3_K;
-static_assert(sizeof(lp_block_q3_K) == 110, "q3_K layout");
+static_assert(sizeof(lp_block_q3_K) ==
+                  sizeof(lp_half) + LP_QK_K / 8 + LP_QK_K / 4 + LP_QK_K / 16 * 6 / 8,
+              "q3_K layout");
 
 typedef struct {
     lp_half d, dmin;
     uint8_t scales[LP_K_SCALE_SIZE]; /* 8 6-bit scales + 8 6-bit mins */
     uint8_t qs[LP_QK_K / 2];
 } lp_block_q4_K;
-static_assert(sizeof(lp_block_q4_K) == 144, "q4_K layout");
+static_assert(sizeof(lp_block_q4_K) == 2 * sizeof(lp_half) + LP_K_SCALE_SIZE + LP_QK_K / 2,
+              "q4_K layout");
 
 typedef struct {
     lp_half d, dmin;
@@ -94,7 +100,9 @@ typedef struct {
     uint8_t qh[LP_QK_K / 8];
     uint8_t qs[LP_QK_K / 2];
 } lp_block_q5_K;
-static_assert(sizeof(lp_block_q5_K) == 176, "q5_K layout");
+static_assert(sizeof(lp_block_q5_K) ==
+                  2 * sizeof(lp_half) + LP_K_SCALE_SIZE + LP_QK_K / 8 + LP_QK_K / 2,
+              "q5_K layout");
 
 typedef struct {
     uint8_t ql[LP_QK_K / 2];
@@ -102,7 +110,8 @@ typedef struct {
     int8_t scales[LP_QK_K / 16];
     lp_half d;
 } lp_block_q6_K;
-static_assert(sizeof(lp_block_q6_K) == 210, "q6_K layout");
+static_assert(sizeof(lp_block_q6_K) == sizeof(lp_half) + LP_QK_K / 16 + 3 * LP_QK_K / 4,
+              "q6_K layout");
 
 /* Activations only: f32 scale, and sums of each 16 quants for K-quant mins. */
 typedef struct {
@@ -110,7 +119,8 @@ typedef struct {
     int8_t qs[LP_QK_K];
     int16_t bsums[LP_QK_K / 16];
 } lp_block_q8_K;
-static_assert(sizeof(lp_block_q8_K) == 292, "q8_K layout");
+static_assert(sizeof(lp_block_q8_K) == sizeof(float) + LP_QK_K + LP_QK_K / 16 * sizeof(int16_t),
+              "q8_K layout");
 
 typedef struct lp_type_traits {
     const char *name;     /* ggml's name, e.g. "q4_K"; NULL for unused ids */

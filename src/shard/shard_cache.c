@@ -3,9 +3,11 @@
  * and a verified file becomes <hex>.gguf. */
 #include "shard_cache.h"
 
+#include <assert.h>
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,6 +15,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "io.h"
 #include "model_id.h"
 #include "sha256.h"
 
@@ -22,16 +25,16 @@ typedef struct names {
     char part[PATH_CAP], hash[PATH_CAP], hash_tmp[PATH_CAP], done[PATH_CAP];
 } names;
 
-static int make_name(char *out, size_t cap, const char *dir, const uint8_t id[32],
+static int make_name(char *out, size_t cap, const char *dir, const uint8_t id[LP_SHA256_BYTES],
                      const char *suffix)
 {
-    char hex[2 * LP_SHARD_ID_BYTES + 1];
+    char hex[2 * LP_SHA256_BYTES + 1];
     lp_model_id_hex(id, hex);
     int n = snprintf(out, cap, "%s/%s%s", dir, hex, suffix);
     return n > 0 && (size_t)n < cap ? 0 : -1;
 }
 
-static int make_names(names *nm, const char *dir, const uint8_t id[32], lp_err *err)
+static int make_names(names *nm, const char *dir, const uint8_t id[LP_SHA256_BYTES], lp_err *err)
 {
     if (make_name(nm->part, PATH_CAP, dir, id, ".part") ||
         make_name(nm->hash, PATH_CAP, dir, id, ".hash") ||
@@ -85,7 +88,7 @@ static void unlock_dir(int fd)
         close(fd); /* releases the flock */
 }
 
-int lp_cache_path(const char *dir, const uint8_t id[LP_SHARD_ID_BYTES], char *path,
+int lp_cache_path(const char *dir, const uint8_t id[LP_SHA256_BYTES], char *path,
                   size_t cap, lp_err *err)
 {
     struct stat st;
@@ -98,66 +101,82 @@ int lp_cache_path(const char *dir, const uint8_t id[LP_SHARD_ID_BYTES], char *pa
 
 /* ---- the saved hash state ------------------------------------------------------ */
 
-/* "LPSHA256", total, nbytes, h[8], nbuf, buf[64], sha256 of all before. */
-enum { STATE_BODY = 8 + 8 + 8 + 32 + 4 + 64, STATE_SIZE = STATE_BODY + 32 };
+/* The .hash file, read back only by workers on the machine that wrote it
+ * (the cache directory is that machine's), so in host byte order. Packed:
+ * the checksum covers every byte, so there may be no padding of unknown
+ * value, at the end included. Nothing in it is used before the checksum
+ * and the fields' agreement with each other are checked. */
+typedef struct __attribute__((packed)) state_file {
+    char magic[8];                  /* STATE_MAGIC */
+    uint64_t total;                 /* the shard's size */
+    uint64_t nbytes;                /* lp_sha256_ctx's, of bytes [0, nbytes) */
+    uint32_t h[8];
+    uint32_t nbuf;
+    uint8_t buf[64];
+    uint8_t check[LP_SHA256_BYTES]; /* SHA-256 of all the above */
+} state_file;
+static_assert(sizeof(state_file) == 8 + 2 * sizeof(uint64_t) + 8 * sizeof(uint32_t) +
+                                        sizeof(uint32_t) + 64 + LP_SHA256_BYTES,
+              "the .hash file is its fields, nothing between them");
+static_assert(sizeof(((state_file *)0)->h) == sizeof(((lp_sha256_ctx *)0)->h) &&
+              sizeof(((state_file *)0)->buf) == sizeof(((lp_sha256_ctx *)0)->buf),
+              "the .hash file holds a whole lp_sha256_ctx");
 static const char STATE_MAGIC[8] = {'L', 'P', 'S', 'H', 'A', '2', '5', '6'};
 
-static void state_encode(const lp_sha256_ctx *c, uint64_t total, uint8_t out[STATE_SIZE])
+static void state_encode(const lp_sha256_ctx *c, uint64_t total, state_file *f)
 {
-    uint32_t nbuf = (uint32_t)c->nbuf;
-    uint8_t *p = out;
-    memcpy(p, STATE_MAGIC, 8);
-    memcpy(p + 8, &total, 8);
-    memcpy(p + 16, &c->nbytes, 8);
-    memcpy(p + 24, c->h, 32);
-    memcpy(p + 56, &nbuf, 4);
-    memcpy(p + 60, c->buf, 64);
-    lp_sha256(out, STATE_BODY, out + STATE_BODY);
+    *f = (state_file){.total = total, .nbytes = c->nbytes, .nbuf = (uint32_t)c->nbuf};
+    memcpy(f->magic, STATE_MAGIC, sizeof f->magic);
+    memcpy(f->h, c->h, sizeof f->h);
+    memcpy(f->buf, c->buf, sizeof f->buf);
+    lp_sha256(f, offsetof(state_file, check), f->check);
 }
 
-/* 0 and *c, *total if buf holds a whole, self-consistent state. */
-static int state_decode(const uint8_t in[STATE_SIZE], lp_sha256_ctx *c, uint64_t *total)
+/* 0 and *c, *total if f is a whole, self-consistent state. */
+static int state_decode(const state_file *f, lp_sha256_ctx *c, uint64_t *total)
 {
-    uint8_t check[32];
-    uint32_t nbuf;
-    lp_sha256(in, STATE_BODY, check);
-    if (memcmp(in, STATE_MAGIC, 8) != 0 || memcmp(check, in + STATE_BODY, 32) != 0)
+    uint8_t check[LP_SHA256_BYTES];
+    lp_sha256(f, offsetof(state_file, check), check);
+    if (memcmp(f->magic, STATE_MAGIC, sizeof f->magic) != 0 ||
+        memcmp(check, f->check, sizeof check) != 0)
         return -1;
-    memcpy(total, in + 8, 8);
-    memcpy(&c->nbytes, in + 16, 8);
-    memcpy(c->h, in + 24, 32);
-    memcpy(&nbuf, in + 56, 4);
-    memcpy(c->buf, in + 60, 64);
-    c->nbuf = nbuf;
-    if (nbuf >= 64 || c->nbytes % 64 != nbuf || c->nbytes > *total)
+    if (f->nbuf >= 64 || f->nbytes % 64 != f->nbuf || f->nbytes > f->total)
         return -1;
+    *total = f->total;
+    c->nbytes = f->nbytes;
+    memcpy(c->h, f->h, sizeof c->h);
+    c->nbuf = f->nbuf;
+    memcpy(c->buf, f->buf, sizeof c->buf);
     return 0;
 }
 
 /* 0 with the saved state, 1 if there is none or it is damaged. */
 static int state_load(const names *nm, lp_sha256_ctx *c, uint64_t *total)
 {
-    uint8_t buf[STATE_SIZE + 1];
+    uint8_t raw[sizeof(state_file) + 1]; /* a longer file is damaged too */
+    state_file f;
     int fd = open(nm->hash, O_RDONLY | O_CLOEXEC);
     if (fd < 0)
         return 1;
-    ssize_t n = read(fd, buf, sizeof buf);
+    ssize_t n = lp_pread_full(fd, raw, sizeof raw, 0);
     close(fd);
-    return n == STATE_SIZE && state_decode(buf, c, total) == 0 ? 0 : 1;
+    if (n != (ssize_t)sizeof f)
+        return 1;
+    memcpy(&f, raw, sizeof f);
+    return state_decode(&f, c, total) == 0 ? 0 : 1;
 }
 
 /* Replace the state file atomically (we hold the directory lock, so the
  * temporary's fixed name is ours alone). */
 static int state_save(const names *nm, const lp_sha256_ctx *c, uint64_t total, lp_err *err)
 {
-    uint8_t buf[STATE_SIZE];
-    state_encode(c, total, buf);
+    state_file f;
+    state_encode(c, total, &f);
     int fd = open(nm->hash_tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
     if (fd < 0)
         return lp_err_set(err, "shard cache: cannot write '%s': %s", nm->hash_tmp,
                           strerror(errno));
-    ssize_t n = write(fd, buf, sizeof buf);
-    int e = n == (ssize_t)sizeof buf ? 0 : n < 0 ? errno : ENOSPC;
+    int e = lp_write_full(fd, &f, sizeof f) == 0 ? 0 : errno;
     if (close(fd) != 0 && !e)
         e = errno;
     if (!e && rename(nm->hash_tmp, nm->hash) != 0)
@@ -172,27 +191,11 @@ static int state_save(const names *nm, const lp_sha256_ctx *c, uint64_t total, l
 /* Hash the first n bytes of the .part into a fresh state. */
 static int rehash(int fd, uint64_t n, lp_sha256_ctx *c, const char *path, lp_err *err)
 {
-    enum { BUF = 1 << 20 };
-    uint8_t *buf = malloc(BUF);
-    if (!buf)
-        return lp_err_set(err, "shard cache: out of memory");
+    lp_err why;
     lp_sha256_init(c);
-    int rc = 0;
-    for (uint64_t off = 0; off < n;) {
-        size_t want = n - off < BUF ? (size_t)(n - off) : BUF;
-        ssize_t k = pread(fd, buf, want, (off_t)off);
-        if (k < 0 && errno == EINTR)
-            continue;
-        if (k <= 0) {
-            rc = lp_err_set(err, "shard cache: reading '%s': %s", path,
-                            k < 0 ? strerror(errno) : "unexpected end of file");
-            break;
-        }
-        lp_sha256_update(c, buf, (size_t)k);
-        off += (uint64_t)k;
-    }
-    free(buf);
-    return rc;
+    if (lp_sha256_update_fd(c, fd, n, &why) != 0)
+        return lp_err_set(err, "shard cache: reading '%s': %s", path, why.msg);
+    return 0;
 }
 
 /* ---- one chunk ---------------------------------------------------------------- */
@@ -241,30 +244,15 @@ static int part_open(const names *nm, uint64_t total, part *p, lp_err *err)
     return size ? state_save(nm, &p->sha, total, err) : 0;
 }
 
-static int write_all(int fd, const uint8_t *p, size_t n, uint64_t off)
-{
-    while (n) {
-        ssize_t k = pwrite(fd, p, n, (off_t)off);
-        if (k < 0 && errno == EINTR)
-            continue;
-        if (k <= 0)
-            return k < 0 ? errno : EIO;
-        p += k;
-        n -= (size_t)k;
-        off += (uint64_t)k;
-    }
-    return 0;
-}
-
 /* All bytes are here: the hash must be the id; then the .part becomes the
  * shard, durably. */
-static int finish(const names *nm, const char *dir, part *p, const uint8_t id[32],
+static int finish(const names *nm, const char *dir, part *p, const uint8_t id[LP_SHA256_BYTES],
                   lp_err *err)
 {
-    uint8_t digest[32];
+    uint8_t digest[LP_SHA256_BYTES];
     lp_sha256_ctx c = p->sha;
     lp_sha256_final(&c, digest);
-    if (memcmp(digest, id, 32) != 0) {
+    if (memcmp(digest, id, LP_SHA256_BYTES) != 0) {
         discard(nm);
         return lp_err_set(err, "shard cache: the %llu bytes received do not hash to the "
                           "shard id; removed '%s'", (unsigned long long)p->held, nm->part);
@@ -297,10 +285,10 @@ static int check_chunk(uint64_t offset, uint64_t total, const void *data, size_t
 }
 
 /* The body of lp_cache_put_chunk, under the directory lock. */
-static int put_locked(const char *dir, const names *nm, const uint8_t id[32], uint64_t offset,
-                      uint64_t total, const uint8_t *data, size_t len,
-                      const uint8_t chunk_hash[32], bool last, uint64_t *have, bool *complete,
-                      lp_err *err)
+static int put_locked(const char *dir, const names *nm, const uint8_t id[LP_SHA256_BYTES],
+                      uint64_t offset, uint64_t total, const uint8_t *data, size_t len,
+                      const uint8_t chunk_hash[LP_SHA256_BYTES], bool last, uint64_t *have,
+                      bool *complete, lp_err *err)
 {
     struct stat st;
     if (stat(nm->done, &st) == 0 && S_ISREG(st.st_mode)) {
@@ -311,16 +299,16 @@ static int put_locked(const char *dir, const names *nm, const uint8_t id[32], ui
     part p = {.fd = -1};
     int rc = part_open(nm, total, &p, err);
     if (rc == 0 && offset == p.held) {
-        uint8_t h[32];
+        uint8_t h[LP_SHA256_BYTES];
         lp_sha256(data, len, h);
-        if (memcmp(h, chunk_hash, 32) != 0)
+        if (memcmp(h, chunk_hash, LP_SHA256_BYTES) != 0)
             rc = lp_err_set(err, "shard cache: chunk at %llu (%zu bytes) does not match its "
                             "hash", (unsigned long long)offset, len);
         else if (last && offset + len != total)
             rc = lp_err_set(err, "shard cache: the last chunk ends at %llu, not at the "
                             "shard's size %llu", (unsigned long long)(offset + len),
                             (unsigned long long)total);
-        int e = rc == 0 && len ? write_all(p.fd, data, len, offset) : 0;
+        int e = rc == 0 && len && lp_pwrite_full(p.fd, data, len, offset) != 0 ? errno : 0;
         if (e)
             rc = lp_err_set(err, "shard cache: writing '%s': %s", nm->part, strerror(e));
         if (rc == 0 && len) {
@@ -337,10 +325,10 @@ static int put_locked(const char *dir, const names *nm, const uint8_t id[32], ui
     return rc;
 }
 
-int lp_cache_put_chunk(const char *dir, const uint8_t id[LP_SHARD_ID_BYTES], uint64_t offset,
+int lp_cache_put_chunk(const char *dir, const uint8_t id[LP_SHA256_BYTES], uint64_t offset,
                        uint64_t total_size, const void *data, size_t len,
-                       const uint8_t chunk_hash[32], bool last, uint64_t *have, bool *complete,
-                       lp_err *err)
+                       const uint8_t chunk_hash[LP_SHA256_BYTES], bool last, uint64_t *have,
+                       bool *complete, lp_err *err)
 {
     *have = 0;
     *complete = false;
@@ -359,7 +347,7 @@ int lp_cache_put_chunk(const char *dir, const uint8_t id[LP_SHARD_ID_BYTES], uin
 
 /* ---- listing ------------------------------------------------------------------ */
 
-int lp_cache_list(const char *dir, uint8_t (*ids)[LP_SHARD_ID_BYTES], int max, lp_err *err)
+int lp_cache_list(const char *dir, uint8_t (*ids)[LP_SHA256_BYTES], int max, lp_err *err)
 {
     DIR *d = opendir(dir);
     if (!d)
@@ -367,13 +355,13 @@ int lp_cache_list(const char *dir, uint8_t (*ids)[LP_SHARD_ID_BYTES], int max, l
     int n = 0;
     for (struct dirent *e; n < max && (e = readdir(d));) {
         const char *s = e->d_name;
-        char hex[2 * LP_SHARD_ID_BYTES + 1];
+        char hex[2 * LP_SHA256_BYTES + 1];
         /* Only names this cache writes: lower-case hex of the id. */
-        if (strlen(s) != 2 * LP_SHARD_ID_BYTES + 5 || strcmp(s + 2 * LP_SHARD_ID_BYTES, ".gguf") ||
-            lp_model_id_parse(s, 2 * LP_SHARD_ID_BYTES, ids[n]) != 0)
+        if (strlen(s) != 2 * LP_SHA256_BYTES + 5 || strcmp(s + 2 * LP_SHA256_BYTES, ".gguf") ||
+            lp_model_id_parse(s, 2 * LP_SHA256_BYTES, ids[n]) != 0)
             continue;
         lp_model_id_hex(ids[n], hex);
-        n += memcmp(hex, s, 2 * LP_SHARD_ID_BYTES) == 0;
+        n += memcmp(hex, s, 2 * LP_SHA256_BYTES) == 0;
     }
     closedir(d);
     return n;

@@ -32,8 +32,8 @@
 #include <stdint.h>
 
 #include "err.h"
+#include "sha256.h"
 
-#define LP_SHARD_ID_BYTES 32
 #define LP_CACHE_MAX_CHUNK ((size_t)64 << 20)     /* bytes in one chunk */
 #define LP_CACHE_MAX_SHARD ((uint64_t)1 << 40)    /* bytes in one shard */
 
@@ -43,7 +43,7 @@ int lp_cache_open(const char *dir, lp_err *err);
 
 /* Path of a complete shard (caller's buffer); 0 if present, 1 if absent,
  * -1 on error (the path does not fit, or stat fails otherwise). */
-int lp_cache_path(const char *dir, const uint8_t id[LP_SHARD_ID_BYTES], char *path,
+int lp_cache_path(const char *dir, const uint8_t id[LP_SHA256_BYTES], char *path,
                   size_t cap, lp_err *err);
 
 /* Apply one chunk; *have gets the contiguous bytes now held and *complete
@@ -57,13 +57,13 @@ int lp_cache_path(const char *dir, const uint8_t id[LP_SHARD_ID_BYTES], char *pa
  * bad chunk hash, `last` on a chunk that does not end the file, and a
  * total_size that disagrees with the one the .part was started with (the
  * .part is removed then, as when the whole file's hash is not the id). */
-int lp_cache_put_chunk(const char *dir, const uint8_t id[LP_SHARD_ID_BYTES], uint64_t offset,
+int lp_cache_put_chunk(const char *dir, const uint8_t id[LP_SHA256_BYTES], uint64_t offset,
                        uint64_t total_size, const void *data, size_t len,
-                       const uint8_t chunk_hash[32], bool last, uint64_t *have, bool *complete,
-                       lp_err *err);
+                       const uint8_t chunk_hash[LP_SHA256_BYTES], bool last, uint64_t *have,
+                       bool *complete, lp_err *err);
 
 /* Ids of the complete shards in dir (up to max, in no particular order);
  * returns how many it stored, -1 on error. */
-int lp_cache_list(const char *dir, uint8_t (*ids)[LP_SHARD_ID_BYTES], int max, lp_err *err);
+int lp_cache_list(const char *dir, uint8_t (*ids)[LP_SHA256_BYTES], int max, lp_err *err);
 
 #endif

@@ -1,10 +1,10 @@
 /* shard_split.c — writing shard files (shard_split.h).
  *
- * A shard's header is the source's 24-byte preamble with new counts, the
- * source's key/value section copied verbatim (so every value survives bit
- * for bit), our layerpool.shard.* keys, and tensor infos with offsets laid
- * out as llama.cpp's writer lays them out. The data then streams from the
- * source mapping through SHA-256 to the file. */
+ * A shard's header comes from the GGUF writer (gguf.h), so the format is
+ * written in one place: the source's key/values copied bit for bit, our
+ * layerpool.shard.* keys, and the infos of the tensors the shard holds at
+ * llama.cpp's offsets. The data then streams from the source mapping
+ * through SHA-256 to the file, laid out as that header says. */
 #include "shard_split.h"
 
 #include <errno.h>
@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "gguf.h"
+#include "io.h"
 #include "model.h"
 #include "model_id.h"
 #include "sha256.h"
@@ -102,7 +103,7 @@ typedef struct shard_spec {
     int index, count, first, last;
     uint32_t n_layer, n_vocab;
     bool has_embed, has_head, tied;
-    char model_id_hex[2 * LP_MODEL_ID_BYTES + 1];
+    char model_id_hex[2 * LP_SHA256_BYTES + 1];
 } shard_spec;
 
 static bool wanted(const shard_spec *sp, lp_str name)
@@ -131,133 +132,47 @@ static int check_blocks(const lp_gguf *g, uint32_t n_layer, lp_err *err)
 
 /* ---- the header ------------------------------------------------------------ */
 
-typedef struct buf {
-    uint8_t *p;
-    size_t n, cap;
-    bool oom;
-} buf;
+static bool keep_tensor(const lp_gguf_tensor *t, const void *sp) { return wanted(sp, t->name); }
 
-static void put(buf *b, const void *src, size_t n)
+/* LP_SHARD_KEY_PREFIX + suffix, in key[64]. */
+static const char *shard_key(char *key, const char *suffix)
 {
-    if (b->oom || n == 0)
-        return;
-    if (b->cap - b->n < n) {
-        size_t nc = b->cap ? b->cap : 4096;
-        while (nc - b->n < n && nc < SIZE_MAX / 2)
-            nc *= 2;
-        uint8_t *p = nc - b->n >= n ? realloc(b->p, nc) : NULL;
-        if (!p) {
-            b->oom = true;
-            return;
-        }
-        b->p = p;
-        b->cap = nc;
-    }
-    memcpy(b->p + b->n, src, n);
-    b->n += n;
+    snprintf(key, 64, "%s%s", LP_SHARD_KEY_PREFIX, suffix);
+    return key;
 }
 
-static void put_u32(buf *b, uint32_t v) { put(b, &v, 4); }
-static void put_u64(buf *b, uint64_t v) { put(b, &v, 8); }
-
-static void put_key(buf *b, const char *suffix, uint32_t type)
+/* In the order shard_split.h lists them, after the source's own. */
+static int set_shard_keys(lp_gguf_writer *w, const shard_spec *sp, lp_err *err)
 {
-    char key[64];
-    int n = snprintf(key, sizeof key, "%s%s", LP_SHARD_KEY_PREFIX, suffix);
-    put_u64(b, (uint64_t)n);
-    put(b, key, (size_t)n);
-    put_u32(b, type);
-}
-
-static void put_kv_u32(buf *b, const char *suffix, uint32_t v)
-{
-    put_key(b, suffix, LP_GGUF_UINT32);
-    put_u32(b, v);
-}
-
-static void put_kv_bool(buf *b, const char *suffix, bool v)
-{
-    uint8_t u = v;
-    put_key(b, suffix, LP_GGUF_BOOL);
-    put(b, &u, 1);
-}
-
-enum { N_SHARD_KEYS = 9 };
-
-static void put_shard_keys(buf *b, const shard_spec *sp)
-{
-    put_key(b, "model_id", LP_GGUF_STRING);
-    put_u64(b, 2 * LP_MODEL_ID_BYTES);
-    put(b, sp->model_id_hex, 2 * LP_MODEL_ID_BYTES);
-    put_kv_u32(b, "first", (uint32_t)sp->first);
-    put_kv_u32(b, "last", (uint32_t)sp->last);
-    put_kv_u32(b, "n_layer", sp->n_layer);
-    put_kv_u32(b, "n_vocab", sp->n_vocab);
-    put_kv_u32(b, "index", (uint32_t)sp->index);
-    put_kv_u32(b, "count", (uint32_t)sp->count);
-    put_kv_bool(b, "has_embed", sp->has_embed);
-    put_kv_bool(b, "has_head", sp->has_head);
-}
-
-/* The source's key/value section: from the first kv's key length to the
- * first tensor info (the source has tensors: it passed lp_hparams_read). */
-static int kv_section(const lp_gguf *g, const uint8_t **start, uint64_t *len, lp_err *err)
-{
-    if (g->n_tensors == 0)
-        return lp_err_set(err, "split: the source has no tensors");
-    const uint8_t *s = g->n_kv ? (const uint8_t *)g->kv[0].key.ptr - 8 : g->base + 24;
-    const uint8_t *e = (const uint8_t *)g->tensors[0].name.ptr - 8;
-    if (s < g->base + 24 || e < s || e > g->base + g->size)
-        return lp_err_set(err, "split: cannot locate the source's metadata section");
-    *start = s;
-    *len = (uint64_t)(e - s);
+    char k[64];
+    if (lp_gguf_writer_set_str(w, shard_key(k, "model_id"), sp->model_id_hex, err) ||
+        lp_gguf_writer_set_u32(w, shard_key(k, "first"), (uint32_t)sp->first, err) ||
+        lp_gguf_writer_set_u32(w, shard_key(k, "last"), (uint32_t)sp->last, err) ||
+        lp_gguf_writer_set_u32(w, shard_key(k, "n_layer"), sp->n_layer, err) ||
+        lp_gguf_writer_set_u32(w, shard_key(k, "n_vocab"), sp->n_vocab, err) ||
+        lp_gguf_writer_set_u32(w, shard_key(k, "index"), (uint32_t)sp->index, err) ||
+        lp_gguf_writer_set_u32(w, shard_key(k, "count"), (uint32_t)sp->count, err) ||
+        lp_gguf_writer_set_bool(w, shard_key(k, "has_embed"), sp->has_embed, err) ||
+        lp_gguf_writer_set_bool(w, shard_key(k, "has_head"), sp->has_head, err))
+        return -1;
     return 0;
 }
 
-static uint64_t pad_len(uint64_t off, uint64_t align) { return (align - off % align) % align; }
-
-/* Header of one shard, ending padded to the alignment; *data_bytes gets
- * the size of the data section that must follow. */
-static int build_header(const lp_gguf *g, const shard_spec *sp, buf *b, uint64_t *data_bytes,
+/* The header of one shard, laid out by the GGUF writer: the source's kvs
+ * bit for bit, ours, and the infos of the tensors the shard holds. */
+static int build_header(const lp_gguf *g, const shard_spec *sp, lp_gguf_header *h,
                         lp_err *err)
 {
-    const uint8_t *kvs = NULL;
-    uint64_t kv_len = 0, n_t = 0, off = 0;
-    if (kv_section(g, &kvs, &kv_len, err))
+    lp_gguf_writer *w = lp_gguf_writer_new(err);
+    if (!w)
         return -1;
-    for (uint64_t i = 0; i < g->n_tensors; i++)
-        n_t += wanted(sp, g->tensors[i].name);
-    put(b, "GGUF", 4);
-    put_u32(b, 3);
-    put_u64(b, n_t);
-    put_u64(b, g->n_kv + N_SHARD_KEYS);
-    put(b, kvs, (size_t)kv_len);
-    put_shard_keys(b, sp);
-    for (uint64_t i = 0; i < g->n_tensors; i++) {
-        const lp_gguf_tensor *t = &g->tensors[i];
-        if (!wanted(sp, t->name))
-            continue;
-        put_u64(b, t->name.len);
-        put(b, t->name.ptr, (size_t)t->name.len);
-        put_u32(b, t->n_dims);
-        for (uint32_t j = 0; j < t->n_dims; j++)
-            put_u64(b, t->ne[j]);
-        put_u32(b, t->type);
-        put_u64(b, off);
-        /* The reader checked each tensor lies inside the file, so these
-         * sums stay far below 2^64. */
-        off += t->nbytes + pad_len(t->nbytes, g->alignment);
-    }
-    static const uint8_t zeros[64];
-    for (uint64_t pad = pad_len(b->n, g->alignment); pad;) {
-        uint64_t k = pad < sizeof zeros ? pad : sizeof zeros;
-        put(b, zeros, (size_t)k);
-        pad -= k;
-    }
-    if (b->oom)
-        return lp_err_set(err, "split: out of memory building a shard header");
-    *data_bytes = off;
-    return 0;
+    int rc = 0;
+    if (lp_gguf_writer_copy_kvs(w, g, err) || set_shard_keys(w, sp, err) ||
+        lp_gguf_writer_copy_tensors(w, g, keep_tensor, sp, err) ||
+        lp_gguf_writer_header(w, h, err))
+        rc = -1;
+    lp_gguf_writer_free(w);
+    return rc;
 }
 
 /* ---- streaming a shard to disk ----------------------------------------------- */
@@ -278,20 +193,6 @@ static double since(const struct timespec *t0)
     return (double)(t.tv_sec - t0->tv_sec) + (double)(t.tv_nsec - t0->tv_nsec) * 1e-9;
 }
 
-static int write_all(int fd, const uint8_t *p, size_t n)
-{
-    while (n) {
-        ssize_t k = write(fd, p, n);
-        if (k < 0 && errno == EINTR)
-            continue;
-        if (k <= 0)
-            return k < 0 ? errno : EIO;
-        p += k;
-        n -= (size_t)k;
-    }
-    return 0;
-}
-
 enum { PIECE = 8 << 20 };
 
 /* Writes and hashes n bytes in pieces, reporting progress; errno or 0. */
@@ -300,9 +201,8 @@ static int sink_put(sink *s, const void *src, uint64_t n)
     const uint8_t *p = src;
     while (n) {
         size_t k = n < PIECE ? (size_t)n : PIECE;
-        int e = write_all(s->fd, p, k);
-        if (e)
-            return e;
+        if (lp_write_full(s->fd, p, k) != 0)
+            return errno;
         lp_sha256_update(&s->sha, p, k);
         p += k;
         n -= k;
@@ -341,9 +241,12 @@ static void drop_pages(const void *p, uint64_t n)
         madvise((void *)a, e - a, MADV_DONTNEED);
 }
 
-static int stream_shard(const lp_gguf *g, const shard_spec *sp, const buf *hdr, sink *s)
+static uint64_t pad_len(uint64_t off, uint64_t align) { return (align - off % align) % align; }
+
+static int stream_shard(const lp_gguf *g, const shard_spec *sp, const lp_gguf_header *h,
+                        sink *s)
 {
-    int e = sink_put(s, hdr->p, hdr->n);
+    int e = sink_put(s, h->bytes, h->len);
     for (uint64_t i = 0; !e && i < g->n_tensors; i++) {
         const lp_gguf_tensor *t = &g->tensors[i];
         if (!wanted(sp, t->name))
@@ -355,7 +258,7 @@ static int stream_shard(const lp_gguf *g, const shard_spec *sp, const buf *hdr, 
             drop_pages(p + off, k);
         }
         if (!e)
-            e = sink_zeros(s, pad_len(t->nbytes, g->alignment));
+            e = sink_zeros(s, pad_len(t->nbytes, h->alignment));
     }
     if (!e && fsync(s->fd) != 0)
         e = errno;
@@ -366,22 +269,20 @@ static int stream_shard(const lp_gguf *g, const shard_spec *sp, const buf *hdr, 
 static int write_shard(const lp_gguf *g, const shard_spec *sp, lp_split_result *res,
                        lp_split_progress_fn cb, void *ctx, lp_err *err)
 {
-    buf hdr = {0};
-    uint64_t data_bytes = 0;
-    if (build_header(g, sp, &hdr, &data_bytes, err)) {
-        free(hdr.p);
+    lp_gguf_header hdr;
+    if (build_header(g, sp, &hdr, err))
         return -1;
-    }
     char tmp[4200];
     const char *slash = strrchr(res->path, '/');
     int dlen = slash ? (int)(slash - res->path) + 1 : 0;
     snprintf(tmp, sizeof tmp, "%.*s.%s.tmp.XXXXXX", dlen, res->path, res->path + dlen);
     sink s = {.fd = mkstemp(tmp), .cb = cb, .ctx = ctx,
-              .prog = {.index = sp->index, .count = sp->count, .total = hdr.n + data_bytes}};
+              .prog = {.index = sp->index, .count = sp->count,
+                       .total = hdr.len + hdr.data_bytes}};
     if (s.fd < 0) {
         lp_err_set(err, "split: cannot create a file in '%.*s': %s", dlen ? dlen - 1 : 1,
                    dlen ? res->path : ".", strerror(errno));
-        free(hdr.p);
+        free(hdr.bytes);
         return -1;
     }
     clock_gettime(CLOCK_MONOTONIC, &s.t0);
@@ -391,7 +292,7 @@ static int write_shard(const lp_gguf *g, const shard_spec *sp, lp_split_result *
         e = errno;
     if (!e && rename(tmp, res->path) != 0)
         e = errno;
-    free(hdr.p);
+    free(hdr.bytes);
     if (e) {
         unlink(tmp);
         return lp_err_set(err, "split: writing '%s' failed: %s", res->path, strerror(e));
@@ -407,7 +308,7 @@ static int write_shard(const lp_gguf *g, const shard_spec *sp, lp_split_result *
 
 /* ---- the whole split --------------------------------------------------------- */
 
-static int open_source(const char *path, lp_gguf **g, lp_hparams *hp, uint8_t id[32],
+static int open_source(const char *path, lp_gguf **g, lp_hparams *hp, uint8_t id[LP_SHA256_BYTES],
                        lp_err *err)
 {
     if (!(*g = lp_gguf_open(path, err)))
@@ -466,7 +367,7 @@ int lp_split_model(const char *model_path, const lp_layer_range *ranges, int n,
 {
     lp_gguf *g = NULL;
     lp_hparams hp;
-    uint8_t id[LP_MODEL_ID_BYTES];
+    uint8_t id[LP_SHA256_BYTES];
     shard_spec sp = {.count = n};
     int done = 0, rc = -1;
     if (n > LP_SPLIT_MAX_SHARDS) {

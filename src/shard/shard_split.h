@@ -35,6 +35,7 @@
 #include <stdint.h>
 
 #include "err.h"
+#include "sha256.h"
 #include "shard_info.h"
 
 #define LP_SPLIT_MAX_SHARDS 256
@@ -63,7 +64,7 @@ typedef void (*lp_split_progress_fn)(const lp_split_progress *p, void *ctx);
 
 typedef struct lp_split_result {
     char path[4096];      /* the shard file written */
-    uint8_t id[32];       /* SHA-256 of the whole file: LoadShard.shard_id */
+    uint8_t id[LP_SHA256_BYTES]; /* SHA-256 of the whole file: LoadShard.shard_id */
     uint64_t size;        /* bytes */
     int first, last;
     bool has_embed, has_head;

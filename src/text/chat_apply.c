@@ -6,6 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "vec.h"
+
 void lp_chat_buf_free(lp_chat_buf *b)
 {
     if (!b)
@@ -26,23 +28,12 @@ static void putn(out *o, const char *s, size_t n)
     lp_chat_buf *b = o->b;
     if (o->failed)
         return;
-    if (n > SIZE_MAX - b->len - 1) {
+    char *d = n < SIZE_MAX ? lp_vec_reserve(b->data, &b->cap, b->len, n + 1, 1) : NULL;
+    if (!d) {
         o->failed = true;
         return;
     }
-    size_t need = b->len + n + 1;
-    if (need > b->cap) {
-        size_t cap = b->cap > 128 ? b->cap : 128;
-        while (cap < need)
-            cap = cap > SIZE_MAX / 2 ? need : cap * 2;
-        char *d = realloc(b->data, cap);
-        if (!d) {
-            o->failed = true;
-            return;
-        }
-        b->data = d;
-        b->cap = cap;
-    }
+    b->data = d;
     memcpy(b->data + b->len, s, n);
     b->len += n;
     b->data[b->len] = '\0';

@@ -3,6 +3,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "vec.h"
+
 int lp_stopstr_init(lp_stopstr *f, const char *const *stops, size_t n)
 {
     memset(f, 0, sizeof *f);
@@ -65,14 +67,10 @@ const char *lp_stopstr_feed(lp_stopstr *f, const char *text, size_t len, size_t 
     *out_len = 0;
     if (f->hit)
         return f->buf ? f->buf : "";
-    if (f->len + len + 1 > f->cap) {
-        size_t cap = (f->len + len + 1) * 2;
-        char *b = realloc(f->buf, cap);
-        if (!b)
-            return NULL;
-        f->buf = b;
-        f->cap = cap;
-    }
+    char *b = lp_vec_reserve(f->buf, &f->cap, f->len, len + 1, 1);
+    if (!b)
+        return NULL;
+    f->buf = b;
     memcpy(f->buf + f->len, text, len);
     f->len += len;
     size_t stop = first_stop(f);

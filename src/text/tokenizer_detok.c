@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "tokenizer_internal.h"
+#include "vec.h"
 
 #define ATTR_SPECIAL (LP_TOKATTR_UNKNOWN | LP_TOKATTR_CONTROL)
 
@@ -16,16 +17,10 @@ typedef struct buf {
 
 static int buf_put(buf *b, const void *s, size_t n)
 {
-    if (b->cap - b->n < n + 1) {
-        size_t cap = b->cap ? b->cap : 256;
-        while (cap - b->n < n + 1)
-            cap *= 2;
-        char *p = realloc(b->p, cap);
-        if (!p)
-            return -1;
-        b->p = p;
-        b->cap = cap;
-    }
+    char *p = lp_vec_reserve(b->p, &b->cap, b->n, n + 1, 1);
+    if (!p)
+        return -1;
+    b->p = p;
     memcpy(b->p + b->n, s, n);
     b->n += n;
     b->p[b->n] = 0;

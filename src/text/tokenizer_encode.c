@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "tokenizer_internal.h"
+#include "vec.h"
 
 typedef struct frag {
     lp_token id; /* LP_TOKEN_NULL: plain text [off, off + len) */
@@ -18,14 +19,10 @@ typedef struct frags {
 
 static int frags_push(frags *f, frag x)
 {
-    if (f->n == f->cap) {
-        size_t cap = f->cap ? 2 * f->cap : 16;
-        frag *v = realloc(f->v, cap * sizeof *v);
-        if (!v)
-            return -1;
-        f->v = v;
-        f->cap = cap;
-    }
+    frag *v = lp_vec_reserve(f->v, &f->cap, f->n, 1, sizeof *v);
+    if (!v)
+        return -1;
+    f->v = v;
     f->v[f->n++] = x;
     return 0;
 }

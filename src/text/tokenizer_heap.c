@@ -3,6 +3,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "vec.h"
+
 #define AT(h, i) ((h)->v + (i) * (h)->elem)
 
 void lp_heap_init(lp_heap *h, size_t elem, lp_heap_before before)
@@ -19,14 +21,10 @@ void lp_heap_free(lp_heap *h)
 
 int lp_heap_push(lp_heap *h, const void *e)
 {
-    if (h->n == h->cap) {
-        size_t cap = h->cap ? 2 * h->cap : 64;
-        unsigned char *v = realloc(h->v, cap * h->elem);
-        if (!v)
-            return -1;
-        h->v = v;
-        h->cap = cap;
-    }
+    unsigned char *v = lp_vec_reserve(h->v, &h->cap, h->n, 1, h->elem);
+    if (!v)
+        return -1;
+    h->v = v;
     size_t i = h->n++;
     while (i > 0 && h->before(e, AT(h, (i - 1) / 2))) {
         memcpy(AT(h, i), AT(h, (i - 1) / 2), h->elem);

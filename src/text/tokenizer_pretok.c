@@ -19,6 +19,7 @@
 #include <stdlib.h>
 
 #include "tokenizer_internal.h"
+#include "vec.h"
 
 typedef struct lens {
     size_t *v;
@@ -29,14 +30,10 @@ static int lens_push(lens *l, size_t len)
 {
     if (len == 0)
         return 0;
-    if (l->n == l->cap) {
-        size_t cap = l->cap ? 2 * l->cap : 64;
-        size_t *v = realloc(l->v, cap * sizeof *v);
-        if (!v)
-            return -1;
-        l->v = v;
-        l->cap = cap;
-    }
+    size_t *v = lp_vec_reserve(l->v, &l->cap, l->n, 1, sizeof *v);
+    if (!v)
+        return -1;
+    l->v = v;
     l->v[l->n++] = len;
     return 0;
 }

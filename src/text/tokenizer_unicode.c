@@ -1,8 +1,7 @@
 /* tokenizer_unicode.c — UTF-8 coding, codepoint categories, and the GPT-2
  * byte-level alphabet, with llama.cpp's (unicode.cpp) leniencies. */
-#include <stdlib.h>
-
 #include "tokenizer_internal.h"
+#include "vec.h"
 
 #define LP_MAX_CPT 0x110000u
 
@@ -153,14 +152,10 @@ int lp_bpe_cpt_to_byte(uint32_t c)
 
 int lp_tokvec_push(lp_tokvec *tv, lp_token id)
 {
-    if (tv->n == tv->cap) {
-        size_t cap = tv->cap ? tv->cap * 2 : 64;
-        lp_token *v = realloc(tv->v, cap * sizeof *v);
-        if (!v)
-            return -1;
-        tv->v = v;
-        tv->cap = cap;
-    }
+    lp_token *v = lp_vec_reserve(tv->v, &tv->cap, tv->n, 1, sizeof *v);
+    if (!v)
+        return -1;
+    tv->v = v;
     tv->v[tv->n++] = id;
     return 0;
 }
