@@ -80,7 +80,7 @@ static void pool_open(pool *p, const char *stem, int n_workers, int slots)
         if (lp_cluster_add_worker(p->cl, p->lw.control[i], &err) != 0)
             fail_msg("%s", err.msg);
     lp_gguf *g = lp_gguf_open(p->model, &err);
-    uint8_t id[LP_MODEL_ID_BYTES];
+    uint8_t id[LP_SHA256_BYTES];
     assert_non_null(g);
     assert_int_equal(lp_model_id(g, id, &err), 0);
     uint32_t n_layer = 0, n_vocab;

@@ -74,9 +74,9 @@ static int start_workers(coord_pool *p, lp_err *err)
 /* Each worker reads the model from its own copy (the config's model_path
  * for that worker, or, in a local pool, the coordinator's file); a worker
  * without one gets its layers as a shard streamed into its cache. */
-static int weights_for_workers(coord_pool *p, const uint8_t id[LP_MODEL_ID_BYTES],
+static int weights_for_workers(coord_pool *p, const uint8_t id[LP_SHA256_BYTES],
                                const int *first, const int *last, const char **paths,
-                               const uint8_t **shard_ids, uint8_t (*ids)[32], char *abs_model,
+                               const uint8_t **shard_ids, uint8_t (*ids)[LP_SHA256_BYTES], char *abs_model,
                                lp_err *err)
 {
     bool need[LP_CLUSTER_MAX_WORKERS], any = false;
@@ -107,9 +107,9 @@ static int connect_and_load(coord_pool *p, lp_err *err)
     int first[LP_CLUSTER_MAX_WORKERS], last[LP_CLUSTER_MAX_WORKERS];
     const char *paths[LP_CLUSTER_MAX_WORKERS];
     const uint8_t *shard_ids[LP_CLUSTER_MAX_WORKERS];
-    uint8_t ids[LP_CLUSTER_MAX_WORKERS][32];
+    uint8_t ids[LP_CLUSTER_MAX_WORKERS][LP_SHA256_BYTES];
     char abs_model[PATH_MAX];
-    uint8_t id[LP_MODEL_ID_BYTES];
+    uint8_t id[LP_SHA256_BYTES];
     if (!(p->wire = lp_wire_new(err)) || !(p->cl = lp_cluster_new(p->wire, &co, err)) ||
         start_workers(p, err) != 0 || lp_model_id(p->g, id, err) != 0 ||
         plan_layers(p, &co, first, last, err) != 0 ||

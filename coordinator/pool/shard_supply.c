@@ -26,7 +26,7 @@ static int mkdirs(char *path, lp_err *err)
 }
 
 /* <cache>/layerpool/shards/<model id>/<f0-l0_f1-l1...> */
-static int cache_dir(const uint8_t model_id[32], const int *first, const int *last, int n,
+static int cache_dir(const uint8_t model_id[LP_SHA256_BYTES], const int *first, const int *last, int n,
                      char *out, size_t cap, lp_err *err)
 {
     const char *env = getenv("LP_SHARD_DIR"), *xdg = getenv("XDG_CACHE_HOME"),
@@ -46,7 +46,7 @@ static int cache_dir(const uint8_t model_id[32], const int *first, const int *la
 
 /* The ids of a finished split are kept beside the shards, so a later run
  * with the same model and plan reuses them without hashing gigabytes. */
-static bool read_ids(const char *dir, int n, uint8_t (*ids)[32], char (*paths)[4096])
+static bool read_ids(const char *dir, int n, uint8_t (*ids)[LP_SHA256_BYTES], char (*paths)[4096])
 {
     char idx[4200];
     snprintf(idx, sizeof idx, "%s/ids.txt", dir);
@@ -101,7 +101,7 @@ static bool send_progress(void *ctx, uint64_t done, uint64_t total, double mb_s)
 }
 
 static int split_all(const char *model_path, const char *dir, const int *first, const int *last,
-                     int n, uint8_t (*ids)[32], char (*paths)[4096], lp_err *err)
+                     int n, uint8_t (*ids)[LP_SHA256_BYTES], char (*paths)[4096], lp_err *err)
 {
     lp_layer_range ranges[LP_CLUSTER_MAX_WORKERS] = {{0}};
     lp_split_result res[LP_CLUSTER_MAX_WORKERS];
@@ -117,9 +117,9 @@ static int split_all(const char *model_path, const char *dir, const int *first, 
     return 0;
 }
 
-int shard_supply(lp_cluster *cl, const char *model_path, const uint8_t model_id[32],
+int shard_supply(lp_cluster *cl, const char *model_path, const uint8_t model_id[LP_SHA256_BYTES],
                  const int *first, const int *last, const bool *need, int n,
-                 uint8_t (*ids)[32], lp_err *err)
+                 uint8_t (*ids)[LP_SHA256_BYTES], lp_err *err)
 {
     char dir[4096];
     static_assert(LP_CLUSTER_MAX_WORKERS <= 64, "path table size");

@@ -14,8 +14,8 @@
  * [first[i], last[i]) of model_path, and set ids[i] to that shard's id.
  * The shard files live under $LP_SHARD_DIR, else $XDG_CACHE_HOME or
  * ~/.cache, in layerpool/shards/<model id>/<ranges>/. */
-int shard_supply(lp_cluster *cl, const char *model_path, const uint8_t model_id[32],
+int shard_supply(lp_cluster *cl, const char *model_path, const uint8_t model_id[LP_SHA256_BYTES],
                  const int *first, const int *last, const bool *need, int n,
-                 uint8_t (*ids)[32], lp_err *err);
+                 uint8_t (*ids)[LP_SHA256_BYTES], lp_err *err);
 
 #endif

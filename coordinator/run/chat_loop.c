@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "chat.h"
+#include "vec.h"
 
 /* The conversation so far; every string is owned here. */
 typedef struct convo {
@@ -13,14 +14,10 @@ typedef struct convo {
 
 static int convo_add(convo *c, const char *role, const char *text, size_t len)
 {
-    if (c->n == c->cap) {
-        size_t cap = c->cap ? c->cap * 2 : 8;
-        lp_chat_msg *m = realloc(c->msgs, cap * sizeof *m);
-        if (!m)
-            return -1;
-        c->msgs = m;
-        c->cap = cap;
-    }
+    lp_chat_msg *m = lp_vec_reserve(c->msgs, &c->cap, c->n, 1, sizeof *m);
+    if (!m)
+        return -1;
+    c->msgs = m;
     char *copy = malloc(len + 1);
     if (!copy)
         return -1;

@@ -8,17 +8,14 @@
 
 #include "clock.h"
 #include "generate.h"
+#include "vec.h"
 
 int run_tokens_push(run_tokens *l, lp_token t)
 {
-    if (l->n == l->cap) {
-        size_t cap = l->cap ? l->cap * 2 : 64;
-        lp_token *ids = realloc(l->ids, cap * sizeof *ids);
-        if (!ids)
-            return -1;
-        l->ids = ids;
-        l->cap = cap;
-    }
+    lp_token *ids = lp_vec_reserve(l->ids, &l->cap, l->n, 1, sizeof *ids);
+    if (!ids)
+        return -1;
+    l->ids = ids;
     l->ids[l->n++] = t;
     return 0;
 }

@@ -3,6 +3,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "vec.h"
+
 void sv_out_init(sv_out *o, const sv_api_req *req, uint64_t request_id, const char *model)
 {
     memset(o, 0, sizeof *o);
@@ -20,16 +22,10 @@ void sv_out_free(sv_out *o)
 
 static int put(sv_out *o, const char *s, size_t n)
 {
-    if (o->len + n + 1 > o->cap) {
-        size_t cap = o->cap ? o->cap : 1024;
-        while (cap < o->len + n + 1)
-            cap *= 2;
-        char *b = realloc(o->buf, cap);
-        if (!b)
-            return -1;
-        o->buf = b;
-        o->cap = cap;
-    }
+    char *b = lp_vec_reserve(o->buf, &o->cap, o->len, n + 1, 1);
+    if (!b)
+        return -1;
+    o->buf = b;
     memcpy(o->buf + o->len, s, n);
     o->len += n;
     o->buf[o->len] = 0;

@@ -22,6 +22,7 @@
 #include "http_status.h"
 #include "http_stream.h"
 #include "serve_route.h"
+#include "vec.h"
 
 enum {
     IDLE_TIMEOUT_S = 60,   /* a connection silent this long is closed */
@@ -49,8 +50,8 @@ typedef struct rq {
     uint64_t id;
     sv_route route;
     char method[8], path[64];
-    char *body;
-    size_t len;
+    char *body;             /* the request body so far, owned */
+    size_t len, body_cap;
     bool too_big;           /* a body without Content-Length passed the limit */
     bool gone;              /* the client left before its answer was whole */
     int status;             /* 0 until a response is queued */
@@ -356,7 +357,7 @@ static enum MHD_Result take_body(rq *r, const char *data, size_t *size)
         r->len = r->len + n < r->len ? SIZE_MAX : r->len + n;
         return r->len / 16 > max ? MHD_NO : MHD_YES;
     }
-    char *b = realloc(r->body, r->len + n + 1);
+    char *b = lp_vec_reserve(r->body, &r->body_cap, r->len, n + 1, 1);
     if (!b)
         return MHD_NO;
     memcpy(b + r->len, data, n);

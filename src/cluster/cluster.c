@@ -200,13 +200,13 @@ static int connect_first(lp_cluster *c, lp_err *err)
     return 0;
 }
 
-int lp_cluster_load(lp_cluster *c, const uint8_t model_id[LP_MODEL_ID_BYTES],
+int lp_cluster_load(lp_cluster *c, const uint8_t model_id[LP_SHA256_BYTES],
                     const char *const *model_path, const uint8_t *const *shard_id,
                     const int *first, const int *last, uint32_t n_vocab, lp_err *err)
 {
     if (c->n_workers == 0)
         return lp_err_set(err, "cluster: no workers to load");
-    memcpy(c->model_id, model_id, LP_MODEL_ID_BYTES);
+    memcpy(c->model_id, model_id, LP_SHA256_BYTES);
     c->n_vocab = n_vocab;
     for (int i = 0; i < c->n_workers; i++) {
         c->w[i].info.first = first[i];
@@ -215,7 +215,7 @@ int lp_cluster_load(lp_cluster *c, const uint8_t model_id[LP_MODEL_ID_BYTES],
                  model_path[i] ? model_path[i] : "");
         c->w[i].from_shard = shard_id && shard_id[i];
         if (c->w[i].from_shard)
-            memcpy(c->w[i].shard_id, shard_id[i], LP_MODEL_ID_BYTES);
+            memcpy(c->w[i].shard_id, shard_id[i], LP_SHA256_BYTES);
     }
     if (cl_route_all(c, err) != 0 || connect_first(c, err) != 0)
         return -1;
@@ -255,7 +255,7 @@ void lp_cluster_shutdown_workers(lp_cluster *c)
 }
 
 int lp_cluster_send_shard(lp_cluster *c, int i, const char *path,
-                          const uint8_t shard_id[LP_MODEL_ID_BYTES],
+                          const uint8_t shard_id[LP_SHA256_BYTES],
                           bool (*progress)(void *ctx, uint64_t done, uint64_t total, double mb_s),
                           void *ctx, lp_err *err)
 {

@@ -95,14 +95,14 @@ int lp_cluster_routes(lp_cluster *c, lp_err *err);
  * they answer; our own link to worker 0 is checked too. Blocks until
  * every worker is ready (or load_timeout_ms); a worker that cannot reach
  * an address it was given fails the load within seconds, naming it. */
-int lp_cluster_load(lp_cluster *c, const uint8_t model_id[LP_MODEL_ID_BYTES],
+int lp_cluster_load(lp_cluster *c, const uint8_t model_id[LP_SHA256_BYTES],
                     const char *const *model_path, const uint8_t *const *shard_id,
                     const int *first, const int *last, uint32_t n_vocab, lp_err *err);
 
 /* Stream the shard file at path (SHA-256 shard_id) into worker i's cache,
  * resuming from what it already holds (transfer.h). */
 int lp_cluster_send_shard(lp_cluster *c, int i, const char *path,
-                          const uint8_t shard_id[LP_MODEL_ID_BYTES],
+                          const uint8_t shard_id[LP_SHA256_BYTES],
                           bool (*progress)(void *ctx, uint64_t done, uint64_t total, double mb_s),
                           void *ctx, lp_err *err);
 

@@ -11,10 +11,10 @@ int cl_send_load(lp_cluster *c, int i, uint64_t *request_id, lp_err *err)
 {
     cl_worker *w = &c->w[i];
     Lp__LoadShard ls = LP__LOAD_SHARD__INIT;
-    ls.model_id = (ProtobufCBinaryData){LP_MODEL_ID_BYTES, c->model_id};
+    ls.model_id = (ProtobufCBinaryData){LP_SHA256_BYTES, c->model_id};
     ls.model_path = w->from_shard ? "" : w->model_path;
     if (w->from_shard)
-        ls.shard_id = (ProtobufCBinaryData){LP_MODEL_ID_BYTES, w->shard_id};
+        ls.shard_id = (ProtobufCBinaryData){LP_SHA256_BYTES, w->shard_id};
     ls.first_layer = (uint32_t)w->info.first;
     ls.last_layer = (uint32_t)w->info.last;
     ls.n_ctx = (uint32_t)c->o.n_ctx;

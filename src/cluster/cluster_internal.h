@@ -17,7 +17,7 @@ typedef struct cl_worker {
     bool loaded;          /* ShardReady received for the current plan */
     bool reloading;       /* lost, then heard again: LoadShard sent */
     char model_path[1024];
-    uint8_t shard_id[LP_MODEL_ID_BYTES];
+    uint8_t shard_id[LP_SHA256_BYTES];
     bool from_shard;      /* load shard_id from its cache, not model_path */
 } cl_worker;
 
@@ -66,12 +66,14 @@ struct lp_cluster {
     cl_bound bound[LP_CLUSTER_MAX_WORKERS]; /* those addresses (cluster_route.c) */
     int n_bound;
     cl_session *s;        /* live sessions, owned */
-    int n_s, cap_s;
+    int n_s;
+    size_t cap_s;
     cl_closing *closing;  /* owned */
-    int n_closing, cap_closing;
+    int n_closing;
+    size_t cap_closing;
     uint64_t next_session;
     uint64_t hb_seq;
-    uint8_t model_id[LP_MODEL_ID_BYTES];
+    uint8_t model_id[LP_SHA256_BYTES];
     uint32_t n_vocab;
     bool ready;           /* every worker loaded */
 };

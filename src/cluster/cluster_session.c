@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "clock.h"
+#include "vec.h"
 
 static cl_session *find(lp_cluster *c, uint64_t id)
 {
@@ -20,15 +21,10 @@ static cl_session *find(lp_cluster *c, uint64_t id)
 
 static bool grow(lp_cluster *c)
 {
-    if (c->n_s < c->cap_s)
-        return true;
-    int cap = c->cap_s ? 2 * c->cap_s : 8;
-    cl_session *s = realloc(c->s, sizeof *s * (size_t)cap);
-    if (!s)
-        return false;
-    c->s = s;
-    c->cap_s = cap;
-    return true;
+    cl_session *s = lp_vec_reserve(c->s, &c->cap_s, (size_t)c->n_s, 1, sizeof *s);
+    if (s)
+        c->s = s;
+    return s != NULL;
 }
 
 static int check_request(const lp_cluster *c, const lp_session_req *req, lp_err *err)
@@ -118,14 +114,11 @@ static int send_prompt(lp_cluster *c, cl_session *s, lp_err *err)
 
 static cl_closing *add_closing(lp_cluster *c, uint64_t id)
 {
-    if (c->n_closing == c->cap_closing) {
-        int cap = c->cap_closing ? 2 * c->cap_closing : 8;
-        cl_closing *v = realloc(c->closing, sizeof *v * (size_t)cap);
-        if (!v)
-            return NULL; /* then the slot is simply counted free at once */
-        c->closing = v;
-        c->cap_closing = cap;
-    }
+    cl_closing *v = lp_vec_reserve(c->closing, &c->cap_closing, (size_t)c->n_closing, 1,
+                                   sizeof *v);
+    if (!v)
+        return NULL; /* then the slot is simply counted free at once */
+    c->closing = v;
     cl_closing *e = &c->closing[c->n_closing++];
     *e = (cl_closing){.session = id, .since_ms = lp_now_ms()};
     return e;

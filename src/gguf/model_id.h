@@ -17,9 +17,6 @@
 #include "gguf.h"
 #include "sha256.h"
 
-/* An id is a digest: LP_SHA256_BYTES long. This older name stays only
- * until its last users say LP_SHA256_BYTES too. */
-#define LP_MODEL_ID_BYTES LP_SHA256_BYTES
 #define LP_MODEL_ID_KEY "layerpool.shard.model_id"
 
 /* The source model's id: layerpool.shard.model_id if the file is a shard,

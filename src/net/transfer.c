@@ -15,12 +15,12 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "io.h"
 #include "sha256.h"
 #include "wire.h"
 
 /* wire.h keeps a name of its own for the id size. */
-static_assert(LP_WIRE_ID_BYTES == LP_SHA256_BYTES, "shard ids on the wire are SHA-256 digests");
 
 enum { MAX_STALLS = 8 }; /* resyncs in a row without progress before giving up */
 
@@ -43,17 +43,15 @@ typedef struct tx {
     uint64_t have;                 /* what the worker last said it holds */
     bool complete, draining;
     int stalls;
-    struct timespec t0;
+    int64_t t0_ns;                 /* lp_now_ns() at the start */
     lp_transfer_progress progress;
     void *ctx;
     lp_transfer_stats st;
 } tx;
 
-static double since(const struct timespec *t0)
+static double since(int64_t t0_ns)
 {
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)(t.tv_sec - t0->tv_sec) + (double)(t.tv_nsec - t0->tv_nsec) * 1e-9;
+    return (double)(lp_now_ns() - t0_ns) * 1e-9;
 }
 
 /* Send bytes [off, off + len) (len may be 0) and queue it as in flight. */
@@ -119,7 +117,7 @@ static int take_ack(tx *t, int i, const Lp__ChunkAck *ack, lp_err *err)
     if (!t->complete && f.len == 0 && f.off == t->total && t->have == t->total)
         return lp_err_set(err, "transfer: the worker holds every byte but did not verify them");
     if (t->progress && !t->progress(t->ctx, t->have, t->total,
-                                    t->st.bytes_sent / 1e6 / (since(&t->t0) + 1e-9)))
+                                    t->st.bytes_sent / 1e6 / (since(t->t0_ns) + 1e-9)))
         return lp_err_set(err, "transfer: stopped at %llu of %llu bytes",
                           (unsigned long long)t->have, (unsigned long long)t->total);
     return 0;
@@ -223,18 +221,18 @@ int lp_transfer_shard(void *sock, const char *path, const uint8_t shard_id[LP_SH
         return lp_err_set(err, "transfer: timeout must be positive");
     tx t = {.sock = sock, .fd = -1, .id = shard_id, .req_counter = request_id,
             .timeout_ms = timeout_ms, .progress = progress, .ctx = ctx};
-    clock_gettime(CLOCK_MONOTONIC, &t.t0);
+    t.t0_ns = lp_now_ns();
     /* Without the caller's counter, ids from the clock: late acks of an
      * earlier call on this socket then never match this call's ids. */
     t.req_local = (uint64_t)1 << 62 |
-                  ((uint64_t)t.t0.tv_sec * 1000000000u + (uint64_t)t.t0.tv_nsec) << 4;
+                  (uint64_t)t.t0_ns << 4;
     int rc = open_file(path, &t.fd, &t.total, err);
     if (rc == 0 && !(t.buf = malloc(LP_WIRE_CHUNK)))
         rc = lp_err_set(err, "transfer: out of memory");
     if (rc == 0)
         rc = run(&t, err);
     t.st.size = t.total;
-    t.st.seconds = since(&t.t0);
+    t.st.seconds = since(t.t0_ns);
     if (stats)
         *stats = t.st;
     free(t.buf);

@@ -50,7 +50,6 @@
 #define LP_WIRE_MAX_STR 4096     /* bytes of any string field (paths, names) */
 #define LP_WIRE_MAX_SLOTS 4096   /* LoadShard.n_slots */
 #define LP_WIRE_MAX_CTX (1u << 24)
-#define LP_WIRE_ID_BYTES 32      /* model and shard ids: SHA-256 */
 
 /* Error codes carried in lp.Error.code. */
 enum {

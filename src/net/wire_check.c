@@ -7,6 +7,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "sha256.h"
+
 static int str_ok(const char *s, const char *field, lp_err *err)
 {
     if (s && strnlen(s, LP_WIRE_MAX_STR) >= LP_WIRE_MAX_STR)
@@ -18,8 +20,8 @@ static int id_ok(const ProtobufCBinaryData *id, bool required, const char *field
 {
     if (id->len == 0 && !required)
         return 0;
-    if (id->len != LP_WIRE_ID_BYTES)
-        return lp_err_set(err, "%s is %zu bytes, not %d", field, id->len, LP_WIRE_ID_BYTES);
+    if (id->len != LP_SHA256_BYTES)
+        return lp_err_set(err, "%s is %zu bytes, not %d", field, id->len, LP_SHA256_BYTES);
     return 0;
 }
 

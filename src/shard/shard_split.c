@@ -18,6 +18,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "gguf.h"
 #include "io.h"
 #include "model.h"
@@ -181,16 +182,14 @@ typedef struct sink {
     int fd;
     lp_sha256_ctx sha;
     lp_split_progress prog;
-    struct timespec t0;
+    int64_t t0_ns; /* lp_now_ns() at the start */
     lp_split_progress_fn cb;
     void *ctx;
 } sink;
 
-static double since(const struct timespec *t0)
+static double since(int64_t t0_ns)
 {
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)(t.tv_sec - t0->tv_sec) + (double)(t.tv_nsec - t0->tv_nsec) * 1e-9;
+    return (double)(lp_now_ns() - t0_ns) * 1e-9;
 }
 
 enum { PIECE = 8 << 20 };
@@ -207,7 +206,7 @@ static int sink_put(sink *s, const void *src, uint64_t n)
         p += k;
         n -= k;
         s->prog.done += k;
-        s->prog.seconds = since(&s->t0);
+        s->prog.seconds = since(s->t0_ns);
         if (s->cb && k == PIECE && s->prog.done < s->prog.total)
             s->cb(&s->prog, s->ctx); /* the end is reported once renamed */
     }
@@ -285,7 +284,7 @@ static int write_shard(const lp_gguf *g, const shard_spec *sp, lp_split_result *
         free(hdr.bytes);
         return -1;
     }
-    clock_gettime(CLOCK_MONOTONIC, &s.t0);
+    s.t0_ns = lp_now_ns();
     lp_sha256_init(&s.sha);
     int e = fchmod(s.fd, 0644) == 0 ? stream_shard(g, sp, &hdr, &s) : errno;
     if (close(s.fd) != 0 && !e)
@@ -299,7 +298,7 @@ static int write_shard(const lp_gguf *g, const shard_spec *sp, lp_split_result *
     }
     lp_sha256_final(&s.sha, res->id);
     res->size = s.prog.done;
-    res->seconds = since(&s.t0);
+    res->seconds = since(s.t0_ns);
     s.prog.seconds = res->seconds;
     if (cb)
         cb(&s.prog, ctx);
