@@ -266,7 +266,7 @@ static void test_flash_run_bytes(void **state)
         assert_int_equal(lp_plan_model_from_gguf(s->gguf, &pm, &err), 0);
         const uint64_t want = lp_plan_run_bytes_attn(&pm, 0, (int)pm.n_layer, 128, 2048, 3, &fa);
         const uint64_t before = heap_in_use();
-        lp_run *r = lp_run_new_attn(s->model, &s->kernels, s->pool, 128, 2048, &fa, &err);
+        lp_run *r = lp_run_new_attn(s->model, &s->kernels, s->tp, 128, 2048, &fa, &err);
         assert_non_null(r);
         const uint64_t got = heap_in_use() - before;
         if (got < want || got > want + 20 * 4200)

@@ -77,18 +77,18 @@ static void free_data(fa_data *d)
 }
 
 /* Queries [t0, t0 + n) of the case as one call, into out (whole case). */
-static void flash(const lp_kernels *k, lp_threadpool *pool, const fa_case *c, const fa_data *d,
+static void flash(const lp_kernels *k, lp_threadpool *tp, const fa_case *c, const fa_data *d,
                   int block, int t0, int n, float *out)
 {
     const size_t per_tok = (size_t)c->hd * c->nh;
-    void *scratch = malloc(lp_attn_flash_scratch_bytes(c->nh, c->nkv, c->hd, lp_threadpool_size(pool)));
+    void *scratch = malloc(lp_attn_flash_scratch_bytes(c->nh, c->nkv, c->hd, lp_threadpool_size(tp)));
     assert_non_null(scratch);
     const lp_flash_args a = {.n_head = c->nh, .n_head_kv = c->nkv, .head_dim = c->hd,
                              .n_tok = n, .pos0 = c->pos0 + t0, .block = block,
                              .scale = 1.0f / sqrtf((float)c->hd), .type_k = c->tk,
                              .type_v = c->tv, .K = d->K, .V = d->V, .k_stride = d->k_row,
                              .v_stride = d->v_row};
-    lp_attn_flash(pool, k, &a, d->q + per_tok * t0, out + per_tok * t0, scratch);
+    lp_attn_flash(tp, k, &a, d->q + per_tok * t0, out + per_tok * t0, scratch);
     free(scratch);
 }
 
@@ -119,14 +119,14 @@ static void test_flash_equals_ggml(void **state)
         lp_kernels k;
         assert_int_equal(lp_kernels_init(&k, (lp_isa)isa, &err), 0);
         for (int th = 1; th <= 2; th++) {
-            lp_threadpool *pool = lp_threadpool_create(th, &err);
-            assert_non_null(pool);
+            lp_threadpool *tp = lp_threadpool_create(th, &err);
+            assert_non_null(tp);
             for (size_t i = 0; i < sizeof k_ggml_cases / sizeof k_ggml_cases[0]; i++) {
                 const fa_case *c = &k_ggml_cases[i];
                 fa_data d = make_data(c);
                 const size_t n = (size_t)c->hd * c->nh * c->n_tok;
                 float *out = calloc(n, sizeof(float));
-                flash(&k, pool, c, &d, LP_FLASH_BLOCK, 0, c->n_tok, out);
+                flash(&k, tp, c, &d, LP_FLASH_BLOCK, 0, c->n_tok, out);
                 if (fnv1a(out, n * sizeof(float)) != c->ggml_hash)
                     fail_msg("%s, %d threads, case %zu (head_dim %d, %d tokens at %d, K %s, "
                              "V %s): not ggml's bits", lp_isa_name((lp_isa)isa), th, i, c->hd,
@@ -134,7 +134,7 @@ static void test_flash_equals_ggml(void **state)
                 free(out);
                 free_data(&d);
             }
-            lp_threadpool_destroy(pool);
+            lp_threadpool_destroy(tp);
         }
     }
 }
@@ -341,18 +341,18 @@ static void test_flash_blocks_deterministic(void **state)
         const size_t n = (size_t)c->hd * c->nh * c->n_tok;
         float *first = calloc(n, sizeof(float)), *out = calloc(n, sizeof(float));
         for (int th = 1; th <= 3; th++) {
-            lp_threadpool *pool = lp_threadpool_create(th, &err);
-            assert_non_null(pool);
-            flash(&k, pool, c, &d, 4, 0, c->n_tok, th == 1 ? first : out);
+            lp_threadpool *tp = lp_threadpool_create(th, &err);
+            assert_non_null(tp);
+            flash(&k, tp, c, &d, 4, 0, c->n_tok, th == 1 ? first : out);
             if (th > 1 && memcmp(first, out, n * sizeof(float)))
                 fail_msg("case %zu: the prompt form differs on %d threads", ci, th);
             memset(out, 0, n * sizeof(float));
             for (int t = 0; t < c->n_tok; t++)
-                flash(&k, pool, c, &d, 4, t, 1, out);
+                flash(&k, tp, c, &d, 4, t, 1, out);
             if (memcmp(first, out, n * sizeof(float)))
                 fail_msg("case %zu: decoding token by token differs from the prompt form "
                          "(%d threads)", ci, th);
-            lp_threadpool_destroy(pool);
+            lp_threadpool_destroy(tp);
         }
         const double e = exact_error(c, &d, first);
         print_message("case %zu: max error %.3g of the largest output\n", ci, e);

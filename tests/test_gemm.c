@@ -397,7 +397,7 @@ static void matmul_want(const lp_kernels *k, const lp_weight *w, const float *x,
     free(a);
 }
 
-static void check_matmul(lp_threadpool *const pools[3], const lp_kernels *k, lp_type t, int64_t n,
+static void check_matmul(lp_threadpool *const tps[3], const lp_kernels *k, lp_type t, int64_t n,
                          int64_t rows, int n_tok, rng *r)
 {
     const size_t row_bytes = lp_type_row_bytes(t, n);
@@ -414,7 +414,7 @@ static void check_matmul(lp_threadpool *const pools[3], const lp_kernels *k, lp_
     matmul_want(k, &w, x, n_tok, want);
     for (int p = 0; p < 3; p++) {
         memset(got, 0, sizeof *got * (size_t)(rows * n_tok));
-        lp_matmul(pools[p], k, &w, x, n_tok, got, scratch);
+        lp_matmul(tps[p], k, &w, x, n_tok, got, scratch);
         if (memcmp(got, want, sizeof *got * (size_t)(rows * n_tok)) != 0)
             fail_msg("lp_matmul %s %s, %lld x %lld, %d acts, %d threads: not the dots' bits",
                      lp_isa_name(k->isa), lp_type_traits_get(t)->name, (long long)rows,
@@ -431,10 +431,10 @@ static void test_matmul(void **state)
 {
     (void)state;
     lp_err err = { { 0 } };
-    lp_threadpool *pools[3];
+    lp_threadpool *tps[3];
     for (int p = 0; p < 3; p++) {
-        pools[p] = lp_threadpool_create(p + 1, &err);
-        assert_non_null(pools[p]);
+        tps[p] = lp_threadpool_create(p + 1, &err);
+        assert_non_null(tps[p]);
     }
     lp_kernels ks[LP_ISA_COUNT];
     const int n_isa = usable_tables(ks);
@@ -453,12 +453,12 @@ static void test_matmul(void **state)
                  * each suffices there (no tiles to block). */
                 if ((i == 0 || (!ks[i].gemm[t] && !ks[i].gemm_tb[t])) && s != 1)
                     continue;
-                check_matmul(pools, &ks[i], t, shapes[s].n, shapes[s].rows, shapes[s].n_tok, &r);
+                check_matmul(tps, &ks[i], t, shapes[s].n, shapes[s].rows, shapes[s].n_tok, &r);
             }
         }
     }
     for (int p = 0; p < 3; p++)
-        lp_threadpool_destroy(pools[p]);
+        lp_threadpool_destroy(tps[p]);
 }
 
 int main(void)

@@ -122,17 +122,17 @@ static void matmul(const lp_kernels *k, uint32_t type, const float *wf, int m, i
                    const float *x, int n, float *y)
 {
     lp_err err = {0};
-    lp_threadpool *pool = lp_threadpool_create(1, &err);
-    assert_non_null(pool);
+    lp_threadpool *tp = lp_threadpool_create(1, &err);
+    assert_non_null(tp);
     uint8_t *wd = malloc(elt_size(type) * (size_t)m * kk);
     void *scratch = malloc(lp_matmul_scratch_bytes(type, kk, n) + 1);
     to_type(type, wf, wd, m * kk);
     const lp_weight w = {.type = type, .rows = m, .cols = kk,
                          .row_bytes = elt_size(type) * (size_t)kk, .data = wd};
-    lp_matmul(pool, k, &w, x, n, y, scratch);
+    lp_matmul(tp, k, &w, x, n, y, scratch);
     free(scratch);
     free(wd);
-    lp_threadpool_destroy(pool);
+    lp_threadpool_destroy(tp);
 }
 
 /* ---- the dot-order rule ------------------------------------------------------ */

@@ -30,7 +30,7 @@ static void fill(lp_block_q4_K *w, size_t n_blocks)
 double wk_bench_gflops(int n_threads)
 {
     lp_kernels k;
-    lp_threadpool *pool = NULL;
+    lp_threadpool *tp = NULL;
     const size_t row_bytes = lp_type_row_bytes(LP_TYPE_Q4_K, COLS);
     const size_t n_blocks = (size_t)ROWS * COLS / LP_QK_K;
     lp_block_q4_K *wdata = malloc(n_blocks * sizeof *wdata);
@@ -38,24 +38,24 @@ double wk_bench_gflops(int n_threads)
     void *scratch = malloc(lp_matmul_scratch_bytes(LP_TYPE_Q4_K, COLS, 1));
     double gflops = 0;
     if (!wdata || !x || !y || !scratch || lp_kernels_init(&k, lp_cpu_best_isa(), NULL) != 0 ||
-        !(pool = lp_threadpool_create(n_threads, NULL)))
+        !(tp = lp_threadpool_create(n_threads, NULL)))
         goto out;
     fill(wdata, n_blocks);
     for (int i = 0; i < COLS; i++)
         x[i] = (float)((i * 7919) % 2001 - 1000) / 1000.0f;
     lp_weight w = {.type = LP_TYPE_Q4_K, .rows = ROWS, .cols = COLS, .row_bytes = row_bytes,
                    .data = (const uint8_t *)wdata};
-    lp_matmul(pool, &k, &w, x, 1, y, scratch); /* fault the pages in first */
+    lp_matmul(tp, &k, &w, x, 1, y, scratch); /* fault the pages in first */
     int64_t t0 = lp_now_us(), el = 0;
     int runs = 0;
     do {
-        lp_matmul(pool, &k, &w, x, 1, y, scratch);
+        lp_matmul(tp, &k, &w, x, 1, y, scratch);
         runs++;
         el = lp_now_us() - t0;
     } while (el < BUDGET_US || runs < MIN_RUNS);
     gflops = 2.0 * ROWS * COLS * runs / ((double)el * 1e3);
 out:
-    lp_threadpool_destroy(pool);
+    lp_threadpool_destroy(tp);
     free(scratch);
     free(y);
     free(x);

@@ -51,12 +51,12 @@ static uint64_t array_bytes(void)
     return want & ~(uint64_t)4095;
 }
 
-static int run_reps(lp_threadpool *pool, triad_task *t, int reps, bench_triad *out, lp_err *err)
+static int run_reps(lp_threadpool *tp, triad_task *t, int reps, bench_triad *out, lp_err *err)
 {
     double gbs[MAX_REPS];
     for (int r = 0; r < reps; r++) {
         double t0 = lp_now_s();
-        lp_threadpool_run(pool, triad_part, t);
+        lp_threadpool_run(tp, triad_part, t);
         double secs = lp_now_s() - t0;
         gbs[r] = 3.0 * sizeof(double) * (double)t->n / (secs > 0 ? secs : 1e-9) / 1e9;
     }
@@ -81,17 +81,17 @@ int bench_triad_run(int n_threads, int reps, uint64_t want_bytes, bench_triad *o
     t.a = aligned_alloc(4096, bytes);
     t.b = aligned_alloc(4096, bytes);
     t.c = aligned_alloc(4096, bytes);
-    lp_threadpool *pool = NULL;
+    lp_threadpool *tp = NULL;
     int rc = -1;
     if (!t.a || !t.b || !t.c)
         lp_err_set(err, "triad: cannot allocate 3 x %llu bytes", (unsigned long long)bytes);
-    else if ((pool = lp_threadpool_create(n_threads, err))) {
-        lp_threadpool_run(pool, triad_part, &t);
+    else if ((tp = lp_threadpool_create(n_threads, err))) {
+        lp_threadpool_run(tp, triad_part, &t);
         t.init = false;
         *out = (bench_triad){.array_bytes = bytes, .threads = n_threads, .reps = reps};
-        rc = run_reps(pool, &t, reps, out, err);
+        rc = run_reps(tp, &t, reps, out, err);
     }
-    lp_threadpool_destroy(pool);
+    lp_threadpool_destroy(tp);
     free(t.c);
     free(t.b);
     free(t.a);

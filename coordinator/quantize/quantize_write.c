@@ -23,7 +23,7 @@ typedef struct qz_fill {
 
 struct qz_run {
     const qz_plan *p;
-    lp_threadpool *pool;
+    lp_threadpool *tp;
     int nth;
     int64_t max_row;    /* longest row of a converted tensor */
     float *scratch;     /* nth rows of max_row floats */
@@ -71,7 +71,7 @@ static int convert_rows(qz_run *r, const qz_tensor *q, int64_t r0, int64_t r1, u
     r->r1 = r1;
     r->dst = dst;
     memset(r->thread_failed, 0, (size_t)r->nth * sizeof *r->thread_failed);
-    lp_threadpool_run(r->pool, convert_task, r);
+    lp_threadpool_run(r->tp, convert_task, r);
     for (int i = 0; i < r->nth; i++)
         if (r->thread_failed[i])
             return lp_err_set(err, "quantize: '%s': %s", q->name, r->thread_err[i].msg);
@@ -127,7 +127,7 @@ static int run_buffers(qz_run *r, lp_err *err)
 
 static void run_free(qz_run *r)
 {
-    lp_threadpool_destroy(r->pool);
+    lp_threadpool_destroy(r->tp);
     free(r->scratch);
     free(r->stage);
     free(r->thread_err);
@@ -181,7 +181,7 @@ int qz_write(const lp_gguf *g, const qz_plan *p, const char *path, int n_threads
     }
     for (int i = 0; i < p->n; i++)
         fills[i] = (qz_fill){&r, i};
-    if (run_buffers(&r, err) != 0 || !(r.pool = lp_threadpool_create(n_threads, err)))
+    if (run_buffers(&r, err) != 0 || !(r.tp = lp_threadpool_create(n_threads, err)))
         goto done;
     if (add_kvs(w, g, p->ftype, err) == 0 && add_tensors(w, p, fills, err) == 0)
         rc = lp_gguf_writer_write(w, path, err);

@@ -19,7 +19,7 @@
  * to run, with their cache lines), then every thread, the caller
  * included, claims and runs any share nobody has started. Each share runs
  * exactly once, and a task's result depends on ith alone, so who runs it
- * does not change the result (pool.h).
+ * does not change the result (threadpool.h).
  *
  * Worker threads are pinned, one per physical core, when the pool claims
  * every core or CPU the process may use (the default thread count) and
@@ -57,7 +57,7 @@ enum {
 };
 
 typedef struct worker_arg {
-    lp_threadpool *pool;
+    lp_threadpool *tp;
     int ith;
     int cpu; /* to pin to, or -1 */
 } worker_arg;
@@ -184,7 +184,7 @@ static void help(lp_threadpool *p, unsigned g, int first)
 static void *worker_main(void *arg)
 {
     worker_arg *wa = arg;
-    lp_threadpool *p = wa->pool;
+    lp_threadpool *p = wa->tp;
     unsigned seen = 0;
     pin_self(wa->cpu);
     for (;;) {
@@ -222,7 +222,7 @@ static int start_threads(lp_threadpool *p, lp_err *err)
         p->args[i] = (worker_arg){p, i, pin ? cpus[i] : -1};
         if (pthread_create(&p->threads[i], NULL, worker_main, &p->args[i]) != 0) {
             p->n = i; /* destroy joins only the threads that started */
-            return lp_err_set(err, "pool: could not start thread %d of %d", i, n);
+            return lp_err_set(err, "thread pool: could not start thread %d of %d", i, n);
         }
     }
     return 0;
@@ -231,14 +231,14 @@ static int start_threads(lp_threadpool *p, lp_err *err)
 lp_threadpool *lp_threadpool_create(int n_threads, lp_err *err)
 {
     if (n_threads < 1 || n_threads > 1024) {
-        lp_err_set(err, "pool: thread count %d out of range 1..1024", n_threads);
+        lp_err_set(err, "thread pool: thread count %d out of range 1..1024", n_threads);
         return NULL;
     }
     /* aligned_alloc: the counters' alignas(64) must hold on the heap too. */
     const size_t size = (sizeof(lp_threadpool) + 63) & ~(size_t)63;
     lp_threadpool *p = aligned_alloc(64, size);
     if (!p) {
-        lp_err_set(err, "pool: out of memory");
+        lp_err_set(err, "thread pool: out of memory");
         return NULL;
     }
     memset(p, 0, size);
@@ -258,7 +258,7 @@ lp_threadpool *lp_threadpool_create(int n_threads, lp_err *err)
         atomic_init(&p->slots[i].claimed, 0);
     if (!p->threads || !p->args || !p->slots) {
         lp_threadpool_destroy(p);
-        lp_err_set(err, "pool: out of memory");
+        lp_err_set(err, "thread pool: out of memory");
         return NULL;
     }
     if (start_threads(p, err) != 0) {

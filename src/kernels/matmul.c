@@ -113,7 +113,7 @@ static void gemm_task(void *arg, int ith, int nth)
     }
 }
 
-void lp_matmul(lp_threadpool *pool, const lp_kernels *k, const lp_weight *w,
+void lp_matmul(lp_threadpool *tp, const lp_kernels *k, const lp_weight *w,
                const float *x, int n_tok, float *y, void *scratch)
 {
     mm_task t = {
@@ -142,7 +142,7 @@ void lp_matmul(lp_threadpool *pool, const lp_kernels *k, const lp_weight *w,
         if (n_tok == 1)
             quantize_task(&t, 0, 1);
         else
-            lp_threadpool_run(pool, quantize_task, &t);
+            lp_threadpool_run(tp, quantize_task, &t);
     }
-    lp_threadpool_run(pool, t.gemm ? gemm_task : dot_task, &t);
+    lp_threadpool_run(tp, t.gemm ? gemm_task : dot_task, &t);
 }

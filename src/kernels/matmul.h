@@ -45,7 +45,7 @@ bool lp_matmul_uses_gemm(const lp_kernels *k, uint32_t type, int64_t m, int64_t 
  * the dot ggml would use for this shape (lp_matmul_uses_gemm), or, for Q4_0
  * weights llama.cpp repacks (rows % 8 == 0, not gathered), q4_0x8's order.
  * scratch: lp_matmul_scratch_bytes(w->type, w->cols, n_tok) bytes. */
-void lp_matmul(lp_threadpool *pool, const lp_kernels *k, const lp_weight *w,
+void lp_matmul(lp_threadpool *tp, const lp_kernels *k, const lp_weight *w,
                const float *x, int n_tok, float *y, void *scratch);
 
 #endif

@@ -323,18 +323,18 @@ static void merge_task(void *arg, int ith, int nth)
     }
 }
 
-static void decode(lp_threadpool *pool, flash_ctx *c)
+static void decode(lp_threadpool *tp, flash_ctx *c)
 {
     const int n_blocks = (c->a->pos0 + 1 + c->a->block - 1) / c->a->block;
     for (c->w0 = 0; c->w0 < n_blocks; c->w0 += LP_FLASH_WAVE) {
         c->nb = n_blocks - c->w0 < LP_FLASH_WAVE ? n_blocks - c->w0 : LP_FLASH_WAVE;
         c->last_round = c->w0 + c->nb == n_blocks;
-        lp_threadpool_run(pool, split_task, c);
-        lp_threadpool_run(pool, merge_task, c);
+        lp_threadpool_run(tp, split_task, c);
+        lp_threadpool_run(tp, merge_task, c);
     }
 }
 
-void lp_attn_flash(lp_threadpool *pool, const lp_kernels *k, const lp_flash_args *a, const float *q,
+void lp_attn_flash(lp_threadpool *tp, const lp_kernels *k, const lp_flash_args *a, const float *q,
                    float *out, void *scratch)
 {
     const int hd = a->head_dim;
@@ -350,7 +350,7 @@ void lp_attn_flash(lp_threadpool *pool, const lp_kernels *k, const lp_flash_args
     c.wave = carve(c.base, &off, part * LP_FLASH_WAVE);
     c.fold = carve(c.base, &off, part);
     if (a->n_tok == 1)
-        decode(pool, &c);
+        decode(tp, &c);
     else
-        lp_threadpool_run(pool, rows_task, &c);
+        lp_threadpool_run(tp, rows_task, &c);
 }

@@ -61,9 +61,9 @@ size_t lp_attn_flash_scratch_bytes(int n_head, int n_head_kv, int head_dim, int 
 
 /* out[t][h][d] = attention of query q[t][h][.] (f32, [n_tok][n_head]
  * [head_dim]) over the cache. scratch: lp_attn_flash_scratch_bytes for
- * this pool's size. head_dim must be a multiple of 32 for q8_0 types
+ * this thread pool's size. head_dim must be a multiple of 32 for q8_0 types
  * (lp_attn_opts_check). */
-void lp_attn_flash(lp_threadpool *pool, const lp_kernels *k, const lp_flash_args *a, const float *q,
+void lp_attn_flash(lp_threadpool *tp, const lp_kernels *k, const lp_flash_args *a, const float *q,
                    float *out, void *scratch);
 
 #endif

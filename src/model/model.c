@@ -14,7 +14,7 @@
 struct lp_run {
     const lp_model *m;
     const lp_kernels *k;
-    lp_threadpool *pool;
+    lp_threadpool *tp;
     int max_batch, max_ctx;
     float *x;       /* [B][n_embd]   the residual stream */
     float *xb;      /* [B][n_embd]   normed input of a block / block output */
@@ -101,13 +101,13 @@ static void *take(const uint64_t *bytes, lp_run_buf b, bool *ok)
     return p;
 }
 
-lp_run *lp_run_new(const lp_model *m, const lp_kernels *k, lp_threadpool *pool,
+lp_run *lp_run_new(const lp_model *m, const lp_kernels *k, lp_threadpool *tp,
                    int max_batch, int max_ctx, lp_err *err)
 {
-    return lp_run_new_attn(m, k, pool, max_batch, max_ctx, NULL, err);
+    return lp_run_new_attn(m, k, tp, max_batch, max_ctx, NULL, err);
 }
 
-lp_run *lp_run_new_attn(const lp_model *m, const lp_kernels *k, lp_threadpool *pool, int max_batch,
+lp_run *lp_run_new_attn(const lp_model *m, const lp_kernels *k, lp_threadpool *tp, int max_batch,
                         int max_ctx, const lp_attn_opts *attn, lp_err *err)
 {
     if (max_batch < 1 || max_batch > 65536 || max_ctx < 1 || max_ctx > (1 << 24)) {
@@ -121,9 +121,9 @@ lp_run *lp_run_new_attn(const lp_model *m, const lp_kernels *k, lp_threadpool *p
     }
     uint64_t b[LP_RUN_N_BUFS];
     bool ok = true;
-    *r = (lp_run){.m = m, .k = k, .pool = pool, .max_batch = max_batch, .max_ctx = max_ctx,
+    *r = (lp_run){.m = m, .k = k, .tp = tp, .max_batch = max_batch, .max_ctx = max_ctx,
                   .flash = attn && attn->flash, .logit_rows = 1};
-    lp_run_buffer_bytes(&m->hp, max_batch, max_ctx, lp_threadpool_size(pool), r->flash, b);
+    lp_run_buffer_bytes(&m->hp, max_batch, max_ctx, lp_threadpool_size(tp), r->flash, b);
     r->x = take(b, LP_RUN_X, &ok);
     r->xb = take(b, LP_RUN_XB, &ok);
     r->q = take(b, LP_RUN_Q, &ok);
@@ -164,7 +164,7 @@ void lp_run_free(lp_run *r)
 
 static void matmul(lp_run *r, const lp_weight *w, const float *x, int n, float *y)
 {
-    lp_matmul(r->pool, r->k, w, x, n, y, r->mm_scratch);
+    lp_matmul(r->tp, r->k, w, x, n, y, r->mm_scratch);
 }
 
 static void add_bias(float *y, const float *b, int n_tok, int dim)
@@ -267,7 +267,7 @@ static void flash_attention(lp_run *r, lp_kv *kv, int il, int slot, int pos0, in
         .scale = 1.0f / sqrtf((float)hp->head_dim), .type_k = o->type_k, .type_v = o->type_v,
         .K = lp_kv_k_rows(kv, il, slot), .V = lp_kv_v_rows(kv, il, slot),
         .k_stride = lp_kv_k_row_bytes(kv), .v_stride = lp_kv_v_row_bytes(kv)};
-    lp_attn_flash(r->pool, r->k, &a, r->q, r->att, r->fa_scratch);
+    lp_attn_flash(r->tp, r->k, &a, r->q, r->att, r->fa_scratch);
 }
 
 static void attention(lp_run *r, lp_kv *kv, int il, int slot, int pos0, int n)
@@ -290,7 +290,7 @@ static void attention(lp_run *r, lp_kv *kv, int il, int slot, int pos0, int n)
         flash_attention(r, kv, il, slot, pos0, n);
     } else {
         attn_task a = {r, kv, il, slot, pos0, n};
-        lp_threadpool_run(r->pool, attn_worker, &a);
+        lp_threadpool_run(r->tp, attn_worker, &a);
     }
     matmul(r, &L->wo, r->att, n, r->xb);
     lp_add(r->x, r->xb, n * (int)hp->n_embd);

@@ -9,7 +9,7 @@
  * Ownership: lp_model_load returns a model the caller owns (lp_model_free).
  * It borrows the lp_gguf: weight pointers point into its mapping, so the
  * gguf must outlive the model. lp_run_new returns a run state the caller owns
- * (lp_run_free); it borrows the model, the pool and the kv cache. */
+ * (lp_run_free); it borrows the model, the thread pool and the kv cache. */
 #ifndef LP_MODEL_H
 #define LP_MODEL_H
 
@@ -55,12 +55,12 @@ typedef struct lp_run lp_run;
 
 /* max_batch: the most tokens one lp_forward call takes (prefill chunk);
  * max_ctx: the most positions a session may reach (the kv cache's n_ctx). */
-lp_run *lp_run_new(const lp_model *m, const lp_kernels *k, lp_threadpool *pool,
+lp_run *lp_run_new(const lp_model *m, const lp_kernels *k, lp_threadpool *tp,
                    int max_batch, int max_ctx, lp_err *err);
 /* The same for a cache with these attention options (kv.h): with -fa the
  * run holds flash attention's scratch instead of a score row per thread,
  * and steps on a cache of the other layout fail. NULL = the defaults. */
-lp_run *lp_run_new_attn(const lp_model *m, const lp_kernels *k, lp_threadpool *pool, int max_batch,
+lp_run *lp_run_new_attn(const lp_model *m, const lp_kernels *k, lp_threadpool *tp, int max_batch,
                         int max_ctx, const lp_attn_opts *attn, lp_err *err);
 void lp_run_free(lp_run *r);
 

@@ -25,7 +25,7 @@ static int open_parts(lp_shard *s, const char *path, lp_err *err)
     if (!(s->gguf = lp_gguf_open(path, err)) ||
         !(s->model = lp_model_load(s->gguf, o->first, o->last, err)) ||
         lp_kernels_init(&s->kernels, isa, err) != 0 ||
-        !(s->pool = lp_threadpool_create(o->n_threads, err)))
+        !(s->tp = lp_threadpool_create(o->n_threads, err)))
         return -1;
     const lp_model *m = s->model;
     o->isa = (int)isa;
@@ -38,7 +38,7 @@ static int open_parts(lp_shard *s, const char *path, lp_err *err)
     if (lp_attn_opts_check(&o->attn, (int)m->hp.head_dim, err) != 0)
         return -1;
     if (!(s->kv = lp_kv_new(&ks, err)) ||
-        !(s->run = lp_run_new_attn(m, &s->kernels, s->pool, o->n_batch, o->n_ctx, &o->attn,
+        !(s->run = lp_run_new_attn(m, &s->kernels, s->tp, o->n_batch, o->n_ctx, &o->attn,
                                    err)))
         return -1;
     return 0;
@@ -65,7 +65,7 @@ void lp_shard_close(lp_shard *s)
         return;
     lp_run_free(s->run);
     lp_kv_free(s->kv);
-    lp_threadpool_destroy(s->pool);
+    lp_threadpool_destroy(s->tp);
     lp_model_free(s->model);
     lp_gguf_close(s->gguf);
     free(s);

@@ -30,7 +30,7 @@ typedef struct lp_shard {
     lp_gguf *gguf;
     lp_model *model;
     lp_kernels kernels;
-    lp_threadpool *pool;
+    lp_threadpool *tp;
     lp_kv *kv;
     lp_run *run;
     lp_shard_opts opts; /* with defaults resolved */

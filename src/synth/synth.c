@@ -27,7 +27,7 @@ struct lp_synth {
     uint64_t kv_bytes; /* serialized kvs, for the exact file size */
     float rope[512];   /* rope_freqs values */
     /* while writing */
-    lp_threadpool *pool;
+    lp_threadpool *tp;
     uint64_t done, total;
 };
 
@@ -196,7 +196,7 @@ static void fill_task(void *ctx, int ith, int nth)
         fill_range(j->t, j->buf + lo, j->off + (uint64_t)lo, (uint64_t)(hi - lo));
 }
 
-/* The writer's fill callback: one chunk of a tensor, split over the pool. */
+/* The writer's fill callback: one chunk of a tensor, split over the thread pool. */
 static int fill_chunk(void *ctx, void *buf, uint64_t offset, size_t len, lp_err *err)
 {
     const synth_tensor *t = ctx;
@@ -204,7 +204,7 @@ static int fill_chunk(void *ctx, void *buf, uint64_t offset, size_t len, lp_err 
     if (s->o.cancel && *s->o.cancel)
         return lp_err_set(err, "synth: interrupted");
     fill_job j = {t, buf, offset, len};
-    lp_threadpool_run(s->pool, fill_task, &j);
+    lp_threadpool_run(s->tp, fill_task, &j);
     s->done += len;
     if (s->o.progress)
         s->o.progress(s->o.progress_ctx, s->done, s->total);
@@ -349,10 +349,10 @@ int lp_synth_write(lp_synth *s, const char *path, lp_err *err)
     lp_synth_totals_get(s, &tot);
     s->done = 0;
     s->total = tot.tensor_bytes;
-    if (!(s->pool = lp_threadpool_create(s->o.n_threads, err)))
+    if (!(s->tp = lp_threadpool_create(s->o.n_threads, err)))
         return -1;
     int rc = lp_gguf_writer_write(s->w, path, err);
-    lp_threadpool_destroy(s->pool);
-    s->pool = NULL;
+    lp_threadpool_destroy(s->tp);
+    s->tp = NULL;
     return rc;
 }
