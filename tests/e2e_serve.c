@@ -21,43 +21,13 @@
 
 enum { CTX = 4096 };
 
-typedef struct fixture {
-    char dir[4096];
-    lp_test_server srv;
-    sv_t_ref ref;
-} fixture;
+typedef sv_t_fixture fixture;
 
 static int setup(void **state)
 {
-    fixture *f = calloc(1, sizeof *f);
-    char cfg[8192], log[8192];
-    assert_non_null(lp_test_tmpdir(f->dir, sizeof f->dir));
-    sv_t_config(cfg, sizeof cfg, f->dir, "pool", CTX, 4, NULL);
-    snprintf(log, sizeof log, "%s/serve.log", f->dir);
-    if (lp_test_server_start(&f->srv, cfg, "--listen 127.0.0.1:0", log, SV_T_TIMEOUT_MS) != 0)
-        fail_msg("coord serve did not come up; see %s", log);
-    sv_t_ref_load(&f->ref);
-    *state = f;
-    return 0;
+    return sv_t_fixture_start(state, CTX, 4, NULL, "--listen 127.0.0.1:0");
 }
 
-/* SIGTERM: a clean exit (0; under ASan that is also: nothing leaked). */
-static void test_stops_cleanly(void **state)
-{
-    fixture *f = *state;
-    sv_t_stop_cleanly(&f->srv);
-}
-
-static int teardown(void **state)
-{
-    fixture *f = *state;
-    if (f->srv.pid > 0) /* a test failed before the last one stopped it */
-        lp_test_server_stop(&f->srv, 60000);
-    sv_t_ref_free(&f->ref);
-    lp_test_rmtree(f->dir);
-    free(f);
-    return 0;
-}
 
 static void expect_error(cJSON *o, int status, int want_status, const char *needle)
 {
@@ -475,7 +445,7 @@ int main(void)
         cmocka_unit_test(test_stop_strings),
         cmocka_unit_test(test_logprobs),
         cmocka_unit_test(test_bad_input),
-        cmocka_unit_test(test_stops_cleanly),
+        cmocka_unit_test(sv_t_test_stops_cleanly),
     };
-    return cmocka_run_group_tests(tests, setup, teardown);
+    return cmocka_run_group_tests(tests, setup, sv_t_fixture_teardown);
 }

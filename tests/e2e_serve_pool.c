@@ -24,27 +24,14 @@
 
 enum { CTX = 4096, N_CLIENTS = 32, LONG_GEN = 4000 };
 
-typedef struct fixture {
-    char dir[4096];
-    lp_test_server srv;
-    sv_t_ref ref;
-} fixture;
+typedef sv_t_fixture fixture;
 
 static const char *const KEY_LINE = "api_key = s3cret-key\n";
 static const char *const AUTH = "Authorization: Bearer s3cret-key\r\n";
 
 static int start(void **state, int sessions, const char *server_lines, const char *args)
 {
-    fixture *f = calloc(1, sizeof *f);
-    char cfg[8192], log[8192];
-    assert_non_null(lp_test_tmpdir(f->dir, sizeof f->dir));
-    sv_t_config(cfg, sizeof cfg, f->dir, "pool", CTX, sessions, server_lines);
-    snprintf(log, sizeof log, "%s/serve.log", f->dir);
-    if (lp_test_server_start(&f->srv, cfg, args, log, SV_T_TIMEOUT_MS) != 0)
-        fail_msg("coord serve did not come up; see %s", log);
-    sv_t_ref_load(&f->ref);
-    *state = f;
-    return 0;
+    return sv_t_fixture_start(state, CTX, sessions, server_lines, args);
 }
 
 static int setup_open(void **state)
@@ -57,23 +44,6 @@ static int setup_keyed(void **state)
     return start(state, 1, KEY_LINE, "--listen 127.0.0.1:0 --queue 0");
 }
 
-/* SIGTERM: a clean exit (0; under ASan that is also: nothing leaked). */
-static void test_stops_cleanly(void **state)
-{
-    fixture *f = *state;
-    sv_t_stop_cleanly(&f->srv);
-}
-
-static int teardown(void **state)
-{
-    fixture *f = *state;
-    if (f->srv.pid > 0) /* a test failed before the last one stopped it */
-        lp_test_server_stop(&f->srv, 60000);
-    sv_t_ref_free(&f->ref);
-    lp_test_rmtree(f->dir);
-    free(f);
-    return 0;
-}
 
 static double metric(int port, const char *name)
 {
@@ -407,19 +377,20 @@ int main(void)
     const struct CMUnitTest open[] = {
         cmocka_unit_test(test_disconnect_frees_sessions),
         cmocka_unit_test(test_concurrent_streams),
-        cmocka_unit_test(test_stops_cleanly),
+        cmocka_unit_test(sv_t_test_stops_cleanly),
     };
     const struct CMUnitTest keyed[] = {
         cmocka_unit_test(test_api_key),
         cmocka_unit_test(test_busy),
-        cmocka_unit_test(test_stops_cleanly),
+        cmocka_unit_test(sv_t_test_stops_cleanly),
     };
     const struct CMUnitTest lossy[] = {
         cmocka_unit_test(test_worker_lost),
-        cmocka_unit_test(test_stops_cleanly),
+        cmocka_unit_test(sv_t_test_stops_cleanly),
     };
-    int failed = cmocka_run_group_tests_name("open pool", open, setup_open, teardown);
+    int failed = cmocka_run_group_tests_name("open pool", open, setup_open, sv_t_fixture_teardown);
     failed += cmocka_run_group_tests_name("one session, no queue, api_key", keyed, setup_keyed,
-                                          teardown);
-    return failed + cmocka_run_group_tests_name("a worker lost", lossy, setup_lossy, teardown);
+                                          sv_t_fixture_teardown);
+    return failed + cmocka_run_group_tests_name("a worker lost", lossy, setup_lossy,
+                                                sv_t_fixture_teardown);
 }

@@ -243,3 +243,36 @@ void sv_t_stop_cleanly(lp_test_server *srv)
         fail_msg("coord serve exited with %d", rc);
     }
 }
+
+int sv_t_fixture_start(void **state, int ctx, int sessions, const char *server_lines,
+                       const char *args)
+{
+    sv_t_fixture *f = calloc(1, sizeof *f);
+    char cfg[8192], log[8192];
+    assert_non_null(f);
+    assert_non_null(lp_test_tmpdir(f->dir, sizeof f->dir));
+    sv_t_config(cfg, sizeof cfg, f->dir, "pool", ctx, sessions, server_lines);
+    snprintf(log, sizeof log, "%s/serve.log", f->dir);
+    if (lp_test_server_start(&f->srv, cfg, args, log, SV_T_TIMEOUT_MS) != 0)
+        fail_msg("coord serve did not come up; see %s", log);
+    sv_t_ref_load(&f->ref);
+    *state = f;
+    return 0;
+}
+
+int sv_t_fixture_teardown(void **state)
+{
+    sv_t_fixture *f = *state;
+    if (f->srv.pid > 0) /* a test failed before the last one stopped it */
+        lp_test_server_stop(&f->srv, 60000);
+    sv_t_ref_free(&f->ref);
+    lp_test_rmtree(f->dir);
+    free(f);
+    return 0;
+}
+
+void sv_t_test_stops_cleanly(void **state)
+{
+    sv_t_fixture *f = *state;
+    sv_t_stop_cleanly(&f->srv);
+}

@@ -62,6 +62,24 @@ double sv_t_num(const void *json, const char *path); /* NaN if absent */
  * e.g. the API key); -1 on no answer. */
 int sv_t_sessions_open(int port, const char *extra);
 
+/* A coord serve over a local pool of stories260K (two workers), with
+ * llama.cpp's greedy text at hand: the fixture of the serve tests. */
+typedef struct sv_t_fixture {
+    char dir[4096];
+    lp_test_server srv;
+    sv_t_ref ref;
+} sv_t_fixture;
+
+/* cmocka setup: start it with ctx positions, sessions, the [server] lines
+ * (NULL: none) and coord serve's extra arguments; *state gets it. */
+int sv_t_fixture_start(void **state, int ctx, int sessions, const char *server_lines,
+                       const char *args);
+/* cmocka teardown: stop the server if a test failed before stopping it. */
+int sv_t_fixture_teardown(void **state);
+/* The fixture's last test: SIGTERM, and a clean exit (0; under ASan that
+ * is also: nothing leaked). */
+void sv_t_test_stops_cleanly(void **state);
+
 /* SIGTERM the server and fail (showing the end of its log) unless it exits
  * 0 — under ASan that also means nothing leaked. */
 void sv_t_stop_cleanly(lp_test_server *srv);
