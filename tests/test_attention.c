@@ -240,7 +240,7 @@ static void test_q8_0_memory(void **state)
     assert_true(bytes[2] * 64 == bytes[0] * 34);
 }
 
-#if !defined(__SANITIZE_ADDRESS__)
+#if !defined(__SANITIZE_ADDRESS__) && !defined(__SANITIZE_THREAD__)
 static uint64_t heap_in_use(void)
 {
     struct mallinfo2 mi = mallinfo2();
@@ -254,8 +254,8 @@ static uint64_t heap_in_use(void)
 static void test_flash_run_bytes(void **state)
 {
     (void)state;
-#if defined(__SANITIZE_ADDRESS__)
-    skip(); /* ASan's allocator is invisible to mallinfo2 */
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+    skip(); /* ASan's and TSan's allocators are invisible to mallinfo2 */
 #else
     const lp_attn_opts fa = {.flash = true};
     const char *stems[] = {"synth-qwen2-f32", "synth-llama31-tied-f16", "stories260K"};
