@@ -81,7 +81,7 @@ static int await_reply(lp_cluster *c, int i, uint64_t request_id, int timeout_ms
             return -1;
         if (rc > 0)
             continue;
-        c->w[i].last_seen_ms = lp_now_ms();
+        c->w[i].info.last_seen_ms = lp_now_ms();
         if (env->request_id == request_id) {
             *out = env;
             return 0;
@@ -111,7 +111,7 @@ static void on_control_line(void *worker)
     Lp__Envelope *env;
     lp_err err = {0};
     while (lp_wire_recv(w->ctl, NULL, &env, 0, &err) == 0) {
-        w->last_seen_ms = lp_now_ms();
+        w->info.last_seen_ms = lp_now_ms();
         cl_on_control(w->c, w->index, env);
         lp_wire_env_free(env);
     }
@@ -135,7 +135,7 @@ static int hello(lp_cluster *c, cl_worker *w, const char *endpoint, lp_err *err)
     if (rc == 0) {
         take_capabilities(w, reply->capabilities);
         w->info.alive = true;
-        w->last_seen_ms = lp_now_ms();
+        w->info.last_seen_ms = lp_now_ms();
     }
     lp_wire_env_free(reply);
     return rc;
@@ -263,6 +263,6 @@ int lp_cluster_send_shard(lp_cluster *c, int i, const char *path,
         return lp_err_set(err, "cluster: no worker %d", i);
     int rc = lp_transfer_shard(c->w[i].ctl, path, shard_id, progress, ctx,
                                c->o.dead_after_ms * 10, &c->hb_seq, NULL, err);
-    c->w[i].last_seen_ms = lp_now_ms();
+    c->w[i].info.last_seen_ms = lp_now_ms();
     return rc;
 }

@@ -61,10 +61,9 @@ int64_t cl_heartbeat_timer(void *cluster, int64_t now)
     lp_cluster *c = cluster;
     for (int i = 0; i < c->n_workers; i++) {
         cl_worker *w = &c->w[i];
-        w->info.last_seen_ms = w->last_seen_ms;
         send_heartbeat(c, w, now);
-        if (w->info.alive && now - w->last_seen_ms > c->o.dead_after_ms)
-            lose_worker(c, w, now - w->last_seen_ms);
+        if (w->info.alive && now - w->info.last_seen_ms > c->o.dead_after_ms)
+            lose_worker(c, w, now - w->info.last_seen_ms);
     }
     return c->o.heartbeat_ms;
 }
@@ -153,7 +152,7 @@ int lp_cluster_refresh_stats(lp_cluster *c, lp_err *err)
                 return -1;
             if (rc > 0)
                 break;
-            c->w[i].last_seen_ms = lp_now_ms();
+            c->w[i].info.last_seen_ms = lp_now_ms();
             got = r->request_id == env.request_id && r->body_case == LP__ENVELOPE__BODY_STATS;
             cl_on_control(c, i, r);
             lp_wire_env_free(r);

@@ -13,7 +13,6 @@ typedef struct cl_worker {
     lp_cluster *c;        /* the cluster it belongs to (for loop callbacks) */
     int index;            /* its stage in the pipeline */
     void *ctl;            /* DEALER to the worker's control endpoint, owned */
-    int64_t last_seen_ms; /* any reply on ctl */
     bool loaded;          /* ShardReady received for the current plan */
     bool reloading;       /* lost, then heard again: LoadShard sent */
     char model_path[1024];
