@@ -109,6 +109,8 @@ static void on_stats(control *k, const lp_wire_peer *peer, const Lp__Envelope *r
     s.compute_us = atomic_load(&st->compute_us);
     s.bytes_in = atomic_load(&st->bytes_in);
     s.bytes_out = atomic_load(&st->bytes_out);
+    s.decode_bytes_out = atomic_load(&st->decode_bytes_out);
+    s.decode_msgs_out = atomic_load(&st->decode_msgs_out);
     s.rss_bytes = wk_rss_bytes();
     Lp__Envelope env = LP__ENVELOPE__INIT;
     env.request_id = req->request_id;

@@ -122,6 +122,10 @@ static int send_counted(wk_compute *c, void *sock, Lp__Envelope *env, const step
     int rc = lp_wire_send(sock, NULL, env, SEND_TIMEOUT_MS, &err);
     if (rc == 0) {
         atomic_fetch_add(&c->ctx->stats.bytes_out, bytes);
+        if (s->f->n_tokens == 1) {
+            atomic_fetch_add(&c->ctx->stats.decode_bytes_out, bytes);
+            atomic_fetch_add(&c->ctx->stats.decode_msgs_out, 1);
+        }
         return 0;
     }
     return refuse(c, s, LP_WIRE_EINTERNAL, "cannot send to the %s: %s", what,

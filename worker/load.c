@@ -195,6 +195,7 @@ static lp_shard *open_shard(const Lp__LoadShard *ls, const char *path, const sha
 {
     lp_shard_opts o;
     lp_shard_opts_default(&o);
+    o.prefault = true; /* ready means resident: the first step does not fault */
     o.first = (int)ls->first_layer;
     o.last = (int)ls->last_layer;
     o.n_threads = need->n_threads;

@@ -49,6 +49,7 @@ typedef struct wk_stats {
     _Atomic uint64_t compute_us;
     _Atomic uint64_t bytes_in;
     _Atomic uint64_t bytes_out;
+    _Atomic uint64_t decode_bytes_out, decode_msgs_out; /* single-token steps */
 } wk_stats;
 
 typedef struct wk_ctx {

@@ -146,9 +146,10 @@ static int generate(pool_ctx *p, lp_err *err)
     return rc;
 }
 
-/* Where the time and the bytes of a token went: each worker's compute, the
+/* Where the time and the bytes of a token went: each worker's compute per
+ * decode step (the prompt's steps, the first of them cold, apart), the
  * rest of a step's wall time spent on the wire and in queues, and the
- * bytes each worker sent on per step (its hop's traffic). */
+ * bytes each worker sent on per decode step (its hop's traffic). */
 static void report(pool_ctx *p)
 {
     double prompt_s = p->t_first - p->t_start, gen_s = p->t_end - p->t_first;
@@ -161,12 +162,18 @@ static void report(pool_ctx *p)
             prompt_s * 1e3, p->n_gen, gen_s * 1e3, steps && gen_s > 0 ? steps / gen_s : 0.0);
     for (int i = 0; i < n; i++) {
         const lp_cluster_worker *w = lp_cluster_get_worker(p->pool.cl, i);
-        double st = w->steps ? (double)w->steps : 1.0, ms = w->compute_us / st / 1e3;
+        uint64_t prompt_steps = w->steps - w->decode_steps;
+        double ms = w->decode_steps ? w->decode_us / (double)w->decode_steps / 1e3 : 0.0;
         compute_ms += ms;
-        fprintf(stderr, "worker %-10s layers %3d-%-3d compute %7.3f ms/step", w->name, w->first,
+        fprintf(stderr, "worker %-10s layers %3d-%-3d compute %7.3f ms/token", w->name, w->first,
                 w->last - 1, ms);
-        if (stats)
-            fprintf(stderr, ", sends %6.0f B/step to the %s", w->bytes_out / st,
+        if (prompt_steps)
+            fprintf(stderr, " (prompt: %.3f ms in %llu steps)",
+                    (double)(w->compute_us - w->decode_us) / 1e3,
+                    (unsigned long long)prompt_steps);
+        if (stats && w->decode_msgs_out)
+            fprintf(stderr, ", sends %6.0f B/token to the %s",
+                    (double)w->decode_bytes_out / (double)w->decode_msgs_out,
                     i + 1 < n ? "next worker" : "coordinator");
         fputc('\n', stderr);
     }

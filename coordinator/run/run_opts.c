@@ -130,6 +130,7 @@ int run_opts_parse(int argc, char **argv, run_opts *o)
 {
     memset(o, 0, sizeof *o);
     lp_shard_opts_default(&o->shard);
+    o->shard.prefault = true; /* the first token does not wait for the disk */
     o->sampling = lp_sampler_params_default();
     o->sampling.temp = 0.0f; /* greedy unless asked: runs are reproducible */
     o->n_predict = 32;

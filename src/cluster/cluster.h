@@ -62,9 +62,12 @@ typedef struct lp_cluster_worker {
     double gflops;
     int first, last;      /* layers it holds once loaded */
     bool alive;
-    /* counters for the speed report (from Result.compute_us and Stats) */
+    /* counters for the speed report (from Result.compute_us and Stats):
+     * every step, and the decode steps alone (one token each) */
     uint64_t compute_us, steps;
+    uint64_t decode_us, decode_steps;
     uint64_t bytes_in, bytes_out;
+    uint64_t decode_bytes_out, decode_msgs_out; /* single-token steps' share */
     uint32_t sessions_open;       /* from the last Stats */
     uint64_t kv_bytes_used, kv_bytes_reserved;
     int64_t last_seen_ms;         /* CLOCK_MONOTONIC ms of its last answer */

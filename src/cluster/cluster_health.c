@@ -101,6 +101,8 @@ void cl_on_control(lp_cluster *c, int i, const Lp__Envelope *env)
     case LP__ENVELOPE__BODY_STATS:
         w->info.bytes_in = env->stats->bytes_in;
         w->info.bytes_out = env->stats->bytes_out;
+        w->info.decode_bytes_out = env->stats->decode_bytes_out;
+        w->info.decode_msgs_out = env->stats->decode_msgs_out;
         w->info.sessions_open = env->stats->sessions_open;
         w->info.kv_bytes_used = env->stats->kv_bytes_used;
         w->info.kv_bytes_reserved = env->stats->kv_bytes_reserved;

@@ -222,11 +222,17 @@ int cl_drive_sessions(lp_cluster *c, lp_err *err)
     return 0;
 }
 
-static void account(lp_cluster *c, const Lp__Result *r)
+/* Each hop's compute time; a decode step (one token after the prompt)
+ * also counts towards the per-token figure, which prompt chunks and the
+ * first, cold, steps would otherwise blur. */
+static void account(lp_cluster *c, const Lp__Result *r, bool decode)
 {
     for (size_t i = 0; i < r->n_compute_us && i < (size_t)c->n_workers; i++) {
-        c->w[i].info.compute_us += r->compute_us[i];
-        c->w[i].info.steps++;
+        lp_cluster_worker *w = &c->w[i].info;
+        w->compute_us += r->compute_us[i];
+        w->steps++;
+        w->decode_us += decode ? r->compute_us[i] : 0;
+        w->decode_steps += decode;
     }
 }
 
@@ -242,7 +248,7 @@ static int on_score_result(lp_cluster *c, int idx, const Lp__Result *r)
     }
     if (r->more)
         return 0;
-    account(c, r);
+    account(c, r, false);
     if (--s->pending == 0)
         finish(c, idx, NULL);
     return 0;
@@ -266,7 +272,7 @@ int cl_on_result(lp_cluster *c, const Lp__Envelope *env)
         return 0;
     if (s->score_cb)
         return on_score_result(c, idx, env->result);
-    account(c, env->result);
+    account(c, env->result, s->n_gen > 0); /* the first token ends the prompt's steps */
     s->pending--;
     int32_t tok = env->result->token;
     if (tok < 0)

@@ -49,6 +49,12 @@ typedef struct lp_model {
 lp_model *lp_model_load(const lp_gguf *g, int first, int last, lp_err *err);
 void lp_model_free(lp_model *m);
 
+/* Make every weight the model binds resident now (the pages of its
+ * mapping read in), as llama.cpp's warm-up does: otherwise the first step
+ * faults them in one by one, and a pool's first token waits for every
+ * worker's disk. Best effort: a page it cannot bring in is faulted later. */
+void lp_model_prefault(const lp_model *m);
+
 /* ---- the forward pass -------------------------------------------------- */
 
 typedef struct lp_run lp_run;

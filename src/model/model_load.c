@@ -4,6 +4,8 @@
 
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/mman.h>
+#include <unistd.h>
 #include <string.h>
 
 #include "quant.h"
@@ -154,4 +156,48 @@ void lp_model_free(lp_model *m)
         return;
     free(m->layers);
     free(m);
+}
+
+/* ---- residency ---------------------------------------------------------- */
+
+/* The pages of [p, p + n) read in: MADV_POPULATE_READ where the kernel has
+ * it (5.14+), else a read of one byte a page. */
+static void prefault(const void *p, size_t n)
+{
+    const uintptr_t page = (uintptr_t)sysconf(_SC_PAGESIZE);
+    if (!p || n == 0 || page == 0)
+        return;
+    const uintptr_t lo = (uintptr_t)p & ~(page - 1), hi = (uintptr_t)p + n;
+#ifdef MADV_POPULATE_READ
+    if (madvise((void *)lo, hi - lo, MADV_POPULATE_READ) == 0)
+        return;
+#endif
+    volatile const uint8_t *b = (const uint8_t *)p;
+    uint8_t sink = 0;
+    for (uintptr_t a = lo < (uintptr_t)p ? (uintptr_t)p : lo; a < hi; a += page)
+        sink ^= b[a - (uintptr_t)p];
+    (void)sink;
+}
+
+static void prefault_weight(const lp_weight *w)
+{
+    prefault(w->data, (size_t)w->rows * w->row_bytes);
+}
+
+void lp_model_prefault(const lp_model *m)
+{
+    const size_t e = (size_t)m->hp.n_embd * sizeof(float);
+    for (int l = 0; l < m->last - m->first; l++) {
+        const lp_layer *L = &m->layers[l];
+        const lp_weight *w[] = {&L->wq, &L->wk, &L->wv, &L->wo, &L->w_gate, &L->w_up,
+                                &L->w_down};
+        for (size_t i = 0; i < sizeof w / sizeof w[0]; i++)
+            prefault_weight(w[i]);
+        prefault(L->attn_norm, e);
+        prefault(L->ffn_norm, e);
+    }
+    if (m->has_head) {
+        prefault(m->output_norm, e);
+        prefault_weight(&m->output); /* token_embd itself when tied */
+    }
 }

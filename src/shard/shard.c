@@ -28,6 +28,8 @@ static int open_parts(lp_shard *s, const char *path, lp_err *err)
         !(s->tp = lp_threadpool_create(o->n_threads, err)))
         return -1;
     const lp_model *m = s->model;
+    if (o->prefault)
+        lp_model_prefault(m);
     o->isa = (int)isa;
     o->last = m->last;
     if ((o->n_ctx = resolve_ctx(&m->hp, o->n_ctx, err)) < 0)

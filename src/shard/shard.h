@@ -22,6 +22,7 @@ typedef struct lp_shard_opts {
     int n_slots;      /* sessions at once */
     int isa;          /* lp_isa, or -1 for the best the CPU has */
     lp_attn_opts attn; /* -fa, -ctk, -ctv (kv.h); zero = llama.cpp's defaults */
+    bool prefault;    /* make the weights resident at open (lp_model_prefault) */
 } lp_shard_opts;
 
 void lp_shard_opts_default(lp_shard_opts *o);
