@@ -179,12 +179,62 @@ static void test_plan_live(void **state)
     lp_test_rmtree(dir);
 }
 
+/* coord run's "sends N B/token to the next worker" on worker 0's line. */
+static double bytes_per_token(const char *report)
+{
+    const char *end = strstr(report, " B/token to the next worker"), *p = end;
+    double b = -1;
+    while (p && p > report && p[-1] != 's')
+        p--;
+    if (!end || sscanf(p, "%lf", &b) != 1)
+        fail_msg("no bytes per token in:\n%s", report);
+    return b;
+}
+
+/* Hidden states on the wire as f32 (exact), f16, bf16 and q8_0: a pool of
+ * two local workers runs with each, and what a token costs worker 0's hop
+ * is the dtype's row plus at most 64 bytes of envelope: f16 and bf16 half
+ * of f32's, q8_0 at most 0.27 x. */
+static void test_wire_dtypes(void **state)
+{
+    (void)state;
+    static const char *const dtypes[] = {"f32", "f16", "bf16", "q8_0"};
+    char dir[2048], model[4096], cfg[2300], bin[4096], cmd[16384], out[16384];
+    double bytes[4];
+    assert_non_null(lp_test_tmpdir(dir, sizeof dir));
+    lp_test_shared(model, sizeof model, "models/synth-llama-Q4_K_M.gguf");
+    for (int i = 0; i < 4; i++) {
+        snprintf(cfg, sizeof cfg, "%s/%s.ini", dir, dtypes[i]);
+        FILE *c = fopen(cfg, "w");
+        assert_non_null(c);
+        fprintf(c, "[model]\npath = %s\nctx = 256\nwire_dtype = %s\n\n[local]\nworkers = 2\n"
+                "mem = 1G\n", model, dtypes[i]);
+        fclose(c);
+        snprintf(cmd, sizeof cmd, "%s run --config %s -p 'Once upon a time' -n 16 -t 1 "
+                 "--ignore-eos 2>&1 >/dev/null", lp_test_bin(bin, sizeof bin, "coord"), cfg);
+        int st = lp_test_run(cmd, out, sizeof out);
+        if (st != 0)
+            fail_msg("%s: exit %d:\n%s", cmd, st, out);
+        bytes[i] = bytes_per_token(out);
+    }
+    const double e = 256; /* the synthetic model's n_embd */
+    assert_true(bytes[0] >= e * 4 && bytes[0] <= e * 4 + 64);
+    assert_true(bytes[1] >= e * 2 && bytes[1] <= e * 2 + 64);
+    assert_true(bytes[2] >= e * 2 && bytes[2] <= e * 2 + 64);
+    assert_true(bytes[3] >= e / 32 * 34 && bytes[3] <= e / 32 * 34 + 64);
+    print_message("[ pool --config ] bytes/token to the next worker: f32 %.0f, f16 %.0f, "
+                  "bf16 %.0f, q8_0 %.0f (%.3f x f32)\n", bytes[0], bytes[1], bytes[2], bytes[3],
+                  bytes[3] / bytes[0]);
+    lp_test_rmtree(dir);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_every_model_streamed_workers),
         cmocka_unit_test(test_three_workers_mixed),
         cmocka_unit_test(test_plan_live),
+        cmocka_unit_test(test_wire_dtypes),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

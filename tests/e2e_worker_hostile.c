@@ -47,7 +47,7 @@ static void test_bad_bytes_on_control(void **state)
     /* another protocol version: both named, the request id echoed */
     Lp__Hello h = LP__HELLO__INIT;
     Lp__Envelope env = LP__ENVELOPE__INIT;
-    env.version = 2;
+    env.version = LP_PROTOCOL_VERSION + 1;
     env.request_id = 4242;
     env.body_case = LP__ENVELOPE__BODY_HELLO;
     env.hello = &h;
@@ -56,8 +56,10 @@ static void test_bad_bytes_on_control(void **state)
     Lp__Envelope *r = lp_test_request_raw(&p.c, 0, buf, n, E2E_WAIT_MS);
     assert_non_null(r);
     assert_int_equal(r->request_id, 4242);
-    e2e_expect_error(r, LP_WIRE_EVERSION, "protocol version 2 from the peer, but this side "
-                                          "speaks version 1");
+    char want[160];
+    snprintf(want, sizeof want, "protocol version %u from the peer, but this side speaks "
+             "version %u", LP_PROTOCOL_VERSION + 1, LP_PROTOCOL_VERSION);
+    e2e_expect_error(r, LP_WIRE_EVERSION, want);
     /* garbage */
     const uint8_t junk[] = {0x0a, 0xff, 0xff, 0xff, 0x7f, 0x00, 0x13};
     e2e_expect_error(lp_test_request_raw(&p.c, 0, junk, sizeof junk, E2E_WAIT_MS),
@@ -178,7 +180,7 @@ static void test_bad_steps(void **state)
 }
 
 /* Steps sent straight to the second worker of a chain: it wants whole
- * f32 rows of hidden states. */
+ * rows of hidden states of a dtype it knows (f32, f16, bf16, q8_0). */
 static void test_bad_hidden_states(void **state)
 {
     (void)state;
@@ -198,11 +200,33 @@ static void test_bad_hidden_states(void **state)
     assert_int_equal(lp_wire_send(p.c.push, NULL, &env, 1000, &err), 0);
     e2e_expect_error(lp_test_result(&p.c, E2E_WAIT_MS), LP_WIRE_EBADMSG,
                      "session 9: 504 bytes of hidden states, expected 2 x 64 f32 (512 bytes)");
+    /* f16 rows of the right size are taken (the wire's smaller dtypes) */
+    f.session = 19;
     f.hidden.len = 2 * 64 * 2;
     f.dtype = LP__HIDDEN_DTYPE__HIDDEN_F16;
     assert_int_equal(lp_wire_send(p.c.push, NULL, &env, 1000, &err), 0);
+    Lp__Envelope *r = lp_test_result(&p.c, E2E_WAIT_MS);
+    assert_non_null(r);
+    assert_int_equal(r->body_case, LP__ENVELOPE__BODY_RESULT);
+    lp_wire_env_free(r);
+    e2e_end_session(&p.c, 1, 19);
+    /* q8_0 rows of the wrong width, of no whole width, and a dtype that is
+     * none of the four */
+    f.session = 9;
+    f.dtype = LP__HIDDEN_DTYPE__HIDDEN_Q8_0;
+    f.hidden.len = 2 * 3 * 34;
+    assert_int_equal(lp_wire_send(p.c.push, NULL, &env, 1000, &err), 0);
     e2e_expect_error(lp_test_result(&p.c, E2E_WAIT_MS), LP_WIRE_EBADMSG,
-                     "hidden dtype 1 is not supported yet (only f32)");
+                     "session 9: 204 bytes of hidden states, expected 2 x 64 q8_0 (136 bytes)");
+    f.hidden.len = 2 * 2 * 34 + 34;
+    assert_int_equal(lp_wire_send(p.c.push, NULL, &env, 1000, &err), 0);
+    e2e_expect_error(lp_test_result(&p.c, E2E_WAIT_MS), LP_WIRE_EBADMSG,
+                     "170 bytes of q8_0 hidden states are not 2 whole rows");
+    f.dtype = (Lp__HiddenDtype)9;
+    f.hidden.len = 2 * 64 * 4;
+    assert_int_equal(lp_wire_send(p.c.push, NULL, &env, 1000, &err), 0);
+    e2e_expect_error(lp_test_result(&p.c, E2E_WAIT_MS), LP_WIRE_EBADMSG,
+                     "unknown hidden dtype 9");
     const int32_t toks[2] = {1, 2};
     e2e_expect_error(e2e_step(&p.c, 9, 0, toks, 2, true, false), LP_WIRE_EBADMSG,
                      "layers from 2 need hidden states, not token ids");
@@ -248,12 +272,12 @@ static void test_bad_loads(void **state)
     ls.n_slots = 1;
     ls.n_batch = 4;
     ls.result_endpoint = c->result_ep;
-    ls.wire_dtype = LP__HIDDEN_DTYPE__HIDDEN_BF16;
+    ls.wire_dtype = (Lp__HiddenDtype)9;
     Lp__Envelope env = LP__ENVELOPE__INIT;
     env.body_case = LP__ENVELOPE__BODY_LOAD_SHARD;
     env.load_shard = &ls;
-    e2e_expect_error(lp_test_request(c, 0, &env, E2E_WAIT_MS), LP_WIRE_ELOAD,
-                     "wire dtype 2 is not supported yet (only f32)");
+    e2e_expect_error(lp_test_request(c, 0, &env, E2E_WAIT_MS), LP_WIRE_EBADMSG,
+                     "LoadShard: unknown wire dtype 9");
     /* the shard loaded before is still there */
     still_serving(&p, 11);
     e2e_pipe_stop(&p);

@@ -10,6 +10,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 #include <stdlib.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "support_wire.h"
@@ -202,7 +203,10 @@ static void test_check_version_and_body(void **state)
     lp_err err = {0};
     assert_int_equal(lp_wire_check(&e, &err), 0);
     e.version = 7;
-    wire_refused(&e, "protocol version 7 from the peer, but this side speaks version 1");
+    char want[160];
+    snprintf(want, sizeof want, "protocol version 7 from the peer, but this side speaks "
+             "version %u", LP_PROTOCOL_VERSION);
+    wire_refused(&e, want);
     e.version = LP_PROTOCOL_VERSION;
     e.heartbeat = NULL;
     wire_refused(&e, "missing");
@@ -327,14 +331,16 @@ static void test_hostile_bytes(void **state)
     lp__heartbeat__init(&hb);
     Lp__Envelope e;
     lp__envelope__init(&e);
-    e.version = 2;
+    e.version = LP_PROTOCOL_VERSION + 1;
     e.request_id = 99;
     e.body_case = LP__ENVELOPE__BODY_HEARTBEAT;
     e.heartbeat = &hb;
     uint8_t buf[64];
     size_t n = lp__envelope__pack(&e, buf);
     assert_int_equal(lp_wire_send_raw(l.dealer, NULL, buf, n, 1000, &err), 0);
-    expect_rejected(&l, LP_WIRE_EVERSION, 99, "version 2 from the peer");
+    char want[64];
+    snprintf(want, sizeof want, "version %u from the peer", LP_PROTOCOL_VERSION + 1);
+    expect_rejected(&l, LP_WIRE_EVERSION, 99, want);
 
     /* an envelope of this version but no body */
     e.version = LP_PROTOCOL_VERSION;

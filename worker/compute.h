@@ -16,6 +16,8 @@ typedef struct wk_compute {
     void *next;            /* PUSH to the next worker, NULL on the last (owned) */
     void *result;          /* PUSH to the coordinator's result endpoint (owned) */
     char next_ep[LP_WIRE_MAX_STR];
+    Lp__HiddenDtype wire_dtype; /* what hidden states are sent on in */
+    uint8_t *wire_buf;     /* [n_batch] rows of wire_dtype when not f32 (owned) */
     char result_ep[LP_WIRE_MAX_STR];
     lp_shard *shard;       /* NULL until a LoadShard succeeds (owned) */
     uint8_t model_id[LP_SHA256_BYTES];

@@ -76,13 +76,11 @@ static int check_step(wk_compute *c, step *s)
     if (f->hidden.len == 0)
         return refuse(c, s, LP_WIRE_EBADMSG, "layers from %d need hidden states, not token ids",
                       m->first);
-    if (f->dtype != LP__HIDDEN_DTYPE__HIDDEN_F32)
-        return refuse(c, s, LP_WIRE_EBADMSG, "hidden dtype %d is not supported yet (only f32)",
-                      (int)f->dtype);
     size_t want = lp_wire_hidden_bytes(f->dtype, f->n_tokens, m->hp.n_embd);
     if (f->hidden.len != want)
-        return refuse(c, s, LP_WIRE_EBADMSG, "%zu bytes of hidden states, expected %u x %u f32 "
-                      "(%zu bytes)", f->hidden.len, f->n_tokens, m->hp.n_embd, want);
+        return refuse(c, s, LP_WIRE_EBADMSG, "%zu bytes of hidden states, expected %u x %u %s "
+                      "(%zu bytes)", f->hidden.len, f->n_tokens, m->hp.n_embd,
+                      lp_type_traits_get(lp_wire_dtype_type(f->dtype))->name, want);
     return 0;
 }
 
@@ -136,12 +134,20 @@ static int pass_on(wk_compute *c, const step *s, const float *out, uint64_t us)
 {
     const Lp__Forward *f = s->f;
     uint64_t times[LP_WIRE_MAX_HOPS];
+    const uint32_t e = c->shard->model->hp.n_embd;
     Lp__Forward next = *f;
     next.n_token_ids = 0;
     next.token_ids = NULL;
-    next.dtype = LP__HIDDEN_DTYPE__HIDDEN_F32;
-    next.hidden = (ProtobufCBinaryData){
-        (size_t)f->n_tokens * c->shard->model->hp.n_embd * sizeof(float), (uint8_t *)out};
+    next.dtype = c->wire_dtype;
+    next.hidden = (ProtobufCBinaryData){lp_wire_hidden_bytes(c->wire_dtype, f->n_tokens, e),
+                                        (uint8_t *)out};
+    if (c->wire_buf) { /* f16, bf16 or q8_0: converted row by row */
+        const size_t row = lp_wire_hidden_bytes(c->wire_dtype, 1, e);
+        for (uint32_t t = 0; t < f->n_tokens; t++)
+            lp_quantize_row((lp_type)lp_wire_dtype_type(c->wire_dtype), out + (size_t)t * e,
+                            c->wire_buf + t * row, e);
+        next.hidden.data = c->wire_buf;
+    }
     next.compute_us = times;
     copy_times(f, times, &next.n_compute_us, us);
     Lp__Envelope env = LP__ENVELOPE__INIT;
@@ -186,8 +192,11 @@ static int answer(wk_compute *c, const step *s, const float *logits, uint64_t us
     int32_t ids[LP_WIRE_MAX_TOP];
     float lps[LP_WIRE_MAX_TOP];
     Lp__TokenLogprob tops[LP_WIRE_MAX_TOP], *top_ptrs[LP_WIRE_MAX_TOP];
-    if (f->sampling) {
+    if (f->sampling || f->sample) {
         lp_err err = {0};
+        if (!smp)
+            return refuse(c, s, LP_WIRE_ESESSION, "asked to sample before any step brought the "
+                          "sampling settings");
         if ((r.token = lp_sampler_sample(smp, logits, &err)) < 0 ||
             lp_sampler_accept(smp, r.token, &err) != 0)
             return refuse(c, s, LP_WIRE_EINTERNAL, "sampling: %s", err.msg);
@@ -211,10 +220,12 @@ static int run_layers(wk_compute *c, step *s, const float **out)
     const Lp__Forward *f = s->f;
     lp_fwd_in in = {.n = (int)f->n_tokens, .pos0 = (int)f->pos0,
                     .n_logits = wk_score_n_logits(f)};
-    if (c->shard->model->has_embed)
+    if (c->shard->model->has_embed) {
         in.tokens = f->token_ids;
-    else
-        in.hidden = f->hidden.data; /* copied once, into the run's residual stream */
+    } else {
+        in.hidden = f->hidden.data; /* copied (or converted) once, into the run */
+        in.hidden_type = lp_wire_dtype_type(f->dtype);
+    }
     lp_err err = {0};
     if (lp_forward(c->shard->run, c->shard->kv, s->slot, &in, out, &err) != 0)
         return refuse(c, s, LP_WIRE_EINTERNAL, "forward: %s", err.msg);

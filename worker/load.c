@@ -76,10 +76,11 @@ static int check_fit(const wk_compute *c, const lp_plan_model *pm, const Lp__Loa
         return lp_err_set(err, "layers [%d, %d) are outside the model's %u layers", first, last,
                           pm->n_layer);
     }
-    if (ls->wire_dtype != LP__HIDDEN_DTYPE__HIDDEN_F32) {
+    if (lp_wire_hidden_bytes(ls->wire_dtype, 1, pm->n_embd) == 0) {
         *code = LP_WIRE_ELOAD;
-        return lp_err_set(err, "wire dtype %d is not supported yet (only f32)",
-                          (int)ls->wire_dtype);
+        return lp_err_set(err, "wire dtype %d cannot carry %u-wide hidden states (f32, f16, "
+                          "bf16 take any width, q8_0 a multiple of 32)",
+                          (int)ls->wire_dtype, pm->n_embd);
     }
     /* A full step of hidden states must fit one message (wire.h's cap,
      * less room for the envelope around it). */
@@ -186,8 +187,21 @@ void wk_unload(wk_compute *c)
             wk_sessions_close(c->sessions, c->shard->kv, i);
     wk_sessions_free(c->sessions);
     lp_shard_close(c->shard);
+    free(c->wire_buf);
     c->sessions = NULL;
     c->shard = NULL;
+    c->wire_buf = NULL;
+}
+
+/* Room to convert a step's hidden states to the wire dtype: none for f32,
+ * which goes as it is, nor on the last shard, which sends no hidden states. */
+static int wire_buffer(const Lp__LoadShard *ls, const lp_shard *s, uint8_t **buf, lp_err *err)
+{
+    *buf = NULL;
+    if (ls->wire_dtype == LP__HIDDEN_DTYPE__HIDDEN_F32 || s->model->has_head)
+        return 0;
+    *buf = malloc(lp_wire_hidden_bytes(ls->wire_dtype, ls->n_batch, s->model->hp.n_embd));
+    return *buf ? 0 : lp_err_set(err, "out of memory for the wire buffer");
 }
 
 static lp_shard *open_shard(const Lp__LoadShard *ls, const char *path, const shard_need *need,
@@ -242,13 +256,21 @@ int wk_load(wk_compute *c, const Lp__LoadShard *ls, Lp__ShardReady *ready, uint3
         return -1;
     *code = LP_WIRE_ELOAD;
     wk_sessions *sessions = NULL;
+    uint8_t *wire_buf = NULL;
     lp_shard *s = open_shard(ls, path, &need, &sessions, err);
+    if (s && wire_buffer(ls, s, &wire_buf, err) != 0) {
+        wk_sessions_free(sessions);
+        lp_shard_close(s);
+        s = NULL;
+    }
     if (!s) {
         lp_wire_close(links[0]);
         lp_wire_close(links[1]);
         return -1;
     }
     wk_unload(c);
+    c->wire_buf = wire_buf;
+    c->wire_dtype = ls->wire_dtype;
     use_links(c, ls, links);
     c->shard = s;
     c->sessions = sessions;

@@ -103,6 +103,7 @@ static int connect_and_load(coord_pool *p, lp_err *err)
     co.n_slots = cfg->sessions;
     co.n_batch = cfg->batch;
     co.n_threads = cfg->threads;
+    co.wire_dtype = (int)cfg->wire_dtype; /* lp_config_dtype is proto's numbering */
     snprintf(co.advertise, sizeof co.advertise, "%s", cfg->advertise);
     int first[LP_CLUSTER_MAX_WORKERS], last[LP_CLUSTER_MAX_WORKERS];
     const char *paths[LP_CLUSTER_MAX_WORKERS];

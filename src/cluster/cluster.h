@@ -39,6 +39,8 @@ typedef struct lp_cluster_opts {
     int heartbeat_ms;   /* how often to ask */
     int dead_after_ms;  /* silence that counts as lost */
     int load_timeout_ms;
+    int wire_dtype;     /* hidden states between workers: Lp__HiddenDtype
+                           (0: f32, exact; f16, bf16, q8_0 smaller) */
     char advertise[300];   /* the address workers send results to, "HOST" or
                               "HOST:PORT" (NAT, several interfaces); "" (the
                               default): for each worker, our address on the

@@ -21,6 +21,7 @@ int cl_send_load(lp_cluster *c, int i, uint64_t *request_id, lp_err *err)
     ls.n_slots = (uint32_t)c->o.n_slots;
     ls.n_batch = (uint32_t)c->o.n_batch;
     ls.n_threads = (uint32_t)c->o.n_threads;
+    ls.wire_dtype = (Lp__HiddenDtype)c->o.wire_dtype;
     ls.next_endpoint = w->info.sends_to;
     ls.result_endpoint = w->info.result;
     Lp__Envelope env = LP__ENVELOPE__INIT;

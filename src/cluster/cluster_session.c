@@ -79,13 +79,13 @@ static int send_step(lp_cluster *c, cl_session *s, const int32_t *toks, int n, i
     f.new_session = first;
     f.top_logprobs = (uint32_t)s->top_logprobs;
     cl_score_fill(s, &f, pos0, n);
-    if (last) {
+    if (last && pos0 + n == s->n_prompt) { /* the prompt's last chunk: the sampler starts */
         lp_wire_sampling_from(&sp, &s->sampling);
         f.sampling = &sp;
-        if (pos0 + n == s->n_prompt) { /* the prompt's last chunk: the sampler starts */
-            f.history = s->prompt;
-            f.n_history = (size_t)s->n_prompt;
-        }
+        f.history = s->prompt;
+        f.n_history = (size_t)s->n_prompt;
+    } else if (last) {
+        f.sample = true; /* a decode step: the sampler the last worker made then */
     }
     Lp__Envelope env = LP__ENVELOPE__INIT;
     env.request_id = s->id;

@@ -314,12 +314,23 @@ static void feed_forward(lp_run *r, int il, int t0, int n)
     lp_add(x, r->xb, n * (int)hp->n_embd);
 }
 
+/* The types hidden states may travel in (net/wire's dtypes). */
+static bool hidden_type_ok(uint32_t t)
+{
+    return t == LP_TYPE_F32 || t == LP_TYPE_F16 || t == LP_TYPE_BF16 || t == LP_TYPE_Q8_0;
+}
+
 int lp_forward_check_input(const lp_run *r, const lp_fwd_in *in, lp_err *err)
 {
     const lp_model *m = r->m;
+    if (!m->has_embed && !in->hidden)
+        return lp_err_set(err, "forward: this shard takes hidden states, none given");
+    if (!m->has_embed && (!hidden_type_ok(in->hidden_type) ||
+                          lp_type_row_bytes(in->hidden_type, m->hp.n_embd) == 0))
+        return lp_err_set(err, "forward: hidden states of type %u cannot carry %u-wide rows",
+                          in->hidden_type, m->hp.n_embd);
     if (!m->has_embed)
-        return in->hidden ? 0
-                          : lp_err_set(err, "forward: this shard takes hidden states, none given");
+        return 0;
     if (!in->tokens)
         return lp_err_set(err, "forward: this shard takes token ids, none given");
     for (int t = 0; t < in->n; t++)
@@ -335,8 +346,15 @@ static void embed(lp_run *r, const lp_fwd_in *in)
 {
     const lp_model *m = r->m;
     const int e = (int)m->hp.n_embd;
-    if (!m->has_embed) {
+    if (!m->has_embed && in->hidden_type == LP_TYPE_F32) {
         memcpy(r->x, in->hidden, (size_t)in->n * e * sizeof(float));
+        return;
+    }
+    if (!m->has_embed) {
+        const size_t row = lp_type_row_bytes(in->hidden_type, e);
+        for (int t = 0; t < in->n; t++)
+            lp_dequantize_row((lp_type)in->hidden_type, (const uint8_t *)in->hidden + t * row,
+                              r->x + (size_t)t * e, e);
         return;
     }
     for (int t = 0; t < in->n; t++)

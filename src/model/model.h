@@ -104,8 +104,11 @@ typedef struct lp_fwd_in {
     int n;
     int pos0;
     const int32_t *tokens;  /* has_embed: checked against the vocabulary here */
-    const void *hidden;     /* !has_embed: [n][n_embd] f32 at any alignment (a
-                               message's bytes), copied once, into the run */
+    const void *hidden;     /* !has_embed: [n][n_embd] rows of hidden_type at
+                               any alignment (a message's bytes), copied or
+                               converted once, into the run */
+    uint32_t hidden_type;   /* LP_TYPE_F32 (the zero default), F16, BF16 or
+                               Q8_0: what the wire carried */
     int n_logits;           /* has_head: 0 or 1 = the last token's, at most n */
 } lp_fwd_in;
 

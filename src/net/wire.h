@@ -32,7 +32,7 @@
 #include "err.h"
 #include "layerpool.pb-c.h"
 
-#define LP_PROTOCOL_VERSION 1u
+#define LP_PROTOCOL_VERSION 2u /* 2: Forward.sample */
 
 /* Largest message accepted: a 512-token chunk of 16384-wide f32 hidden
  * states is 32 MiB; shard chunks are at most LP_WIRE_CHUNK. A message a
@@ -176,9 +176,11 @@ typedef struct lp_wire_error_msg {
 Lp__Envelope *lp_wire_error(lp_wire_error_msg *out, uint64_t request_id, uint32_t code,
                             const char *message);
 
-/* Bytes per element of a hidden-state dtype on the wire, and the bytes of
- * an n-token x n_embd payload (0 if the dtype is unknown or n_embd does
- * not fit its block size). */
+/* The ggml type a hidden-state dtype's rows are (quant.h: LP_TYPE_F32,
+ * F16, BF16, Q8_0), LP_TYPE_COUNT for a dtype that is none of them; and the
+ * bytes of an n-token x n_embd payload (0 if the dtype is unknown or n_embd
+ * does not fit its block size). */
+uint32_t lp_wire_dtype_type(Lp__HiddenDtype dtype);
 size_t lp_wire_hidden_bytes(Lp__HiddenDtype dtype, uint32_t n_tokens, uint32_t n_embd);
 
 #endif

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "quant.h"
 #include "sha256.h"
 
 static int str_ok(const char *s, const char *field, lp_err *err)
@@ -36,26 +37,21 @@ static const char *dtype_name(Lp__HiddenDtype d)
     }
 }
 
-/* Bytes of one block of dtype and the elements it holds. */
-static bool dtype_block(Lp__HiddenDtype d, size_t *bytes, uint32_t *elems)
+uint32_t lp_wire_dtype_type(Lp__HiddenDtype d)
 {
     switch (d) {
-    case LP__HIDDEN_DTYPE__HIDDEN_F32: *bytes = 4, *elems = 1; return true;
-    case LP__HIDDEN_DTYPE__HIDDEN_F16:
-    case LP__HIDDEN_DTYPE__HIDDEN_BF16: *bytes = 2, *elems = 1; return true;
-    case LP__HIDDEN_DTYPE__HIDDEN_Q8_0: *bytes = 34, *elems = 32; return true;
-    default: return false;
+    case LP__HIDDEN_DTYPE__HIDDEN_F32: return LP_TYPE_F32;
+    case LP__HIDDEN_DTYPE__HIDDEN_F16: return LP_TYPE_F16;
+    case LP__HIDDEN_DTYPE__HIDDEN_BF16: return LP_TYPE_BF16;
+    case LP__HIDDEN_DTYPE__HIDDEN_Q8_0: return LP_TYPE_Q8_0;
+    default: return LP_TYPE_COUNT;
     }
 }
 
 size_t lp_wire_hidden_bytes(Lp__HiddenDtype dtype, uint32_t n_tokens, uint32_t n_embd)
 {
-    size_t bb;
-    uint32_t be;
-    if (!dtype_block(dtype, &bb, &be) || n_embd % be != 0)
-        return 0;
-    size_t row = (size_t)(n_embd / be) * bb, total;
-    if (__builtin_mul_overflow(row, (size_t)n_tokens, &total))
+    size_t row = lp_type_row_bytes(lp_wire_dtype_type(dtype), n_embd), total;
+    if (row == 0 || __builtin_mul_overflow(row, (size_t)n_tokens, &total))
         return 0;
     return total;
 }
@@ -71,7 +67,7 @@ static int check_scoring(const Lp__Forward *f, lp_err *err)
 {
     if (f->n_score_targets == 0)
         return f->score_rows ? lp_err_set(err, "Forward: score_rows without positions") : 0;
-    if (f->sampling)
+    if (f->sampling || f->sample)
         return lp_err_set(err, "Forward: both scoring and sampling");
     if (f->score_pos < f->pos0 || f->n_score_targets > f->n_tokens ||
         f->score_pos - f->pos0 > f->n_tokens - f->n_score_targets)
@@ -97,12 +93,11 @@ static int check_forward(const Lp__Forward *f, lp_err *err)
         return lp_err_set(err, "Forward: %zu token ids for n_tokens %u", f->n_token_ids,
                           f->n_tokens);
     if (hid) {
-        size_t bb;
-        uint32_t be;
-        if (!dtype_block(f->dtype, &bb, &be))
+        const lp_type_traits *t = lp_type_traits_get(lp_wire_dtype_type(f->dtype));
+        if (!t)
             return lp_err_set(err, "Forward: unknown hidden dtype %d", (int)f->dtype);
         size_t row = f->hidden.len / f->n_tokens;
-        if (f->hidden.len % f->n_tokens != 0 || row % bb != 0)
+        if (f->hidden.len % f->n_tokens != 0 || row % t->type_size != 0)
             return lp_err_set(err, "Forward: %zu bytes of %s hidden states are not %u whole rows",
                               f->hidden.len, dtype_name(f->dtype), f->n_tokens);
     }
@@ -114,6 +109,9 @@ static int check_forward(const Lp__Forward *f, lp_err *err)
                           LP_WIRE_MAX_TOP);
     if (f->n_history > 0 && !f->sampling)
         return lp_err_set(err, "Forward: history without sampling parameters");
+    if (f->sample && f->sampling)
+        return lp_err_set(err, "Forward: sampling settings and the sample flag (which means: "
+                          "the settings sent before)");
     if (check_scoring(f, err) != 0)
         return -1;
     return check_sampling(f->sampling, err);
