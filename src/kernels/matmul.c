@@ -113,14 +113,14 @@ static void gemm_task(void *arg, int ith, int nth)
     }
 }
 
-void lp_matmul(lp_threadpool *tp, const lp_kernels *k, const lp_weight *w,
-               const float *x, int n_tok, float *y, void *scratch)
+static void matmul(lp_threadpool *tp, const lp_kernels *k, const lp_weight *w, const float *x,
+                   int n_tok, float *y, void *scratch, bool solo)
 {
     mm_task t = {
         .k = k, .w = w, .x = x, .n_tok = n_tok, .y = y,
         .dot_type = lp_type_traits_get(w->type)->vec_dot_type,
     };
-    const bool gemm = lp_matmul_uses_gemm(k, w->type, w->rows, n_tok, w->cols);
+    const bool gemm = !solo && lp_matmul_uses_gemm(k, w->type, w->rows, n_tok, w->cols);
     t.dot = gemm ? k->dot_gemm[w->type] : k->dot[w->type];
     t.rows = gemm ? NULL : k->dot_rows[w->type];
     t.gemm = gemm ? k->gemm_tb[w->type] : k->gemm[w->type];
@@ -145,4 +145,16 @@ void lp_matmul(lp_threadpool *tp, const lp_kernels *k, const lp_weight *w,
             lp_threadpool_run(tp, quantize_task, &t);
     }
     lp_threadpool_run(tp, t.gemm ? gemm_task : dot_task, &t);
+}
+
+void lp_matmul(lp_threadpool *tp, const lp_kernels *k, const lp_weight *w,
+               const float *x, int n_tok, float *y, void *scratch)
+{
+    matmul(tp, k, w, x, n_tok, y, scratch, false);
+}
+
+void lp_matmul_solo(lp_threadpool *tp, const lp_kernels *k, const lp_weight *w,
+                    const float *x, int n_tok, float *y, void *scratch)
+{
+    matmul(tp, k, w, x, n_tok, y, scratch, true);
 }

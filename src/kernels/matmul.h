@@ -48,4 +48,11 @@ bool lp_matmul_uses_gemm(const lp_kernels *k, uint32_t type, int64_t m, int64_t 
 void lp_matmul(lp_threadpool *tp, const lp_kernels *k, const lp_weight *w,
                const float *x, int n_tok, float *y, void *scratch);
 
+/* The same, every output computed as a one-token product of its row would
+ * be (k->dot's order, never tinyBLAS's), the weights still read once for
+ * all rows (the tiles of that order where the table has them): a decode
+ * batch of separate sessions, each bit for bit as it would run alone. */
+void lp_matmul_solo(lp_threadpool *tp, const lp_kernels *k, const lp_weight *w,
+                    const float *x, int n_tok, float *y, void *scratch);
+
 #endif

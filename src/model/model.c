@@ -162,9 +162,36 @@ void lp_run_free(lp_run *r)
 
 /* ---- one step ---------------------------------------------------------- */
 
-static void matmul(lp_run *r, const lp_weight *w, const float *x, int n, float *y)
+/* What a step's rows are: n consecutive positions of one session (a prompt
+ * chunk or one token: pos0.., slot0), or, `solo`, one token each of n
+ * different sessions (a decode batch: slot[t], pos[t]), each computed as
+ * its one-token step would be. */
+typedef struct step {
+    int n;
+    int slot0, pos0;
+    const int *slot, *pos; /* solo: [n] */
+    bool solo;
+} step;
+
+static int row_slot(const step *st, int t)
 {
-    lp_matmul(r->tp, r->k, w, x, n, y, r->mm_scratch);
+    return st->solo ? st->slot[t] : st->slot0;
+}
+
+static int row_pos(const step *st, int t)
+{
+    return st->solo ? st->pos[t] : st->pos0 + t;
+}
+
+/* A decode batch reads each weight once for all its rows, and each output
+ * comes out as that row's one-token product would (lp_matmul_solo). */
+static void matmul(lp_run *r, const step *st, const lp_weight *w, const float *x, int n,
+                   float *y)
+{
+    if (st->solo)
+        lp_matmul_solo(r->tp, r->k, w, x, n, y, r->mm_scratch);
+    else
+        lp_matmul(r->tp, r->k, w, x, n, y, r->mm_scratch);
 }
 
 static void add_bias(float *y, const float *b, int n_tok, int dim)
@@ -195,17 +222,18 @@ static void rope_heads(const lp_run *r, float *v, int n_tok, int n_heads)
 typedef struct attn_task {
     lp_run *r;
     lp_kv *kv;
-    int layer, slot, pos0, n_tok;
+    const step *st;
+    int layer;
 } attn_task;
 
 /* The shapes of llama.cpp's two attention products, per head: K (n_kv x
  * head_dim, f16 or q8_0) times q, and V^T (head_dim x n_kv) times p, for
- * n_tok rows. */
-static lp_attn_shape attn_shape(const lp_run *r, const lp_kv *kv, int pos0, int n_tok)
+ * n_tok rows of one session whose last sees position last_pos. */
+static lp_attn_shape attn_shape(const lp_run *r, const lp_kv *kv, int last_pos, int n_tok)
 {
     const lp_hparams *hp = &r->m->hp;
     const int hd = (int)hp->head_dim;
-    const int n_kv = lp_kv_window(kv, pos0 + n_tok);
+    const int n_kv = lp_kv_window(kv, last_pos + 1);
     const lp_kernels *k = r->k;
     const lp_type kt = lp_kv_type_ggml(lp_kv_get_shape(kv)->attn.type_k);
     const bool qk_gemm = lp_matmul_uses_gemm(k, kt, n_kv, n_tok, hd);
@@ -223,94 +251,120 @@ static lp_attn_shape attn_shape(const lp_run *r, const lp_kv *kv, int pos0, int 
     };
 }
 
-/* Query head h of token t: lp_attend_head, or its twin for a q8_0 K. */
+/* Query head h of row t: lp_attend_head, or its twin for a q8_0 K. */
 static void attend(const attn_task *a, const lp_attn_shape *sh, int t, int h,
                    lp_attn_scratch *s)
 {
     lp_run *r = a->r;
     const lp_hparams *hp = &r->m->hp;
     const int hd = (int)hp->head_dim, hk = h / (int)(hp->n_head / hp->n_head_kv);
+    const int slot = row_slot(a->st, t);
     const size_t qo = ((size_t)t * hp->n_head + h) * hd;
-    const lp_half *Vt = lp_kv_vt_at(a->kv, a->layer, a->slot, hk * hd);
-    const uint8_t *K = lp_kv_k_at(a->kv, a->layer, a->slot, hk * hd);
+    const lp_half *Vt = lp_kv_vt_at(a->kv, a->layer, slot, hk * hd);
+    const uint8_t *K = lp_kv_k_at(a->kv, a->layer, slot, hk * hd);
     if (lp_kv_get_shape(a->kv)->attn.type_k == LP_KV_Q8_0) {
         lp_attend_head_kq8(r->k, sh, r->q + qo, K, lp_kv_k_row_bytes(a->kv), Vt,
-                           a->pos0 + t + 1, r->att + qo, s);
+                           row_pos(a->st, t) + 1, r->att + qo, s);
         return;
     }
-    lp_attend_head(r->k, sh, r->q + qo, (const lp_half *)(const void *)K, Vt, a->pos0 + t + 1,
-                   r->att + qo, s);
+    lp_attend_head(r->k, sh, r->q + qo, (const lp_half *)(const void *)K, Vt,
+                   row_pos(a->st, t) + 1, r->att + qo, s);
 }
 
+/* Every (row, head) of the step, split over the threads; rows of one
+ * session share one shape, a decode batch's rows each have their own. */
 static void attn_worker(void *arg, int ith, int nth)
 {
     const attn_task *a = arg;
     lp_run *r = a->r;
+    const step *st = a->st;
     const int hd = (int)r->m->hp.head_dim, n_head = (int)r->m->hp.n_head;
-    const lp_attn_shape sh = attn_shape(r, a->kv, a->pos0, a->n_tok);
+    lp_attn_shape sh = attn_shape(r, a->kv, row_pos(st, st->n - 1), st->solo ? 1 : st->n);
     lp_attn_scratch s = {r->att_scores + (size_t)ith * r->max_ctx,
                          r->att_q16 + (size_t)ith * hd, r->att_p16 + (size_t)ith * r->max_ctx};
     long lo, hi;
-    lp_split_range((long)a->n_tok * n_head, ith, nth, &lo, &hi);
-    for (long i = lo; i < hi; i++)
-        attend(a, &sh, (int)(i / n_head), (int)(i % n_head), &s);
+    lp_split_range((long)st->n * n_head, ith, nth, &lo, &hi);
+    for (long i = lo; i < hi; i++) {
+        const int t = (int)(i / n_head);
+        if (st->solo)
+            sh = attn_shape(r, a->kv, st->pos[t], 1);
+        attend(a, &sh, t, (int)(i % n_head), &s);
+    }
 }
 
-/* llama.cpp's -fa: attn_flash.c, over the cache's position rows. */
-static void flash_attention(lp_run *r, lp_kv *kv, int il, int slot, int pos0, int n)
+/* llama.cpp's -fa: attn_flash.c, over the cache's position rows, for n
+ * queries of one session from row t0 at positions pos0... */
+static void flash_attention(lp_run *r, lp_kv *kv, int il, int slot, int pos0, int t0, int n)
 {
     const lp_hparams *hp = &r->m->hp;
     const lp_attn_opts *o = &lp_kv_get_shape(kv)->attn;
+    const size_t qd = (size_t)hp->n_head * hp->head_dim;
     const lp_flash_args a = {
         .n_head = (int)hp->n_head, .n_head_kv = (int)hp->n_head_kv,
         .head_dim = (int)hp->head_dim, .n_tok = n, .pos0 = pos0, .block = LP_FLASH_BLOCK,
         .scale = 1.0f / sqrtf((float)hp->head_dim), .type_k = o->type_k, .type_v = o->type_v,
         .K = lp_kv_k_rows(kv, il, slot), .V = lp_kv_v_rows(kv, il, slot),
         .k_stride = lp_kv_k_row_bytes(kv), .v_stride = lp_kv_v_row_bytes(kv)};
-    lp_attn_flash(r->tp, r->k, &a, r->q, r->att, r->fa_scratch);
+    lp_attn_flash(r->tp, r->k, &a, r->q + t0 * qd, r->att + t0 * qd, r->fa_scratch);
 }
 
-static void attention(lp_run *r, lp_kv *kv, int il, int slot, int pos0, int n)
+/* K and V of the step into each row's session, then its attention. */
+static void attend_rows(lp_run *r, lp_kv *kv, int il, const step *st)
+{
+    const lp_hparams *hp = &r->m->hp;
+    const size_t kvd = (size_t)hp->n_head_kv * hp->head_dim;
+    if (st->solo)
+        for (int t = 0; t < st->n; t++)
+            lp_kv_store(kv, il, st->slot[t], st->pos[t], 1, r->kn + t * kvd, r->vn + t * kvd);
+    else
+        lp_kv_store(kv, il, st->slot0, st->pos0, st->n, r->kn, r->vn);
+    if (!lp_kv_get_shape(kv)->attn.flash) {
+        attn_task a = {r, kv, st, il};
+        lp_threadpool_run(r->tp, attn_worker, &a);
+    } else if (st->solo) {
+        for (int t = 0; t < st->n; t++)
+            flash_attention(r, kv, il, st->slot[t], st->pos[t], t, 1);
+    } else {
+        flash_attention(r, kv, il, st->slot0, st->pos0, 0, st->n);
+    }
+}
+
+static void attention(lp_run *r, lp_kv *kv, int il, const step *st)
 {
     const lp_hparams *hp = &r->m->hp;
     const lp_layer *L = &r->m->layers[il];
+    const int n = st->n;
     const int qd = (int)(hp->n_head * hp->head_dim), kvd = (int)(hp->n_head_kv * hp->head_dim);
 
     rmsnorm_rows(r->xb, r->x, L->attn_norm, n, (int)hp->n_embd, hp->rms_eps);
-    matmul(r, &L->wq, r->xb, n, r->q);
-    matmul(r, &L->wk, r->xb, n, r->kn);
-    matmul(r, &L->wv, r->xb, n, r->vn);
+    matmul(r, st, &L->wq, r->xb, n, r->q);
+    matmul(r, st, &L->wk, r->xb, n, r->kn);
+    matmul(r, st, &L->wv, r->xb, n, r->vn);
     add_bias(r->q, L->bq, n, qd);
     add_bias(r->kn, L->bk, n, kvd);
     add_bias(r->vn, L->bv, n, kvd);
     rope_heads(r, r->q, n, (int)hp->n_head);
     rope_heads(r, r->kn, n, (int)hp->n_head_kv);
-    lp_kv_store(kv, il, slot, pos0, n, r->kn, r->vn);
-    if (lp_kv_get_shape(kv)->attn.flash) {
-        flash_attention(r, kv, il, slot, pos0, n);
-    } else {
-        attn_task a = {r, kv, il, slot, pos0, n};
-        lp_threadpool_run(r->tp, attn_worker, &a);
-    }
-    matmul(r, &L->wo, r->att, n, r->xb);
+    attend_rows(r, kv, il, st);
+    matmul(r, st, &L->wo, r->att, n, r->xb);
     lp_add(r->x, r->xb, n * (int)hp->n_embd);
 }
 
 /* On the n rows of the residual stream from row t0. */
-static void feed_forward(lp_run *r, int il, int t0, int n)
+static void feed_forward(lp_run *r, const step *st, int il, int t0, int n)
 {
     const lp_hparams *hp = &r->m->hp;
     const lp_layer *L = &r->m->layers[il];
     const int ff = (int)hp->n_ff;
     float *x = r->x + (size_t)t0 * hp->n_embd;
     rmsnorm_rows(r->xb, x, L->ffn_norm, n, (int)hp->n_embd, hp->rms_eps);
-    matmul(r, &L->w_gate, r->xb, n, r->hb);
-    matmul(r, &L->w_up, r->xb, n, r->hb2);
+    matmul(r, st, &L->w_gate, r->xb, n, r->hb);
+    matmul(r, st, &L->w_up, r->xb, n, r->hb2);
     for (int t = 0; t < n; t++) {
         float *h = r->hb + (size_t)t * ff;
         lp_swiglu(r->k, h, h, r->hb2 + (size_t)t * ff, ff);
     }
-    matmul(r, &L->w_down, r->hb, n, r->xb);
+    matmul(r, st, &L->w_down, r->hb, n, r->xb);
     lp_add(x, r->xb, n * (int)hp->n_embd);
 }
 
@@ -323,7 +377,7 @@ static bool hidden_type_ok(uint32_t t)
 int lp_forward_check_input(const lp_run *r, const lp_fwd_in *in, lp_err *err)
 {
     const lp_model *m = r->m;
-    if (!m->has_embed && !in->hidden)
+    if (!m->has_embed && !in->hidden && !in->hidden_rows)
         return lp_err_set(err, "forward: this shard takes hidden states, none given");
     if (!m->has_embed && (!hidden_type_ok(in->hidden_type) ||
                           lp_type_row_bytes(in->hidden_type, m->hp.n_embd) == 0))
@@ -340,20 +394,24 @@ int lp_forward_check_input(const lp_run *r, const lp_fwd_in *in, lp_err *err)
     return 0;
 }
 
+/* Row t of the hidden states the step brought: one array of rows, or a
+ * row each (a decode batch whose rows came in separate messages). */
+static const uint8_t *hidden_row(const lp_fwd_in *in, int t, size_t row_bytes)
+{
+    return in->hidden_rows ? in->hidden_rows[t]
+                           : (const uint8_t *)in->hidden + (size_t)t * row_bytes;
+}
+
 /* The residual stream's first rows: the hop's hidden states (their one
- * copy), or the token embeddings. */
+ * copy, or conversion), or the token embeddings. */
 static void embed(lp_run *r, const lp_fwd_in *in)
 {
     const lp_model *m = r->m;
     const int e = (int)m->hp.n_embd;
-    if (!m->has_embed && in->hidden_type == LP_TYPE_F32) {
-        memcpy(r->x, in->hidden, (size_t)in->n * e * sizeof(float));
-        return;
-    }
     if (!m->has_embed) {
         const size_t row = lp_type_row_bytes(in->hidden_type, e);
         for (int t = 0; t < in->n; t++)
-            lp_dequantize_row((lp_type)in->hidden_type, (const uint8_t *)in->hidden + t * row,
+            lp_dequantize_row((lp_type)in->hidden_type, hidden_row(in, t, row),
                               r->x + (size_t)t * e, e);
         return;
     }
@@ -406,12 +464,46 @@ static int ensure_logit_rows(lp_run *r, int n_out, lp_err *err)
     return 0;
 }
 
+/* The layers over the step's rows, then the head on the last n_out rows
+ * (or the hidden states out). Input checked, logits' room made. */
+static void run_step(lp_run *r, lp_kv *kv, const step *st, const lp_fwd_in *in, int n_out,
+                     const float **out)
+{
+    const lp_model *m = r->m;
+    const lp_hparams *hp = &m->hp;
+    const int n = st->n, e = (int)hp->n_embd;
+    embed(r, in);
+    for (int t = 0; t < n; t++)
+        lp_rope_cache(r->rope + (size_t)t * hp->n_rot, row_pos(st, t), (int)hp->n_rot,
+                      hp->rope_base, hp->rope_freq_scale, m->rope_freqs);
+    const int n_layer = m->last - m->first;
+    for (int il = 0; il < n_layer; il++) {
+        attention(r, kv, il, st);
+        /* Only the output rows' logits leave the model, so llama.cpp runs
+         * the last layer's feed-forward on those rows alone (for the usual
+         * one row a one-row product, with ggml's vec_dot order rather than
+         * tinyBLAS's). */
+        if (m->has_head && il == n_layer - 1)
+            feed_forward(r, st, il, n - n_out, n_out);
+        else
+            feed_forward(r, st, il, 0, n);
+    }
+    for (int t = 0; t < (st->solo ? n : 1); t++)
+        lp_kv_set_len(kv, row_slot(st, t), row_pos(st, st->solo ? t : n - 1) + 1, NULL);
+    if (!m->has_head) {
+        *out = r->x;
+        return;
+    }
+    rmsnorm_rows(r->xb, r->x + (size_t)(n - n_out) * e, m->output_norm, n_out, e, hp->rms_eps);
+    matmul(r, st, &m->output, r->xb, n_out, r->logits);
+    *out = r->logits;
+}
+
 int lp_forward(lp_run *r, lp_kv *kv, int slot, const lp_fwd_in *in, const float **out,
                lp_err *err)
 {
     const lp_model *m = r->m;
-    const lp_hparams *hp = &m->hp;
-    const int n = in->n, e = (int)hp->n_embd;
+    const int n = in->n;
     const int n_out = in->n_logits > 1 ? in->n_logits : 1;
     if (check_step(r, kv, slot, in, err) != 0 || lp_forward_check_input(r, in, err) != 0)
         return -1;
@@ -419,29 +511,38 @@ int lp_forward(lp_run *r, lp_kv *kv, int slot, const lp_fwd_in *in, const float 
         return lp_err_set(err, "forward: logits of %d tokens asked from a step of %d", n_out, n);
     if (m->has_head && ensure_logit_rows(r, n_out, err) != 0)
         return -1;
-    embed(r, in);
-    for (int t = 0; t < n; t++)
-        lp_rope_cache(r->rope + (size_t)t * hp->n_rot, in->pos0 + t, (int)hp->n_rot,
-                      hp->rope_base, hp->rope_freq_scale, m->rope_freqs);
-    const int n_layer = m->last - m->first;
-    for (int il = 0; il < n_layer; il++) {
-        attention(r, kv, il, slot, in->pos0, n);
-        /* Only the output rows' logits leave the model, so llama.cpp runs
-         * the last layer's feed-forward on those rows alone (for the usual
-         * one row a one-row product, with ggml's vec_dot order rather than
-         * tinyBLAS's). */
-        if (m->has_head && il == n_layer - 1)
-            feed_forward(r, il, n - n_out, n_out);
-        else
-            feed_forward(r, il, 0, n);
+    const step st = {.n = n, .slot0 = slot, .pos0 = in->pos0};
+    run_step(r, kv, &st, in, n_out, out);
+    return 0;
+}
+
+/* Each row's session holds exactly the positions before it, no session
+ * twice: its one-token step could run. */
+static int check_batch(const lp_run *r, const lp_kv *kv, const lp_fwd_in *in,
+                       const int *slot, const int *pos, lp_err *err)
+{
+    if (in->n < 1 || in->n > r->max_batch)
+        return lp_err_set(err, "forward: %d sessions, but a step takes 1..%d", in->n,
+                          r->max_batch);
+    for (int t = 0; t < in->n; t++) {
+        const lp_fwd_in one = {.n = 1, .pos0 = pos[t]};
+        if (check_step(r, kv, slot[t], &one, err) != 0)
+            return -1;
+        for (int u = 0; u < t; u++)
+            if (slot[u] == slot[t])
+                return lp_err_set(err, "forward: slot %d twice in one batch", slot[t]);
     }
-    lp_kv_set_len(kv, slot, in->pos0 + n, NULL);
-    if (!m->has_head) {
-        *out = r->x;
-        return 0;
-    }
-    rmsnorm_rows(r->xb, r->x + (size_t)(n - n_out) * e, m->output_norm, n_out, e, hp->rms_eps);
-    matmul(r, &m->output, r->xb, n_out, r->logits);
-    *out = r->logits;
+    return 0;
+}
+
+int lp_forward_batch(lp_run *r, lp_kv *kv, const int *slot, const int *pos,
+                     const lp_fwd_in *in, const float **out, lp_err *err)
+{
+    if (check_batch(r, kv, in, slot, pos, err) != 0 || lp_forward_check_input(r, in, err) != 0)
+        return -1;
+    if (r->m->has_head && ensure_logit_rows(r, in->n, err) != 0)
+        return -1;
+    const step st = {.n = in->n, .slot = slot, .pos = pos, .solo = true};
+    run_step(r, kv, &st, in, r->m->has_head ? in->n : 0, out);
     return 0;
 }

@@ -109,11 +109,24 @@ typedef struct lp_fwd_in {
                                converted once, into the run */
     uint32_t hidden_type;   /* LP_TYPE_F32 (the zero default), F16, BF16 or
                                Q8_0: what the wire carried */
+    const void *const *hidden_rows; /* instead of hidden: row t at hidden_rows[t]
+                                       (a batch's rows from separate messages) */
     int n_logits;           /* has_head: 0 or 1 = the last token's, at most n */
 } lp_fwd_in;
 
 int lp_forward(lp_run *r, lp_kv *kv, int slot, const lp_fwd_in *in,
                const float **out, lp_err *err);
+
+/* A decode batch: one token each of n different sessions at once, row t
+ * at position pos[t] of slot[t] (in->pos0 and in->n_logits unused). The
+ * weights are read once for all rows (lp_matmul_solo: every output as the
+ * row's own one-token step computes it), each row's attention runs over
+ * its own session's cache, so every row comes out bit for bit as its
+ * session's step alone would. Output as lp_forward's, row t being session
+ * t's: the hidden states [n][n_embd], or the logits [n][n_vocab] on the
+ * last shard (the run grows its logits room on the first batch). */
+int lp_forward_batch(lp_run *r, lp_kv *kv, const int *slot, const int *pos,
+                     const lp_fwd_in *in, const float **out, lp_err *err);
 
 /* The input checks lp_forward makes before anything else (the kind of
  * input the shard takes, every token id within the vocabulary: the one
