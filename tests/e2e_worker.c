@@ -214,6 +214,61 @@ static void test_heartbeat_during_prefill(void **state)
     e2e_pipe_stop(&p);
 }
 
+/* Decode steps of several sessions waiting at a worker run as one batch
+ * (Stats.batches counts them), and every session's ids equal its run
+ * alone. To make steps wait, each round first sends a long unsampled
+ * prompt chunk of another session, which keeps worker 0 busy while the
+ * round's single-token steps queue behind it. */
+static void test_decode_batch(void **state)
+{
+    (void)state;
+    enum { N = 3, GEN = 6, BLOCK = 64, CTX = 512 };
+    e2e_pipe p;
+    e2e_pipe_start_opts(&p, "stories260K", 2, 3, CTX, BLOCK);
+    const int32_t prompts[N][4] = {{1, 403, 407, 261}, {1, 378, 300, 261}, {1, 306, 411, 280}};
+    int32_t solo[N][GEN], got[N][GEN], block[BLOCK];
+    for (int i = 0; i < BLOCK; i++)
+        block[i] = 1 + (i * 37) % 500;
+    for (int s = 0; s < N; s++) {
+        e2e_generate_batch(&p.c, 50 + (uint64_t)s, prompts[s], 4, GEN, solo[s], 2, BLOCK);
+        e2e_end_session(&p.c, 0, 50 + (uint64_t)s);
+        e2e_end_session(&p.c, 1, 50 + (uint64_t)s);
+    }
+    for (int s = 0; s < N; s++)
+        e2e_generate_batch(&p.c, 60 + (uint64_t)s, prompts[s], 4, 1, got[s], 2, BLOCK);
+    for (int k = 1; k < GEN; k++) {
+        e2e_send_step(&p.c, 69, (uint32_t)((k - 1) * BLOCK), block, BLOCK, k == 1, false);
+        for (int s = 0; s < N; s++)
+            e2e_send_step(&p.c, 60 + (uint64_t)s, (uint32_t)(4 + k - 1), &got[s][k - 1], 1, false,
+                          true);
+        for (int n = 0; n < N + 1; n++) {
+            Lp__Envelope *r = lp_test_result(&p.c, E2E_WAIT_MS);
+            assert_non_null(r);
+            if (r->body_case == LP__ENVELOPE__BODY_ERROR)
+                fail_msg("round %d: Error %u: %s", k, r->error->code, r->error->message);
+            const uint64_t s = r->result->session - 60;
+            if (s < N) {
+                assert_int_equal(r->result->pos, 4 + k);
+                got[s][k] = r->result->token;
+            }
+            lp_wire_env_free(r);
+        }
+    }
+    for (int s = 0; s < N; s++)
+        for (int k = 0; k < GEN; k++)
+            if (got[s][k] != solo[s][k])
+                fail_msg("session %d step %d: batched %d, alone %d", s, k, got[s][k], solo[s][k]);
+    Lp__Envelope *st = e2e_stats(&p.c, 0);
+    print_message("[ worker ] %d sessions x %d tokens: worker 0 ran %llu batches of %llu steps; "
+                  "ids equal each session's run alone\n", N, GEN,
+                  (unsigned long long)st->stats->batches,
+                  (unsigned long long)st->stats->batched_steps);
+    assert_true(st->stats->batches >= 1);
+    assert_true(st->stats->batched_steps >= 2 * st->stats->batches);
+    lp_wire_env_free(st);
+    e2e_pipe_stop(&p);
+}
+
 /* Shutdown ends the process with status 0 (under ASan: no leaks); so
  * does SIGTERM. */
 static void test_shutdown_and_sigterm(void **state)
@@ -384,6 +439,7 @@ int main(void)
         cmocka_unit_test(test_sampling_and_logprobs),
         cmocka_unit_test(test_stats_and_end_session),
         cmocka_unit_test(test_heartbeat_during_prefill),
+        cmocka_unit_test(test_decode_batch),
         cmocka_unit_test(test_shutdown_and_sigterm),
         cmocka_unit_test(test_rss_half_vs_whole),
     };

@@ -43,7 +43,7 @@ Lp__Envelope *e2e_load_req(lp_test_coord *c, int i, const uint8_t id[32], const 
     ls.first_layer = (uint32_t)first;
     ls.last_layer = (uint32_t)last;
     ls.n_ctx = (uint32_t)n_ctx;
-    ls.n_slots = 2;
+    ls.n_slots = 4; /* e2e_worker runs 3 sessions and a 4th at once */
     ls.n_batch = (uint32_t)n_batch;
     ls.next_endpoint = (char *)(next ? next : "");
     ls.result_endpoint = c->result_ep;

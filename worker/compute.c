@@ -125,32 +125,46 @@ static void on_control(void *ctx)
     }
 }
 
-static void on_data(void *ctx)
+/* One message off the data endpoint: 1 and *env for a Forward; 0 when
+ * nothing waits; -1 for anything else (answered here, or a socket error). */
+static int data_one(wk_compute *c, Lp__Envelope **env)
 {
-    wk_compute *c = ctx;
-    Lp__Envelope *env;
     lp_wire_info info;
     lp_err err = {0};
-    int rc = lp_wire_recv_info(c->pull, NULL, &env, 0, &info, &err);
+    int rc = lp_wire_recv_info(c->pull, NULL, env, 0, &info, &err);
     if (rc == 1)
-        return;
+        return 0;
     if (rc == -2) {
         fprintf(stderr, "worker %s: data socket: %s\n", c->ctx->opts.name, err.msg);
-        return;
+        return 0;
     }
     atomic_fetch_add(&c->ctx->stats.bytes_in, info.bytes);
     if (rc == -1) {
         char msg[600];
         snprintf(msg, sizeof msg, "data endpoint: %s", err.msg);
         wk_send_error(c, info.request_id, 0, info.code, msg);
-        return;
+        return -1;
     }
-    if (env->body_case == LP__ENVELOPE__BODY_FORWARD)
-        wk_forward(c, env);
-    else
-        wk_send_error(c, env->request_id, 0, LP_WIRE_EBADMSG,
-                      "data endpoint: only Forward messages belong here");
-    lp_wire_env_free(env);
+    if ((*env)->body_case == LP__ENVELOPE__BODY_FORWARD)
+        return 1;
+    wk_send_error(c, (*env)->request_id, 0, LP_WIRE_EBADMSG,
+                  "data endpoint: only Forward messages belong here");
+    lp_wire_env_free(*env);
+    return -1;
+}
+
+/* Everything waiting at the data endpoint (up to a batch), run together:
+ * decode steps of different sessions as one batch (batch.c). */
+static void on_data(void *ctx)
+{
+    wk_compute *c = ctx;
+    Lp__Envelope *envs[WK_MAX_BATCH];
+    int n = 0, rc;
+    while (n < WK_MAX_BATCH && (rc = data_one(c, &envs[n])) != 0)
+        n += rc > 0;
+    wk_forward_all(c, envs, n);
+    for (int i = 0; i < n; i++)
+        lp_wire_env_free(envs[i]);
 }
 
 /* Sessions idle past --session-ttl are freed, checked once a second. */

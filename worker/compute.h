@@ -37,6 +37,32 @@ void wk_unload(wk_compute *c);
  * downstream, or Result / Error to the coordinator). */
 void wk_forward(wk_compute *c, const Lp__Envelope *env);
 
+/* One Forward on its way through the shard, and forward.c's steps for it,
+ * which batch.c runs for several at once: check it against the shard and
+ * its session (slot set; 0, or -1 once refused), make the session's
+ * sampler where it brings the settings, send its row of the output on
+ * (hidden states to the next worker, or a sampled Result), or refuse it
+ * with an Error naming its session. */
+typedef struct wk_step {
+    const Lp__Forward *f;
+    uint64_t request_id;
+    int slot;
+    bool opened; /* this step opened the session */
+} wk_step;
+
+int wk_step_check(wk_compute *c, wk_step *s);
+int wk_step_sampler(wk_compute *c, wk_step *s);
+int wk_step_pass_on(wk_compute *c, const wk_step *s, const float *out, uint64_t us);
+int wk_step_answer(wk_compute *c, const wk_step *s, const float *logits, uint64_t us);
+int wk_step_refuse(wk_compute *c, const wk_step *s, uint32_t code, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+/* batch.c: the Forwards that came in together, in order; single-token
+ * steps of different sessions run as one decode batch (lp_forward_batch),
+ * everything else one by one (wk_forward). */
+enum { WK_MAX_BATCH = 32 };
+void wk_forward_all(wk_compute *c, Lp__Envelope *const *envs, int n);
+
 /* Send an Error for request_id (about session, 0 if none) to the
  * coordinator's result endpoint; printed on stderr when there is none. */
 void wk_send_error(wk_compute *c, uint64_t request_id, uint64_t session, uint32_t code,

@@ -111,6 +111,8 @@ static void on_stats(control *k, const lp_wire_peer *peer, const Lp__Envelope *r
     s.bytes_out = atomic_load(&st->bytes_out);
     s.decode_bytes_out = atomic_load(&st->decode_bytes_out);
     s.decode_msgs_out = atomic_load(&st->decode_msgs_out);
+    s.batches = atomic_load(&st->batches);
+    s.batched_steps = atomic_load(&st->batched_steps);
     s.rss_bytes = wk_rss_bytes();
     Lp__Envelope env = LP__ENVELOPE__INIT;
     env.request_id = req->request_id;

@@ -17,17 +17,7 @@
 
 enum { SEND_TIMEOUT_MS = 5000 };
 
-typedef struct step {
-    const Lp__Forward *f;
-    uint64_t request_id;
-    int slot;
-    bool opened; /* this step opened the session */
-} step;
-
-static int refuse(wk_compute *c, const step *s, uint32_t code, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
-
-static int refuse(wk_compute *c, const step *s, uint32_t code, const char *fmt, ...)
+int wk_step_refuse(wk_compute *c, const wk_step *s, uint32_t code, const char *fmt, ...)
 {
     char msg[400], full[512];
     va_list ap;
@@ -40,52 +30,52 @@ static int refuse(wk_compute *c, const step *s, uint32_t code, const char *fmt, 
 }
 
 /* Everything that can be checked before any state changes. */
-static int check_step(wk_compute *c, step *s)
+int wk_step_check(wk_compute *c, wk_step *s)
 {
     const Lp__Forward *f = s->f;
     const lp_shard *sh = c->shard;
     const lp_model *m = sh->model;
     s->slot = lp_kv_find(sh->kv, f->session);
     if (f->new_session && s->slot >= 0)
-        return refuse(c, s, LP_WIRE_ESESSION, "already open on this worker");
+        return wk_step_refuse(c, s, LP_WIRE_ESESSION, "already open on this worker");
     if (!f->new_session && s->slot < 0)
-        return refuse(c, s, LP_WIRE_ESESSION,
+        return wk_step_refuse(c, s, LP_WIRE_ESESSION,
                       "unknown on this worker (never opened, ended, or expired)");
     int len = s->slot >= 0 ? lp_kv_len(sh->kv, s->slot) : 0;
     if ((int64_t)f->pos0 != len)
-        return refuse(c, s, LP_WIRE_EPOS, "step at position %u, but the session holds %d "
+        return wk_step_refuse(c, s, LP_WIRE_EPOS, "step at position %u, but the session holds %d "
                       "positions (out of order?)", f->pos0, len);
     if ((int64_t)f->pos0 + f->n_tokens > sh->opts.n_ctx)
-        return refuse(c, s, LP_WIRE_EPOS, "positions %u..%u are beyond the context of %d",
+        return wk_step_refuse(c, s, LP_WIRE_EPOS, "positions %u..%u are beyond the context of %d",
                       f->pos0, f->pos0 + f->n_tokens - 1, sh->opts.n_ctx);
     if ((int)f->n_tokens > sh->opts.n_batch)
-        return refuse(c, s, LP_WIRE_EBADMSG, "%u tokens in one step, more than n_batch %d",
+        return wk_step_refuse(c, s, LP_WIRE_EBADMSG, "%u tokens in one step, more than n_batch %d",
                       f->n_tokens, sh->opts.n_batch);
     char why[160];
     if (m->has_head && wk_score_check(f, m->hp.n_vocab, why, sizeof why) != 0)
-        return refuse(c, s, LP_WIRE_EBADMSG, "%s", why);
+        return wk_step_refuse(c, s, LP_WIRE_EBADMSG, "%s", why);
     if (m->has_embed) {
         if (f->n_token_ids == 0)
-            return refuse(c, s, LP_WIRE_EBADMSG, "the first shard needs token ids, not hidden states");
+            return wk_step_refuse(c, s, LP_WIRE_EBADMSG, "the first shard needs token ids, not hidden states");
         lp_err err = {0};
         const lp_fwd_in in = {.n = (int)f->n_tokens, .tokens = f->token_ids};
         if (lp_forward_check_input(sh->run, &in, &err) != 0)
-            return refuse(c, s, LP_WIRE_EBADMSG, "%s", err.msg);
+            return wk_step_refuse(c, s, LP_WIRE_EBADMSG, "%s", err.msg);
         return 0;
     }
     if (f->hidden.len == 0)
-        return refuse(c, s, LP_WIRE_EBADMSG, "layers from %d need hidden states, not token ids",
+        return wk_step_refuse(c, s, LP_WIRE_EBADMSG, "layers from %d need hidden states, not token ids",
                       m->first);
     size_t want = lp_wire_hidden_bytes(f->dtype, f->n_tokens, m->hp.n_embd);
     if (f->hidden.len != want)
-        return refuse(c, s, LP_WIRE_EBADMSG, "%zu bytes of hidden states, expected %u x %u %s "
+        return wk_step_refuse(c, s, LP_WIRE_EBADMSG, "%zu bytes of hidden states, expected %u x %u %s "
                       "(%zu bytes)", f->hidden.len, f->n_tokens, m->hp.n_embd,
                       lp_type_traits_get(lp_wire_dtype_type(f->dtype))->name, want);
     return 0;
 }
 
 /* The session's sampler, made on the first sampled step. */
-static int ensure_sampler(wk_compute *c, step *s)
+int wk_step_sampler(wk_compute *c, wk_step *s)
 {
     wk_session *ss = &c->sessions->s[s->slot];
     if (ss->sampler || !s->f->sampling)
@@ -95,10 +85,10 @@ static int ensure_sampler(wk_compute *c, step *s)
     const uint32_t nv = c->shard->model->hp.n_vocab;
     if (lp_wire_sampling_to(s->f->sampling, &p, &err) != 0 ||
         !(ss->sampler = lp_sampler_new(&p, (int32_t)nv, &err)))
-        return refuse(c, s, LP_WIRE_EBADMSG, "%s", err.msg);
+        return wk_step_refuse(c, s, LP_WIRE_EBADMSG, "%s", err.msg);
     for (size_t i = 0; i < s->f->n_history; i++)
         if (lp_sampler_accept(ss->sampler, s->f->history[i], &err) != 0)
-            return refuse(c, s, LP_WIRE_EBADMSG, "history token %d outside the vocabulary of %u",
+            return wk_step_refuse(c, s, LP_WIRE_EBADMSG, "history token %d outside the vocabulary of %u",
                           s->f->history[i], nv);
     return 0;
 }
@@ -112,7 +102,7 @@ static void copy_times(const Lp__Forward *f, uint64_t *us, size_t *n, uint64_t m
     *n = k + 1;
 }
 
-static int send_counted(wk_compute *c, void *sock, Lp__Envelope *env, const step *s,
+static int send_counted(wk_compute *c, void *sock, Lp__Envelope *env, const wk_step *s,
                         const char *what)
 {
     lp_err err = {0};
@@ -126,11 +116,11 @@ static int send_counted(wk_compute *c, void *sock, Lp__Envelope *env, const step
         }
         return 0;
     }
-    return refuse(c, s, LP_WIRE_EINTERNAL, "cannot send to the %s: %s", what,
+    return wk_step_refuse(c, s, LP_WIRE_EINTERNAL, "cannot send to the %s: %s", what,
                   rc == 1 ? "not accepting (timed out)" : err.msg);
 }
 
-static int pass_on(wk_compute *c, const step *s, const float *out, uint64_t us)
+int wk_step_pass_on(wk_compute *c, const wk_step *s, const float *out, uint64_t us)
 {
     const Lp__Forward *f = s->f;
     uint64_t times[LP_WIRE_MAX_HOPS];
@@ -159,7 +149,7 @@ static int pass_on(wk_compute *c, const step *s, const float *out, uint64_t us)
 
 typedef struct result_send {
     wk_compute *c;
-    const step *s;
+    const wk_step *s;
 } result_send;
 
 static int send_result(void *ctx, Lp__Result *r)
@@ -172,7 +162,7 @@ static int send_result(void *ctx, Lp__Result *r)
     return send_counted(rs->c, rs->c->result, &env, rs->s, "coordinator's result endpoint");
 }
 
-static int answer(wk_compute *c, const step *s, const float *logits, uint64_t us)
+int wk_step_answer(wk_compute *c, const wk_step *s, const float *logits, uint64_t us)
 {
     const Lp__Forward *f = s->f;
     const int nv = (int)c->shard->model->hp.n_vocab;
@@ -187,7 +177,7 @@ static int answer(wk_compute *c, const step *s, const float *logits, uint64_t us
     result_send rs = {c, s};
     if (f->n_score_targets > 0) {
         int rc = wk_score_answer(f, logits, (uint32_t)nv, &r, send_result, &rs);
-        return rc == -2 ? refuse(c, s, LP_WIRE_EINTERNAL, "scoring: out of memory") : rc;
+        return rc == -2 ? wk_step_refuse(c, s, LP_WIRE_EINTERNAL, "scoring: out of memory") : rc;
     }
     int32_t ids[LP_WIRE_MAX_TOP];
     float lps[LP_WIRE_MAX_TOP];
@@ -195,11 +185,11 @@ static int answer(wk_compute *c, const step *s, const float *logits, uint64_t us
     if (f->sampling || f->sample) {
         lp_err err = {0};
         if (!smp)
-            return refuse(c, s, LP_WIRE_ESESSION, "asked to sample before any step brought the "
+            return wk_step_refuse(c, s, LP_WIRE_ESESSION, "asked to sample before any step brought the "
                           "sampling settings");
         if ((r.token = lp_sampler_sample(smp, logits, &err)) < 0 ||
             lp_sampler_accept(smp, r.token, &err) != 0)
-            return refuse(c, s, LP_WIRE_EINTERNAL, "sampling: %s", err.msg);
+            return wk_step_refuse(c, s, LP_WIRE_EINTERNAL, "sampling: %s", err.msg);
         double lse = wk_log_sum_exp(logits, nv);
         r.logprob = (float)(logits[r.token] - lse);
         int k = wk_top_logprobs(logits, nv, lse, (int)f->top_logprobs, ids, lps);
@@ -215,7 +205,7 @@ static int answer(wk_compute *c, const step *s, const float *logits, uint64_t us
     return send_result(&rs, &r);
 }
 
-static int run_layers(wk_compute *c, step *s, const float **out)
+static int run_layers(wk_compute *c, wk_step *s, const float **out)
 {
     const Lp__Forward *f = s->f;
     lp_fwd_in in = {.n = (int)f->n_tokens, .pos0 = (int)f->pos0,
@@ -228,23 +218,23 @@ static int run_layers(wk_compute *c, step *s, const float **out)
     }
     lp_err err = {0};
     if (lp_forward(c->shard->run, c->shard->kv, s->slot, &in, out, &err) != 0)
-        return refuse(c, s, LP_WIRE_EINTERNAL, "forward: %s", err.msg);
+        return wk_step_refuse(c, s, LP_WIRE_EINTERNAL, "forward: %s", err.msg);
     return 0;
 }
 
-static int run_step(wk_compute *c, step *s)
+static int run_step(wk_compute *c, wk_step *s)
 {
-    if (check_step(c, s) != 0)
+    if (wk_step_check(c, s) != 0)
         return -1;
     lp_err err = {0};
     if (s->f->new_session) {
         if ((s->slot = wk_sessions_open(c->sessions, c->shard->kv, s->f->session, lp_now_ms(),
                                         &err)) < 0)
-            return refuse(c, s, LP_WIRE_ESESSION, "%s", err.msg);
+            return wk_step_refuse(c, s, LP_WIRE_ESESSION, "%s", err.msg);
         s->opened = true;
     }
     c->sessions->s[s->slot].last_used_ms = lp_now_ms();
-    if (c->shard->model->has_head && ensure_sampler(c, s) != 0)
+    if (c->shard->model->has_head && wk_step_sampler(c, s) != 0)
         return -1;
     int64_t t0 = lp_now_us();
     const float *out;
@@ -254,14 +244,14 @@ static int run_step(wk_compute *c, step *s)
     atomic_fetch_add(&c->ctx->stats.tokens_processed, s->f->n_tokens);
     atomic_fetch_add(&c->ctx->stats.compute_us, us);
     wk_publish_stats(c);
-    return c->shard->model->has_head ? answer(c, s, out, us) : pass_on(c, s, out, us);
+    return c->shard->model->has_head ? wk_step_answer(c, s, out, us) : wk_step_pass_on(c, s, out, us);
 }
 
 void wk_forward(wk_compute *c, const Lp__Envelope *env)
 {
-    step s = {.f = env->forward, .request_id = env->request_id, .slot = -1};
+    wk_step s = {.f = env->forward, .request_id = env->request_id, .slot = -1};
     if (!c->shard) {
-        refuse(c, &s, LP_WIRE_ESTATE, "no shard is loaded on this worker");
+        wk_step_refuse(c, &s, LP_WIRE_ESTATE, "no shard is loaded on this worker");
         return;
     }
     /* A step that opened its session and then failed leaves nothing behind. */
