@@ -1,5 +1,5 @@
 /* The addresses a pool hands its workers, tested across namespaces
- * (support_lab.h): every worker must be told addresses it can reach, and
+ * (lab.h): every worker must be told addresses it can reach, and
  * one it cannot reach fails the load within seconds, naming the worker
  * and the address, never a silent hang.
  *

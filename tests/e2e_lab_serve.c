@@ -1,5 +1,5 @@
 /* `coord serve` over workers on other hosts (network namespaces on one
- * bridge, support_lab.h): 1, 2 and 3 workers, weights from their own
+ * bridge, lab.h): 1, 2 and 3 workers, weights from their own
  * files and from streamed shards, each completion equal to llama.cpp's
  * greedy text, and /v1/pool showing each worker's route (reached from,
  * sends to, result endpoint). Then the example cluster files of configs/,

@@ -1,4 +1,4 @@
-/* support_lab_pool.h — workers on the hosts of a lab (support_lab.h), one
+/* support_lab_pool.h — workers on the hosts of a lab (lab.h), one
  * per host, and the cluster files and runs of `coord` that use them: a
  * pool whose every hop crosses a veth link, as between machines. */
 #ifndef LP_TEST_SUPPORT_LAB_POOL_H
@@ -8,7 +8,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "support_lab.h"
+#include "lab.h"
 #include "support_worker.h"
 
 typedef struct lab_pool {

@@ -23,7 +23,7 @@ typedef struct lp_test_worker {
  * on spaces, may be NULL) and read its line (at most 30 s). 0 on success. */
 int lp_test_worker_start(lp_test_worker *w, const char *args);
 /* The same listening on `listen`, in the network namespace whose fd is
- * netns (-1: ours), e.g. a host of support_lab.h. */
+ * netns (-1: ours), e.g. a host of lab.h. */
 int lp_test_worker_start_in(lp_test_worker *w, int netns, const char *listen, const char *args);
 /* Wait up to timeout_ms for it to exit: its exit status (128 + signal if
  * killed), or -1 if it is still running. */

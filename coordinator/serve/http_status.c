@@ -79,7 +79,10 @@ static bool worker_json(cJSON *arr, const lp_cluster_worker *w)
            cJSON_AddStringToObject(o, "isa", w->isa) && num(o, "gflops", w->gflops) &&
            cJSON_AddStringToObject(o, "state", w->alive ? "alive" : "lost") &&
            num(o, "compute_ms_per_step", ms) && num(o, "compute_s", (double)w->compute_us / 1e6) &&
-           num(o, "steps", (double)w->steps) && num(o, "bytes_in", (double)w->bytes_in) &&
+           num(o, "steps", (double)w->steps) && num(o, "busy_s", (double)w->busy_us / 1e6) &&
+           num(o, "batches", (double)w->batches) &&
+           num(o, "batched_steps", (double)w->batched_steps) &&
+           num(o, "bytes_in", (double)w->bytes_in) &&
            num(o, "bytes_out", (double)w->bytes_out) &&
            num(o, "sessions_open", w->sessions_open) &&
            num(o, "kv_bytes_used", (double)w->kv_bytes_used) &&

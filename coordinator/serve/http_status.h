@@ -12,7 +12,10 @@
  *                   "first_layer","last_layer" (inclusive),"n_layers",
  *                   "mem_limit","mem_available","ram_total" (bytes),"cores",
  *                   "isa","gflops","state":"alive"|"lost",
- *                   "compute_ms_per_step","compute_s","steps",
+ *                   "compute_ms_per_step","compute_s","steps" (from the
+ *                   Results: a step's latency, a batch's in each member),
+ *                   "busy_s" (the worker's own compute time),
+ *                   "batches","batched_steps" (decode steps run together),
  *                   "bytes_in","bytes_out","sessions_open",
  *                   "kv_bytes_used","kv_bytes_reserved"}]}
  *   GET /metrics    Prometheus text (version 0.0.4): layerpool_* counters

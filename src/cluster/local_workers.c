@@ -39,6 +39,7 @@ static int worker_binary(char *out, size_t cap, lp_err *err)
 typedef struct child_place {
     const cpu_set_t *cpus;
     char *const *env_no_pin; /* ours with LP_NO_PIN=1; NULL: ours as it is */
+    int netns;               /* network namespace to run in (fd), -1: ours */
 } child_place;
 
 static pid_t spawn(const char *bin, char *const argv[], const child_place *at, int *out_fd,
@@ -63,6 +64,8 @@ static pid_t spawn(const char *bin, char *const argv[], const child_place *at, i
         prctl(PR_SET_PDEATHSIG, SIGKILL);
         if (getppid() != parent)
             _exit(1);
+        if (at->netns >= 0 && setns(at->netns, CLONE_NEWNET) != 0)
+            _exit(126);
         dup2(p[1], STDOUT_FILENO);
         close(p[0]);
         close(p[1]);
@@ -154,7 +157,7 @@ pid_t lp_local_worker_spawn(const char *listen, const char *data, int threads,
                             int *out_fd, lp_err *err)
 {
     return spawn_placed(listen, data, threads, mem_limit, name, extra_args,
-                        &(child_place){NULL, NULL}, control, cap, out_fd, err);
+                        &(child_place){NULL, NULL, -1}, control, cap, out_fd, err);
 }
 
 static bool no_pin_asked(void)
@@ -206,6 +209,12 @@ static char **env_with_no_pin(void)
 int lp_local_workers_start(lp_local_workers *lw, int n, int threads, const char *mem_limit,
                            lp_err *err)
 {
+    return lp_local_workers_start_in(lw, n, threads, mem_limit, NULL, NULL, err);
+}
+
+int lp_local_workers_start_in(lp_local_workers *lw, int n, int threads, const char *mem_limit,
+                              const int *netns, const char *const *listen, lp_err *err)
+{
     char name[32];
     memset(lw, 0, sizeof *lw);
     if (n < 1 || n > LP_LOCAL_MAX)
@@ -216,9 +225,11 @@ int lp_local_workers_start(lp_local_workers *lw, int n, int threads, const char 
         return lp_err_set(err, "local workers: out of memory");
     int rc = 0;
     for (int i = 0; i < n && rc == 0; i++) {
-        child_place at = {lw->place == LP_LOCAL_OWN_CPUS ? &lw->cpus[i] : NULL, env};
+        child_place at = {lw->place == LP_LOCAL_OWN_CPUS ? &lw->cpus[i] : NULL, env,
+                          netns ? netns[i] : -1};
         snprintf(name, sizeof name, "local-%d", i);
-        lw->pid[i] = spawn_placed("tcp://127.0.0.1:0", NULL, threads, mem_limit, name, NULL,
+        lw->pid[i] = spawn_placed(listen ? listen[i] : "tcp://127.0.0.1:0", NULL, threads,
+                                  mem_limit, name, NULL,
                                   &at, lw->control[i], sizeof lw->control[i], &lw->out_fd[i],
                                   err);
         if (lw->pid[i] < 0) {

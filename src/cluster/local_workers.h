@@ -43,6 +43,12 @@ typedef struct lp_local_workers {
 int lp_local_workers_start(lp_local_workers *lw, int n, int threads, const char *mem_limit,
                         lp_err *err);
 
+/* The same, worker i in the network namespace netns[i] (an open fd, e.g.
+ * a host of lab.h) listening on listen[i]: a pool on one machine whose
+ * hops cross links. */
+int lp_local_workers_start_in(lp_local_workers *lw, int n, int threads, const char *mem_limit,
+                              const int *netns, const char *const *listen, lp_err *err);
+
 /* How n workers of `threads` threads each are placed on the CPUs this
  * process may use (what lp_local_workers_start does); cpus[i] gets worker
  * i's set with LP_LOCAL_OWN_CPUS. cpus: n entries (n <= LP_LOCAL_MAX). */

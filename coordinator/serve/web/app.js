@@ -14,7 +14,7 @@ const state = {
   abort: null,      // the AbortController of the reply in flight
   samples: [],      // tok/s once a second, oldest first (null: no reading)
   cards: new Map(), // worker name -> its card element
-  lastCompute: new Map(), // worker name -> {s: compute_s, t: ms} at the last poll
+  lastCompute: new Map(), // worker name -> {s: busy_s, t: ms} at the last poll
   polling: false,   // a poll of /v1/pool is in flight
 };
 
@@ -251,12 +251,13 @@ function createCard(name) {
 }
 
 // The share of the last interval the worker spent computing, from the
-// growth of its compute_s counter (null on the first poll).
+// growth of busy_s, its own compute time (a batch counts once; compute_s
+// counts it in every member's result). null on the first poll.
 function busyShare(w, now) {
   const prev = state.lastCompute.get(w.name);
-  state.lastCompute.set(w.name, { s: w.compute_s, t: now });
-  if (!prev || typeof w.compute_s !== 'number' || now <= prev.t) return null;
-  return Math.min(1, Math.max(0, (w.compute_s - prev.s) / ((now - prev.t) / 1000)));
+  state.lastCompute.set(w.name, { s: w.busy_s, t: now });
+  if (!prev || typeof w.busy_s !== 'number' || now <= prev.t) return null;
+  return Math.min(1, Math.max(0, (w.busy_s - prev.s) / ((now - prev.t) / 1000)));
 }
 
 // One worker of /v1/pool: layers first_layer..last_layer (inclusive) of

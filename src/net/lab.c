@@ -1,5 +1,5 @@
-/* support_lab.c — hosts in network namespaces (support_lab.h). */
-#include "support_lab.h"
+/* lab.c — hosts in network namespaces (lab.h). */
+#include "lab.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -17,15 +17,18 @@ enum { MAX_ARGS = 24 };
 static void split(char *buf, char **argv)
 {
     int argc = 1;
-    for (char *tok = strtok(buf, " "); tok && argc < MAX_ARGS - 1; tok = strtok(NULL, " "))
+    char *save = NULL;
+    for (char *tok = strtok_r(buf, " ", &save); tok && argc < MAX_ARGS - 1;
+         tok = strtok_r(NULL, " ", &save))
         argv[argc++] = tok;
     argv[argc] = NULL;
 }
 
-int lp_lab_ip(const lp_lab *lab, int host, const char *args)
+/* `prog ARGS` in host's namespace (-1: ours), stdout discarded. */
+static int run_in(const lp_lab *lab, int host, const char *prog, const char *args)
 {
     char buf[512];
-    char *argv[MAX_ARGS] = {"ip"};
+    char *argv[MAX_ARGS] = {(char *)prog};
     snprintf(buf, sizeof buf, "%s", args);
     split(buf, argv);
     pid_t pid = fork();
@@ -34,13 +37,41 @@ int lp_lab_ip(const lp_lab *lab, int host, const char *args)
             _exit(126);
         int null = open("/dev/null", O_WRONLY);
         dup2(null, STDOUT_FILENO);
-        execvp("ip", argv);
+        dup2(null, STDERR_FILENO); /* a failure is reported by the caller */
+        execvp(prog, argv);
         _exit(127);
     }
     int st = 0;
     if (pid < 0 || waitpid(pid, &st, 0) != pid)
         return -1;
     return WIFEXITED(st) ? WEXITSTATUS(st) : 128;
+}
+
+int lp_lab_ip(const lp_lab *lab, int host, const char *args)
+{
+    return run_in(lab, host, "ip", args);
+}
+
+int lp_lab_rate(const lp_lab *lab, int host, uint64_t bits_per_s)
+{
+    char ours[32], cmd[256];
+    snprintf(ours, sizeof ours, "lph%d", host);
+    const struct { int ns; const char *dev; } end[2] = {{-1, ours}, {host, "eth0"}};
+    uint64_t burst = bits_per_s / 8 / 1000;
+    burst = burst < 16384 ? 16384 : burst;
+    for (int k = 0; k < 2; k++) {
+        snprintf(cmd, sizeof cmd, "qdisc del dev %s root", end[k].dev);
+        run_in(lab, end[k].ns, "tc", cmd); /* none there yet is fine */
+        if (!bits_per_s)
+            continue;
+        snprintf(cmd, sizeof cmd, "qdisc add dev %s root tbf rate %llubit burst %llu latency 50ms",
+                 end[k].dev, (unsigned long long)bits_per_s, (unsigned long long)burst);
+        if (run_in(lab, end[k].ns, "tc", cmd) != 0) {
+            fprintf(stderr, "lab: 'tc %s' failed\n", cmd);
+            return -1;
+        }
+    }
+    return 0;
 }
 
 /* A child that makes a namespace of its own and waits there until we go

@@ -1,10 +1,11 @@
-/* support_lab.h — a few hosts on this machine, joined by real links, for
- * the tests of a pool that must cross a network: 127.0.0.1 is one host,
- * and a pool tested there hides every addressing bug (an address that
- * only means something on the coordinator's machine works for workers
- * that share it).
+/* lab.h — a few hosts on this machine, joined by real links, for the
+ * tests of a pool that must cross a network and for `coord bench-pool`:
+ * 127.0.0.1 is one host, and a pool tested there hides every addressing
+ * bug (an address that only means something on the coordinator's machine
+ * works for workers that share it) and every cost of a real link. The
+ * links can be capped to a home network's speed (lp_lab_rate).
  *
- * lp_lab_open moves this test process into a network namespace of its
+ * lp_lab_open moves the calling process into a network namespace of its
  * own (the coordinator's host: loopback and the links below, nothing
  * else) and starts n hosts, each a network namespace held by a child
  * process, joined to ours by a veth pair:
@@ -30,10 +31,11 @@
  *
  * Needs root (CAP_NET_ADMIN, CAP_SYS_ADMIN) and iproute2's `ip`; where
  * either is missing lp_lab_open says so and the caller skips. */
-#ifndef LP_TEST_SUPPORT_LAB_H
-#define LP_TEST_SUPPORT_LAB_H
+#ifndef LP_LAB_H
+#define LP_LAB_H
 
 #include <stdbool.h>
+#include <stdint.h>
 #include <sys/types.h>
 
 #define LP_LAB_MAX 4
@@ -62,6 +64,13 @@ void lp_lab_addr(lp_lab *lab, lp_lab_mode mode, int i);
 /* Run `ip ARGS` (ARGS split on spaces) in host i's namespace (-1: ours);
  * its exit status. */
 int lp_lab_ip(const lp_lab *lab, int host, const char *args);
+
+/* Cap host i's link to bits_per_s in each direction (0: no cap), with
+ * tc's token bucket filter on both ends of its veth; a burst of 1 ms at
+ * that rate (at least 16 KiB) keeps each packet's queueing as a real link
+ * of that speed would. Needs tc (iproute2); 0, or -1 with the failing
+ * command printed. */
+int lp_lab_rate(const lp_lab *lab, int host, uint64_t bits_per_s);
 
 /* Stop the hosts (their workers must be gone or go with them). Our own
  * namespace stays, with only loopback, until the next lp_lab_open. */
