@@ -15,5 +15,6 @@ int cmd_quantize(int argc, char **argv);
 int cmd_perplexity(int argc, char **argv);
 int cmd_synth(int argc, char **argv);
 int cmd_bench_node(int argc, char **argv);
+int cmd_bench_pool(int argc, char **argv);
 
 #endif

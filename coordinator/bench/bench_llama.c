@@ -125,16 +125,26 @@ int bench_llama_run(const char *exe, const char *model, int n_prompt, int n_gen,
                     const int *threads, int n_threads, int reps, const lp_attn_opts *attn,
                     bench_llama *out, lp_err *err)
 {
+    return bench_llama_run_with(exe, model, n_prompt, n_gen, threads, n_threads, reps, attn,
+                                NULL, out, err);
+}
+
+int bench_llama_run_with(const char *exe, const char *model, int n_prompt, int n_gen,
+                         const int *threads, int n_threads, int reps, const lp_attn_opts *attn,
+                         const char *const *extra, bench_llama *out, lp_err *err)
+{
     char p[16], n[16], r[16], t[16 * 12] = "";
     snprintf(p, sizeof p, "%d", n_prompt);
     snprintf(n, sizeof n, "%d", n_gen);
     snprintf(r, sizeof r, "%d", reps);
     for (int i = 0; i < n_threads && i < 16; i++)
         snprintf(t + strlen(t), sizeof t - strlen(t), "%s%d", i ? "," : "", threads[i]);
-    char *argv[] = {(char *)exe, "-m", (char *)model, "-p", p, "-n", n, "-t", t, "-r", r,
-                    "-o", "json", "-fa", attn->flash ? "1" : "0",
-                    "-ctk", (char *)lp_kv_type_name(attn->type_k),
-                    "-ctv", (char *)lp_kv_type_name(attn->type_v), NULL};
+    char *argv[32] = {(char *)exe, "-m", (char *)model, "-p", p, "-n", n, "-t", t, "-r", r,
+                      "-o", "json", "-fa", attn->flash ? "1" : "0",
+                      "-ctk", (char *)lp_kv_type_name(attn->type_k),
+                      "-ctv", (char *)lp_kv_type_name(attn->type_v), NULL};
+    for (int k = 19, i = 0; extra && extra[i] && k < 31; i++, k++)
+        argv[k] = (char *)extra[i];
     char *text = run_child(argv, err);
     if (!text)
         return -1;

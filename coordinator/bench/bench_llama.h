@@ -29,6 +29,12 @@ int bench_llama_run(const char *exe, const char *model, int n_prompt, int n_gen,
                     const int *threads, int n_threads, int reps, const lp_attn_opts *attn,
                     bench_llama *out, lp_err *err);
 
+/* The same with extra arguments (NULL-terminated, at most 12), e.g.
+ * --rpc HOST:PORT,.. for llama.cpp's RPC backend. */
+int bench_llama_run_with(const char *exe, const char *model, int n_prompt, int n_gen,
+                         const int *threads, int n_threads, int reps, const lp_attn_opts *attn,
+                         const char *const *extra, bench_llama *out, lp_err *err);
+
 /* The row for a test (pp: n_gen 0; tg: n_prompt 0), or NULL. */
 const bench_llama_row *bench_llama_find(const bench_llama *b, int threads, int n_prompt,
                                         int n_gen);
