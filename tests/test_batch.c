@@ -55,10 +55,10 @@ static lp_shard *open_model(const char *stem, int first, int last, int threads,
     return s;
 }
 
-/* n rows at once in solo order against each row alone. */
-static void check_weight(lp_shard *s, const lp_weight *w, const char *what)
+/* n rows at once in solo order against each row alone (2..4 rows: one
+ * several-row dot where a type has them; 5: four, then one alone). */
+static void check_weight_n(lp_shard *s, const lp_weight *w, const char *what, int n)
 {
-    const int n = MAX_ROWS;
     float *x = malloc(sizeof(float) * (size_t)w->cols * n);
     float *all = malloc(sizeof(float) * (size_t)w->rows * n);
     float *one = malloc(sizeof(float) * (size_t)w->rows);
@@ -77,6 +77,13 @@ static void check_weight(lp_shard *s, const lp_weight *w, const char *what)
     free(all);
     free(one);
     free(scratch);
+}
+
+static void check_weight(lp_shard *s, const lp_weight *w, const char *what)
+{
+    const int ns[] = {2, 3, 4, MAX_ROWS};
+    for (int k = 0; k < 4; k++)
+        check_weight_n(s, w, what, ns[k]);
 }
 
 static void test_matmul_solo(void **state)

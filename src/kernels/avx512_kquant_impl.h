@@ -129,26 +129,43 @@ static float dot_q3_K(int64_t n, const void *w, const void *a)
 /* Q4_K / Q5_K (qh_off 0 for Q4_K). Quarter j of the super-block is 32
  * bytes of qs: low nibbles are values 64j..64j+31, high ones the next 32,
  * so [q & 15, q >> 4] is 64 consecutive values. The mins' f32 steps
- * differ as in avx2_kquant.c: Q4_K four lanes, Q5_K one scalar fma. */
-static inline float dot_k45(int64_t n, const uint8_t *x, const uint8_t *y, size_t bsz,
-                            size_t qs_off, size_t qh_off)
+ * differ as in avx2_kquant.c: Q4_K four lanes, Q5_K one scalar fma.
+ *
+ * NT activation rows at once (1 to 4, a constant where it is inlined):
+ * the weights are decoded once for all, and each row's steps are the
+ * one-row kernel's, in its order, into accumulators of its own, so each
+ * output has the bits the one-row dot gives it (a decode batch). */
+static inline __attribute__((always_inline)) void
+dot_k45_n(int64_t n, const uint8_t *x, const uint8_t *const *ys, int nt, size_t bsz,
+          size_t qs_off, size_t qh_off, float *out)
 {
     const __m512i m4 = _mm512_set1_epi8(0x0f), bit4 = _mm512_set1_epi8(0x10);
-    __m256 acc = _mm256_setzero_ps();
-    __m128 accm = _mm_setzero_ps();
-    for (int64_t i = 0; i < n / LP_QK_K; i++, x += bsz, y += Q8K_SZ) {
+    __m256 acc[4];
+    __m128 accm[4];
+    for (int t = 0; t < nt; t++) {
+        acc[t] = _mm256_setzero_ps();
+        accm[t] = _mm_setzero_ps();
+    }
+    for (int64_t i = 0; i < n / LP_QK_K; i++, x += bsz) {
         uint64_t scales, mins;
         lp_k4_unpack(x + offsetof(lp_block_q4_K, scales), &scales, &mins);
-        const __m128 dd = lp_f16x2_scaled(x + offsetof(lp_block_q4_K, d), lp_ld_f32(y));
-
-        const __m128i bs = _mm_hadd_epi16(lp_ld128(y + Y_BSUMS), lp_ld128(y + Y_BSUMS + 16));
-        const __m128i mp = _mm_madd_epi16(_mm_cvtepu8_epi16(_mm_cvtsi64_si128((int64_t)mins)), bs);
-        /* fnmadd: -(dmin*m) + acc, the same bits as fma(-dmin, m, acc). */
-        if (qh_off) {
-            const __m128 m = _mm_cvtepi32_ps(lp_hsum4_epi32(mp));
-            accm = _mm_fnmadd_ss(_mm_shuffle_ps(dd, dd, 0x55), m, accm);
-        } else {
-            accm = _mm_fnmadd_ps(_mm_shuffle_ps(dd, dd, 0x55), _mm_cvtepi32_ps(mp), accm);
+        __m128 dd[4];
+        __m512i sumi[4];
+        for (int t = 0; t < nt; t++) {
+            const uint8_t *y = ys[t] + (size_t)i * Q8K_SZ;
+            dd[t] = lp_f16x2_scaled(x + offsetof(lp_block_q4_K, d), lp_ld_f32(y));
+            const __m128i bs = _mm_hadd_epi16(lp_ld128(y + Y_BSUMS), lp_ld128(y + Y_BSUMS + 16));
+            const __m128i mp =
+                _mm_madd_epi16(_mm_cvtepu8_epi16(_mm_cvtsi64_si128((int64_t)mins)), bs);
+            /* fnmadd: -(dmin*m) + acc, the same bits as fma(-dmin, m, acc). */
+            if (qh_off) {
+                const __m128 m = _mm_cvtepi32_ps(lp_hsum4_epi32(mp));
+                accm[t] = _mm_fnmadd_ss(_mm_shuffle_ps(dd[t], dd[t], 0x55), m, accm[t]);
+            } else {
+                accm[t] = _mm_fnmadd_ps(_mm_shuffle_ps(dd[t], dd[t], 0x55), _mm_cvtepi32_ps(mp),
+                                        accm[t]);
+            }
+            sumi[t] = _mm512_setzero_si512();
         }
 
         const __m512i S = lp_z_pair16(_mm512_cvtepu8_epi32(_mm_cvtsi64_si128((int64_t)scales)));
@@ -157,7 +174,6 @@ static inline float dot_k45(int64_t n, const uint8_t *x, const uint8_t *y, size_
         __m512i hz = _mm512_setzero_si512();
         if (qh_off)
             hz = lp_z_dup_srl(x + qh_off, 1);
-        __m512i sumi = _mm512_setzero_si512();
 #pragma GCC unroll 4
         for (int j = 0; j < 4; j++) {
             __m512i u = _mm512_and_si512(lp_z_dup_srl(x + qs_off + 32 * j, 4), m4);
@@ -166,37 +182,76 @@ static inline float dot_k45(int64_t n, const uint8_t *x, const uint8_t *y, size_
                 hz = _mm512_srli_epi16(hz, 2);
             }
             const __m512i s = _mm512_permutexvar_epi32(idx_halves(2 * j), S);
-            sumi = lp_z_scaled_acc(sumi, u, lp_ld512(y + Y_QS + 64 * j), s);
+            for (int t = 0; t < nt; t++)
+                sumi[t] = lp_z_scaled_acc(sumi[t], u,
+                                          lp_ld512(ys[t] + (size_t)i * Q8K_SZ + Y_QS + 64 * j), s);
         }
-        acc = fma_lanes(acc, _mm_cvtss_f32(dd), sumi);
+        for (int t = 0; t < nt; t++)
+            acc[t] = fma_lanes(acc[t], _mm_cvtss_f32(dd[t]), sumi[t]);
     }
-    return lp_hsum_ps256(acc) + (qh_off ? _mm_cvtss_f32(accm) : lp_hsum_ps128(accm));
+    for (int t = 0; t < nt; t++)
+        out[t] = lp_hsum_ps256(acc[t]) +
+                 (qh_off ? _mm_cvtss_f32(accm[t]) : lp_hsum_ps128(accm[t]));
 }
 
 static float dot_q4_K(int64_t n, const void *w, const void *a)
 {
-    return dot_k45(n, w, a, sizeof(lp_block_q4_K), offsetof(lp_block_q4_K, qs), 0);
+    float r;
+    dot_k45_n(n, w, (const uint8_t *const[]){a}, 1, sizeof(lp_block_q4_K),
+              offsetof(lp_block_q4_K, qs), 0, &r);
+    return r;
+}
+
+/* nt = 2..4 as constants, so each gets its own unrolled body. */
+#define DOTN_CASES(CALL) \
+    switch (nt) {        \
+    case 2: CALL(2); break; \
+    case 3: CALL(3); break; \
+    default: CALL(4); break; \
+    }
+
+static void dotn_q4_K(int64_t n, const void *w, const void *const *a, int nt, float *out)
+{
+#define Q4K(N) dot_k45_n(n, w, (const uint8_t *const *)a, N, sizeof(lp_block_q4_K), \
+                         offsetof(lp_block_q4_K, qs), 0, out)
+    DOTN_CASES(Q4K)
+#undef Q4K
 }
 
 static float dot_q5_K(int64_t n, const void *w, const void *a)
 {
-    return dot_k45(n, w, a, sizeof(lp_block_q5_K), offsetof(lp_block_q5_K, qs),
-                   offsetof(lp_block_q5_K, qh));
+    float r;
+    dot_k45_n(n, w, (const uint8_t *const[]){a}, 1, sizeof(lp_block_q5_K),
+              offsetof(lp_block_q5_K, qs), offsetof(lp_block_q5_K, qh), &r);
+    return r;
+}
+
+static void dotn_q5_K(int64_t n, const void *w, const void *const *a, int nt, float *out)
+{
+#define Q5K(N) dot_k45_n(n, w, (const uint8_t *const *)a, N, sizeof(lp_block_q5_K), \
+                         offsetof(lp_block_q5_K, qs), offsetof(lp_block_q5_K, qh), out)
+    DOTN_CASES(Q5K)
+#undef Q5K
 }
 
 /* Q6_K values are u - 32, u = 4 bits of ql | 2 bits of qh << 4. In each
  * half, 64 bytes of ql hold values 0..63 in their low nibbles and 64..127
  * in their high ones; qh byte l holds bit pairs for values l, 32+l, 64+l
- * and 96+l, so [qh, qh >> 2] lines the pairs up with both nibble sets. */
-static float dot_q6_K(int64_t n, const void *w, const void *a)
+ * and 96+l, so [qh, qh >> 2] lines the pairs up with both nibble sets.
+ * NT rows at once as dot_k45_n. */
+static inline __attribute__((always_inline)) void
+dot_q6_K_n(int64_t n, const uint8_t *x, const uint8_t *const *ys, int nt, float *out)
 {
-    const uint8_t *x = w, *y = a;
     const __m512i m4 = _mm512_set1_epi8(0x0f), m33 = _mm512_set1_epi8(0x33);
     const __m512i m32 = _mm512_set1_epi8(32);
-    __m256 acc = _mm256_setzero_ps();
-    for (int64_t i = 0; i < n / LP_QK_K; i++, x += sizeof(lp_block_q6_K), y += Q8K_SZ) {
+    __m256 acc[4];
+    for (int t = 0; t < nt; t++)
+        acc[t] = _mm256_setzero_ps();
+    for (int64_t i = 0; i < n / LP_QK_K; i++, x += sizeof(lp_block_q6_K)) {
         const __m512i S = scales16(lp_ld128(x + offsetof(lp_block_q6_K, scales)));
-        __m512i sumi = _mm512_setzero_si512();
+        __m512i sumi[4];
+        for (int t = 0; t < nt; t++)
+            sumi[t] = _mm512_setzero_si512();
 #pragma GCC unroll 2
         for (int h = 0; h < 2; h++) {
             const __m512i l = lp_ld512(x + offsetof(lp_block_q6_K, ql) + 64 * h);
@@ -208,15 +263,36 @@ static float dot_q6_K(int64_t n, const void *w, const void *a)
             const __m512i hm = _mm512_and_si512(hz, m33);
             const __m512i lo = _mm512_ternarylogic_epi32(l, _mm512_slli_epi16(hm, 4), m4, SELECT_C);
             const __m512i hi = _mm512_ternarylogic_epi32(_mm512_srli_epi16(l, 4), hm, m4, SELECT_C);
-            const uint8_t *q8 = y + Y_QS + 128 * h;
-            sumi = lp_z_scaled_acc_off(sumi, lo, m32, lp_ld512(q8),
-                                       _mm512_permutexvar_epi32(idx_quarters(8 * h), S));
-            sumi = lp_z_scaled_acc_off(sumi, hi, m32, lp_ld512(q8 + 64),
-                                       _mm512_permutexvar_epi32(idx_quarters(8 * h + 4), S));
+            const __m512i slo = _mm512_permutexvar_epi32(idx_quarters(8 * h), S);
+            const __m512i shi = _mm512_permutexvar_epi32(idx_quarters(8 * h + 4), S);
+            for (int t = 0; t < nt; t++) {
+                const uint8_t *q8 = ys[t] + (size_t)i * Q8K_SZ + Y_QS + 128 * h;
+                sumi[t] = lp_z_scaled_acc_off(sumi[t], lo, m32, lp_ld512(q8), slo);
+                sumi[t] = lp_z_scaled_acc_off(sumi[t], hi, m32, lp_ld512(q8 + 64), shi);
+            }
         }
-        acc = fma_lanes(acc, lp_ld_f32(y) * lp_ld_f16(x + offsetof(lp_block_q6_K, d)), sumi);
+        for (int t = 0; t < nt; t++)
+            acc[t] = fma_lanes(acc[t],
+                               lp_ld_f32(ys[t] + (size_t)i * Q8K_SZ) *
+                                   lp_ld_f16(x + offsetof(lp_block_q6_K, d)),
+                               sumi[t]);
     }
-    return lp_hsum_ps256(acc);
+    for (int t = 0; t < nt; t++)
+        out[t] = lp_hsum_ps256(acc[t]);
+}
+
+static float dot_q6_K(int64_t n, const void *w, const void *a)
+{
+    float r;
+    dot_q6_K_n(n, w, (const uint8_t *const[]){a}, 1, &r);
+    return r;
+}
+
+static void dotn_q6_K(int64_t n, const void *w, const void *const *a, int nt, float *out)
+{
+#define Q6K(N) dot_q6_K_n(n, w, (const uint8_t *const *)a, N, out)
+    DOTN_CASES(Q6K)
+#undef Q6K
 }
 
 static void fill_kquant(lp_kernels *k)
@@ -226,6 +302,9 @@ static void fill_kquant(lp_kernels *k)
     k->dot[LP_TYPE_Q4_K] = dot_q4_K;
     k->dot[LP_TYPE_Q5_K] = dot_q5_K;
     k->dot[LP_TYPE_Q6_K] = dot_q6_K;
+    k->dotn[LP_TYPE_Q4_K] = dotn_q4_K;
+    k->dotn[LP_TYPE_Q5_K] = dotn_q5_K;
+    k->dotn[LP_TYPE_Q6_K] = dotn_q6_K;
 }
 
 #else

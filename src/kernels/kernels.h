@@ -32,6 +32,14 @@ typedef enum lp_isa {
 /* One weight row (w_type) · one activation row (its vec_dot_type). */
 typedef float (*lp_vec_dot_fn)(int64_t n, const void *w, const void *a);
 
+/* nt (2..LP_DOTN_MAX) activation rows against one weight row: out[t] =
+ * dot(n, w, a[t]), each with exactly the bits of `dot`, the weights
+ * decoded once for all (decode batches of separate sessions: a weight row
+ * is read and unpacked once, then each row's dot steps run as alone). */
+#define LP_DOTN_MAX 4
+typedef void (*lp_dotn_fn)(int64_t n, const void *w, const void *const *a, int nt,
+                           float *out);
+
 /* f32 activations to a dot type (see lp_quantize_row). */
 typedef void (*lp_quantize_fn)(const float *src, void *dst, int64_t n);
 
@@ -66,6 +74,9 @@ typedef struct lp_kernels {
      * instead of `dot` for products with >= 2 activation rows when it
      * accepts the shape (lp_matmul_uses_gemm); NULL = `dot` throughout. */
     lp_vec_dot_fn dot_gemm[LP_TYPE_COUNT];
+    /* `dot` for up to LP_DOTN_MAX activation rows at once; NULL = call
+     * `dot` per row (or the tiles, in `gemm`). */
+    lp_dotn_fn dotn[LP_TYPE_COUNT];
     /* `dot` over many rows with one activation row; NULL = call `dot`. */
     lp_dot_rows_fn dot_rows[LP_TYPE_COUNT];
     /* Tiled forms (lp_gemm_fn) of `dot`, `dot_gemm` and lp_q4_0x8_dot;

@@ -18,6 +18,7 @@ typedef struct mm_task {
     const lp_kernels *k;
     lp_vec_dot_fn dot;
     lp_dot_rows_fn rows; /* dot over a tile of rows, or NULL */
+    lp_dotn_fn dotn;     /* dot of up to LP_DOTN_MAX activation rows at once */
     lp_gemm_fn gemm;     /* the same dot over blocks of outputs, or NULL */
     const lp_weight *w;
     const float *x;
@@ -68,7 +69,20 @@ static void dot_task(void *arg, int ith, int nth)
     lp_split_range(w->rows, ith, nth, &lo, &hi);
     for (long r0 = lo; r0 < hi; r0 += ROW_TILE) {
         const long r1 = r0 + ROW_TILE < hi ? r0 + ROW_TILE : hi;
-        for (int i = 0; i < t->n_tok; i++) {
+        int i = 0;
+        for (; t->dotn && i + 1 < t->n_tok; i += LP_DOTN_MAX) {
+            const int nt = t->n_tok - i < LP_DOTN_MAX ? t->n_tok - i : LP_DOTN_MAX;
+            const void *a[LP_DOTN_MAX];
+            float out[LP_DOTN_MAX];
+            for (int j = 0; j < nt; j++)
+                a[j] = t->xq + (size_t)(i + j) * t->xq_row;
+            for (long r = r0; r < r1; r++) {
+                t->dotn(w->cols, w->data + (size_t)r * w->row_bytes, a, nt, out);
+                for (int j = 0; j < nt; j++)
+                    t->y[(size_t)(i + j) * (size_t)w->rows + (size_t)r] = out[j];
+            }
+        }
+        for (; i < t->n_tok; i++) {
             const uint8_t *a = t->xq + (size_t)i * t->xq_row;
             float *y = t->y + (size_t)i * (size_t)w->rows;
             if (t->rows) {
@@ -129,9 +143,17 @@ static void matmul(lp_threadpool *tp, const lp_kernels *k, const lp_weight *w, c
         t.rows = NULL;
         t.gemm = k->gemm_q4_0x8;
     }
-    /* One activation row: the dots (and dot_rows) are the better walk. */
+    /* One activation row: the dots (and dot_rows) are the better walk.
+     * A decode batch: the several-row dots where the type has them, which
+     * unpack a weight row once for up to four rows without the tiles'
+     * reshuffling (measured: 1.1 x one row's time for two rows, where the
+     * 4 x 2 tile took 1.8 x). */
     if (n_tok < 2)
         t.gemm = NULL;
+    if (solo && n_tok >= 2 && k->dotn[w->type] && t.dot == k->dot[w->type]) {
+        t.gemm = NULL;
+        t.dotn = k->dotn[w->type];
+    }
     if (t.dot_type == LP_TYPE_F32) {
         /* f32 weights dot f32 activations directly: no conversion. */
         t.xq = (uint8_t *)(uintptr_t)x;
