@@ -39,10 +39,11 @@ static void test_shared_model(void **state)
     (void)state;
     char model[4096], args[8192];
     lp_test_shared(model, sizeof model, "models/stories260K.gguf");
-    /* 5 layers, speeds 1,1,2: 1, 1 and 3 layers. */
+    /* 5 layers, speeds 1,1,2: a token's cost (the last layer's with the
+     * head) split 1:1:2 ends nearest after 1, 2 and 2 layers. */
     snprintf(args, sizeof args, "-m %s --workers-mem 1G,1G,2G --workers-speed 1,1,2 -c 512",
              model);
-    const char *fit[] = {"0 (1) +embed", "1 (1) ", "2-4 (3) +head", "context 512 x 1 session",
+    const char *fit[] = {"0 (1) +embed", "1-2 (2) ", "3-4 (2) +head", "context 512 x 1 session",
                          "fits: every worker within its budget", NULL};
     expect(args, 0, fit);
     /* Budgets far too small: the same table, marked, and what is missing. */
@@ -70,12 +71,12 @@ static void test_configs(void **state)
 static void test_70b(void **state)
 {
     (void)state;
-    const char *fit[] = {"0-26 (27) +embed", "27-53 (27)", "54-79 (26) +head", "39.6 GiB",
+    const char *fit[] = {"0-26 (27) +embed", "27-54 (28)", "55-79 (25) +head", "39.6 GiB",
                          "fits", NULL};
     expect("--shape llama70b-q4_k_m --workers-mem 16G,16G,16G -c 8192", 0, fit);
     const char *short2[] = {"coord: plan: does not fit: needs 42.5 GiB, the 2 workers offer "
                             "32.0 GiB (10.5 GiB short)",
-                            "worker 1 (layers 40-79) needs 21.4 GiB of its 16.0 GiB", NULL};
+                            "worker 1 (layers 41-79) needs 20.9 GiB of its 16.0 GiB", NULL};
     expect("--shape llama70b-q4_k_m --workers-mem 16G,16G -c 8192", 1, short2);
 }
 
@@ -116,7 +117,8 @@ static void test_shapes(void **state)
     expect_synth_weights("--shape qwen2.5-7b --type Q8_0 --workers-mem 16G -c 4096",
                          "qwen2.5-7b", LP_FTYPE_Q8_0);
     const char *tied[] = {"plan for llama3-1b:Q4_K_M over 2 workers", "tied output",
-                          "0-7 (8) +embed", "8-15 (8) +head", NULL};
+                          "0-10 (11) +embed", "11-15 (5) +head", NULL}; /* the tied head
+                                                                     weighs 6 layers */
     expect("--shape llama3-1b --workers-mem 2G,2G", 0, tied);
     const char *help[] = {"--shape NAME[:TYPE]", "--type TYPE", "shapes:", "tiny",
                           "llama3-1b", "llama3-70b", "qwen2.5-7b", "types:", "Q4_0",

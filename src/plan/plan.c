@@ -1,4 +1,4 @@
-/* plan.c — the shard planner: proportional layer counts, and when memory
+/* plan.c — the shard planner: a token's cost split in proportion to speed, and when memory
  * forbids them, the split with the smallest bottleneck that fits.
  *
  * The search rests on one fact: a shard's needs only grow when it gains
@@ -73,43 +73,46 @@ static int check_inputs(const lp_plan_model *m, const lp_plan_worker *w, int n,
     return 0;
 }
 
-/* ---- proportional counts ------------------------------------------------ */
+/* ---- proportional split ------------------------------------------------ */
 
-/* Largest remainders: floor of each quota, then the leftover layers to the
- * largest fractional parts (ties to the earlier worker); then any worker
- * left with none takes one from the worker with most layers per speed. */
-static void proportional(int L, const lp_plan_worker *w, int n, int *count)
+/* What a token costs a layer: decoding reads each weight once, so its
+ * bytes; the last layer carries the head (output.weight, or token_embd
+ * when tied), which on a large vocabulary weighs as much as several
+ * layers (Llama 3 1B: 7 of its 16), so equal layer counts would leave the
+ * last worker the pipeline's bottleneck. The embedding costs one row. */
+static double layer_cost(const lp_plan_model *m, int l)
 {
-    double total = 0.0, frac[LP_PLAN_MAX_WORKERS];
+    double c = (double)m->layer_bytes[l];
+    if (l + 1 == (int)m->n_layer)
+        c += (double)(m->output_tied ? m->embed_bytes : m->output_bytes);
+    return c;
+}
+
+/* Worker i's layers end where the cost so far comes closest to its share
+ * of the total by speed (ties to the later end: the earlier worker takes
+ * the layer), at least one layer each. */
+static void proportional(const lp_plan_model *m, const lp_plan_worker *w, int n, int *count)
+{
+    const int L = (int)m->n_layer;
+    double total = 0.0, speed = 0.0, done = 0.0, cum = 0.0;
+    for (int l = 0; l < L; l++)
+        total += layer_cost(m, l);
     for (int i = 0; i < n; i++)
-        total += w[i].speed;
-    int given = 0;
+        speed += w[i].speed;
+    int a = 0;
     for (int i = 0; i < n; i++) {
-        double q = (double)L * (w[i].speed / total);
-        count[i] = (int)floor(q);
-        if (count[i] > L)
-            count[i] = L;
-        frac[i] = q - count[i];
-        given += count[i];
-    }
-    for (; given < L; given++) {
-        int best = 0;
-        for (int i = 1; i < n; i++)
-            if (frac[i] > frac[best])
-                best = i;
-        count[best]++;
-        frac[best] = -1.0;
-    }
-    for (int i = 0; i < n; i++) {
-        while (count[i] == 0) {
-            int big = -1;
-            for (int j = 0; j < n; j++)
-                if (count[j] > 1 &&
-                    (big < 0 || count[j] / w[j].speed > count[big] / w[big].speed))
-                    big = j;
-            count[big]--;
-            count[i]++;
-        }
+        done += w[i].speed;
+        const double target = total * (done / speed);
+        int e = a + 1, hi = L - (n - 1 - i);
+        double at = cum + layer_cost(m, a);
+        if (i + 1 == n)
+            e = L;
+        while (e < hi && fabs(at + layer_cost(m, e) - target) <= fabs(at - target))
+            at += layer_cost(m, e++);
+        for (int l = a; l < e; l++)
+            cum += layer_cost(m, l);
+        count[i] = e - a;
+        a = e;
     }
 }
 
@@ -126,6 +129,7 @@ typedef struct planner {
     int *reach;         /* [n][L] furthest end worker i can hold from start a */
     unsigned char *ok;  /* [n + 1][L + 1] workers i.. can cover [a, L) */
     int *cnt;           /* [L + 2] prefix counts of one ok row */
+    double *tok_cost;   /* [L + 1] layer_cost of the layers before layer i */
 } planner;
 
 static uint64_t range_max(const planner *p, int a, int e)
@@ -155,6 +159,7 @@ static void planner_free(planner *p)
     free(p->reach);
     free(p->ok);
     free(p->cnt);
+    free(p->tok_cost);
 }
 
 static void compute_reach(planner *p)
@@ -184,12 +189,14 @@ static int planner_init(planner *p, const lp_plan_model *m, const lp_plan_worker
     p->reach = calloc((size_t)n * L, sizeof *p->reach);
     p->ok = calloc((size_t)(n + 1) * (L + 1), 1);
     p->cnt = calloc((size_t)L + 2, sizeof *p->cnt);
-    if (!p->prefix || !p->rmq || !p->reach || !p->ok || !p->cnt) {
+    p->tok_cost = calloc((size_t)L + 1, sizeof *p->tok_cost);
+    if (!p->prefix || !p->rmq || !p->reach || !p->ok || !p->cnt || !p->tok_cost) {
         planner_free(p);
         return lp_err_set(err, "plan: out of memory");
     }
     for (int i = 0; i < L; i++) {
         p->prefix[i + 1] = p->prefix[i] + m->layer_bytes[i];
+        p->tok_cost[i + 1] = p->tok_cost[i] + layer_cost(m, i);
         p->rmq[i] = m->layer_dot_row[i];
     }
     for (int k = 1; k < p->levels; k++)
@@ -205,15 +212,26 @@ static int planner_init(planner *p, const lp_plan_model *m, const lp_plan_worker
     return 0;
 }
 
-/* Furthest end worker i may take from start a with at most cap layers. */
-static int max_end(const planner *p, int i, int a, int cap)
+/* Furthest end worker i may take from start a within a token cost of cap
+ * (and its memory). */
+static int max_end(const planner *p, int i, int a, double cap)
 {
     int e = p->reach[(size_t)i * p->L + a];
-    return e - a > cap ? a + cap : e;
+    if (p->tok_cost[e] - p->tok_cost[a] <= cap)
+        return e;
+    int lo = a, hi = e; /* cost(a, lo) <= cap < cost(a, hi) */
+    while (hi - lo > 1) {
+        int mid = lo + (hi - lo) / 2;
+        if (p->tok_cost[mid] - p->tok_cost[a] <= cap)
+            lo = mid;
+        else
+            hi = mid;
+    }
+    return lo;
 }
 
-/* Fill ok[] for layer caps cap[i]; true if worker 0 can start the cover. */
-static bool feasible(planner *p, const int *cap)
+/* Fill ok[] for cost caps cap[i]; true if worker 0 can start the cover. */
+static bool feasible(planner *p, const double *cap)
 {
     const int L = p->L, W = L + 1;
     memset(p->ok, 0, (size_t)(p->n + 1) * W);
@@ -231,22 +249,20 @@ static bool feasible(planner *p, const int *cap)
     return p->ok[0];
 }
 
-static void caps_for(const planner *p, double t, int *cap)
+static void caps_for(const planner *p, double t, double *cap)
 {
-    for (int i = 0; i < p->n; i++) {
-        double c = floor(t * p->w[i].speed);
-        cap[i] = c >= p->L ? p->L : (int)c;
-    }
+    for (int i = 0; i < p->n; i++)
+        cap[i] = t * p->w[i].speed;
 }
 
-/* The smallest bottleneck T (layers per unit of speed) that fits, by
- * bisection; leaves ok[] for that T. False if nothing fits at all. */
-static bool search(planner *p, int *cap)
+/* The smallest bottleneck T (a token's cost per unit of speed) that fits,
+ * by bisection; leaves ok[] for that T. False if nothing fits at all. */
+static bool search(planner *p, double *cap)
 {
     double lo = 0.0, hi = 0.0;
     for (int i = 0; i < p->n; i++)
-        if ((double)p->L / p->w[i].speed > hi)
-            hi = (double)p->L / p->w[i].speed;
+        if (p->tok_cost[p->L] / p->w[i].speed > hi)
+            hi = p->tok_cost[p->L] / p->w[i].speed;
     caps_for(p, hi, cap);
     if (!feasible(p, cap))
         return false;
@@ -266,7 +282,7 @@ static bool search(planner *p, int *cap)
 
 /* Walk forward, each worker ending as close as it can to the proportional
  * boundary while the rest can still be covered. */
-static void choose(const planner *p, const int *cap, const int *prop, int *first, int *last)
+static void choose(const planner *p, const double *cap, const int *prop, int *first, int *last)
 {
     const int W = p->L + 1;
     int a = 0, target = 0;
@@ -384,7 +400,7 @@ int lp_plan_make(const lp_plan_model *m, const lp_plan_worker *workers, int n_wo
     if (check_inputs(m, workers, n_workers, o, err) != 0)
         return -1;
     int prop[LP_PLAN_MAX_WORKERS], first[LP_PLAN_MAX_WORKERS], last[LP_PLAN_MAX_WORKERS];
-    proportional((int)m->n_layer, workers, n_workers, prop);
+    proportional(m, workers, n_workers, prop);
     for (int i = 0, a = 0; i < n_workers; a += prop[i], i++) {
         first[i] = a;
         last[i] = a + prop[i];
@@ -394,7 +410,7 @@ int lp_plan_make(const lp_plan_model *m, const lp_plan_worker *workers, int n_wo
     planner p;
     if (planner_init(&p, m, workers, n_workers, o, err) != 0)
         return -1;
-    int cap[LP_PLAN_MAX_WORKERS] = {0};
+    double cap[LP_PLAN_MAX_WORKERS] = {0};
     int rc;
     if (!search(&p, cap)) {
         rc = no_fit(&p, out, err);

@@ -17,11 +17,15 @@
  *            (code, thread stacks, ZeroMQ queues, Forward messages).
  *
  * The planner (lp_plan_make) gives every worker at least one layer, in
- * worker order, layer counts in proportion to speed (largest remainders;
- * ties to the earlier worker; counts, not bytes: layers of one model differ
- * by a few percent at most). When that proportional split overflows
- * some worker's budget but another split fits, it picks the split with the
- * smallest bottleneck max(layers_i / speed_i) among those that fit, and
+ * worker order, a share of a token's cost in proportion to its speed: a
+ * token reads every weight once, so a layer costs its bytes, and the last
+ * one also the head's (output.weight, or token_embd when tied: on a large
+ * vocabulary several layers' worth, which would otherwise make the last
+ * worker the pipeline's bottleneck). Each worker's layers end where the
+ * cost so far is nearest its share (ties: the earlier worker takes the
+ * layer). When that split overflows some worker's budget but another
+ * split fits, it picks the split with the smallest bottleneck
+ * max(cost_i / speed_i) among those that fit, and
  * among those the one whose boundaries lie closest to the proportional
  * ones. A worker is never left out: when one cannot hold even one layer,
  * the plan fails and says so (a pool is what the user listed; dropping a
