@@ -192,7 +192,7 @@ static int charts(const char *dir, const bpool_row *rows, int n, const char *mac
             return -1;
     if (blocks[0] == 0)
         return 0; /* no one-session f32 points: nothing to chart */
-    FILE *p = popen("gnuplot", "w");
+    FILE *p = popen("gnuplot 2>/dev/null", "w");
     if (!p)
         return lp_err_set(err, "gnuplot: %s", strerror(errno));
     for (int k = 0; k < 3; k++)
