@@ -7,7 +7,12 @@
  * The worker never waits for a batch to fill: it takes what is queued at
  * the data endpoint when it is free (compute.c drains it), so a lone
  * session runs at once, and sessions pile up into batches exactly when
- * the worker is the pipeline's bottleneck. Messages keep their order:
+ * the worker is the pipeline's bottleneck. One wait: a coordinator answers
+ * results one by one, so the steps of sessions that left the last worker
+ * together reach the first a few microseconds apart; when fewer steps are
+ * queued than sessions decode here, compute.c gives the rest up to 1 ms
+ * to arrive (wk_batch_may_grow). Measured on the 1B shape, 4 sessions
+ * through 2 workers: 95 % of steps batched with it, 66 % without. Messages keep their order:
  * anything that cannot join (a prompt chunk, a new session, scoring, a
  * session already in the batch, another wire dtype) ends the batch and
  * runs on its own. */
@@ -89,6 +94,28 @@ static void run_batch(wk_compute *c, batch *b)
         else
             wk_step_pass_on(c, &b->s[i], out + i * row, us);
     }
+}
+
+/* Sessions decoding here: open and stepped within the last second. */
+static int active_sessions(const wk_compute *c)
+{
+    const int64_t since = lp_now_ms() - 1000;
+    int active = 0;
+    for (int i = 0; i < c->sessions->n; i++)
+        active += c->sessions->s[i].open && c->sessions->s[i].last_used_ms >= since;
+    return active;
+}
+
+bool wk_batch_may_grow(const wk_compute *c, Lp__Envelope *const *envs, int n)
+{
+    if (!c->shard || n < 1 || n >= WK_MAX_BATCH)
+        return false;
+    for (int i = 0; i < n; i++) {
+        const Lp__Forward *f = envs[i]->forward;
+        if (f->n_tokens != 1 || f->new_session || f->n_score_targets > 0)
+            return false;
+    }
+    return n < active_sessions(c);
 }
 
 /* The batch as it stands: one member runs as a plain step. */

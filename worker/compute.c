@@ -162,6 +162,12 @@ static void on_data(void *ctx)
     int n = 0, rc;
     while (n < WK_MAX_BATCH && (rc = data_one(c, &envs[n])) != 0)
         n += rc > 0;
+    bool readable = false;
+    lp_err err = {0};
+    if (wk_batch_may_grow(c, envs, n) &&
+        lp_wire_poll(&c->pull, 1, &readable, WK_BATCH_WAIT_MS, &err) > 0 && readable)
+        while (n < WK_MAX_BATCH && (rc = data_one(c, &envs[n])) != 0)
+            n += rc > 0;
     wk_forward_all(c, envs, n);
     for (int i = 0; i < n; i++)
         lp_wire_env_free(envs[i]);

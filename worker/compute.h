@@ -57,6 +57,13 @@ int wk_step_answer(wk_compute *c, const wk_step *s, const float *logits, uint64_
 int wk_step_refuse(wk_compute *c, const wk_step *s, uint32_t code, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 
+/* Are these steps (just drained) all single-token decode steps, fewer
+ * than the sessions decoding here? Then the others' steps may be a moment
+ * behind (a coordinator answers results one by one), and compute.c waits
+ * up to WK_BATCH_WAIT_MS for one more before running them. */
+#define WK_BATCH_WAIT_MS 1
+bool wk_batch_may_grow(const wk_compute *c, Lp__Envelope *const *envs, int n);
+
 /* batch.c: the Forwards that came in together, in order; single-token
  * steps of different sessions run as one decode batch (lp_forward_batch),
  * everything else one by one (wk_forward). */
