@@ -176,12 +176,35 @@ static void test_refused(void **state)
     lp_test_rmtree(dir);
 }
 
+/* The 70B table: one row per pool, decode tok/s from the model. */
+static void test_predict(void **state)
+{
+    (void)state;
+    char bin[4096], cmd[8192], *out = malloc(OUT_CAP);
+    snprintf(cmd, sizeof cmd, "'%s' bench-pool --predict 2>&1", lp_test_bin(bin, sizeof bin, "coord"));
+    assert_int_equal(lp_test_run(cmd, out, OUT_CAP), 0);
+    const char *rows[] = {"| 3 laptops", "| 3 desktops", "| 4 mini PCs"};
+    for (int i = 0; i < 3; i++) {
+        const char *r = strstr(out, rows[i]);
+        assert_non_null(r);
+        double triad, gflops, tg;
+        char link[64];
+        if (sscanf(strchr(r + 1, '|') + 1, " %63[^|]| %lf | %lf | %lf", link, &triad, &gflops, &tg) != 4)
+            fail_msg("row: %.200s", r);
+        /* decoding reads 42.5 GB a token at 85 % of the pool's slowest triad, one after another */
+        if (!(tg > 0.95 * triad * 0.85 / 42.5 && tg <= triad * 0.85 / 42.5))
+            fail_msg("%s: %g tok/s from a triad of %g GB/s", rows[i], tg, triad);
+    }
+    free(out);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_sweep_over_links),
         cmocka_unit_test(test_loopback),
         cmocka_unit_test(test_refused),
+        cmocka_unit_test(test_predict),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -25,6 +25,7 @@
 #include "args.h"
 #include "bpool_out.h"
 #include "bpool_point.h"
+#include "bpool_predict.h"
 #include "bpool_rpc.h"
 #include "commands.h"
 #include "config.h"
@@ -71,6 +72,8 @@ static void usage(FILE *f)
             "  -b N              prompt tokens per step (default 64)\n"
             "  -o DIR            CSV, JSON and charts go here (default bench-pool-out)\n"
             "  --loopback        workers on 127.0.0.1, no namespaces (no link caps)\n"
+            "  --predict         only print the pipeline model's figures for Llama 3 70B\n"
+            "                    on home machines (its assumptions in the table)\n"
             "Links need root (network namespaces, tc); without it: --loopback.\n"
             "env LLAMA_RPC_SERVER, LLAMA_BENCH: llama.cpp's rpc-server and llama-bench,\n"
             "run on the same shard counts and links, one session, side by side.\n",
@@ -133,6 +136,8 @@ static int parse(int argc, char **argv, bp_opts *o)
             o->loopback = true;
             continue;
         }
+        if (!strcmp(a, "--predict"))
+            return bpool_predict_70b(stdout), 1;
         if (!(v = arg_next(argc, argv, &i)))
             return -1;
         int dt[4], rc;
