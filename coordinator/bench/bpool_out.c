@@ -165,11 +165,11 @@ static int write_dat(const char *dir, const char *what, const bpool_row *rows, i
 static void plot(FILE *p, const char *dir, const char *what, int blocks, const char *ylabel,
                  const char *machine)
 {
-    static const char *const term[2][2] = {{"svg size 800,500 dynamic background '#ffffff'", "svg"},
-                                           {"pngcairo size 800,500", "png"}};
+    static const char *const term[2][2] = {{"svg size 900,620 dynamic background '#ffffff'", "svg"},
+                                           {"pngcairo size 900,620", "png"}};
     for (int t = 0; t < 2; t++)
         fprintf(p, "set terminal %s\nset output '%s/bench-pool-%s.%s'\n"
-                   "set key top right noenhanced\nset grid\nset xtics 1\nset yrange [0:*]\n"
+                   "set key below noenhanced\nset grid\nset xtics 1\nset yrange [0:*]\n"
                    "set offsets 0.2,0.2,0,0\n"
                    "set xlabel 'shards (workers, each in its own network namespace)'\n"
                    "set ylabel '%s'\nset title \"%s\\n%s\" noenhanced font ',10'\n"
@@ -178,27 +178,59 @@ static void plot(FILE *p, const char *dir, const char *what, int blocks, const c
                 term[t][0], dir, what, term[t][1], ylabel, ylabel, machine, blocks - 1, dir, what);
 }
 
-static int charts(const char *dir, const bpool_row *rows, int n, const char *machine,
-                  lp_err *err)
+static const struct chart { const char *what, *label; row_value v; } CHARTS[3] = {
+    {"decode", "decode tok/s, one session", v_tg},
+    {"prompt", "prompt tok/s", v_pp},
+    {"bytes", "bytes per token per hop", v_hop},
+};
+
+/* Render the charts from the .dat files in dir (blocks[k] series each). */
+static int render(const char *dir, const int *blocks, const char *machine, lp_err *err)
 {
-    static const struct { const char *what, *label; row_value v; } c[3] = {
-        {"decode", "decode tok/s, one session", v_tg},
-        {"prompt", "prompt tok/s", v_pp},
-        {"bytes", "bytes per token per hop", v_hop},
-    };
-    int blocks[3];
-    for (int k = 0; k < 3; k++)
-        if ((blocks[k] = write_dat(dir, c[k].what, rows, n, c[k].v, err)) < 0)
-            return -1;
     if (blocks[0] == 0)
         return 0; /* no one-session f32 points: nothing to chart */
     FILE *p = popen("gnuplot 2>/dev/null", "w");
     if (!p)
         return lp_err_set(err, "gnuplot: %s", strerror(errno));
     for (int k = 0; k < 3; k++)
-        plot(p, dir, c[k].what, blocks[k], c[k].label, machine);
+        plot(p, dir, CHARTS[k].what, blocks[k], CHARTS[k].label, machine);
     int st = pclose(p);
     return WIFEXITED(st) && WEXITSTATUS(st) == 0 ? 0 : lp_err_set(err, "gnuplot failed");
+}
+
+static int charts(const char *dir, const bpool_row *rows, int n, const char *machine,
+                  lp_err *err)
+{
+    int blocks[3];
+    for (int k = 0; k < 3; k++)
+        if ((blocks[k] = write_dat(dir, CHARTS[k].what, rows, n, CHARTS[k].v, err)) < 0)
+            return -1;
+    return render(dir, blocks, machine, err);
+}
+
+int bpool_out_replot(const char *dir, lp_err *err)
+{
+    char path[4096], line[1024], machine[512] = "";
+    int blocks[3] = {0};
+    for (int k = 0; k < 3; k++) {
+        snprintf(path, sizeof path, "%s/bench-pool-%s.dat", dir, CHARTS[k].what);
+        FILE *f = fopen(path, "r");
+        if (!f)
+            return lp_err_set(err, "%s: %s", path, strerror(errno));
+        while (fgets(line, sizeof line, f))
+            blocks[k] += line[0] == '"';
+        fclose(f);
+    }
+    snprintf(path, sizeof path, "%s/bench-pool.json", dir);
+    FILE *f = fopen(path, "r");
+    if (f && fgets(line, sizeof line, f)) { /* {"machine":"...", on its first line */
+        const char *m = strstr(line, "\"machine\":\"");
+        if (m)
+            snprintf(machine, sizeof machine, "%.*s", (int)strcspn(m + 11, "\""), m + 11);
+    }
+    if (f)
+        fclose(f);
+    return render(dir, blocks, machine, err);
 }
 
 int bpool_out_files(const char *dir, const bpool_row *rows, int n, const char *machine,

@@ -32,4 +32,8 @@ void bpool_out_row(FILE *f, const bpool_row *row);
 int bpool_out_files(const char *dir, const bpool_row *rows, int n, const char *machine,
                     const char *model, lp_err *err);
 
+/* Render the charts again from the .dat files a run left in dir (after a
+ * change of their style, without measuring again). 0, or -1 with err. */
+int bpool_out_replot(const char *dir, lp_err *err);
+
 #endif

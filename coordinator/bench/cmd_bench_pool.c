@@ -72,6 +72,7 @@ static void usage(FILE *f)
             "  -b N              prompt tokens per step (default 64)\n"
             "  -o DIR            CSV, JSON and charts go here (default bench-pool-out)\n"
             "  --loopback        workers on 127.0.0.1, no namespaces (no link caps)\n"
+            "  --replot DIR      only render DIR's charts again from its .dat files\n"
             "  --predict         only print the pipeline model's figures for Llama 3 70B\n"
             "                    on home machines (its assumptions in the table)\n"
             "Links need root (network namespaces, tc); without it: --loopback.\n"
@@ -140,6 +141,12 @@ static int parse(int argc, char **argv, bp_opts *o)
             return bpool_predict_70b(stdout), 1;
         if (!(v = arg_next(argc, argv, &i)))
             return -1;
+        if (!strcmp(a, "--replot")) {
+            lp_err err = {0};
+            if (bpool_out_replot(v, &err) != 0)
+                return fprintf(stderr, "coord bench-pool: %s\n", err.msg), -1;
+            return 1;
+        }
         int dt[4], rc;
         rc = !strcmp(a, "-m")           ? (o->model = v, 0)
            : !strcmp(a, "-o")           ? (o->out_dir = v, 0)
