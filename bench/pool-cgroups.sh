@@ -81,8 +81,15 @@ for i in 0 1 2; do
     tc qdisc add dev lpcg-v$i root tbf rate "$RATE" burst $burst latency 50ms
     ip netns exec $ns tc qdisc add dev eth0 root tbf rate "$RATE" burst $burst latency 50ms
     cg_make $ns
-    # the worker enters its cgroup before exec, so its every page is counted
-    ip netns exec $ns sh -c "echo \$\$ > $CG/$ns/cgroup.procs; exec '$BUILD/worker' \
+done
+# Pages of the file already in the page cache stay charged to whoever read
+# them first: drop them, so each worker's own layers count against its limit.
+sync && echo 1 > /proc/sys/vm/drop_caches
+for i in 0 1 2; do
+    ns=lpcg-w$i
+    # into its cgroup before exec (`ip netns exec` gives the child a /sys
+    # of its own, without the cgroup mounts), so its every page is counted
+    sh -c "echo \$\$ > $CG/$ns/cgroup.procs && exec ip netns exec $ns '$BUILD/worker' \
         --listen tcp://10.78.0.1$i:5555 -t 1 --name cg-$i" > "$TMP/w$i.log" 2>&1 &
     echo $! >> "$TMP/pids"
 done
@@ -104,9 +111,12 @@ echo "== through 3 workers"
 "$BUILD/coord" run --config "$TMP/pool.ini" -p "$PROMPT" -n "$N_GEN" --ids \
     > "$TMP/pool.ids" 2> "$TMP/pool.err" || { cat "$TMP/pool.err" >&2; exit 1; }
 grep -E "^loading|first token|^worker|per token" "$TMP/pool.err"
-for i in 0 1 2; do
-    printf 'worker cg-%d: peak memory %s (cgroup limit %s)\n' "$i" \
-        "$(numfmt --to=iec "$(cg_peak lpcg-w$i)")" "$LIMIT"
+i=0
+for p in $(cat "$TMP/pids"); do
+    printf 'worker cg-%d: peak memory %s (its cgroup, page cache included; limit %s), peak RSS %s\n' \
+        "$i" "$(numfmt --to=iec "$(cg_peak lpcg-w$i)")" "$LIMIT" \
+        "$(awk '/VmHWM/ { print $2 " " $3 }' /proc/"$p"/status 2>/dev/null)"
+    i=$((i + 1))
 done
 POOL_IDS=$(tail -1 "$TMP/pool.ids")
 for p in $(cat "$TMP/pids"); do kill "$p" 2>/dev/null || true; done
@@ -126,6 +136,7 @@ echo "ids equal: yes"
 
 echo "== one process under the same $LIMIT limit (at most $SOLO_TIMEOUT s)"
 cg_make lpcg-solo
+sync && echo 1 > /proc/sys/vm/drop_caches
 start=$(date +%s.%N)
 set +e
 sh -c "echo \$\$ > $CG/lpcg-solo/cgroup.procs; exec timeout $SOLO_TIMEOUT '$BUILD/coord' run \
