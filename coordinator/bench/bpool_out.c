@@ -21,8 +21,10 @@ void bpool_out_row(FILE *f, const bpool_row *w)
             w->engine, w->shards, w->link, w->dtype, w->sessions, r->tg_session.median,
             r->tg_total.median, r->pp.median, r->ttft_ms.median, r->hop_bytes, r->total_mb,
             r->compute_share * 100);
-    if (w->has_pred)
+    if (w->has_pred && w->pred.pp > 0)
         fprintf(f, " %9.2f %9.2f %8.1f\n", w->pred.tg_session, w->pred.tg_total, w->pred.pp);
+    else if (w->has_pred)
+        fprintf(f, " %9.2f %9.2f %8s\n", w->pred.tg_session, w->pred.tg_total, "-");
     else
         fprintf(f, " %9s %9s %8s\n", "-", "-", "-");
     fflush(f);
@@ -58,7 +60,8 @@ static int write_csv(const char *dir, const bpool_row *rows, int n, lp_err *err)
                 r->ttft_ms.median, r->hop_bytes, r->result_bytes, r->total_mb, r->compute_share,
                 r->batched);
         if (w->has_pred)
-            fprintf(f, "%.3f,%.3f,%.2f\n", w->pred.tg_session, w->pred.tg_total, w->pred.pp);
+            fprintf(f, "%.3f,%.3f,%.*f\n", w->pred.tg_session, w->pred.tg_total,
+                    w->pred.pp > 0 ? 2 : 0, w->pred.pp > 0 ? w->pred.pp : 0.0);
         else
             fprintf(f, ",,\n");
     }

@@ -262,6 +262,8 @@ static void predict(bp_run *b, bpool_row *row, const coord_pool *pool, int dt)
     double step = 1e3 / base->r.tg_session.median;
     m.latency_ms = step > sum ? (step - sum) / (m.n + 1) : 0;
     lp_pipe_predict(&m, row->sessions, (int)b->o->n_prompt, (int)b->o->chunk, &row->pred);
+    if (b->pp1[dt] <= 0)
+        row->pred.pp = 0; /* no one-worker prompt speed to split: no prediction */
     row->has_pred = true;
 }
 
