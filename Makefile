@@ -5,7 +5,7 @@ TSAN_BUILD ?= build-tsan
 JOBS       ?= $(shell nproc)
 MODEL      ?= ../shared/models/stories260K.gguf
 
-.PHONY: all deps build asan tsan test test-release test-asan test-tsan demo bench clean
+.PHONY: all deps build asan tsan test test-release test-asan test-tsan demo bench bench-pool clean
 
 all: build
 
@@ -59,6 +59,10 @@ demo: build
 
 bench: build
 	./bench/run.sh $(BUILD) $(MODEL)
+
+# A pool of 1-3 workers over capped links (root: namespaces, tc); charts in bench-pool-out/.
+bench-pool: build
+	$(BUILD)/coord bench-pool -m $(or $(MODEL),../shared/models/stories260K.gguf) -o bench-pool-out
 
 clean:
 	rm -rf $(BUILD) $(ASAN_BUILD) $(TSAN_BUILD)
