@@ -12,10 +12,11 @@
  * together reach the first a few microseconds apart; when fewer steps are
  * queued than sessions decode here, compute.c gives the rest up to 1 ms
  * to arrive (wk_batch_may_grow). Measured on the 1B shape, 4 sessions
- * through 2 workers: 95 % of steps batched with it, 66 % without. Messages keep their order:
- * anything that cannot join (a prompt chunk, a new session, scoring, a
- * session already in the batch, another wire dtype) ends the batch and
- * runs on its own. */
+ * through 2 workers: 95 % of steps batched with it, 66 % without.
+ *
+ * Messages keep their order: anything that cannot join (a prompt chunk, a
+ * new session, scoring, a session already in the batch, another wire
+ * dtype) ends the batch and runs on its own. */
 #include <stdatomic.h>
 
 #include "clock.h"
