@@ -12,6 +12,7 @@ enum { SHORT_PROMPT = 16, MAX_SESSIONS = 64 };
 /* What one session saw. */
 typedef struct sess {
     double t_start, t_first, t_last;
+    double *t;   /* [want] when each token came (bpool_point_run's) */
     int n, want;
     bool done;
     char error[256];
@@ -28,6 +29,8 @@ static bool on_token(void *user, uint64_t session, const lp_sampled *s, const ch
             snprintf(x->error, sizeof x->error, "%s", error);
         return false;
     }
+    if (x->t && x->n < x->want)
+        x->t[x->n] = now;
     if (x->n++ == 0)
         x->t_first = now;
     x->t_last = now;
@@ -46,7 +49,7 @@ static void fill_prompt(int32_t *ids, int n, uint32_t n_vocab, uint64_t seed)
 
 /* n sessions of n_prompt tokens each, want tokens each, all at once. */
 static int run_sessions(coord_pool *p, sess *ss, int n, int n_prompt, int want, uint64_t seed,
-                        lp_err *err)
+                        double *times, lp_err *err)
 {
     int32_t *ids = malloc(sizeof *ids * (size_t)n_prompt);
     if (!ids)
@@ -57,7 +60,7 @@ static int run_sessions(coord_pool *p, sess *ss, int n, int n_prompt, int want, 
     int rc = 0;
     for (int i = 0; i < n && rc == 0; i++) {
         fill_prompt(ids, n_prompt, p->hp.n_vocab, seed + (uint64_t)i);
-        ss[i] = (sess){.want = want, .t_start = lp_now_s()};
+        ss[i] = (sess){.want = want, .t_start = lp_now_s(), .t = times ? times + i * want : NULL};
         req.prompt = ids;
         req.user = &ss[i];
         if (!lp_cluster_start(p->cl, &req, err))
@@ -76,6 +79,31 @@ static int run_sessions(coord_pool *p, sess *ss, int n, int n_prompt, int want, 
             rc = lp_err_set(err, "session %d: %s", i,
                             ss[i].error[0] ? ss[i].error : "ended early");
     return rc;
+}
+
+/* Tokens per second of all sessions together while all of them were in
+ * flight: from the last session's first token to the first one's last
+ * (the prompts go one after another, so sessions start apart; before and
+ * after that window fewer than all decode). One session: its own rate. */
+static double in_flight(const sess *ss, int S, int n_gen)
+{
+    double t0 = ss[0].t_first, t1 = ss[0].t_last;
+    for (int i = 1; i < S; i++) {
+        t0 = ss[i].t_first > t0 ? ss[i].t_first : t0;
+        t1 = ss[i].t_last < t1 ? ss[i].t_last : t1;
+    }
+    long tokens = 0;
+    for (int i = 0; i < S; i++)
+        for (int k = 0; k < n_gen; k++)
+            tokens += ss[i].t[k] > t0 && ss[i].t[k] <= t1;
+    if (t1 > t0 && tokens >= S)
+        return tokens / (t1 - t0);
+    double first = ss[0].t_first, last = ss[0].t_last; /* barely overlapping: all of it */
+    for (int i = 1; i < S; i++) {
+        first = ss[i].t_first < first ? ss[i].t_first : first;
+        last = ss[i].t_last > last ? ss[i].t_last : last;
+    }
+    return S * (n_gen - 1) / (last - first);
 }
 
 /* Counters of every worker, to subtract. */
@@ -135,19 +163,23 @@ int bpool_point_run(coord_pool *p, const bpool_point_opts *o, bpool_result *r, l
         return lp_err_set(err, "out of memory");
     double *total = one + S * reps, *ttft = total + reps;
     snap a, b;
-    int rc = run_sessions(p, ss, S, SHORT_PROMPT, 2, 7, err); /* warm-up */
+    double *times = malloc(sizeof(double) * (size_t)S * (size_t)o->n_gen);
+    if (!times) {
+        free(one);
+        return lp_err_set(err, "out of memory");
+    }
+    int rc = run_sessions(p, ss, S, SHORT_PROMPT, 2, 7, NULL, err); /* warm-up */
     rc = rc ? rc : take_snap(p, &a, err);
     for (int k = 0; rc == 0 && k < reps; k++) {
-        if ((rc = run_sessions(p, ss, S, SHORT_PROMPT, o->n_gen, 100 + (uint64_t)k * S, err)))
+        if ((rc = run_sessions(p, ss, S, SHORT_PROMPT, o->n_gen, 100 + (uint64_t)k * S, times,
+                               err)))
             break;
-        double first = ss[0].t_first, last = ss[0].t_last, tt = 0;
+        double tt = 0;
         for (int i = 0; i < S; i++) {
             one[k * S + i] = (o->n_gen - 1) / (ss[i].t_last - ss[i].t_first);
-            first = ss[i].t_first < first ? ss[i].t_first : first;
-            last = ss[i].t_last > last ? ss[i].t_last : last;
             tt += (ss[i].t_first - ss[i].t_start) * 1e3 / S;
         }
-        total[k] = S * (o->n_gen - 1) / (last - first);
+        total[k] = in_flight(ss, S, o->n_gen);
         ttft[k] = tt;
     }
     rc = rc ? rc : take_snap(p, &b, err);
@@ -162,12 +194,13 @@ int bpool_point_run(coord_pool *p, const bpool_point_opts *o, bpool_result *r, l
         r->compute_share = S == 1 ? compute * r->tg_session.median / 1e3 : 0;
     }
     for (int k = 0; rc == 0 && o->n_prompt > 0 && k < reps; k++) {
-        if ((rc = run_sessions(p, ss, 1, o->n_prompt, 1, 900 + (uint64_t)k, err)))
+        if ((rc = run_sessions(p, ss, 1, o->n_prompt, 1, 900 + (uint64_t)k, NULL, err)))
             break;
         one[k] = o->n_prompt / (ss[0].t_first - ss[0].t_start);
     }
     if (rc == 0 && o->n_prompt > 0)
         bench_stats_of(one, reps, &r->pp);
     free(one);
+    free(times);
     return rc;
 }

@@ -24,7 +24,9 @@ typedef struct bpool_point_opts {
 
 typedef struct bpool_result {
     bench_stats tg_session; /* decode tok/s of one session (median over all) */
-    bench_stats tg_total;   /* decode tok/s of all sessions together */
+    bench_stats tg_total;   /* decode tok/s of all sessions together, while all
+                               of them are in flight (the prompts go one after
+                               another, so the sessions start apart) */
     bench_stats pp;         /* prompt tok/s (n_prompt > 0) */
     bench_stats ttft_ms;    /* time to first token of the decode runs */
     double hop_bytes;       /* bytes per token per hop between workers
