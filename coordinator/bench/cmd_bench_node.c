@@ -107,27 +107,10 @@ static int parse(int argc, char **argv, node_opts *o)
     return 0;
 }
 
-/* "AMD EPYC 9R14" from /proc/cpuinfo, or "unknown CPU". */
-static void cpu_name(char *out, size_t cap)
-{
-    FILE *f = fopen("/proc/cpuinfo", "r");
-    char line[512];
-    snprintf(out, cap, "unknown CPU");
-    while (f && fgets(line, sizeof line, f)) {
-        const char *c = strchr(line, ':');
-        if (strncmp(line, "model name", 10) || !c)
-            continue;
-        snprintf(out, cap, "%.*s", (int)strcspn(c + 2, "\n"), c + 2);
-        break;
-    }
-    if (f)
-        fclose(f);
-}
-
 static void print_machine(const node_opts *o)
 {
     char name[256], l3[32];
-    cpu_name(name, sizeof name);
+    lp_cpu_name(name, sizeof name);
     printf("model:    %s\n", o->model);
     printf("machine:  %s, %d physical cores, %d CPUs usable, L3 %s%s\n", name,
            lp_cpu_physical_cores(), lp_cpu_usable(),

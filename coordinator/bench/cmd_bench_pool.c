@@ -193,16 +193,8 @@ typedef struct bp_run {
 
 static void describe_machine(bp_run *b)
 {
-    char cpu[256] = "unknown CPU", line[512];
-    FILE *f = fopen("/proc/cpuinfo", "r");
-    while (f && fgets(line, sizeof line, f))
-        if (!strncmp(line, "model name", 10) && strchr(line, ':')) {
-            snprintf(cpu, sizeof cpu, "%.*s", (int)strcspn(strchr(line, ':') + 2, "\n"),
-                     strchr(line, ':') + 2);
-            break;
-        }
-    if (f)
-        fclose(f);
+    char cpu[256];
+    lp_cpu_name(cpu, sizeof cpu);
     snprintf(b->machine, sizeof b->machine, "%s, %d CPUs; %s x %ld thread(s)", cpu,
              lp_cpu_usable(), b->lab_on ? "workers in network namespaces on veth links"
                                         : "workers on 127.0.0.1 (no link caps)",

@@ -197,3 +197,19 @@ int lp_sysinfo_read(lp_sysinfo *si, lp_err *err)
         return lp_err_set(err, "sysinfo: cannot read /proc/meminfo");
     return 0;
 }
+
+void lp_cpu_name(char *out, size_t cap)
+{
+    FILE *f = fopen("/proc/cpuinfo", "r");
+    char line[512];
+    snprintf(out, cap, "unknown CPU");
+    while (f && fgets(line, sizeof line, f)) {
+        const char *c = strchr(line, ':');
+        if (strncmp(line, "model name", 10) || !c)
+            continue;
+        snprintf(out, cap, "%.*s", (int)strcspn(c + 2, "\n"), c + 2);
+        break;
+    }
+    if (f)
+        fclose(f);
+}

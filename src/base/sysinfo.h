@@ -6,6 +6,7 @@
 #ifndef LP_SYSINFO_H
 #define LP_SYSINFO_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "err.h"
@@ -41,6 +42,10 @@ int lp_cpu_order(int *cpus, int cap);
  * cgroup v2 quota. More busy threads than this take turns on the CPUs,
  * so they must not spin. At least 1. */
 int lp_cpu_usable(void);
+
+/* The CPU's model name from /proc/cpuinfo ("AMD EPYC 9R14"), or
+ * "unknown CPU": for benchmark reports. */
+void lp_cpu_name(char *out, size_t cap);
 
 /* The size in bytes of the largest cache of CPU 0 at the given level
  * (1, 2, 3), or 0 when /sys does not say. */
