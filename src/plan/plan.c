@@ -94,23 +94,19 @@ static double layer_cost(const lp_plan_model *m, int l)
 static void proportional(const lp_plan_model *m, const lp_plan_worker *w, int n, int *count)
 {
     const int L = (int)m->n_layer;
-    double total = 0.0, speed = 0.0, done = 0.0, cum = 0.0;
+    double total = 0.0, speed = 0.0, done = 0.0, at = 0.0; /* at: cost of layers < a */
     for (int l = 0; l < L; l++)
         total += layer_cost(m, l);
     for (int i = 0; i < n; i++)
         speed += w[i].speed;
-    int a = 0;
-    for (int i = 0; i < n; i++) {
+    for (int i = 0, a = 0; i < n; i++) {
         done += w[i].speed;
         const double target = total * (done / speed);
-        int e = a + 1, hi = L - (n - 1 - i);
-        double at = cum + layer_cost(m, a);
-        if (i + 1 == n)
-            e = L;
-        while (e < hi && fabs(at + layer_cost(m, e) - target) <= fabs(at - target))
+        const int hi = i + 1 == n ? L : L - (n - 1 - i); /* the last takes the rest */
+        int e = a + 1;
+        at += layer_cost(m, a);
+        while (e < hi && (i + 1 == n || fabs(at + layer_cost(m, e) - target) <= fabs(at - target)))
             at += layer_cost(m, e++);
-        for (int l = a; l < e; l++)
-            cum += layer_cost(m, l);
         count[i] = e - a;
         a = e;
     }
