@@ -48,6 +48,12 @@ static void test_prompt(void **state)
     lp_pipe_predict(&m, 1, 512, 128, &p);
     double ms = 128 * 5 + 0.5 + 2 * 0.5 + 3 * 128 * 3;
     assert_float_equal(p.pp, 512 / ms * 1e3, 1e-9);
+    /* a prompt shorter than a chunk is one chunk of its own length */
+    lp_pipe_pred whole;
+    lp_pipe_predict(&m, 1, 100, 128, &p);
+    lp_pipe_predict(&m, 1, 100, 100, &whole);
+    assert_float_equal(p.pp, whole.pp, 0);
+    assert_float_equal(p.pp, 100 / (100 * 5 + 0.5 + 2 * 0.5) * 1e3, 1e-9);
     /* at 10 Mbit a chunk's hop (128 x 8192 B = 838.8608 ms) is slower
      * than any stage: it sets the period */
     m = two_stages(10e6);

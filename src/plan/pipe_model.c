@@ -40,6 +40,7 @@ void lp_pipe_predict(const lp_pipe_model *m, int sessions, int n_prompt, int chu
         out->pp = 0;
         return;
     }
+    chunk = chunk < n_prompt ? chunk : n_prompt; /* a short prompt is one chunk */
     const int chunks = (n_prompt + chunk - 1) / chunk;
     const double c_hop = wire_ms(m, m->hop_bytes * chunk);
     double period = chunk * pslow;
