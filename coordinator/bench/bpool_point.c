@@ -1,6 +1,7 @@
 /* bpool_point.c — one measured point of coord bench-pool (bpool_point.h). */
 #include "bpool_point.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -87,10 +88,10 @@ static int run_sessions(coord_pool *p, sess *ss, int n, int n_prompt, int want, 
  * after that window fewer than all decode). One session: its own rate. */
 static double in_flight(const sess *ss, int S, int n_gen)
 {
-    double t0 = ss[0].t_first, t1 = ss[0].t_last;
+    double t0 = ss[0].t_first, t1 = ss[0].t_last, first = t0, last = t1;
     for (int i = 1; i < S; i++) {
-        t0 = ss[i].t_first > t0 ? ss[i].t_first : t0;
-        t1 = ss[i].t_last < t1 ? ss[i].t_last : t1;
+        t0 = fmax(t0, ss[i].t_first), t1 = fmin(t1, ss[i].t_last);
+        first = fmin(first, ss[i].t_first), last = fmax(last, ss[i].t_last);
     }
     long tokens = 0;
     for (int i = 0; i < S; i++)
@@ -98,12 +99,7 @@ static double in_flight(const sess *ss, int S, int n_gen)
             tokens += ss[i].t[k] > t0 && ss[i].t[k] <= t1;
     if (t1 > t0 && tokens >= S)
         return tokens / (t1 - t0);
-    double first = ss[0].t_first, last = ss[0].t_last; /* barely overlapping: all of it */
-    for (int i = 1; i < S; i++) {
-        first = ss[i].t_first < first ? ss[i].t_first : first;
-        last = ss[i].t_last > last ? ss[i].t_last : last;
-    }
-    return S * (n_gen - 1) / (last - first);
+    return S * (n_gen - 1) / (last - first); /* barely overlapping: all of it */
 }
 
 /* Counters of every worker, to subtract. */

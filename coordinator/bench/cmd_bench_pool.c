@@ -260,10 +260,12 @@ static void predict(bp_run *b, bpool_row *row, const coord_pool *pool, int dt)
 }
 
 static bpool_row *new_row(bp_run *b, const char *engine, int n, int link, const char *dtype,
-                          int sessions)
+                          int sessions, lp_err *err)
 {
-    if (b->n_rows == MAX_ROWS)
+    if (b->n_rows == MAX_ROWS) {
+        lp_err_set(err, "more than %d points: sweep fewer at once", MAX_ROWS);
         return NULL;
+    }
     bpool_row *row = &b->rows[b->n_rows++];
     *row = (bpool_row){.engine = engine, .shards = n, .threads = (int)b->o->threads,
                        .sessions = sessions, .bits_per_s = LINKS[link].bits_per_s};
@@ -272,9 +274,13 @@ static bpool_row *new_row(bp_run *b, const char *engine, int n, int link, const 
     return row;
 }
 
-static int set_links(bp_run *b, int n, int link, lp_err *err)
+/* Cap the first n hosts' links to LINKS[link]: 0; 1 when that needs the
+ * lab and there is none (the point is skipped); -1 with err. */
+static int use_link(bp_run *b, int n, int link, lp_err *err)
 {
-    for (int i = 0; b->lab_on && i < n; i++)
+    if (!b->lab_on)
+        return LINKS[link].bits_per_s > 0;
+    for (int i = 0; i < n; i++)
         if (lp_lab_rate(&b->lab, i, (uint64_t)LINKS[link].bits_per_s) != 0)
             return lp_err_set(err, "cannot cap the links (tc)");
     return 0;
@@ -285,16 +291,14 @@ static int sweep_pool(bp_run *b, coord_pool *pool, int n, lp_config_dtype dt, lp
 {
     const bp_opts *o = b->o;
     for (int l = 0; l < o->n_links; l++) {
-        int link = o->links[l];
-        if (!b->lab_on && LINKS[link].bits_per_s > 0)
-            continue;
-        if (set_links(b, n, link, err) != 0)
+        const int link = o->links[l], use = use_link(b, n, link, err);
+        if (use < 0)
             return -1;
-        for (int s = 0; s < o->n_sessions; s++) {
+        for (int s = 0; use == 0 && s < o->n_sessions; s++) {
             fprintf(stderr, "bench-pool: %d shard(s), %s, %s, %d session(s) ...\n", n,
                     LINKS[link].name, lp_config_dtype_name(dt), o->sessions[s]);
             bpool_row *row = new_row(b, "layerpool", n, link, lp_config_dtype_name(dt),
-                                     o->sessions[s]);
+                                     o->sessions[s], err);
             bpool_point_opts po = {.sessions = o->sessions[s], .n_gen = (int)o->n_gen,
                                    .reps = (int)o->reps,
                                    .n_prompt = o->sessions[s] == 1 ? (int)o->n_prompt : 0};
@@ -306,7 +310,7 @@ static int sweep_pool(bp_run *b, coord_pool *pool, int n, lp_config_dtype dt, lp
             bpool_out_row(stdout, row);
         }
     }
-    return set_links(b, n, 0, err);
+    return use_link(b, n, 0, err);
 }
 
 static int sweep_shards(bp_run *b, int n, lp_err *err)
@@ -350,22 +354,24 @@ static int sweep_rpc(bp_run *b, int n, lp_err *err)
         return -1;
     int rc = 0;
     for (int l = 0; rc == 0 && l < o->n_links; l++) {
-        int link = o->links[l];
-        if ((!b->lab_on && LINKS[link].bits_per_s > 0) || (rc = set_links(b, n, link, err)))
+        const int link = o->links[l];
+        if ((rc = use_link(b, n, link, err)) != 0) {
+            rc = rc > 0 ? 0 : rc; /* a cap without the lab: skipped */
             continue;
+        }
         fprintf(stderr, "bench-pool: llama.cpp RPC, %d server(s), %s ...\n", n, LINKS[link].name);
-        bpool_row *row = new_row(b, "llama.cpp-rpc", n, link, "f32", 1);
-        if (!row || bpool_rpc_bench(&rpc, bench, b->model, (int)(o->n_prompt ? o->n_prompt : 0),
-                                    (int)o->n_gen, (int)o->threads, (int)o->reps, &row->r.pp,
-                                    &row->r.tg_session, err) != 0)
+        bpool_row *row = new_row(b, "llama.cpp-rpc", n, link, "f32", 1, err);
+        if (!row || bpool_rpc_bench(&rpc, bench, b->model, (int)o->n_prompt, (int)o->n_gen,
+                                    (int)o->threads, (int)o->reps, &row->r.pp,
+                                    &row->r.tg_session, err) != 0) {
             rc = -1;
-        else {
+        } else {
             row->r.tg_total = row->r.tg_session;
             bpool_out_row(stdout, row);
         }
     }
     bpool_rpc_stop(&rpc);
-    return rc ? rc : set_links(b, n, 0, err);
+    return rc ? rc : use_link(b, n, 0, err);
 }
 
 int cmd_bench_pool(int argc, char **argv)
