@@ -1,12 +1,9 @@
 /* bpool_rpc.c — llama.cpp's rpc-servers on the lab's hosts (bpool_rpc.h). */
 #include "bpool_rpc.h"
 
-#include <fcntl.h>
-#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -15,24 +12,14 @@
 
 enum { RPC_PORT = 50052, START_MS = 20000 };
 
-static pid_t spawn_server(const char *exe, int netns, const char *host, int port, int threads)
+static pid_t spawn_server(const char *exe, const lp_lab *lab, int host, const char *addr,
+                          int port, int threads)
 {
     char p[16], t[16];
     snprintf(p, sizeof p, "%d", port);
     snprintf(t, sizeof t, "%d", threads);
-    char *argv[] = {(char *)exe, "-H", (char *)host, "-p", p, "-t", t, NULL};
-    pid_t parent = getpid(), pid = fork();
-    if (pid == 0) {
-        prctl(PR_SET_PDEATHSIG, SIGKILL);
-        if (getppid() != parent || (netns >= 0 && setns(netns, CLONE_NEWNET) != 0))
-            _exit(126);
-        int null = open("/dev/null", O_WRONLY);
-        dup2(null, STDOUT_FILENO);
-        dup2(null, STDERR_FILENO);
-        execv(exe, argv);
-        _exit(127);
-    }
-    return pid;
+    char *argv[] = {(char *)exe, "-H", (char *)addr, "-p", p, "-t", t, NULL};
+    return lp_lab_spawn(lab, lab ? host : -1, argv);
 }
 
 int bpool_rpc_start(bpool_rpc *r, const char *exe, const lp_lab *lab, int n, int threads,
@@ -42,7 +29,7 @@ int bpool_rpc_start(bpool_rpc *r, const char *exe, const lp_lab *lab, int n, int
     for (int i = 0; i < n && i < LP_LAB_MAX; i++) {
         const char *host = lab ? lab->addr[i] : "127.0.0.1";
         int port = lab ? RPC_PORT : RPC_PORT + i;
-        if ((r->pid[i] = spawn_server(exe, lab ? lab->netns[i] : -1, host, port, threads)) < 0) {
+        if ((r->pid[i] = spawn_server(exe, lab, i, host, port, threads)) < 0) {
             bpool_rpc_stop(r);
             return lp_err_set(err, "fork failed");
         }

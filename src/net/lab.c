@@ -24,23 +24,30 @@ static void split(char *buf, char **argv)
     argv[argc] = NULL;
 }
 
-/* `prog ARGS` in host's namespace (-1: ours), stdout discarded. */
+pid_t lp_lab_spawn(const lp_lab *lab, int host, char *const argv[])
+{
+    pid_t parent = getpid(), pid = fork();
+    if (pid == 0) {
+        prctl(PR_SET_PDEATHSIG, SIGKILL);
+        if (getppid() != parent || (host >= 0 && setns(lab->netns[host], CLONE_NEWNET) != 0))
+            _exit(126);
+        int null = open("/dev/null", O_WRONLY);
+        dup2(null, STDOUT_FILENO);
+        dup2(null, STDERR_FILENO); /* a failure is reported by the caller */
+        execvp(argv[0], argv);
+        _exit(127);
+    }
+    return pid;
+}
+
+/* `prog ARGS` in host's namespace (-1: ours): its exit status. */
 static int run_in(const lp_lab *lab, int host, const char *prog, const char *args)
 {
     char buf[512];
     char *argv[MAX_ARGS] = {(char *)prog};
     snprintf(buf, sizeof buf, "%s", args);
     split(buf, argv);
-    pid_t pid = fork();
-    if (pid == 0) {
-        if (host >= 0 && setns(lab->netns[host], CLONE_NEWNET) != 0)
-            _exit(126);
-        int null = open("/dev/null", O_WRONLY);
-        dup2(null, STDOUT_FILENO);
-        dup2(null, STDERR_FILENO); /* a failure is reported by the caller */
-        execvp(prog, argv);
-        _exit(127);
-    }
+    pid_t pid = lp_lab_spawn(lab, host, argv);
     int st = 0;
     if (pid < 0 || waitpid(pid, &st, 0) != pid)
         return -1;

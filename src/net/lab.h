@@ -65,6 +65,11 @@ void lp_lab_addr(lp_lab *lab, lp_lab_mode mode, int i);
  * its exit status. */
 int lp_lab_ip(const lp_lab *lab, int host, const char *args);
 
+/* Start argv (argv[0] looked up in PATH) in host's namespace (-1: ours;
+ * lab may then be NULL), its output discarded; it dies with us
+ * (PR_SET_PDEATHSIG). Its pid (the caller reaps it), or -1. */
+pid_t lp_lab_spawn(const lp_lab *lab, int host, char *const argv[]);
+
 /* Cap host i's link to bits_per_s in each direction (0: no cap), with
  * tc's token bucket filter on both ends of its veth; a burst of 1 ms at
  * that rate (at least 16 KiB) keeps each packet's queueing as a real link
