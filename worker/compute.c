@@ -153,21 +153,27 @@ static int data_one(wk_compute *c, Lp__Envelope **env)
     return -1;
 }
 
+/* Forwards waiting at the data endpoint appended to envs[n..]: the new n. */
+static int drain(wk_compute *c, Lp__Envelope **envs, int n)
+{
+    int rc;
+    while (n < WK_MAX_BATCH && (rc = data_one(c, &envs[n])) != 0)
+        n += rc > 0;
+    return n;
+}
+
 /* Everything waiting at the data endpoint (up to a batch), run together:
  * decode steps of different sessions as one batch (batch.c). */
 static void on_data(void *ctx)
 {
     wk_compute *c = ctx;
     Lp__Envelope *envs[WK_MAX_BATCH];
-    int n = 0, rc;
-    while (n < WK_MAX_BATCH && (rc = data_one(c, &envs[n])) != 0)
-        n += rc > 0;
+    int n = drain(c, envs, 0);
     bool readable = false;
     lp_err err = {0};
     if (wk_batch_may_grow(c, envs, n) &&
         lp_wire_poll(&c->pull, 1, &readable, WK_BATCH_WAIT_MS, &err) > 0 && readable)
-        while (n < WK_MAX_BATCH && (rc = data_one(c, &envs[n])) != 0)
-            n += rc > 0;
+        n = drain(c, envs, n);
     wk_forward_all(c, envs, n);
     for (int i = 0; i < n; i++)
         lp_wire_env_free(envs[i]);
