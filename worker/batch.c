@@ -28,11 +28,16 @@ typedef struct batch {
     uint32_t hidden_type;
 } batch;
 
+/* One token of a session already open here, not scored: a decode step. */
+static bool decode_step(const Lp__Forward *f)
+{
+    return f->n_tokens == 1 && !f->new_session && f->n_score_targets == 0;
+}
+
 /* Can this Forward be one row of a decode batch (given what b holds)? */
 static bool joins(const wk_compute *c, const batch *b, const Lp__Forward *f)
 {
-    if (f->n_tokens != 1 || f->new_session || f->n_score_targets > 0 || b->n == WK_MAX_BATCH ||
-        b->n >= c->shard->opts.n_batch)
+    if (!decode_step(f) || b->n == WK_MAX_BATCH || b->n >= c->shard->opts.n_batch)
         return false;
     if (!c->shard->model->has_embed && b->n > 0 && lp_wire_dtype_type(f->dtype) != b->hidden_type)
         return false;
@@ -111,11 +116,9 @@ bool wk_batch_may_grow(const wk_compute *c, Lp__Envelope *const *envs, int n)
 {
     if (!c->shard || n < 1 || n >= WK_MAX_BATCH)
         return false;
-    for (int i = 0; i < n; i++) {
-        const Lp__Forward *f = envs[i]->forward;
-        if (f->n_tokens != 1 || f->new_session || f->n_score_targets > 0)
+    for (int i = 0; i < n; i++)
+        if (!decode_step(envs[i]->forward))
             return false;
-    }
     return n < active_sessions(c);
 }
 
