@@ -437,12 +437,16 @@ int32_t lp_sampler_sample(lp_sampler *s, const float *logits, lp_err *err)
     int32_t best = -1;
     float best_logit = -INFINITY;
 
+    /* Greedy needs only the best: writing 128k candidates it never reads
+     * cost a 1B model's decode step half a percent. */
+    const bool greedy = p->temp <= 0.0f;
     s->n_cand = 0;
     for (int32_t i = 0; i < s->n_vocab; i++) {
         float l = isnan(logits[i]) ? -INFINITY : logits[i];
         if (pen && s->count[i] > 0)
             l = penalize(p, l, s->count[i]);
-        c[i] = (lp_token_prob){.id = i, .logit = l, .p = 0.0f};
+        if (!greedy)
+            c[i] = (lp_token_prob){.id = i, .logit = l, .p = 0.0f};
         if (l > best_logit) {
             best_logit = l;
             best = i;
@@ -451,7 +455,7 @@ int32_t lp_sampler_sample(lp_sampler *s, const float *logits, lp_err *err)
     if (best < 0)
         return lp_err_set(err, "sampler: no token has a finite logit (all -inf or NaN)");
 
-    if (p->temp <= 0.0f) {
+    if (greedy) {
         c[0] = (lp_token_prob){.id = best, .logit = best_logit, .p = 1.0f};
         s->n_cand = 1;
         return best;
