@@ -300,9 +300,11 @@ static void check_chat_logprobs(const cJSON *content, int n_gen, int top)
         double lp = sv_t_num(e, "logprob");
         assert_int_equal(cJSON_GetArraySize(alts), top);
         assert_true(lp <= 0);
-        assert_true(sv_t_num(alts, "0.logprob") == lp);
-        assert_true(sv_t_num(alts, "0.id") == sv_t_num(e, "id"));
-        assert_string_equal(sv_t_str(alts, "0.token"), sv_t_str(e, "token"));
+        if (top > 0) {
+            assert_true(sv_t_num(alts, "0.logprob") == lp);
+            assert_true(sv_t_num(alts, "0.id") == sv_t_num(e, "id"));
+            assert_string_equal(sv_t_str(alts, "0.token"), sv_t_str(e, "token"));
+        }
         for (int i = 1; i < top; i++) {
             char a[32], b[32];
             snprintf(a, sizeof a, "%d.logprob", i - 1);
@@ -314,6 +316,13 @@ static void check_chat_logprobs(const cJSON *content, int n_gen, int top)
     }
 }
 
+/* choices[0].logprobs.content of a chat answer */
+static const cJSON *content_of(const cJSON *o)
+{
+    const cJSON *c = cJSON_GetArrayItem(cJSON_GetObjectItem(o, "choices"), 0);
+    return cJSON_GetObjectItem(cJSON_GetObjectItem(c, "logprobs"), "content");
+}
+
 static void test_logprobs(void **state)
 {
     fixture *f = *state;
@@ -323,10 +332,24 @@ static void test_logprobs(void **state)
                          "\"temperature\":0,\"logprobs\":true,\"top_logprobs\":5}", NULL, &st);
     assert_int_equal(st, 200);
     int n_gen = (int)sv_t_num(o, "usage.completion_tokens");
-    check_chat_logprobs(cJSON_GetObjectItem(cJSON_GetObjectItem(
-                            cJSON_GetArrayItem(cJSON_GetObjectItem(o, "choices"), 0), "logprobs"),
-                                            "content"),
-                        n_gen, 5);
+    check_chat_logprobs(content_of(o), n_gen, 5);
+
+    /* logprobs without alternatives: the same figures (the last worker
+     * computes them only when asked, so a lost flag shows as zeros). */
+    cJSON *o0 = sv_t_post(f->srv.port, "/v1/chat/completions",
+                          "{\"messages\":[{\"role\":\"user\",\"content\":\"Hi\"}],"
+                          "\"max_tokens\":12,\"temperature\":0,\"logprobs\":true}", NULL, &st);
+    assert_int_equal(st, 200);
+    const cJSON *c0 = content_of(o0), *c5 = content_of(o);
+    check_chat_logprobs(c0, n_gen, 0);
+    double sum = 0;
+    for (int i = 0; i < n_gen; i++) {
+        double lp = sv_t_num(cJSON_GetArrayItem(c0, i), "logprob");
+        assert_true(lp == sv_t_num(cJSON_GetArrayItem(c5, i), "logprob"));
+        sum += lp;
+    }
+    assert_true(sum < 0);
+    cJSON_Delete(o0);
     cJSON_Delete(o);
 
     /* Completions: tokens, token_logprobs, top_logprobs maps, text_offset;

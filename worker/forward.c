@@ -190,17 +190,19 @@ int wk_step_answer(wk_compute *c, const wk_step *s, const float *logits, uint64_
         if ((r.token = lp_sampler_sample(smp, logits, &err)) < 0 ||
             lp_sampler_accept(smp, r.token, &err) != 0)
             return wk_step_refuse(c, s, LP_WIRE_EINTERNAL, "sampling: %s", err.msg);
-        double lse = wk_log_sum_exp(logits, nv);
-        r.logprob = (float)(logits[r.token] - lse);
-        int k = wk_top_logprobs(logits, nv, lse, (int)f->top_logprobs, ids, lps);
-        for (int i = 0; i < k; i++) {
-            lp__token_logprob__init(&tops[i]);
-            tops[i].token = ids[i];
-            tops[i].logprob = lps[i];
-            top_ptrs[i] = &tops[i];
+        if (f->logprob || f->top_logprobs > 0) {
+            double lse = wk_log_sum_exp(logits, nv);
+            r.logprob = (float)(logits[r.token] - lse);
+            int k = wk_top_logprobs(logits, nv, lse, (int)f->top_logprobs, ids, lps);
+            for (int i = 0; i < k; i++) {
+                lp__token_logprob__init(&tops[i]);
+                tops[i].token = ids[i];
+                tops[i].logprob = lps[i];
+                top_ptrs[i] = &tops[i];
+            }
+            r.n_top = (size_t)k;
+            r.top = top_ptrs;
         }
-        r.n_top = (size_t)k;
-        r.top = top_ptrs;
     }
     return send_result(&rs, &r);
 }

@@ -136,7 +136,8 @@ static void start_jobs(coord_pool *p, sv_hub *hub, job_ctx **running)
         if (jc && (jc->gen = job_gen(p, r, &err))) {
             jc->job = jobs[i];
             lp_session_req req = {.prompt = r->prompt, .n_prompt = r->n_prompt,
-                                  .sampling = r->sampling, .top_logprobs = r->top_logprobs,
+                                  .sampling = r->sampling, .logprob = r->logprob,
+                                  .top_logprobs = r->top_logprobs,
                                   .cb = on_token, .user = jc};
             id = lp_cluster_start(p->cl, &req, &err);
         }

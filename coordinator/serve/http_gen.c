@@ -22,7 +22,8 @@ int sv_gen_start(sv_gen *g, sv_hub *hub, const lp_tokenizer *tok, const sv_gen_r
     g->t_start = lp_now_s();
     *busy = false;
     sv_job_req jr = {.prompt = r->prompt, .n_prompt = r->n_prompt, .n_predict = r->n_predict,
-                     .sampling = r->sampling, .top_logprobs = r->top_logprobs,
+                     .sampling = r->sampling, .logprob = r->logprob,
+                     .top_logprobs = r->top_logprobs,
                      .stops = r->stops, .n_stops = r->n_stops};
     if (!(g->job = sv_hub_submit(hub, &jr, busy, err)))
         return -1;

@@ -37,6 +37,7 @@ typedef struct sv_gen_req {
     const lp_token *prompt;
     int n_prompt, n_predict;
     lp_sampler_params sampling;
+    bool logprob;
     int top_logprobs;
     const char *const *stops;
     size_t n_stops;

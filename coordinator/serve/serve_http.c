@@ -279,7 +279,8 @@ static enum MHD_Result completion(rq *r, sv_api_kind kind)
     const union MHD_ConnectionInfo *ci = MHD_get_connection_info(r->conn,
                                                            MHD_CONNECTION_INFO_CONNECTION_FD);
     sv_gen_req gr = {.prompt = ids, .n_prompt = (int)n, .n_predict = n_predict,
-                     .sampling = r->api.sp, .top_logprobs = r->api.logprobs > 0 ? r->api.logprobs : 0,
+                     .sampling = r->api.sp, .logprob = r->api.logprobs >= 0,
+                     .top_logprobs = r->api.logprobs > 0 ? r->api.logprobs : 0,
                      .stops = r->api.stops, .n_stops = r->api.n_stops,
                      .sock = ci ? ci->connect_fd : -1, .stopping = &s->stopping};
     sv_out_init(&r->out, &r->api, r->id, s->o.model_name);

@@ -45,6 +45,7 @@ typedef struct sv_job_req {
     int n_prompt;
     int n_predict;
     lp_sampler_params sampling;
+    bool logprob;
     int top_logprobs;
     const char *const *stops; /* copied; at most LP_STOPSTR_MAX */
     size_t n_stops;

@@ -116,8 +116,8 @@ int lp_cluster_send_shard(lp_cluster *c, int i, const char *path,
 
 #define LP_CLUSTER_MAX_TOP 20
 
-/* One sampled token, with its log-probability and, if asked, the most
- * likely alternatives (from the last worker's logits). */
+/* One sampled token, with, if asked, its log-probability (0 when not) and
+ * the most likely alternatives (from the last worker's logits). */
 typedef struct lp_sampled {
     int32_t token;
     float logprob;
@@ -152,7 +152,8 @@ typedef struct lp_session_req {
     const int32_t *prompt; /* copied */
     int n_prompt;
     lp_sampler_params sampling;
-    int top_logprobs;      /* alternatives per token, 0..LP_CLUSTER_MAX_TOP */
+    bool logprob;          /* each token's log-probability in lp_sampled */
+    int top_logprobs;      /* alternatives per token, 0..LP_CLUSTER_MAX_TOP (implies logprob) */
     lp_session_cb cb;
     void *user;
     /* Scoring instead of generating (coord perplexity), when score_cb is
@@ -160,7 +161,7 @@ typedef struct lp_session_req {
      * sampled, and every position p >= score_from with p + 1 < n_prompt is
      * scored against prompt[p + 1] on the last worker and reported through
      * score_cb, in order; then cb(s NULL) ends the session. sampling and
-     * top_logprobs are not used. */
+     * logprob and top_logprobs are not used. */
     lp_score_cb score_cb;
     int score_from;
     bool score_rows;

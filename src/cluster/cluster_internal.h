@@ -25,6 +25,7 @@ typedef struct cl_session {
     int32_t *prompt;      /* owned */
     int n_prompt, n_gen;
     lp_sampler_params sampling;
+    bool logprob;
     int top_logprobs;
     lp_session_cb cb;
     void *user;

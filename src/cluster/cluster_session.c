@@ -59,7 +59,8 @@ uint64_t lp_cluster_start(lp_cluster *c, const lp_session_req *req, lp_err *err)
     memcpy(prompt, req->prompt, sizeof *prompt * (size_t)req->n_prompt);
     c->s[c->n_s] = (cl_session){.id = c->next_session++, .prompt = prompt,
                                 .n_prompt = req->n_prompt,
-                                .sampling = req->sampling, .top_logprobs = req->top_logprobs,
+                                .sampling = req->sampling, .logprob = req->logprob,
+                                .top_logprobs = req->top_logprobs,
                                 .cb = req->cb, .user = req->user, .score_cb = req->score_cb,
                                 .score_from = req->score_from, .score_rows = req->score_rows};
     return c->s[c->n_s++].id;
@@ -78,6 +79,7 @@ static int send_step(lp_cluster *c, cl_session *s, const int32_t *toks, int n, i
     f.n_token_ids = (size_t)n;
     f.new_session = first;
     f.top_logprobs = (uint32_t)s->top_logprobs;
+    f.logprob = s->logprob || s->top_logprobs > 0;
     cl_score_fill(s, &f, pos0, n);
     if (last && pos0 + n == s->n_prompt) { /* the prompt's last chunk: the sampler starts */
         lp_wire_sampling_from(&sp, &s->sampling);

@@ -32,7 +32,7 @@
 #include "err.h"
 #include "layerpool.pb-c.h"
 
-#define LP_PROTOCOL_VERSION 2u /* 2: Forward.sample */
+#define LP_PROTOCOL_VERSION 3u /* 2: Forward.sample; 3: Forward.logprob */
 
 /* Largest message accepted: a 512-token chunk of 16384-wide f32 hidden
  * states is 32 MiB; shard chunks are at most LP_WIRE_CHUNK. A message a
