@@ -21,6 +21,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "clock.h"
 #include "gguf.h"
 #include "support.h"
 
@@ -190,6 +191,25 @@ static void test_llama_bench(void **state)
     lp_test_rmtree(dir);
 }
 
+/* --idle-ms sleeps after each generated token without counting it: the
+ * run takes the sleeps' time, the rate stays far above one token a sleep. */
+static void test_idle_not_counted(void **state)
+{
+    (void)state;
+    static char out[OUT_CAP];
+    double t0 = lp_now_s();
+    int st = bench("LLAMA_BENCH=", "stories260K",
+                   "-p 0 -n 8 -r 1 -t 1 --idle-ms 25 --triad-reps 1 --triad-mib 4", out);
+    double secs = lp_now_s() - t0;
+    if (st != 0)
+        fail_msg("exit %d: %s", st, out);
+    double tg;
+    parse_test(out, "tg8", 1, 1, &tg);
+    assert_true(tg > 100); /* 40 a second if the sleeps counted */
+    assert_true(secs >= 2 * 8 * 0.025); /* warm-up and run both slept */
+    assert_non_null(strstr(out, "25 ms asleep after each token"));
+}
+
 static void test_bad_arguments(void **state)
 {
     (void)state;
@@ -199,6 +219,7 @@ static void test_bad_arguments(void **state)
     assert_int_equal(bench("", "stories260K", "-r 0", out), 2);
     assert_int_equal(bench("", "stories260K", "--what 1", out), 2);
     assert_non_null(strstr(out, "unknown option"));
+    assert_int_equal(bench("", "stories260K", "--idle-ms -1", out), 2);
 }
 
 int main(void)
@@ -206,6 +227,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_lines_scripts_read),
         cmocka_unit_test(test_llama_bench),
+        cmocka_unit_test(test_idle_not_counted),
         cmocka_unit_test(test_bad_arguments),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

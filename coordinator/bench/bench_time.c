@@ -43,24 +43,44 @@ static int32_t *random_tokens(int n, int n_vocab)
     return t;
 }
 
-/* One run in a fresh slot; its wall time in *secs. */
-static int run_once(lp_shard *s, bool gen, const int32_t *toks, int n, double *secs,
-                    lp_err *err)
+/* n decode steps, idle_ms asleep after each (if > 0); the steps' own
+ * time in *secs. */
+static int decode_steps(lp_shard *s, int slot, const int32_t *toks, int n, int idle_ms,
+                        double *secs, lp_err *err)
+{
+    const struct timespec pause = {idle_ms / 1000, (long)(idle_ms % 1000) * 1000000L};
+    const float *logits;
+    int rc = 0;
+    *secs = 0;
+    for (int i = 0; rc == 0 && i < n; i++) {
+        double t0 = lp_now_s();
+        rc = lp_decode_one(s, slot, toks[i], &logits, err);
+        *secs += lp_now_s() - t0;
+        if (idle_ms > 0)
+            nanosleep(&pause, NULL);
+    }
+    return rc;
+}
+
+/* One run in a fresh slot; its time in *secs. */
+static int run_once(lp_shard *s, bool gen, const int32_t *toks, int n, int idle_ms,
+                    double *secs, lp_err *err)
 {
     int slot = lp_kv_open(s->kv, 1, err), rc = slot < 0 ? -1 : 0;
     const float *logits;
     double t0 = lp_now_s();
     if (rc == 0 && !gen)
         rc = lp_prefill(s, slot, toks, n, &logits, err);
-    for (int i = 0; rc == 0 && gen && i < n; i++)
-        rc = lp_decode_one(s, slot, toks[i], &logits, err);
     *secs = lp_now_s() - t0;
+    if (rc == 0 && gen)
+        rc = decode_steps(s, slot, toks, n, idle_ms, secs, err);
     if (slot >= 0)
         lp_kv_close(s->kv, slot);
     return rc;
 }
 
-int bench_time_tokens(lp_shard *s, bool gen, int n, int reps, bench_stats *st, lp_err *err)
+int bench_time_tokens(lp_shard *s, bool gen, int n, int reps, int idle_ms, bench_stats *st,
+                      lp_err *err)
 {
     if (n < 1 || reps < 1 || reps > BENCH_MAX_REPS)
         return lp_err_set(err, "bench: %d tokens x %d runs is out of range", n, reps);
@@ -68,9 +88,9 @@ int bench_time_tokens(lp_shard *s, bool gen, int n, int reps, bench_stats *st, l
     double *tps = malloc(sizeof *tps * (size_t)reps), secs;
     int rc = toks && tps ? 0 : lp_err_set(err, "bench: out of memory");
     if (rc == 0) /* warm-up: pages the weights in, settles the clocks */
-        rc = run_once(s, gen, toks, n, &secs, err);
+        rc = run_once(s, gen, toks, n, idle_ms, &secs, err);
     for (int r = 0; rc == 0 && r < reps; r++) {
-        rc = run_once(s, gen, toks, n, &secs, err);
+        rc = run_once(s, gen, toks, n, idle_ms, &secs, err);
         tps[r] = n / (secs > 0 ? secs : 1e-9);
     }
     if (rc == 0)

@@ -22,7 +22,12 @@ typedef struct bench_stats {
 void bench_stats_of(double *xs, int n, bench_stats *st);
 
 /* n tokens as pp (gen false) or tg (gen true), reps times (1 ..
- * BENCH_MAX_REPS) after a warm-up. 0, or -1 with err. */
-int bench_time_tokens(lp_shard *s, bool gen, int n, int reps, bench_stats *st, lp_err *err);
+ * BENCH_MAX_REPS) after a warm-up. idle_ms > 0 (tg only): that long asleep
+ * after each step, not counted, as a pipeline stage idles while the other
+ * stages compute; what the pause costs the next step is this machine's,
+ * not the pool's (a VM's idle vCPU may be given away, its caches cooled).
+ * 0, or -1 with err. */
+int bench_time_tokens(lp_shard *s, bool gen, int n, int reps, int idle_ms, bench_stats *st,
+                      lp_err *err);
 
 #endif

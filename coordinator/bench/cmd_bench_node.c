@@ -28,7 +28,7 @@ enum { MAX_THREAD_COUNTS = 16 };
 
 typedef struct node_opts {
     const char *model;
-    long n_prompt, n_gen, reps, n_batch, triad_reps, triad_mib;
+    long n_prompt, n_gen, reps, n_batch, triad_reps, triad_mib, idle_ms;
     int threads[MAX_THREAD_COUNTS];
     int n_threads;
     int isa;
@@ -46,6 +46,8 @@ static void usage(FILE *f)
             "  -b N           prompt tokens per forward step (default 512)\n"
             "  --triad-reps N triad runs, the best counts (default 10)\n"
             "  --triad-mib N  each triad array's size (default: 4x L3, at least 256)\n"
+            "  --idle-ms N    sleep N ms after each generated token, not counted: a\n"
+            "                 pipeline stage's idling, to see what it costs this machine\n"
             "  --isa NAME     kernels: scalar, avx2, avx512, avx512vnni (default: best)\n"
             "  -fa, -ctk T, -ctv T   attention as coord run takes it (flash, cache types)\n"
             "env LLAMA_BENCH=/path/to/llama-bench: run llama.cpp on the same file too\n");
@@ -97,6 +99,7 @@ static int parse(int argc, char **argv, node_opts *o)
                : !strcmp(a, "-t")  ? parse_threads(v, o)
                : !strcmp(a, "--triad-reps") ? arg_int(a, v, 1, 100, &o->triad_reps)
                : !strcmp(a, "--triad-mib") ? arg_int(a, v, 1, 1 << 20, &o->triad_mib)
+               : !strcmp(a, "--idle-ms") ? arg_int(a, v, 0, 10000, &o->idle_ms)
                : !strcmp(a, "--isa") ? ((o->isa = lp_isa_parse(v)) < 0 ? -1 : 0)
                : (fprintf(stderr, "coord bench-node: unknown option '%s'\n", a), -1);
         if (rc != 0)
@@ -178,11 +181,16 @@ static int bench_threads(const node_opts *o, int t, bench_stats *pp, bench_stats
                                  sizeof line),
                lp_isa_name(s->kernels.isa));
     if (rc == 0 && o->n_prompt > 0 &&
-        (rc = bench_time_tokens(s, false, (int)o->n_prompt, (int)o->reps, pp, err)) == 0)
+        (rc = bench_time_tokens(s, false, (int)o->n_prompt, (int)o->reps, 0, pp, err)) == 0)
         print_test("", false, o->n_prompt, t, pp);
     if (rc == 0 && o->n_gen > 0 &&
-        (rc = bench_time_tokens(s, true, (int)o->n_gen, (int)o->reps, tg, err)) == 0)
+        (rc = bench_time_tokens(s, true, (int)o->n_gen, (int)o->reps, (int)o->idle_ms, tg,
+                                err)) == 0) {
         print_test("", true, o->n_gen, t, tg);
+        if (o->idle_ms > 0)
+            printf("idle        t=%-3d %ld ms asleep after each token, not counted above\n", t,
+                   o->idle_ms);
+    }
     if (rc == 0 && lp_proc_mem_read(0, &pm) == 0)
         printf("rss         t=%-3d %s after the runs\n", t,
                lp_shard_mem_line(&mem, &pm, line, sizeof line));
