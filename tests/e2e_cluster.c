@@ -203,6 +203,21 @@ static void test_sessions_in_flight(void **state)
     assert_int_equal(lp_cluster_refresh_stats(p.cl, &err), 0);
     for (int i = 0; i < 2; i++)
         assert_int_equal(lp_cluster_get_worker(p.cl, i)->kv_bytes_reserved, 2 * 512 * 4 * 512);
+    /* Every stage's compute is counted per prompt token and per decode
+     * step (what the prompt chunk is chosen from), and no chunk passes
+     * n_batch. */
+    uint64_t prompt_tokens = 0, decode_steps = 0;
+    for (int i = 0; i < 6; i++) {
+        prompt_tokens += (uint64_t)m.cases[i % m.n_cases].n_prompt;
+        decode_steps += (uint64_t)m.cases[i % m.n_cases].n_greedy - 1;
+    }
+    for (int i = 0; i < 2; i++) {
+        const lp_cluster_worker *w = lp_cluster_get_worker(p.cl, i);
+        assert_int_equal(w->prompt_tokens, prompt_tokens);
+        assert_int_equal(w->decode_steps, decode_steps);
+        assert_true(w->prompt_us > 0 && w->decode_us > 0);
+    }
+    assert_int_equal(lp_cluster_prompt_chunk(p.cl, 4096), 16);
     long grew = rss_bytes() - rss0;
 #if !defined(__SANITIZE_THREAD__) /* TSan's shadow of what the sessions touched counts in RSS */
     if (grew > 1 << 20)

@@ -57,6 +57,7 @@ static void test_local2(void **state)
     assert_int_equal(c->sessions, 4);
     assert_int_equal(c->threads, 2);
     assert_int_equal(c->wire_dtype, LP_CONFIG_DTYPE_F32);
+    assert_int_equal(c->prompt_chunk, 0); /* auto */
     assert_string_equal(c->listen, "127.0.0.1:8080");
     /* The path resolves to the shared model, and the plan for it fits. */
     char want[4096];
@@ -137,6 +138,12 @@ static const bad_case BAD[] = {
     {OK_MODEL OK_WORKER "speed = 1e9\n", "6: key 'speed' in [worker.a]: '1e9' is not a speed"},
     {OK_MODEL "wire_dtype = f8\n" OK_WORKER,
      "3: key 'wire_dtype' in [model]: 'f8' is not a wire dtype (f32, f16, bf16, q8_0)"},
+    {OK_MODEL "prompt_chunk = some\n" OK_WORKER,
+     "3: key 'prompt_chunk' in [model]: 'some' is not 'auto' or a whole number from 1 to 4096"},
+    {OK_MODEL "prompt_chunk = 0\n" OK_WORKER,
+     "3: key 'prompt_chunk' in [model]: '0' is not 'auto' or a whole number from 1 to 4096"},
+    {OK_MODEL "batch = 32\nprompt_chunk = 64\n" OK_WORKER,
+     "prompt_chunk 64 is over batch 32 (the most tokens a step carries)"},
     {OK_MODEL "ctx = -5\n" OK_WORKER, "3: key 'ctx' in [model]: '-5' is not a whole number from 0 to 16777216"},
     {OK_MODEL "ctx = 4k\n" OK_WORKER, "3: key 'ctx' in [model]: '4k' is not a whole number"},
     {OK_MODEL "sessions = 0\n" OK_WORKER, "3: key 'sessions' in [model]: '0' is not a whole number from 1 to 4096"},
@@ -200,6 +207,25 @@ static void test_broken_configs(void **state)
     }
     free(c);
     lp_test_rmtree(dir);
+}
+
+/* prompt_chunk: auto (0) unless given, up to batch. */
+static void test_prompt_chunk(void **state)
+{
+    (void)state;
+    lp_config *c = malloc(sizeof *c);
+    assert_non_null(c);
+    const char *cases[] = {OK_MODEL OK_WORKER, OK_MODEL "prompt_chunk = auto\n" OK_WORKER,
+                           OK_MODEL "prompt_chunk = 48\n" OK_WORKER,
+                           OK_MODEL "batch = 48\nprompt_chunk = 48\n" OK_WORKER};
+    const int want[] = {0, 0, 48, 48};
+    for (int i = 0; i < 4; i++) {
+        lp_err err = {{0}};
+        if (lp_config_parse(cases[i], strlen(cases[i]), "x.ini", ".", c, &err) != 0)
+            fail_msg("case %d: %s", i, err.msg);
+        assert_int_equal(c->prompt_chunk, want[i]);
+    }
+    free(c);
 }
 
 /* Lines longer than inih reads at once, NUL bytes, and too many workers. */
@@ -366,7 +392,7 @@ int main(void)
         cmocka_unit_test(test_local2),  cmocka_unit_test(test_70b_configs),
         cmocka_unit_test(test_broken_configs), cmocka_unit_test(test_limits),
         cmocka_unit_test(test_advertise), cmocka_unit_test(test_sizes),
-        cmocka_unit_test(test_mutations),
+        cmocka_unit_test(test_mutations), cmocka_unit_test(test_prompt_chunk),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

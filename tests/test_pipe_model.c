@@ -81,12 +81,37 @@ static void test_machines(void **state)
     assert_true(p.tg_session > 0.95 && p.tg_session < 1.0); /* ~1 s of compute */
 }
 
+/* The chunk from measured figures: the 1B shape on 2 and 3 workers here
+ * (bench-pool -b: 64 was the best of 8..256 on 2 workers at 1 Gbit). */
+static void test_chunk(void **state)
+{
+    (void)state;
+    lp_pipe_model m = {.n = 2, .stage_ms = {50, 48}, .prompt_ms = {8.9, 8.0}, .hop_bytes = 8215};
+    assert_int_equal(lp_pipe_chunk(&m, 512, 256), 64); /* sqrt(512 x 50 / 8.9) = 53.6 */
+    assert_int_equal(lp_pipe_chunk(&m, 100000, 256), 256);
+    assert_int_equal(lp_pipe_chunk(&m, 512, 8), 8);
+    assert_int_equal(lp_pipe_chunk(&m, 16, 256), 256); /* one chunk anyway */
+    assert_int_equal(lp_pipe_chunk(&m, 40, 256), 16);  /* sqrt(40 x 50 / 8.9) = 15: at least 16 */
+    lp_pipe_model three = {.n = 3, .stage_ms = {33, 33, 35}, .prompt_ms = {6, 6, 6.5}};
+    assert_int_equal(lp_pipe_chunk(&three, 512, 256), 48); /* sqrt(512 x 35 / 13) = 37 */
+    /* a link slower than the compute: its time per token is what counts */
+    lp_pipe_model slow = {.n = 2, .stage_ms = {50, 50}, .prompt_ms = {2, 2}, .hop_bytes = 8192};
+    assert_int_equal(lp_pipe_chunk(&slow, 512, 512), 128); /* sqrt(512 x 50 / 2) = 113 */
+    slow.bits_per_s = 10e6;                                 /* 6.55 ms a token */
+    assert_int_equal(lp_pipe_chunk(&slow, 512, 512), 64);
+    lp_pipe_model one = {.n = 1, .stage_ms = {50}, .prompt_ms = {8}};
+    assert_int_equal(lp_pipe_chunk(&one, 512, 256), 256);
+    lp_pipe_model unknown = {.n = 2};
+    assert_int_equal(lp_pipe_chunk(&unknown, 512, 256), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_decode),
         cmocka_unit_test(test_prompt),
         cmocka_unit_test(test_machines),
+        cmocka_unit_test(test_chunk),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -48,7 +48,7 @@ static int write_csv(const char *dir, const bpool_row *rows, int n, lp_err *err)
     fprintf(f, "engine,shards,threads,link,bits_per_s,dtype,sessions,tg_session,tg_session_min,"
                "tg_session_max,tg_total,tg_total_min,tg_total_max,pp,pp_min,pp_max,ttft_ms,"
                "hop_bytes,result_bytes,total_mb,compute_share,batched,model_tg_session,"
-               "model_tg_total,model_pp\n");
+               "model_tg_total,model_pp,prompt_chunk\n");
     for (int i = 0; i < n; i++) {
         const bpool_row *w = &rows[i];
         const bpool_result *r = &w->r;
@@ -60,10 +60,11 @@ static int write_csv(const char *dir, const bpool_row *rows, int n, lp_err *err)
                 r->ttft_ms.median, r->hop_bytes, r->result_bytes, r->total_mb, r->compute_share,
                 r->batched);
         if (w->has_pred)
-            fprintf(f, "%.3f,%.3f,%.*f\n", w->pred.tg_session, w->pred.tg_total,
+            fprintf(f, "%.3f,%.3f,%.*f,", w->pred.tg_session, w->pred.tg_total,
                     w->pred.pp > 0 ? 2 : 0, w->pred.pp > 0 ? w->pred.pp : 0.0);
         else
-            fprintf(f, ",,\n");
+            fprintf(f, ",,,");
+        fprintf(f, "%d\n", r->prompt_chunk);
     }
     return fclose(f) == 0 ? 0 : lp_err_set(err, "bench-pool.csv: write failed");
 }
@@ -110,9 +111,9 @@ static int write_json(const char *dir, const bpool_row *rows, int n, const char 
         fputc(',', f);
         json_stats(f, "pp", &w->r.pp);
         fprintf(f, ",\"ttft_ms\":%.2f,\"hop_bytes\":%.1f,\"result_bytes\":%.1f,\"total_mb\":%.3f,"
-                   "\"compute_share\":%.4f,\"batched\":%.4f",
+                   "\"compute_share\":%.4f,\"batched\":%.4f,\"prompt_chunk\":%d",
                 w->r.ttft_ms.median, w->r.hop_bytes, w->r.result_bytes, w->r.total_mb,
-                w->r.compute_share, w->r.batched);
+                w->r.compute_share, w->r.batched, w->r.prompt_chunk);
         if (w->has_pred)
             fprintf(f, ",\"model\":{\"tg_session\":%.3f,\"tg_total\":%.3f,\"pp\":%.2f}",
                     w->pred.tg_session, w->pred.tg_total, w->pred.pp);

@@ -190,6 +190,7 @@ int bpool_point_run(coord_pool *p, const bpool_point_opts *o, bpool_result *r, l
         r->compute_share = S == 1 ? compute * r->tg_session.median / 1e3 : 0;
     }
     for (int k = 0; rc == 0 && o->n_prompt > 0 && k < reps; k++) {
+        r->prompt_chunk = lp_cluster_prompt_chunk(p->cl, o->n_prompt); /* what it is sent in */
         if ((rc = run_sessions(p, ss, 1, o->n_prompt, 1, 900 + (uint64_t)k, NULL, err)))
             break;
         one[k] = o->n_prompt / (ss[0].t_first - ss[0].t_start);

@@ -37,6 +37,7 @@ typedef struct bpool_result {
     double stage_ms[LP_CLUSTER_MAX_WORKERS]; /* each worker's ms per decode step */
     int n_workers;
     double batched;         /* share of decode steps that ran in a batch */
+    int prompt_chunk;       /* tokens per step of the last timed prompt */
 } bpool_result;
 
 /* 0, or -1 with err (the pool failed). */

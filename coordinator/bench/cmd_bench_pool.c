@@ -69,7 +69,8 @@ static void usage(FILE *f)
             "  -p N              prompt tokens for prompt tok/s (default 512; 0 skips)\n"
             "  -n N              tokens each session decodes (default 32)\n"
             "  -r N              runs per point (default 3)\n"
-            "  -b N              prompt tokens per step (default 64)\n"
+            "  -b N|auto         prompt tokens per step; auto (default): the pool\n"
+            "                    chooses from the compute it has measured\n"
             "  -o DIR            CSV, JSON and charts go here (default bench-pool-out)\n"
             "  --loopback        workers on 127.0.0.1, no namespaces (no link caps)\n"
             "  --replot DIR      only render DIR's charts again from its .dat files\n"
@@ -79,6 +80,13 @@ static void usage(FILE *f)
             "env LLAMA_RPC_SERVER, LLAMA_BENCH: llama.cpp's rpc-server and llama-bench,\n"
             "run on the same shard counts and links, one session, side by side.\n",
             LP_LAB_MAX);
+}
+
+/* -b: a count, or auto (0). */
+static int arg_chunk(const char *v, long *out)
+{
+    *out = 0;
+    return strcmp(v, "auto") ? arg_int("-b", v, 1, 4096, out) : 0;
 }
 
 static int int_list(const char *opt, const char *v, int lo, int hi, int *out, int *n)
@@ -123,7 +131,7 @@ static int parse(int argc, char **argv, bp_opts *o)
 {
     *o = (bp_opts){.out_dir = "bench-pool-out", .shards = {1, 2, 3}, .n_shards = 3,
                    .sessions = {1, 4}, .n_sessions = 2, .n_links = N_LINKS, .n_dtypes = 1,
-                   .threads = 1, .n_prompt = 512, .n_gen = 32, .reps = 3, .chunk = 64};
+                   .threads = 1, .n_prompt = 512, .n_gen = 32, .reps = 3, .chunk = 0};
     for (int i = 0; i < N_LINKS; i++)
         o->links[i] = i;
     const char *link_names[N_LINKS], *dt_names[4] = {"f32", "f16", "bf16", "q8_0"};
@@ -158,7 +166,7 @@ static int parse(int argc, char **argv, bp_opts *o)
            : !strcmp(a, "-p")           ? arg_int(a, v, 0, 8192, &o->n_prompt)
            : !strcmp(a, "-n")           ? arg_int(a, v, 2, 8192, &o->n_gen)
            : !strcmp(a, "-r")           ? arg_int(a, v, 1, 100, &o->reps)
-           : !strcmp(a, "-b")           ? arg_int(a, v, 1, 8192, &o->chunk)
+           : !strcmp(a, "-b")           ? arg_chunk(v, &o->chunk)
            : (fprintf(stderr, "coord bench-pool: unknown option '%s'\n", a), -1);
         if (rc != 0)
             return -1;
@@ -205,12 +213,15 @@ static int pool_up(bp_run *b, coord_pool *pool, const lp_local_workers *lw, int 
                    lp_config_dtype dt, lp_err *err)
 {
     const bp_opts *o = b->o;
-    char text[8192];
+    char text[8192], chunk_text[24] = "auto";
+    if (o->chunk > 0)
+        snprintf(chunk_text, sizeof chunk_text, "%ld", o->chunk);
     int len = snprintf(text, sizeof text,
                        "[model]\npath = %s\nctx = %ld\nsessions = %d\nbatch = %ld\n"
-                       "threads = %ld\nwire_dtype = %s\n",
+                       "prompt_chunk = %s\nthreads = %ld\nwire_dtype = %s\n",
                        b->model, o->n_prompt + o->n_gen + 32, max_of(o->sessions, o->n_sessions),
-                       o->chunk, o->threads, lp_config_dtype_name(dt));
+                       o->chunk > 256 ? o->chunk : 256, chunk_text, o->threads,
+                       lp_config_dtype_name(dt));
     for (int i = 0; i < n && len < (int)sizeof text; i++)
         len += snprintf(text + len, sizeof text - (size_t)len,
                         "[worker.w%d]\nendpoint = %s\nmem = 64G\nmodel_path = %s\n", i,
@@ -253,7 +264,7 @@ static void predict(bp_run *b, bpool_row *row, const coord_pool *pool, int dt)
     }
     double step = 1e3 / base->r.tg_session.median;
     m.latency_ms = step > sum ? (step - sum) / (m.n + 1) : 0;
-    lp_pipe_predict(&m, row->sessions, (int)b->o->n_prompt, (int)b->o->chunk, &row->pred);
+    lp_pipe_predict(&m, row->sessions, (int)b->o->n_prompt, row->r.prompt_chunk, &row->pred);
     if (b->pp1[dt] <= 0)
         row->pred.pp = 0; /* no one-worker prompt speed to split: no prediction */
     row->has_pred = true;

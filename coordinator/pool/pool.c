@@ -102,6 +102,7 @@ static int connect_and_load(coord_pool *p, lp_err *err)
     co.n_ctx = coord_pool_n_ctx(p);
     co.n_slots = cfg->sessions;
     co.n_batch = cfg->batch;
+    co.prompt_chunk = cfg->prompt_chunk;
     co.n_threads = cfg->threads;
     co.wire_dtype = (int)cfg->wire_dtype; /* lp_config_dtype is proto's numbering */
     snprintf(co.advertise, sizeof co.advertise, "%s", cfg->advertise);

@@ -34,7 +34,10 @@ typedef struct lp_cluster lp_cluster;
 typedef struct lp_cluster_opts {
     int n_ctx;          /* positions per session */
     int n_slots;        /* sessions each worker holds at once */
-    int n_batch;        /* prompt tokens per Forward */
+    int n_batch;        /* the most tokens one Forward carries */
+    int prompt_chunk;   /* prompt tokens per Forward (<= n_batch); 0: chosen
+                           per prompt from the steps measured so far
+                           (lp_cluster_prompt_chunk) */
     int n_threads;      /* per worker; 0 = each worker's own -t */
     int heartbeat_ms;   /* how often to ask */
     int dead_after_ms;  /* silence that counts as lost */
@@ -68,6 +71,7 @@ typedef struct lp_cluster_worker {
      * every step, and the decode steps alone (one token each) */
     uint64_t compute_us, steps;
     uint64_t decode_us, decode_steps;
+    uint64_t prompt_us, prompt_tokens; /* prompt steps': compute, tokens */
     uint64_t bytes_in, bytes_out;
     uint64_t decode_bytes_out, decode_msgs_out; /* single-token steps' share */
     uint64_t batches, batched_steps;            /* decode steps run together */
@@ -87,6 +91,12 @@ void lp_cluster_free(lp_cluster *c);
  * Workers are pipeline stages in the order added. */
 int lp_cluster_add_worker(lp_cluster *c, const char *endpoint, lp_err *err);
 int lp_cluster_n_workers(const lp_cluster *c);
+
+/* Tokens per Forward for a prompt of n_prompt tokens: opts.prompt_chunk if
+ * set, else lp_pipe_chunk of the pipeline as measured (each stage's decode
+ * step and prompt compute per token, from the Results so far), 64 until a
+ * prompt and a decode step have been measured; at most n_batch. */
+int lp_cluster_prompt_chunk(const lp_cluster *c, int n_prompt);
 const lp_cluster_worker *lp_cluster_get_worker(const lp_cluster *c, int i);
 
 /* Fill every worker's `result` and `sends_to` (binding our result

@@ -36,6 +36,7 @@ typedef struct cl_session {
     int pending;          /* Results still due (one per Forward sent) */
     int64_t sent_ms;      /* when the awaited step was sent */
     uint64_t step_sent_us;
+    uint32_t acct_pos;    /* positions whose steps' compute is counted */
 } cl_session;
 
 /* A session being ended: its KV slots count as taken until every worker

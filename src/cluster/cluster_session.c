@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "clock.h"
+#include "pipe_model.h"
 #include "vec.h"
 
 static cl_session *find(lp_cluster *c, uint64_t id)
@@ -100,10 +101,27 @@ static int send_step(lp_cluster *c, cl_session *s, const int32_t *toks, int n, i
     return 0;
 }
 
+int lp_cluster_prompt_chunk(const lp_cluster *c, int n_prompt)
+{
+    int k = c->o.prompt_chunk;
+    if (k <= 0) {
+        lp_pipe_model m = {.n = c->n_workers < LP_PIPE_MAX ? c->n_workers : LP_PIPE_MAX};
+        for (int i = 0; i < m.n; i++) {
+            const lp_cluster_worker *w = &c->w[i].info;
+            m.stage_ms[i] = w->decode_steps ? w->decode_us / 1e3 / (double)w->decode_steps : 0;
+            m.prompt_ms[i] = w->prompt_tokens ? w->prompt_us / 1e3 / (double)w->prompt_tokens : 0;
+        }
+        if ((k = lp_pipe_chunk(&m, n_prompt, c->o.n_batch)) <= 0)
+            k = 64; /* until measured: enough rows for the tiles, a 512-token prompt in 8 */
+    }
+    return k < c->o.n_batch ? k : c->o.n_batch;
+}
+
 static int send_prompt(lp_cluster *c, cl_session *s, lp_err *err)
 {
+    const int chunk = lp_cluster_prompt_chunk(c, s->n_prompt);
     for (int done = 0; done < s->n_prompt;) {
-        int n = s->n_prompt - done < c->o.n_batch ? s->n_prompt - done : c->o.n_batch;
+        int n = s->n_prompt - done < chunk ? s->n_prompt - done : chunk;
         const bool last = done + n == s->n_prompt && !s->score_cb; /* scoring samples nothing */
         if (send_step(c, s, s->prompt + done, n, done, done == 0, last, err) != 0)
             return -1;
@@ -225,16 +243,21 @@ int cl_drive_sessions(lp_cluster *c, lp_err *err)
 }
 
 /* Each hop's compute time; a decode step (one token after the prompt)
- * also counts towards the per-token figure, which prompt chunks and the
- * first, cold, steps would otherwise blur. */
-static void account(lp_cluster *c, const Lp__Result *r, bool decode)
+ * counts towards the per-token figure, a prompt chunk (its tokens: the
+ * positions since the session's last Result) towards the per-prompt-token
+ * one, which lp_cluster_prompt_chunk reads. */
+static void account(lp_cluster *c, cl_session *s, const Lp__Result *r, bool decode)
 {
+    const uint32_t n = r->pos > s->acct_pos ? r->pos - s->acct_pos : 0;
+    s->acct_pos = r->pos > s->acct_pos ? r->pos : s->acct_pos;
     for (size_t i = 0; i < r->n_compute_us && i < (size_t)c->n_workers; i++) {
         lp_cluster_worker *w = &c->w[i].info;
         w->compute_us += r->compute_us[i];
         w->steps++;
         w->decode_us += decode ? r->compute_us[i] : 0;
         w->decode_steps += decode;
+        w->prompt_us += !decode && n > 0 ? r->compute_us[i] : 0;
+        w->prompt_tokens += !decode ? n : 0;
     }
 }
 
@@ -250,7 +273,7 @@ static int on_score_result(lp_cluster *c, int idx, const Lp__Result *r)
     }
     if (r->more)
         return 0;
-    account(c, r, false);
+    account(c, s, r, false);
     if (--s->pending == 0)
         finish(c, idx, NULL);
     return 0;
@@ -274,7 +297,7 @@ int cl_on_result(lp_cluster *c, const Lp__Envelope *env)
         return 0;
     if (s->score_cb)
         return on_score_result(c, idx, env->result);
-    account(c, env->result, s->n_gen > 0); /* the first token ends the prompt's steps */
+    account(c, s, env->result, s->n_gen > 0); /* the first token ends the prompt's steps */
     s->pending--;
     int32_t tok = env->result->token;
     if (tok < 0)

@@ -22,13 +22,13 @@
 #define MAX_SECTIONS 512
 #define INIH_MAX_SECTION 50 /* inih cuts section names to 49 characters */
 
-enum { K_PATH, K_CTX, K_SESSIONS, K_BATCH, K_DTYPE, K_THREADS, N_MODEL_KEYS };
+enum { K_PATH, K_CTX, K_SESSIONS, K_BATCH, K_CHUNK, K_DTYPE, K_THREADS, N_MODEL_KEYS };
 enum { K_LISTEN, K_API_KEY, K_ADVERTISE, N_SERVER_KEYS };
 enum { K_ENDPOINT, K_MEM, K_WPATH, K_SPEED, N_WORKER_KEYS };
 enum { K_LWORKERS, K_LMEM, N_LOCAL_KEYS };
 
-static const char *const MODEL_KEYS[] = {"path", "ctx", "sessions", "batch", "wire_dtype",
-                                         "threads"};
+static const char *const MODEL_KEYS[] = {"path",         "ctx",        "sessions", "batch",
+                                         "prompt_chunk", "wire_dtype", "threads"};
 static const char *const SERVER_KEYS[] = {"listen", "api_key", "advertise"};
 static const char *const WORKER_KEYS[] = {"endpoint", "mem", "model_path", "speed"};
 static const char *const LOCAL_KEYS[] = {"workers", "mem"};
@@ -189,6 +189,13 @@ static int model_key(parse_state *st, const char *key, const char *v)
     case K_CTX: rc = lp_cfgval_int(v, 0, 1 << 24, &c->ctx, why, sizeof why); break;
     case K_SESSIONS: rc = lp_cfgval_int(v, 1, 4096, &c->sessions, why, sizeof why); break;
     case K_BATCH: rc = lp_cfgval_int(v, 1, 4096, &c->batch, why, sizeof why); break;
+    case K_CHUNK:
+        c->prompt_chunk = 0;
+        if (strcmp(v, "auto") && lp_cfgval_int(v, 1, 4096, &c->prompt_chunk, why, sizeof why)) {
+            snprintf(why, sizeof why, "is not 'auto' or a whole number from 1 to 4096");
+            rc = -1;
+        }
+        break;
     case K_DTYPE: rc = lp_cfgval_dtype(v, &c->wire_dtype, why, sizeof why); break;
     case K_THREADS: rc = lp_cfgval_int(v, 0, 1024, &c->threads, why, sizeof why); break;
     default: return 0;
@@ -353,6 +360,9 @@ static int check_complete(parse_state *st)
                                     : "mem (each worker's budget, e.g. 8G)");
     if (!c->model_path[0])
         return fail_at(st, 0, "no model: add [model] with path = MODEL.gguf");
+    if (c->prompt_chunk > c->batch)
+        return fail_at(st, 0, "prompt_chunk %d is over batch %d (the most tokens a step carries)",
+                       c->prompt_chunk, c->batch);
     if (!c->n_workers && !st->local_section_line)
         return fail_at(st, 0, "no workers: add [worker.NAME] sections or a [local] section");
     return 1;

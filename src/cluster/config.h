@@ -8,6 +8,9 @@
  *                      ; training context, at most 4096
  *   sessions = 4       ; sessions held at once (1 .. 4096; default 1)
  *   batch = 256        ; tokens per forward step (1 .. 4096; default 256)
+ *   prompt_chunk = auto ; prompt tokens per step through the pipeline: auto
+ *                      ; (default: from the compute measured so far, see
+ *                      ; lp_pipe_chunk) or 1 .. batch
  *   wire_dtype = f32   ; hidden states on the wire: f32 (default), f16,
  *                      ; bf16, q8_0
  *   threads = 2        ; per worker; 0 or absent: each worker's own -t
@@ -83,6 +86,7 @@ typedef struct lp_config {
     int ctx;                                  /* 0 = from the model */
     int sessions;
     int batch;
+    int prompt_chunk;                         /* 0 = auto */
     int threads;                              /* 0 = each worker's own */
     lp_config_dtype wire_dtype;
     char listen[LP_CONFIG_ENDPOINT_MAX];      /* "host:port" */

@@ -1,6 +1,8 @@
 /* pipe_model.c — the pipeline's expected speed (pipe_model.h). */
 #include "pipe_model.h"
 
+#include <math.h>
+
 /* ms to move bytes over the link, besides the hop's latency. */
 static double wire_ms(const lp_pipe_model *m, double bytes)
 {
@@ -50,6 +52,22 @@ void lp_pipe_predict(const lp_pipe_model *m, int sessions, int n_prompt, int chu
                    wire_ms(m, m->in_bytes * chunk) + 2 * m->latency_ms;
     double ms = first + (chunks - 1) * period;
     out->pp = ms > 0 ? n_prompt / ms * 1e3 : 0;
+}
+
+int lp_pipe_chunk(const lp_pipe_model *m, int n_prompt, int max_chunk)
+{
+    if (m->n <= 1 || n_prompt <= 16)
+        return max_chunk;
+    double f = 0, c = wire_ms(m, m->hop_bytes);
+    for (int i = 0; i < m->n; i++) {
+        f = m->stage_ms[i] > f ? m->stage_ms[i] : f;
+        c = m->prompt_ms[i] > c ? m->prompt_ms[i] : c;
+    }
+    if (!(f > 0) || !(c > 0))
+        return 0;
+    const double k = sqrt(n_prompt * f / ((m->n - 1) * c));
+    const double k16 = k < 16 ? 16 : 16.0 * ceil(k / 16.0);
+    return k16 > max_chunk ? max_chunk : (int)k16;
 }
 
 void lp_pipe_of_machines(const lp_pipe_machine *mc, lp_pipe_model *m)

@@ -53,4 +53,16 @@ typedef struct lp_pipe_machine {
 
 void lp_pipe_of_machines(const lp_pipe_machine *mc, lp_pipe_model *m);
 
+/* The prompt chunk that keeps m's stages busy. A chunk of k tokens costs a
+ * stage a fixed part f, its weights read once (what a decode step costs:
+ * the slowest stage_ms), and c per token (the slowest of a stage's
+ * prompt_ms and a hop's wire time per token); the P / k chunks cross the
+ * N stages in about (P / k + N - 1)(f + k c), least at
+ *   k = sqrt(P f / ((N - 1) c)):
+ * smaller chunks fill the pipeline sooner but read the weights more often.
+ * Rounded up to a multiple of 16 (the prefill tiles' rows; the cost is
+ * flat near k and steeper below it), at least 16, at most max_chunk; max_chunk for one stage (nothing to overlap) or a prompt that
+ * fits one chunk of 16; 0 when m lacks the figures (no step measured yet). */
+int lp_pipe_chunk(const lp_pipe_model *m, int n_prompt, int max_chunk);
+
 #endif
