@@ -9,6 +9,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 #include <signal.h>
+#include <libgen.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -73,7 +74,7 @@ static void pool_open(pool *p, const char *stem, int n_workers, int slots)
     co.dead_after_ms = 2000;
     p->wire = lp_wire_new(&err);
     assert_non_null(p->wire);
-    if (lp_local_workers_start(&p->lw, n_workers, 1, NULL, &err) != 0 ||
+    if (lp_local_workers_start(&p->lw, n_workers, 1, NULL, p->model, &err) != 0 ||
         !(p->cl = lp_cluster_new(p->wire, &co, &err)))
         fail_msg("%s", err.msg);
     for (int i = 0; i < n_workers; i++)
@@ -253,8 +254,11 @@ static void test_lost_worker_then_back(void **state)
     waitpid(p.lw.pid[1], NULL, 0);
     close(p.lw.out_fd[1]);
     char ctl2[256];
-    p.lw.pid[1] = lp_local_worker_spawn(control, data, 1, NULL, "local-1", NULL, ctl2, sizeof ctl2,
-                                        &p.lw.out_fd[1], &err);
+    char models[4200];
+    snprintf(models, sizeof models, "%s", p.model);
+    const char *extra[] = {"--models-dir", dirname(models), NULL};
+    p.lw.pid[1] = lp_local_worker_spawn(control, data, 1, NULL, "local-1", extra, ctl2,
+                                        sizeof ctl2, &p.lw.out_fd[1], &err);
     if (p.lw.pid[1] < 0)
         fail_msg("restart: %s", err.msg);
     double t0 = now_s();

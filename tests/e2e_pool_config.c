@@ -11,6 +11,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 #include <signal.h>
+#include <libgen.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,7 +29,8 @@ typedef struct farm {
     char control[3][256];
 } farm;
 
-static void farm_start(farm *f, int n, const char *dir)
+/* Workers with caches in dir, reading models by path from models' folder. */
+static void farm_start(farm *f, int n, const char *dir, const char *models)
 {
     lp_err err = {0};
     f->n = n;
@@ -36,7 +38,7 @@ static void farm_start(farm *f, int n, const char *dir)
         char cache[4200], name[16];
         snprintf(cache, sizeof cache, "%s/cache%d", dir, i);
         snprintf(name, sizeof name, "w%d", i);
-        const char *extra[] = {"--cache-dir", cache, NULL};
+        const char *extra[] = {"--cache-dir", cache, "--models-dir", models, NULL};
         f->pid[i] = lp_local_worker_spawn("tcp://127.0.0.1:0", NULL, 1, NULL, name, extra,
                                           f->control[i], sizeof f->control[i], &f->fd[i], &err);
         if (f->pid[i] < 0)
@@ -115,7 +117,9 @@ static void check_model(const char *stem, int n_workers, const bool *own, bool s
     ref_model m;
     assert_int_equal(ref_load(stem, &m), 0);
     farm f;
-    farm_start(&f, n_workers, dir);
+    char models[4200];
+    snprintf(models, sizeof models, "%s", model);
+    farm_start(&f, n_workers, dir, dirname(models));
     write_config(cfg, model, &f, own);
     run_config(dir, cfg, shards, &m.cases[m.n_cases - 1], out, sizeof out);
     if (second_run) /* the shards are cached on both sides now */

@@ -235,6 +235,31 @@ static void test_bad_hidden_states(void **state)
     e2e_pipe_stop(&p);
 }
 
+/* A LoadShard's model_path opens nothing outside the worker's
+ * --models-dir folders, and answers alike whether the path exists or not
+ * (before: "bad magic 'root'" for /etc/shadow, a file oracle). */
+static void check_path_refusals(lp_test_coord *c, const uint8_t *id)
+{
+    const char *outside = "model_path is not an absolute path inside this worker's --models-dir";
+    const char *paths[] = {"/etc/shadow", "/etc/passwd", "/nonexistent.gguf", "relative.gguf",
+                           "/tmp/../etc/passwd"};
+    for (size_t i = 0; i < sizeof paths / sizeof paths[0]; i++)
+        e2e_expect_error(e2e_load_req(c, 0, id, paths[i], 0, 5, CTX, BATCH, NULL), LP_WIRE_ELOAD,
+                         outside);
+    /* Inside a folder (TMPDIR is one for test workers): a missing file is
+     * said so; a link that leads outside is refused unopened. */
+    char dir[4096], missing[4200], link[4200];
+    assert_non_null(lp_test_tmpdir(dir, sizeof dir));
+    snprintf(missing, sizeof missing, "%s/missing.gguf", dir);
+    snprintf(link, sizeof link, "%s/shadow.gguf", dir);
+    assert_int_equal(symlink("/etc/passwd", link), 0);
+    e2e_expect_error(e2e_load_req(c, 0, id, missing, 0, 5, CTX, BATCH, NULL), LP_WIRE_ELOAD,
+                     "No such file");
+    e2e_expect_error(e2e_load_req(c, 0, id, link, 0, 5, CTX, BATCH, NULL), LP_WIRE_ELOAD,
+                     "leads outside this worker's --models-dir folders");
+    lp_test_rmtree(dir);
+}
+
 static void test_bad_loads(void **state)
 {
     (void)state;
@@ -244,19 +269,22 @@ static void test_bad_loads(void **state)
     lp_test_shared(path, sizeof path, "models/stories260K.gguf");
     lp_test_shared(qwen, sizeof qwen, "models/synth-qwen2-Q8_0.gguf");
     uint8_t other[32];
-    char want[65], have[65], msg[512];
+    char have[65];
     lp_test_model_id("synth-qwen2-Q8_0", other);
-    lp_model_id_hex(other, want);
     lp_model_id_hex(p.model_id, have);
-    snprintf(msg, sizeof msg, "is another model: id %s, expected %s", have, want);
     lp_test_coord *c = &p.c;
-    e2e_expect_error(e2e_load_req(c, 0, other, path, 0, 5, CTX, BATCH, NULL), LP_WIRE_EMODEL, msg);
+    /* The error says the file is another model, never which one. */
+    Lp__Envelope *e = e2e_load_req(c, 0, other, path, 0, 5, CTX, BATCH, NULL);
+    assert_int_equal(e->body_case, LP__ENVELOPE__BODY_ERROR);
+    assert_int_equal(e->error->code, LP_WIRE_EMODEL);
+    assert_non_null(strstr(e->error->message, "holds another model than the one asked for"));
+    assert_null(strstr(e->error->message, have));
+    lp_wire_env_free(e);
     e2e_expect_error(e2e_load_req(c, 0, p.model_id, path, 0, 9, CTX, BATCH, NULL), LP_WIRE_EMODEL,
                      "layers [0, 9) are outside the model's 5 layers");
     e2e_expect_error(e2e_load_req(c, 0, p.model_id, path, 0, 3, CTX, BATCH, NULL), LP_WIRE_ELOAD,
                      "layers [0, 3) do not end the model, so next_endpoint is needed");
-    e2e_expect_error(e2e_load_req(c, 0, p.model_id, "/nonexistent.gguf", 0, 5, CTX, BATCH, NULL),
-                     LP_WIRE_ELOAD, "nonexistent.gguf");
+    check_path_refusals(c, p.model_id);
     e2e_expect_error(e2e_load_req(c, 0, p.model_id, qwen, 0, 3, CTX, BATCH, NULL),
                      LP_WIRE_EMODEL, "another model");
     char f32[4096];

@@ -77,8 +77,16 @@ int lp_test_worker_start(lp_test_worker *w, const char *args)
 int lp_test_worker_start_in(lp_test_worker *w, int netns, const char *listen, const char *args)
 {
     memset(w, 0, sizeof *w);
-    char bin[4096], extra[2048], ep[256];
-    snprintf(extra, sizeof extra, "%s", args ? args : "");
+    char bin[4096], extra[8192], ep[256], models[4096];
+    /* Tests load the shared models and files they write under TMPDIR by
+     * path: those folders, unless the test names its own. */
+    const char *t = getenv("TMPDIR");
+    if (args && strstr(args, "--models-dir"))
+        snprintf(extra, sizeof extra, "%s", args);
+    else
+        snprintf(extra, sizeof extra, "--models-dir %s --models-dir %s %s",
+                 lp_test_shared(models, sizeof models, "models"), t && *t ? t : "/tmp",
+                 args ? args : "");
     snprintf(ep, sizeof ep, "%s", listen);
     char *argv[MAX_ARGS] = {lp_test_bin(bin, sizeof bin, "worker"), "--listen", ep, "-t", "1"};
     split_args(extra, argv, 5);

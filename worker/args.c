@@ -68,6 +68,8 @@ static int one_arg(const char *a, const char *v, wk_opts *o, lp_err *err)
         return copy(a, v, o->data, sizeof o->data, err);
     if (!strcmp(a, "--cache-dir"))
         return copy(a, v, o->cache_dir, sizeof o->cache_dir, err);
+    if (!strcmp(a, "--models-dir"))
+        return wk_models_dir_add(o, v, err);
     if (!strcmp(a, "--name"))
         return copy(a, v, o->name, sizeof o->name, err);
     if (!strcmp(a, "-t") || !strcmp(a, "--threads"))

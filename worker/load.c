@@ -22,8 +22,8 @@ static int resolve_path(const wk_compute *c, const Lp__LoadShard *ls, char *path
                         uint32_t *code, lp_err *err)
 {
     if (ls->model_path[0]) {
-        snprintf(path, cap, "%s", ls->model_path);
-        return 0;
+        *code = LP_WIRE_ELOAD;
+        return wk_models_dir_check(&c->ctx->opts, ls->model_path, path, cap, err);
     }
     int rc = lp_cache_path(c->ctx->opts.cache_dir, ls->shard_id.data, path, cap, err);
     if (rc == 1) {
@@ -57,12 +57,16 @@ static int check_model(const lp_gguf *g, const Lp__LoadShard *ls, const char *pa
     if (lp_model_id(g, id, err) != 0)
         return -1;
     if (memcmp(id, ls->model_id.data, LP_SHA256_BYTES) != 0) {
+        /* The file's own id goes to our log only: a peer that could read
+         * it from the answer would learn what this machine holds. */
         char have[2 * LP_SHA256_BYTES + 1], want[2 * LP_SHA256_BYTES + 1];
         lp_model_id_hex(id, have);
         lp_model_id_hex(ls->model_id.data, want);
+        fprintf(stderr, "LoadShard refused: %s has model id %s, the request asked for %s\n",
+                path, have, want);
         *code = LP_WIRE_EMODEL;
-        return lp_err_set(err, "this worker's file %s is another model: id %s, expected %s",
-                          path, have, want);
+        return lp_err_set(err, "this worker's file %s holds another model than the one asked "
+                               "for", path);
     }
     return 0;
 }

@@ -42,10 +42,21 @@ static void usage(FILE *f)
             "  --mem-limit SIZE        memory this worker may use, e.g. 16G (default: RAM available)\n"
             "  --cache-dir DIR         where streamed shard files are kept\n"
             "                          (default: ~/.cache/layerpool/shards)\n"
+            "  --models-dir DIR        a folder whose GGUF files a LoadShard may name by\n"
+            "                          path (repeatable; without it: streamed shards only)\n"
             "  --name NAME             name in logs and errors (default: host name)\n"
             "  --session-ttl SECONDS   free sessions idle this long (default 600; 0 = never)\n"
             "  -fa, --flash-attn       flash attention (llama.cpp's -fa; V stored by position)\n"
             "  -ctk, -ctv TYPE         K / V cache type: f16 (default) or q8_0 (V: needs -fa)\n");
+}
+
+/* Where a LoadShard may name model files (the refusals point here). */
+static void log_models_dirs(const wk_opts *o)
+{
+    if (o->n_models_dirs == 0)
+        fprintf(stderr, "worker %s: no --models-dir: loads streamed shards only\n", o->name);
+    for (int i = 0; i < o->n_models_dirs; i++)
+        fprintf(stderr, "worker %s: model files by path from %s\n", o->name, o->models_dirs[i]);
 }
 
 typedef struct sockets {
@@ -117,6 +128,7 @@ static int run(wk_ctx *ctx)
         printf("worker %s listening control=%s data=%s\n", ctx->opts.name, ctx->control_ep,
                ctx->data_ep);
         fflush(stdout);
+        log_models_dirs(&ctx->opts);
         rc = serve(ctx, &s);
     }
     close_all(&s);

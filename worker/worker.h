@@ -28,6 +28,7 @@
 #include "wire.h"
 
 #define WK_PAIR_ENDPOINT "inproc://worker-compute"
+#define WK_MAX_MODELS_DIRS 8
 
 typedef struct wk_opts {
     char listen[256];     /* --listen, the control endpoint */
@@ -38,6 +39,9 @@ typedef struct wk_opts {
     char name[64];        /* --name, default the host name */
     int session_ttl_s;    /* --session-ttl; 0 = sessions never expire */
     lp_attn_opts attn;    /* -fa, -ctk, -ctv: every shard this worker loads */
+    char models_dirs[WK_MAX_MODELS_DIRS][4096]; /* --models-dir, resolved */
+    char models_dirs_as_given[WK_MAX_MODELS_DIRS][4096]; /* ".." folded */
+    int n_models_dirs;
 } wk_opts;
 
 /* Counters the compute thread publishes and the control thread reports. */
@@ -71,6 +75,12 @@ int wk_args_parse(int argc, char **argv, wk_opts *o, lp_err *err);
 int wk_default_data_endpoint(const char *listen, char *out, size_t cap, lp_err *err);
 /* The cache directory when --cache-dir is not given. */
 void wk_default_cache_dir(char *out, size_t cap);
+
+/* models_dir.c: --models-dir DIR (resolved; 0, or -1 with err), and
+ * whether a LoadShard's model_path may be opened: 0 with its resolved
+ * path in out, or -1 with err (nothing opened outside the folders). */
+int wk_models_dir_add(wk_opts *o, const char *dir, lp_err *err);
+int wk_models_dir_check(const wk_opts *o, const char *path, char *out, size_t cap, lp_err *err);
 
 /* bench_speed.c: GFLOP/s of a Q4_K decode-shaped matvec (~50 ms). */
 double wk_bench_gflops(int n_threads);

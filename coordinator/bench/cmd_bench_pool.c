@@ -336,7 +336,7 @@ static int sweep_shards(bp_run *b, int n, lp_err *err)
         snprintf(listen[i], sizeof listen[i], "tcp://%s:5555", b->lab.addr[i]);
         lp[i] = listen[i];
     }
-    if (lp_local_workers_start_in(&lw, n, (int)o->threads, NULL, b->lab_on ? netns : NULL,
+    if (lp_local_workers_start_in(&lw, n, (int)o->threads, NULL, b->model, b->lab_on ? netns : NULL,
                                   b->lab_on ? lp : NULL, err) != 0)
         return -1;
     int rc = 0;

@@ -61,7 +61,7 @@ static int start_workers(coord_pool *p, lp_err *err)
             snprintf(mem, sizeof mem, "%llu", (unsigned long long)cfg->workers[0].mem);
         if (lp_local_workers_start(&p->lw, cfg->n_workers,
                                    cfg->threads ? cfg->threads : p->local_threads,
-                                mem[0] ? mem : NULL, err) != 0)
+                                   mem[0] ? mem : NULL, cfg->model_path, err) != 0)
             return -1;
     }
     for (int i = 0; i < cfg->n_workers; i++)

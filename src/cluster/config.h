@@ -27,7 +27,8 @@
  *   endpoint = tcp://10.0.0.2:5555   ; required: its --listen address
  *   mem = 16G                 ; required: the most it may use (see size.h:
  *                             ; K/M/G/T are binary, 1024-based)
- *   model_path = /data/m.gguf ; optional: the GGUF on that machine; absent:
+ *   model_path = /data/m.gguf ; optional: the GGUF on that machine, inside
+ *                             ; one of its worker's --models-dir folders; absent:
  *                             ; the coordinator streams it a shard
  *   speed = 1.0               ; optional relative speed (default 1)
  *

@@ -2,6 +2,7 @@
 
 #include <errno.h>
 #include <libgen.h>
+#include <limits.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdbool.h>
@@ -207,16 +208,30 @@ static char **env_with_no_pin(void)
 }
 
 int lp_local_workers_start(lp_local_workers *lw, int n, int threads, const char *mem_limit,
-                           lp_err *err)
+                           const char *model, lp_err *err)
 {
-    return lp_local_workers_start_in(lw, n, threads, mem_limit, NULL, NULL, err);
+    return lp_local_workers_start_in(lw, n, threads, mem_limit, model, NULL, NULL, err);
+}
+
+/* The resolved folder of a file, into out[PATH_MAX]. */
+static int folder_of(const char *file, char *out, lp_err *err)
+{
+    char real[PATH_MAX];
+    if (!realpath(file, real))
+        return lp_err_set(err, "local workers: model '%s': %s", file, strerror(errno));
+    snprintf(out, PATH_MAX, "%s", dirname(real));
+    return 0;
 }
 
 int lp_local_workers_start_in(lp_local_workers *lw, int n, int threads, const char *mem_limit,
-                              const int *netns, const char *const *listen, lp_err *err)
+                              const char *model, const int *netns,
+                              const char *const *listen, lp_err *err)
 {
-    char name[32];
+    char name[32], dir[PATH_MAX];
+    const char *extra[] = {"--models-dir", dir, NULL};
     memset(lw, 0, sizeof *lw);
+    if (model && folder_of(model, dir, err) != 0)
+        return -1;
     if (n < 1 || n > LP_LOCAL_MAX)
         return lp_err_set(err, "local workers: %d is outside 1..%d", n, LP_LOCAL_MAX);
     lw->place = lp_local_workers_place(n, threads, lw->cpus);
@@ -229,7 +244,7 @@ int lp_local_workers_start_in(lp_local_workers *lw, int n, int threads, const ch
                           netns ? netns[i] : -1};
         snprintf(name, sizeof name, "local-%d", i);
         lw->pid[i] = spawn_placed(listen ? listen[i] : "tcp://127.0.0.1:0", NULL, threads,
-                                  mem_limit, name, NULL,
+                                  mem_limit, name, model ? extra : NULL,
                                   &at, lw->control[i], sizeof lw->control[i], &lw->out_fd[i],
                                   err);
         if (lw->pid[i] < 0) {

@@ -39,15 +39,17 @@ typedef struct lp_local_workers {
  * found beside this program (or $LP_WORKER_BIN), placed as said above,
  * and wait for the line each prints with its endpoints. On failure the
  * started ones are stopped. mem_limit: passed as --mem-limit when
- * non-NULL. */
+ * non-NULL; model: the file they are to load, whose folder they get as
+ * --models-dir (NULL: none, shards are streamed to them). */
 int lp_local_workers_start(lp_local_workers *lw, int n, int threads, const char *mem_limit,
-                        lp_err *err);
+                           const char *model, lp_err *err);
 
 /* The same, worker i in the network namespace netns[i] (an open fd, e.g.
  * a host of lab.h) listening on listen[i]: a pool on one machine whose
  * hops cross links. */
 int lp_local_workers_start_in(lp_local_workers *lw, int n, int threads, const char *mem_limit,
-                              const int *netns, const char *const *listen, lp_err *err);
+                              const char *model, const int *netns,
+                              const char *const *listen, lp_err *err);
 
 /* How n workers of `threads` threads each are placed on the CPUs this
  * process may use (what lp_local_workers_start does); cpus[i] gets worker
