@@ -192,8 +192,17 @@ static void test_sessions_in_flight(void **state)
     assert_int_equal(ref_load("synth-llama-Q4_K_M", &m), 0);
     pool_open(&p, "synth-llama-Q4_K_M", 2, 4);
     long rss0 = rss_bytes();
+    uint64_t ids[6];
     for (int i = 0; i < 6; i++) /* 6 sessions on 4 slots: two wait */
-        start(&p, &m.cases[i % m.n_cases], m.cases[i % m.n_cases].n_greedy, &out[i]);
+        ids[i] = start(&p, &m.cases[i % m.n_cases], m.cases[i % m.n_cases].n_greedy, &out[i]);
+    /* Session ids are random 64-bit numbers, not 1, 2, 3 (a Result names
+     * its session: a guessable id lets a peer aim at another stream).
+     * Each is below 2^20 with odds 2^-44. */
+    for (int i = 0; i < 6; i++) {
+        assert_true(ids[i] >= (1u << 20));
+        for (int j = 0; j < i; j++)
+            assert_true(ids[i] != ids[j]);
+    }
     run_until_done(&p, out, 6, 60);
     for (int i = 0; i < 6; i++)
         expect_ref(&m.cases[i % m.n_cases], &out[i]);

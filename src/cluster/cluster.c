@@ -28,7 +28,6 @@ lp_cluster *lp_cluster_new(lp_wire *w, const lp_cluster_opts *o, lp_err *err)
     }
     c->wire = w;
     c->o = *o;
-    c->next_session = 1;
     if (!(c->loop = lp_loop_new(err)) ||
         !lp_loop_timer(c->loop, c->o.heartbeat_ms, cl_heartbeat_timer, c, err)) {
         lp_cluster_free(c);

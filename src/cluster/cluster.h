@@ -177,7 +177,8 @@ typedef struct lp_session_req {
     bool score_rows;
 } lp_session_req;
 
-/* Queue a session; its id is returned (> 0), or 0 on error. */
+/* Queue a session; its id is returned (random, never 0 nor one in use:
+ * a peer cannot guess it), or 0 on error. */
 uint64_t lp_cluster_start(lp_cluster *c, const lp_session_req *req, lp_err *err);
 
 /* End a session early (client went away): its KV is freed everywhere. */

@@ -72,7 +72,6 @@ struct lp_cluster {
     cl_closing *closing;  /* owned */
     int n_closing;
     size_t cap_closing;
-    uint64_t next_session;
     uint64_t hb_seq;
     uint8_t model_id[LP_SHA256_BYTES];
     uint32_t n_vocab;

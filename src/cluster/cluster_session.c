@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 
 #include "clock.h"
 #include "pipe_model.h"
@@ -47,10 +48,33 @@ static int check_request(const lp_cluster *c, const lp_session_req *req, lp_err 
     return lp_sampler_params_validate(&req->sampling, err);
 }
 
+/* A session id no one can guess (a Result or Error names its session,
+ * so a sequential id would let a peer aim at another user's stream), and
+ * none in use here. 0 when the system gives no randomness. */
+static uint64_t new_session_id(const lp_cluster *c)
+{
+    for (int tries = 0; tries < 8; tries++) {
+        uint64_t id = 0;
+        if (getrandom(&id, sizeof id, 0) != (ssize_t)sizeof id)
+            continue;
+        bool taken = id == 0;
+        for (int i = 0; i < c->n_s && !taken; i++)
+            taken = c->s[i].id == id;
+        for (int i = 0; i < c->n_closing && !taken; i++)
+            taken = c->closing[i].session == id;
+        if (!taken)
+            return id;
+    }
+    return 0;
+}
+
 uint64_t lp_cluster_start(lp_cluster *c, const lp_session_req *req, lp_err *err)
 {
     if (check_request(c, req, err) != 0)
         return 0;
+    const uint64_t id = new_session_id(c);
+    if (!id)
+        return lp_err_set(err, "no random session id: getrandom failed"), 0;
     int32_t *prompt = malloc(sizeof *prompt * (size_t)req->n_prompt);
     if (!prompt || !grow(c)) {
         free(prompt);
@@ -58,7 +82,7 @@ uint64_t lp_cluster_start(lp_cluster *c, const lp_session_req *req, lp_err *err)
         return 0;
     }
     memcpy(prompt, req->prompt, sizeof *prompt * (size_t)req->n_prompt);
-    c->s[c->n_s] = (cl_session){.id = c->next_session++, .prompt = prompt,
+    c->s[c->n_s] = (cl_session){.id = id, .prompt = prompt,
                                 .n_prompt = req->n_prompt,
                                 .sampling = req->sampling, .logprob = req->logprob,
                                 .top_logprobs = req->top_logprobs,
