@@ -370,6 +370,64 @@ static void test_idle_sessions_expire(void **state)
 
 /* A shard file streamed in chunks lands in the cache, is listed by Hello
  * and loads by its id; a chunk with a wrong checksum is refused. */
+/* One ShardChunk of shard id (n bytes at off of a total_size shard); the
+ * answer (the caller frees it). */
+static Lp__Envelope *send_chunk(e2e_pipe *p, const uint8_t *id, uint64_t off, uint64_t total_size,
+                                const uint8_t *data, size_t n)
+{
+    uint8_t h[32];
+    lp_sha256(data, n, h);
+    Lp__ShardChunk ch = LP__SHARD_CHUNK__INIT;
+    ch.shard_id = (ProtobufCBinaryData){32, (uint8_t *)id};
+    ch.offset = off;
+    ch.total_size = total_size;
+    ch.data = (ProtobufCBinaryData){n, (uint8_t *)data};
+    ch.chunk_hash = (ProtobufCBinaryData){32, h};
+    ch.last = off + n == total_size;
+    Lp__Envelope env = LP__ENVELOPE__INIT;
+    env.body_case = LP__ENVELOPE__BODY_SHARD_CHUNK;
+    env.shard_chunk = &ch;
+    Lp__Envelope *r = lp_test_request(&p->c, 0, &env, E2E_WAIT_MS);
+    assert_non_null(r);
+    return r;
+}
+
+static void expect_ack(Lp__Envelope *r, uint64_t have)
+{
+    if (r->body_case == LP__ENVELOPE__BODY_ERROR)
+        fail_msg("chunk refused: %s", r->error->message);
+    assert_int_equal(r->body_case, LP__ENVELOPE__BODY_CHUNK_ACK);
+    assert_int_equal(r->chunk_ack->have, have);
+    lp_wire_env_free(r);
+}
+
+/* The shard cache has a quota (--cache-max, default twice the memory
+ * budget): a shard announced bigger than what is left is refused before a
+ * byte is written (before: a ShardChunk announcing 1 TiB was taken). */
+static void test_cache_quota(void **state)
+{
+    (void)state;
+    char dir[4096], args[4200], part[4300];
+    lp_test_tmpdir(dir, sizeof dir);
+    snprintf(args, sizeof args, "--cache-dir %s/cache --cache-max 2M", dir);
+    e2e_pipe p;
+    e2e_pipe_spawn(&p, 1, args);
+    uint8_t data[4096] = {1, 2, 3}, a[32] = {0xa}, b[32] = {0xb}, c[32] = {0xc};
+    char hex[65];
+    e2e_expect_error(send_chunk(&p, a, 0, (uint64_t)1 << 40, data, sizeof data), LP_WIRE_ELOAD,
+                     "does not fit this worker's cache quota of 2097152 bytes");
+    lp_model_id_hex(a, hex);
+    snprintf(part, sizeof part, "%s/cache/%s.part", dir, hex);
+    assert_int_equal(access(part, F_OK), -1); /* nothing written */
+    /* 1.5 MiB partly held, then 0.5 MiB more fits and one byte more does not */
+    expect_ack(send_chunk(&p, b, 0, 3 << 19, data, sizeof data), sizeof data);
+    e2e_expect_error(send_chunk(&p, c, 0, (1 << 19) + 1, data, sizeof data), LP_WIRE_ELOAD,
+                     "(1572864 held by other shards; --cache-max)");
+    expect_ack(send_chunk(&p, c, 0, 1 << 19, data, sizeof data), sizeof data);
+    e2e_pipe_stop(&p);
+    lp_test_rmtree(dir);
+}
+
 static void test_shard_from_cache(void **state)
 {
     (void)state;
@@ -456,6 +514,7 @@ int main(void)
         cmocka_unit_test(test_sigkill_downstream),
         cmocka_unit_test(test_idle_sessions_expire),
         cmocka_unit_test(test_shard_from_cache),
+        cmocka_unit_test(test_cache_quota),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -76,6 +76,11 @@ static int one_arg(const char *a, const char *v, wk_opts *o, lp_err *err)
         return parse_int(a, v, 1, 1024, &o->n_threads, err);
     if (!strcmp(a, "--session-ttl"))
         return parse_int(a, v, 0, INT_MAX / 1000, &o->session_ttl_s, err);
+    if (!strcmp(a, "--cache-max")) {
+        if (!v || lp_size_parse(v, &o->cache_max) != 0 || o->cache_max == 0)
+            return lp_err_set(err, "--cache-max wants a size such as 64G, got '%s'", v ? v : "");
+        return 0;
+    }
     if (!strcmp(a, "--mem-limit")) {
         if (!v || lp_size_parse(v, &o->mem_limit) != 0 || o->mem_limit == 0)
             return lp_err_set(err, "--mem-limit wants a size such as 16G or 512M, got '%s'",

@@ -121,6 +121,16 @@ static void on_stats(control *k, const lp_wire_peer *peer, const Lp__Envelope *r
     send_reply(k, peer, &env);
 }
 
+/* --cache-max, or twice the memory budget: a shard is at most what the
+ * worker can hold, and a second model's may wait beside it. */
+static uint64_t cache_quota(const wk_ctx *ctx)
+{
+    if (ctx->opts.cache_max)
+        return ctx->opts.cache_max;
+    const uint64_t mem = ctx->opts.mem_limit ? ctx->opts.mem_limit : ctx->si.ram_total;
+    return mem > UINT64_MAX / 2 ? UINT64_MAX : 2 * mem;
+}
+
 static void on_chunk(control *k, const lp_wire_peer *peer, const Lp__Envelope *req)
 {
     const Lp__ShardChunk *ch = req->shard_chunk;
@@ -132,6 +142,8 @@ static void on_chunk(control *k, const lp_wire_peer *peer, const Lp__Envelope *r
         k->cache_ok = lp_cache_open(k->ctx->opts.cache_dir, &err) == 0;
     }
     if (!k->cache_ok ||
+        lp_cache_room(k->ctx->opts.cache_dir, ch->shard_id.data, ch->total_size,
+                      cache_quota(k->ctx), &err) != 0 ||
         lp_cache_put_chunk(k->ctx->opts.cache_dir, ch->shard_id.data, ch->offset, ch->total_size,
                            ch->data.data, ch->data.len, ch->chunk_hash.data, ch->last, &have,
                            &complete, &err) != 0) {

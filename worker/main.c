@@ -42,6 +42,8 @@ static void usage(FILE *f)
             "  --mem-limit SIZE        memory this worker may use, e.g. 16G (default: RAM available)\n"
             "  --cache-dir DIR         where streamed shard files are kept\n"
             "                          (default: ~/.cache/layerpool/shards)\n"
+            "  --cache-max SIZE        the most the shard cache may hold (default: twice\n"
+            "                          the memory budget)\n"
             "  --models-dir DIR        a folder whose GGUF files a LoadShard may name by\n"
             "                          path (repeatable; without it: streamed shards only)\n"
             "  --name NAME             name in logs and errors (default: host name)\n"

@@ -36,6 +36,7 @@ typedef struct wk_opts {
     int n_threads;        /* -t, >= 1 */
     uint64_t mem_limit;   /* --mem-limit in bytes; 0 = RAM available */
     char cache_dir[4096]; /* --cache-dir */
+    uint64_t cache_max;   /* --cache-max in bytes; 0 = twice the memory budget */
     char name[64];        /* --name, default the host name */
     int session_ttl_s;    /* --session-ttl; 0 = sessions never expire */
     lp_attn_opts attn;    /* -fa, -ctk, -ctv: every shard this worker loads */

@@ -345,6 +345,60 @@ int lp_cache_put_chunk(const char *dir, const uint8_t id[LP_SHA256_BYTES], uint6
     return rc;
 }
 
+/* ---- quota ------------------------------------------------------------------- */
+
+/* What a file of the cache counts: its size, or for a .part the size its
+ * shard will have (the transfer's own state says), a promise of room. */
+static uint64_t counted(const char *dir, const char *name, uint64_t size)
+{
+    uint8_t id[LP_SHA256_BYTES];
+    names nm;
+    lp_sha256_ctx sha;
+    uint64_t total = 0;
+    lp_err ignored = {0};
+    if (strcmp(name + 2 * LP_SHA256_BYTES, ".part") == 0 &&
+        lp_model_id_parse(name, 2 * LP_SHA256_BYTES, id) == 0 &&
+        make_names(&nm, dir, id, &ignored) == 0 && state_load(&nm, &sha, &total) == 0 &&
+        total > size)
+        return total;
+    return size;
+}
+
+/* Bytes of the files in dir this cache writes (hex id + .gguf or .part,
+ * partial ones at their whole size), but id's own. */
+static uint64_t bytes_besides(const char *dir, const uint8_t id[LP_SHA256_BYTES])
+{
+    char own[2 * LP_SHA256_BYTES + 1], path[PATH_CAP];
+    lp_model_id_hex(id, own);
+    uint64_t sum = 0;
+    DIR *d = opendir(dir);
+    for (struct dirent *e; d && (e = readdir(d));) {
+        const char *s = e->d_name, *ext = s + 2 * LP_SHA256_BYTES;
+        struct stat st;
+        if (strlen(s) != 2 * LP_SHA256_BYTES + 5 || (strcmp(ext, ".gguf") && strcmp(ext, ".part")) ||
+            strncmp(s, own, 2 * LP_SHA256_BYTES) == 0 ||
+            snprintf(path, sizeof path, "%s/%s", dir, s) >= (int)sizeof path ||
+            stat(path, &st) != 0 || !S_ISREG(st.st_mode))
+            continue;
+        sum += counted(dir, s, (uint64_t)st.st_size);
+    }
+    if (d)
+        closedir(d);
+    return sum;
+}
+
+int lp_cache_room(const char *dir, const uint8_t id[LP_SHA256_BYTES], uint64_t total_size,
+                  uint64_t quota, lp_err *err)
+{
+    const uint64_t used = bytes_besides(dir, id);
+    if (total_size <= quota && used <= quota - total_size)
+        return 0;
+    return lp_err_set(err, "shard cache: a shard of %llu bytes does not fit this worker's "
+                      "cache quota of %llu bytes (%llu held by other shards; --cache-max)",
+                      (unsigned long long)total_size, (unsigned long long)quota,
+                      (unsigned long long)used);
+}
+
 /* ---- listing ------------------------------------------------------------------ */
 
 int lp_cache_list(const char *dir, uint8_t (*ids)[LP_SHA256_BYTES], int max, lp_err *err)

@@ -62,6 +62,13 @@ int lp_cache_put_chunk(const char *dir, const uint8_t id[LP_SHA256_BYTES], uint6
                        const uint8_t chunk_hash[LP_SHA256_BYTES], bool last, uint64_t *have,
                        bool *complete, lp_err *err);
 
+/* Whether a shard of total_size bytes (id) may go into dir under a quota:
+ * the bytes of every other shard there, whole or partial, plus
+ * total_size, at most quota. 0, or -1 with err (a peer announcing a 1 TiB
+ * shard is refused before it can fill the disk). */
+int lp_cache_room(const char *dir, const uint8_t id[LP_SHA256_BYTES], uint64_t total_size,
+                  uint64_t quota, lp_err *err);
+
 /* Ids of the complete shards in dir (up to max, in no particular order);
  * returns how many it stored, -1 on error. */
 int lp_cache_list(const char *dir, uint8_t (*ids)[LP_SHA256_BYTES], int max, lp_err *err);
