@@ -125,13 +125,26 @@ static void on_control(void *ctx)
     }
 }
 
+/* The largest Forward this shard can be sent: a full step of f32 hidden
+ * states (or ids, scoring targets), the history a first sampling step
+ * carries, and room for the rest. Without a shard no Forward is served,
+ * so a small one suffices to be answered. */
+static size_t forward_cap(const wk_compute *c)
+{
+    if (!c->shard)
+        return 1u << 16;
+    const lp_shard_opts *o = &c->shard->opts;
+    const size_t e = c->shard->model->hp.n_embd;
+    return (size_t)o->n_batch * (e * 4 + 16) + (size_t)o->n_ctx * 5 + (1u << 16);
+}
+
 /* One message off the data endpoint: 1 and *env for a Forward; 0 when
  * nothing waits; -1 for anything else (answered here, or a socket error). */
 static int data_one(wk_compute *c, Lp__Envelope **env)
 {
     lp_wire_info info;
     lp_err err = {0};
-    int rc = lp_wire_recv_info(c->pull, NULL, env, 0, &info, &err);
+    int rc = lp_wire_recv_capped(c->pull, NULL, env, 0, forward_cap(c), &info, &err);
     if (rc == 1)
         return 0;
     if (rc == -2) {

@@ -295,12 +295,16 @@ static void budget_free(void *data, void *ptr)
     free(ptr);
 }
 
-static int parse(const zmq_msg_t *m, Lp__Envelope **env, lp_wire_info *info, lp_err *err)
+static int parse(const zmq_msg_t *m, size_t max, Lp__Envelope **env, lp_wire_info *info,
+                 lp_err *err)
 {
     size_t size = zmq_msg_size(m);
     if (size > LP_WIRE_MAX_MSG)
         return lp_err_set(err, "message of %zu bytes is over the %u MiB cap", size,
                           LP_WIRE_MAX_MSG >> 20);
+    if (size > max)
+        return lp_err_set(err, "message of %zu bytes is over the %zu this endpoint takes",
+                          size, max);
     parse_budget b = {.left = 8 * size + (1u << 20)};
     ProtobufCAllocator alloc = {.alloc = budget_alloc, .free = budget_free, .allocator_data = &b};
     Lp__Envelope *e = lp__envelope__unpack(&alloc, size, zmq_msg_data((zmq_msg_t *)m));
@@ -339,6 +343,12 @@ static int recv_peer(void *sock, lp_wire_peer *peer, lp_err *err)
 int lp_wire_recv_info(void *sock, lp_wire_peer *peer, Lp__Envelope **env, int timeout_ms,
                       lp_wire_info *info, lp_err *err)
 {
+    return lp_wire_recv_capped(sock, peer, env, timeout_ms, LP_WIRE_MAX_MSG, info, err);
+}
+
+int lp_wire_recv_capped(void *sock, lp_wire_peer *peer, Lp__Envelope **env, int timeout_ms,
+                        size_t max_bytes, lp_wire_info *info, lp_err *err)
+{
     lp_wire_info local;
     info = info ? info : &local;
     *info = (lp_wire_info){.code = LP_WIRE_EBADMSG};
@@ -367,7 +377,7 @@ int lp_wire_recv_info(void *sock, lp_wire_peer *peer, Lp__Envelope **env, int ti
         zmq_msg_close(&m);
         return lp_err_set(err, "message of several frames (one Envelope expected)");
     }
-    rc = parse(&m, env, info, err);
+    rc = parse(&m, max_bytes, env, info, err);
     zmq_msg_close(&m);
     return rc;
 }

@@ -140,6 +140,13 @@ typedef struct lp_wire_info {
 int lp_wire_recv_info(void *sock, lp_wire_peer *peer, Lp__Envelope **env, int timeout_ms,
                       lp_wire_info *info, lp_err *err);
 
+/* The same, refusing (-1, before decoding it) a message over max_bytes
+ * (at most LP_WIRE_MAX_MSG): an endpoint that knows what a valid message
+ * can be keeps a peer from making it decode more (decoding packed ids
+ * takes up to 4 bytes per byte). */
+int lp_wire_recv_capped(void *sock, lp_wire_peer *peer, Lp__Envelope **env, int timeout_ms,
+                        size_t max_bytes, lp_wire_info *info, lp_err *err);
+
 /* Send bytes as they are, as the envelope frame (after the peer frame for
  * ROUTER and PAIR sockets): hostile-input tests, and nothing else. The
  * size cap is not applied, so a test can exceed it. Returns as lp_wire_send. */
