@@ -57,13 +57,21 @@ static void expect_greedy(int port, const sv_t_ref *ref, const char *auth)
 }
 
 /* /v1/pool: worker i reached from us at 10.77.0.1, sending hidden states
- * to the next one's data endpoint and results to us. */
+ * to the next one's data endpoint and results to us; with no API key
+ * (auth NULL) none of those addresses is shown. */
 static void expect_routes(int port, const lab_pool *p, int n, const char *auth)
 {
     int st;
     cJSON *o = sv_t_get_with(port, "/v1/pool", auth, &st);
     assert_int_equal(st, 200);
-    for (int i = 0; i < n; i++) {
+    for (int i = 0; !auth && i < n; i++) {
+        char key[64];
+        snprintf(key, sizeof key, "workers.%d.result_endpoint", i);
+        assert_null(sv_t_str(o, key));
+        snprintf(key, sizeof key, "workers.%d.data_endpoint", i);
+        assert_null(sv_t_str(o, key));
+    }
+    for (int i = 0; auth && i < n; i++) {
         char key[64], want[64];
         snprintf(key, sizeof key, "workers.%d.reached_from", i);
         assert_string_equal(sv_t_str(o, key), p->lab.us[i]);
@@ -80,6 +88,8 @@ static void expect_routes(int port, const lab_pool *p, int n, const char *auth)
     cJSON_Delete(o);
 }
 
+static const char *const LAB_AUTH = "Authorization: Bearer lab-key\r\n";
+
 static void test_serve_across_hosts(void **state)
 {
     (void)state;
@@ -95,10 +105,10 @@ static void test_serve_across_hosts(void **state)
             const bool files[3] = {own, own, own};
             lp_test_server srv;
             snprintf(name, sizeof name, "serve-%d-%s.ini", n, own ? "a" : "b");
-            lab_pool_config(&p, name, model, n, files, "", cfg, sizeof cfg);
+            lab_pool_config(&p, name, model, n, files, "api_key = lab-key", cfg, sizeof cfg);
             serve(cfg, &srv);
-            expect_greedy(srv.port, &ref, NULL);
-            expect_routes(srv.port, &p, n, NULL);
+            expect_greedy(srv.port, &ref, LAB_AUTH);
+            expect_routes(srv.port, &p, n, LAB_AUTH);
             sv_t_stop_cleanly(&srv);
         }
     print_message("[ lab ] coord serve over 1-3 namespaced workers, own files and streamed "

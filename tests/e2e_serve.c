@@ -70,7 +70,10 @@ static void test_status_endpoints(void **state)
     for (int i = 0; i < 2; i++) {
         cJSON *w = cJSON_GetArrayItem(cJSON_GetObjectItem(o, "workers"), i);
         assert_string_equal(sv_t_str(w, "state"), "alive");
-        assert_non_null(strstr(sv_t_str(w, "endpoint"), "tcp://127.0.0.1:"));
+        /* no API key: the workers' addresses are not for everyone */
+        assert_null(cJSON_GetObjectItem(w, "endpoint"));
+        assert_null(cJSON_GetObjectItem(w, "data_endpoint"));
+        assert_null(cJSON_GetObjectItem(w, "result_endpoint"));
         assert_true(sv_t_num(w, "mem_limit") == 1024.0 * 1024 * 1024);
         assert_false(isnan(sv_t_num(w, "sessions_open")));
     }
@@ -402,6 +405,27 @@ static void test_bad_input(void **state)
     const char *chat = "/v1/chat/completions", *cmpl = "/v1/completions";
     bad(p, chat, "{\"messages\":[{\"role\":\"user\",", 400, "not valid JSON");
     bad(p, chat, "[1,2]", 400, "object");
+    /* a NUL would cut the prompt where C strings end (it was served as
+     * "Once upon a time"); anything after the value is refused too, but an
+     * escaped backslash before "u0000" is two characters, not a NUL */
+    bad(p, cmpl, "{\"prompt\":\"Once upon a time\\u0000 the dragon\"}", 400, "\\u0000 (NUL)");
+    bad(p, chat, "{\"messages\":[{\"role\":\"user\",\"content\":\"a\\u0000\"}]}", 400,
+        "\\u0000 (NUL)");
+    bad(p, cmpl, "{\"prompt\":\"Once\",\"max_tokens\":2} garbage", 400, "more after its JSON");
+    bad(p, cmpl, "{\"prompt\":\"Once\",\"max_tokens\":2}{}", 400, "more after its JSON");
+    int st0;
+    cJSON *ok = sv_t_post(p, cmpl, "{\"prompt\":\"a\\\\u0000b\",\"max_tokens\":1}  \n", NULL,
+                          &st0);
+    assert_int_equal(st0, 200);
+    cJSON_Delete(ok);
+    /* two framings of one body (request smuggling) */
+    lp_http_resp hr;
+    const char *two = "{\"prompt\":\"Once\",\"max_tokens\":2}";
+    assert_int_equal(lp_http(p, "POST", cmpl, "Transfer-Encoding: chunked\r\n", two,
+                             strlen(two), &hr, SV_T_TIMEOUT_MS), 0);
+    assert_int_equal(hr.status, 400);
+    assert_non_null(strstr(hr.body, "both Content-Length and Transfer-Encoding"));
+    lp_http_free(&hr);
     bad(p, chat, "{}", 400, "messages");
     bad(p, chat, "{\"messages\":\"hi\"}", 400, "messages");
     bad(p, chat, "{\"messages\":[{\"role\":\"user\",\"content\":5}]}", 400, "messages[0].content");

@@ -243,6 +243,12 @@ static void test_api_key(void **state)
                   NULL, 401);
     expect_status(port, "GET", "/v1/models", AUTH, NULL, 200);
     expect_status(port, "GET", "/v1/pool", NULL, NULL, 401);
+    int st;
+    cJSON *pool = sv_t_get_with(port, "/v1/pool", AUTH, &st); /* behind the key: addresses */
+    assert_int_equal(st, 200);
+    assert_non_null(strstr(sv_t_str(pool, "workers.0.endpoint"), "tcp://127.0.0.1:"));
+    assert_non_null(strstr(sv_t_str(pool, "workers.0.result_endpoint"), "tcp://"));
+    cJSON_Delete(pool);
     expect_status(port, "GET", "/metrics", NULL, NULL, 401);
     expect_status(port, "POST", "/v1/completions", NULL, cmpl, 401);
     expect_status(port, "POST", "/v1/completions", "Authorization: s3cret-key\r\n", cmpl, 401);
@@ -294,9 +300,33 @@ static void test_busy(void **state)
     assert_int_equal(status, 200);
 }
 
-static int setup_lossy(void **state)
+static int setup_lossy(void **state) /* on every address, no key: it warns */
 {
-    return start(state, 2, NULL, "--listen 127.0.0.1:0 --queue 2");
+    return start(state, 2, NULL, "--listen 0.0.0.0:0 --queue 2");
+}
+
+/* Listening beyond loopback without an API key is said in the log; on
+ * loopback, or with a key, it is not. */
+static void expect_open_warning(void **state, bool want)
+{
+    fixture *f = *state;
+    size_t n;
+    char *log = lp_test_read_file(f->srv.log, &n);
+    assert_non_null(log);
+    bool has = strstr(log, "warning: listening on 0.0.0.0:0 with no api_key") != NULL;
+    if (has != want)
+        fail_msg("%s the warning; log:\n%s", want ? "lacks" : "has", log);
+    free(log);
+}
+
+static void test_warns_open(void **state)
+{
+    expect_open_warning(state, true);
+}
+
+static void test_no_warning(void **state)
+{
+    expect_open_warning(state, false);
 }
 
 /* The workers coord started: its children, from /proc. */
@@ -375,6 +405,7 @@ static void test_worker_lost(void **state)
 int main(void)
 {
     const struct CMUnitTest open[] = {
+        cmocka_unit_test(test_no_warning),
         cmocka_unit_test(test_disconnect_frees_sessions),
         cmocka_unit_test(test_concurrent_streams),
         cmocka_unit_test(sv_t_test_stops_cleanly),
@@ -385,6 +416,7 @@ int main(void)
         cmocka_unit_test(sv_t_test_stops_cleanly),
     };
     const struct CMUnitTest lossy[] = {
+        cmocka_unit_test(test_warns_open),
         cmocka_unit_test(test_worker_lost),
         cmocka_unit_test(sv_t_test_stops_cleanly),
     };

@@ -268,14 +268,47 @@ static int read_stream(const cJSON *o, sv_api_req *r, lp_err *err)
     return 0;
 }
 
+/* A NUL in the body, raw or as the escape \u0000 in a string: C strings
+ * would end there, and the model would see a prompt cut short. */
+static int refuse_nul(const char *body, size_t len, lp_err *err)
+{
+    if (memchr(body, 0, len))
+        return lp_err_set(err, "the body contains a NUL byte");
+    bool in_str = false;
+    for (size_t i = 0; i < len; i++) {
+        if (body[i] == '"') {
+            in_str = !in_str;
+        } else if (in_str && body[i] == '\\' && i + 1 < len) {
+            if (body[i + 1] == 'u' && i + 5 < len && !strncmp(body + i + 2, "0000", 4))
+                return lp_err_set(err, "a string contains \\u0000 (NUL), which this server "
+                                       "does not take");
+            i++; /* the escaped character, whatever it is */
+        }
+    }
+    return 0;
+}
+
+/* Only white space may follow the JSON value. */
+static bool only_space(const char *p, const char *end)
+{
+    while (p < end && (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r'))
+        p++;
+    return p == end;
+}
+
 int sv_api_parse(sv_api_kind kind, const char *body, size_t len, sv_api_req *r, lp_err *err)
 {
     *r = (sv_api_req){.kind = kind, .max_tokens = -1, .logprobs = -1,
                       .sp = lp_sampler_params_default()};
-    cJSON *root = cJSON_ParseWithLength(body, len);
+    if (refuse_nul(body, len, err) != 0)
+        return -1;
+    const char *end = NULL;
+    cJSON *root = cJSON_ParseWithLengthOpts(body, len, &end, false);
     r->root = root;
     if (!root) /* (cJSON's error position is a global: not for threads) */
         return lp_err_set(err, "the body is not valid JSON");
+    if (!end || !only_space(end, body + len))
+        return lp_err_set(err, "the body has more after its JSON value");
     if (!cJSON_IsObject(root))
         return lp_err_set(err, "the body must be a JSON object");
     const cJSON *model = field(root, "model");

@@ -58,7 +58,18 @@ static bool num(cJSON *o, const char *k, double v)
     return cJSON_AddNumberToObject(o, k, v) != NULL;
 }
 
-static bool worker_json(cJSON *arr, const lp_cluster_worker *w)
+/* The addresses a worker is reached on and sends to, for a caller who
+ * showed the API key only: anyone else could aim at the workers' ports. */
+static bool endpoints_json(cJSON *o, const lp_cluster_worker *w)
+{
+    return cJSON_AddStringToObject(o, "endpoint", w->control) &&
+           cJSON_AddStringToObject(o, "data_endpoint", w->data) &&
+           cJSON_AddStringToObject(o, "reached_from", w->via) &&
+           cJSON_AddStringToObject(o, "sends_to", w->sends_to) &&
+           cJSON_AddStringToObject(o, "result_endpoint", w->result);
+}
+
+static bool worker_json(cJSON *arr, const lp_cluster_worker *w, bool endpoints)
 {
     cJSON *o = cJSON_CreateObject();
     if (!o || !cJSON_AddItemToArray(arr, o)) {
@@ -66,12 +77,7 @@ static bool worker_json(cJSON *arr, const lp_cluster_worker *w)
         return false;
     }
     double ms = w->steps ? (double)w->compute_us / (double)w->steps / 1000.0 : 0;
-    return cJSON_AddStringToObject(o, "name", w->name) &&
-           cJSON_AddStringToObject(o, "endpoint", w->control) &&
-           cJSON_AddStringToObject(o, "data_endpoint", w->data) &&
-           cJSON_AddStringToObject(o, "reached_from", w->via) &&
-           cJSON_AddStringToObject(o, "sends_to", w->sends_to) &&
-           cJSON_AddStringToObject(o, "result_endpoint", w->result) &&
+    return cJSON_AddStringToObject(o, "name", w->name) && (!endpoints || endpoints_json(o, w)) &&
            num(o, "first_layer", w->first) && num(o, "last_layer", w->last - 1) &&
            num(o, "n_layers", w->last - w->first) && num(o, "mem_limit", (double)w->mem_limit) &&
            num(o, "mem_available", (double)w->ram_available) &&
@@ -90,7 +96,8 @@ static bool worker_json(cJSON *arr, const lp_cluster_worker *w)
            num(o, "last_heartbeat_s", heartbeat_age(w));
 }
 
-static bool pool_json(cJSON *o, const sv_stats *st, const char *model, int n_ctx)
+static bool pool_json(cJSON *o, const sv_stats *st, const char *model, int n_ctx,
+                      bool endpoints)
 {
     int n_layers = 0;
     for (int i = 0; i < st->n_workers; i++)
@@ -108,15 +115,15 @@ static bool pool_json(cJSON *o, const sv_stats *st, const char *model, int n_ctx
               num(tk, "prompt", (double)st->tokens_in) &&
               num(tk, "generated", (double)st->tokens_out);
     for (int i = 0; ok && i < st->n_workers; i++)
-        ok = worker_json(ws, &st->workers[i]);
+        ok = worker_json(ws, &st->workers[i], endpoints);
     return ok;
 }
 
-char *sv_status_pool(sv_hub *h, const char *model, int n_ctx)
+char *sv_status_pool(sv_hub *h, const char *model, int n_ctx, bool endpoints)
 {
     sv_stats *st = snapshot(h);
     cJSON *o = st ? cJSON_CreateObject() : NULL;
-    char *s = o && pool_json(o, st, model, n_ctx) ? cJSON_PrintUnformatted(o) : NULL;
+    char *s = o && pool_json(o, st, model, n_ctx, endpoints) ? cJSON_PrintUnformatted(o) : NULL;
     cJSON_Delete(o);
     free(st);
     return s;

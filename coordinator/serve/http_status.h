@@ -26,11 +26,14 @@
 #ifndef LP_COORD_HTTP_STATUS_H
 #define LP_COORD_HTTP_STATUS_H
 
+#include <stdbool.h>
+
 #include "serve_hub.h"
 
 char *sv_status_health(sv_hub *h, int *status);
 char *sv_status_models(const char *model, long long created);
-char *sv_status_pool(sv_hub *h, const char *model, int n_ctx);
+/* endpoints: the workers' addresses too (only behind an API key). */
+char *sv_status_pool(sv_hub *h, const char *model, int n_ctx, bool endpoints);
 char *sv_status_metrics(sv_hub *h);
 
 #endif

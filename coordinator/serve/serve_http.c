@@ -6,7 +6,9 @@
 #include "serve_http.h"
 
 #include <microhttpd.h>
+#include <arpa/inet.h>
 #include <netdb.h>
+#include <netinet/in.h>
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stdint.h>
@@ -27,6 +29,8 @@
 enum {
     IDLE_TIMEOUT_S = 60,   /* a connection silent this long is closed */
     MAX_CONNECTIONS = 1024,
+    MAX_PER_CLIENT = 64,   /* connections from one address: one host cannot
+                              hold every connection open */
     STREAM_BLOCK = 16 << 10,
 };
 
@@ -313,7 +317,8 @@ static enum MHD_Result dispatch(rq *r)
     case SV_R_MODELS:
         return send_json(r, 200, sv_status_models(s->o.model_name, s->started));
     case SV_R_POOL:
-        return send_json(r, 200, sv_status_pool(s->hub, s->o.model_name, s->o.n_ctx));
+        return send_json(r, 200, sv_status_pool(s->hub, s->o.model_name, s->o.n_ctx,
+                                                s->o.api_key && s->o.api_key[0]));
     case SV_R_CHAT:
         return completion(r, SV_API_CHAT);
     case SV_R_COMPLETIONS:
@@ -341,6 +346,11 @@ static enum MHD_Result precheck(rq *r, const char *url, const char *method)
         return send_error(r, 401, "a valid API key is required (Authorization: Bearer KEY)");
     const char *cl = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND,
                                                  MHD_HTTP_HEADER_CONTENT_LENGTH);
+    /* Both framings at once is how requests are smuggled past a proxy
+     * that reads the other one (RFC 9112 6.1: a server may refuse it). */
+    if (cl && MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND,
+                                          MHD_HTTP_HEADER_TRANSFER_ENCODING))
+        return send_error(r, 400, "a request with both Content-Length and Transfer-Encoding");
     if (cl && strtoull(cl, NULL, 10) > s->o.max_body)
         return send_error(r, 413, "the body (%s bytes) is larger than the limit of %zu bytes", cl,
                           s->o.max_body);
@@ -429,6 +439,20 @@ static struct addrinfo *resolve(const char *listen, lp_err *err)
     return ai;
 }
 
+/* Listening beyond this machine with no API key: say so, once. */
+static void warn_if_open(const sv_http *s, const struct addrinfo *ai)
+{
+    bool loopback = false;
+    if (ai->ai_family == AF_INET)
+        loopback = (ntohl(((const struct sockaddr_in *)ai->ai_addr)->sin_addr.s_addr) >> 24) == 127;
+    else if (ai->ai_family == AF_INET6)
+        loopback = IN6_IS_ADDR_LOOPBACK(&((const struct sockaddr_in6 *)ai->ai_addr)->sin6_addr);
+    if (!loopback && (!s->o.api_key || !s->o.api_key[0]))
+        fprintf(stderr, "coord serve: warning: listening on %s with no api_key: anyone who "
+                        "reaches this port can use the pool (set api_key in [server])\n",
+                s->o.listen);
+}
+
 static bool start_daemon(sv_http *s, lp_err *err)
 {
     struct addrinfo *ai = resolve(s->o.listen, err);
@@ -443,7 +467,9 @@ static bool start_daemon(sv_http *s, lp_err *err)
                             MHD_OPTION_NOTIFY_COMPLETED, on_completed, s,
                             MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)IDLE_TIMEOUT_S,
                             MHD_OPTION_CONNECTION_LIMIT, (unsigned)MAX_CONNECTIONS,
+                            MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)MAX_PER_CLIENT,
                             MHD_OPTION_END);
+    warn_if_open(s, ai);
     freeaddrinfo(ai);
     if (!s->d)
         return lp_err_set(err, "cannot listen on %s (in use, or not this machine's address?)",

@@ -290,10 +290,12 @@ function updateCard(card, w, nLayers, now) {
   if (busy !== null && w.steps > 0) speed.push(`busy ${Math.round(100 * busy)}%`);
   q('.speed').textContent = speed.join(' · ') || 'no steps yet';
   q('.sessions').textContent = String(w.sessions_open ?? '?');
+  // Addresses come only to a client that showed the API key.
+  const hidden = w.endpoint === undefined ? 'shown with an API key' : '?';
   q('.endpoint').textContent = w.reached_from
-    ? `${w.endpoint || '?'} (from ${w.reached_from})` : (w.endpoint || '?');
+    ? `${w.endpoint || '?'} (from ${w.reached_from})` : (w.endpoint || hidden);
   // Where its hidden states go, or, on the last worker, its results.
-  q('.route').textContent = w.sends_to || w.result_endpoint || '?';
+  q('.route').textContent = w.sends_to || w.result_endpoint || hidden;
 }
 
 function renderPool(pool) {
