@@ -2,10 +2,13 @@
 BUILD      ?= build
 ASAN_BUILD ?= build-asan
 TSAN_BUILD ?= build-tsan
+FUZZ_BUILD ?= build-fuzz
+FUZZ_SECONDS ?= 30
+FUZZ_TARGETS = gguf wire config http_json tokenizer
 JOBS       ?= $(shell nproc)
 MODEL      ?= ../shared/models/stories260K.gguf
 
-.PHONY: all deps build asan tsan test test-release test-asan test-tsan demo bench bench-pool clean
+.PHONY: all deps build asan tsan fuzz test test-release test-asan test-tsan demo bench bench-pool clean
 
 all: build
 
@@ -26,8 +29,15 @@ tsan: deps
 
 # Every test in the release build, then every test again under ASan+UBSan
 # (the e2e tests then drive sanitized coord binaries too), then the tests
-# that run threads under ThreadSanitizer.
-test: test-release test-asan test-tsan
+# that run threads under ThreadSanitizer, then each fuzzer for FUZZ_SECONDS.
+test: test-release test-asan test-tsan fuzz
+
+# The libFuzzer harnesses of fuzz/ (clang, ASan+UBSan), each run for
+# FUZZ_SECONDS from its seeds (scripts/fuzz.sh); a crash fails the target.
+fuzz: deps
+	CC=clang cmake -S . -B $(FUZZ_BUILD) -DCMAKE_BUILD_TYPE=Debug -DLP_FUZZ=ON -DLP_TESTS=OFF >/dev/null
+	cmake --build $(FUZZ_BUILD) -j $(JOBS) --target $(addprefix fuzz_,$(FUZZ_TARGETS))
+	./scripts/fuzz.sh $(FUZZ_BUILD) $(FUZZ_SECONDS) $(FUZZ_TARGETS)
 
 test-release: build
 	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
@@ -65,4 +75,4 @@ bench-pool: build
 	$(BUILD)/coord bench-pool -m $(or $(MODEL),../shared/models/stories260K.gguf) -o bench-pool-out
 
 clean:
-	rm -rf $(BUILD) $(ASAN_BUILD) $(TSAN_BUILD)
+	rm -rf $(BUILD) $(ASAN_BUILD) $(TSAN_BUILD) $(FUZZ_BUILD)

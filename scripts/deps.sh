@@ -6,7 +6,8 @@ PKGS="build-essential cmake pkg-config git
 libzmq3-dev libprotobuf-c-dev protobuf-c-compiler libcmocka-dev libcjson-dev libinih-dev
 libmicrohttpd-dev
 nodejs chromium curl
-iproute2 gnuplot-nox"
+iproute2 gnuplot-nox
+clang libclang-rt-14-dev"
 missing=""
 for p in $PKGS; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" \

@@ -298,7 +298,12 @@ static void budget_free(void *data, void *ptr)
 static int parse(const zmq_msg_t *m, size_t max, Lp__Envelope **env, lp_wire_info *info,
                  lp_err *err)
 {
-    size_t size = zmq_msg_size(m);
+    return lp_wire_parse(zmq_msg_data((zmq_msg_t *)m), zmq_msg_size(m), max, env, info, err);
+}
+
+int lp_wire_parse(const void *data, size_t size, size_t max, Lp__Envelope **env,
+                  lp_wire_info *info, lp_err *err)
+{
     if (size > LP_WIRE_MAX_MSG)
         return lp_err_set(err, "message of %zu bytes is over the %u MiB cap", size,
                           LP_WIRE_MAX_MSG >> 20);
@@ -307,7 +312,7 @@ static int parse(const zmq_msg_t *m, size_t max, Lp__Envelope **env, lp_wire_inf
                           size, max);
     parse_budget b = {.left = 8 * size + (1u << 20)};
     ProtobufCAllocator alloc = {.alloc = budget_alloc, .free = budget_free, .allocator_data = &b};
-    Lp__Envelope *e = lp__envelope__unpack(&alloc, size, zmq_msg_data((zmq_msg_t *)m));
+    Lp__Envelope *e = lp__envelope__unpack(&alloc, size, data);
     if (!e)
         return lp_err_set(err, "message of %zu bytes is not a valid Envelope%s", size,
                           b.refused ? " (its parse would take too much memory)" : "");

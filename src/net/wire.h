@@ -147,6 +147,12 @@ int lp_wire_recv_info(void *sock, lp_wire_peer *peer, Lp__Envelope **env, int ti
 int lp_wire_recv_capped(void *sock, lp_wire_peer *peer, Lp__Envelope **env, int timeout_ms,
                         size_t max_bytes, lp_wire_info *info, lp_err *err);
 
+/* The envelope in data[0..size), as the receive calls decode and check
+ * it (also for the fuzzer): 0 and *env (lp_wire_env_free), or -1 with
+ * info->code, info->request_id and err as lp_wire_recv_info reports. */
+int lp_wire_parse(const void *data, size_t size, size_t max_bytes, Lp__Envelope **env,
+                  lp_wire_info *info, lp_err *err);
+
 /* Send bytes as they are, as the envelope frame (after the peer frame for
  * ROUTER and PAIR sockets): hostile-input tests, and nothing else. The
  * size cap is not applied, so a test can exceed it. Returns as lp_wire_send. */
