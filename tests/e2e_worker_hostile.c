@@ -11,6 +11,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <cmocka.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -181,6 +182,51 @@ static void test_oversized_forward(void **state)
 #endif
     still_serving(&p, 6);
     e2e_pipe_stop(&p);
+}
+
+/* A flood of garbage on the data endpoint of a worker with no coordinator
+ * to tell: counted in Stats.refused, but a few log lines a minute, not one
+ * a message (a flood filled the disk). The worker's stderr goes to a file. */
+static void test_refusals_not_a_log_flood(void **state)
+{
+    (void)state;
+    char dir[4096], log[4200];
+    lp_test_tmpdir(dir, sizeof dir);
+    snprintf(log, sizeof log, "%s/worker.log", dir);
+    fflush(stderr);
+    int saved = dup(2), fd = open(log, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    assert_true(saved >= 0 && fd >= 0);
+    dup2(fd, 2);
+    e2e_pipe p;
+    e2e_pipe_spawn(&p, 1, NULL); /* its stderr: the file */
+    dup2(saved, 2);
+    close(saved);
+    close(fd);
+    const uint8_t junk[] = {0xde, 0xad, 0xbe, 0xef};
+    lp_err err = {0};
+    enum { N = 500 };
+    for (int i = 0; i < N; i++)
+        assert_int_equal(lp_wire_send_raw(p.c.push, NULL, junk, sizeof junk, 1000, &err), 0);
+    uint64_t refused = 0;
+    for (int t = 0; t < 200 && refused < N; t++) {
+        usleep(20 * 1000);
+        Lp__Envelope *st = e2e_stats(&p.c, 0);
+        refused = st->stats->refused;
+        lp_wire_env_free(st);
+    }
+    assert_true(refused >= N);
+    e2e_pipe_stop(&p);
+    size_t n;
+    char *text = lp_test_read_file(log, &n);
+    assert_non_null(text);
+    int lines = 0;
+    for (const char *s = text; (s = strstr(s, "no coordinator to tell")); s++)
+        lines++;
+    print_message("[ hostile ] %d garbage messages: %llu refused, %d log lines\n", N,
+                  (unsigned long long)refused, lines);
+    assert_true(lines >= 1 && lines <= 10);
+    free(text);
+    lp_test_rmtree(dir);
 }
 
 static void test_bad_steps(void **state)
@@ -555,6 +601,7 @@ int main(void)
         cmocka_unit_test(test_bad_bytes_on_control),
         cmocka_unit_test(test_bad_bytes_on_data),
         cmocka_unit_test(test_oversized_forward),
+        cmocka_unit_test(test_refusals_not_a_log_flood),
         cmocka_unit_test(test_bad_steps),
         cmocka_unit_test(test_bad_hidden_states),
         cmocka_unit_test(test_bad_loads),

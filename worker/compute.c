@@ -20,9 +20,16 @@ void wk_send_error(wk_compute *c, uint64_t request_id, uint64_t session, uint32_
     em.error.session = session;
     em.error.worker = c->ctx->opts.name;
     lp_err err = {0};
-    if (!c->result || lp_wire_send(c->result, NULL, env, 1000, &err) != 0)
+    atomic_fetch_add(&c->ctx->stats.refused, 1);
+    uint64_t held = 0;
+    if ((!c->result || lp_wire_send(c->result, NULL, env, 1000, &err) != 0) &&
+        lp_ratelog_allow(&c->unsent_log, lp_now_ms(), &held)) {
+        if (held)
+            fprintf(stderr, "worker %s: %llu more such errors not logged\n", c->ctx->opts.name,
+                    (unsigned long long)held);
         fprintf(stderr, "worker %s: %s (no coordinator to tell%s%s)\n", c->ctx->opts.name, msg,
                 err.msg[0] ? ": " : "", err.msg);
+    }
 }
 
 void wk_publish_stats(wk_compute *c)
@@ -222,6 +229,7 @@ void *wk_compute_main(void *arg)
 {
     const wk_compute_start *st = arg;
     wk_compute c = {.ctx = st->ctx, .pull = st->pull, .pair = st->pair};
+    lp_ratelog_init(&c.unsent_log, 10, 60 * 1000);
     run_loop(&c);
     wk_unload(&c);
     lp_wire_close(c.next);

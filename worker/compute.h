@@ -6,6 +6,7 @@
 
 #include "loop.h"
 #include "model_id.h"
+#include "ratelog.h"
 #include "sessions.h"
 #include "worker.h"
 
@@ -23,6 +24,7 @@ typedef struct wk_compute {
     uint8_t model_id[LP_SHA256_BYTES];
     wk_sessions *sessions; /* sessions of the shard (owned) */
     lp_loop *loop;         /* serves pull and pair, and the TTL timer (owned) */
+    lp_ratelog unsent_log; /* errors with no coordinator to tell: a few lines a minute */
 } wk_compute;
 
 /* load.c: handle LoadShard. On success the new shard replaces the old one

@@ -54,6 +54,7 @@ static void send_error(control *k, const lp_wire_peer *peer, uint64_t rid, uint3
     lp_wire_error_msg em;
     Lp__Envelope *env = lp_wire_error(&em, rid, code, msg);
     em.error.worker = k->ctx->opts.name;
+    atomic_fetch_add(&k->ctx->stats.refused, 1);
     send_reply(k, peer, env);
 }
 
@@ -113,6 +114,7 @@ static void on_stats(control *k, const lp_wire_peer *peer, const Lp__Envelope *r
     s.decode_msgs_out = atomic_load(&st->decode_msgs_out);
     s.batches = atomic_load(&st->batches);
     s.batched_steps = atomic_load(&st->batched_steps);
+    s.refused = atomic_load(&st->refused);
     s.rss_bytes = wk_rss_bytes();
     Lp__Envelope env = LP__ENVELOPE__INIT;
     env.request_id = req->request_id;

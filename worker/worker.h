@@ -56,6 +56,7 @@ typedef struct wk_stats {
     _Atomic uint64_t bytes_out;
     _Atomic uint64_t decode_bytes_out, decode_msgs_out; /* single-token steps */
     _Atomic uint64_t batches, batched_steps; /* decode batches of >= 2 sessions */
+    _Atomic uint64_t refused;                /* Errors sent (Stats.refused) */
 } wk_stats;
 
 typedef struct wk_ctx {

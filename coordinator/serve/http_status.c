@@ -88,6 +88,7 @@ static bool worker_json(cJSON *arr, const lp_cluster_worker *w, bool endpoints)
            num(o, "steps", (double)w->steps) && num(o, "busy_s", (double)w->busy_us / 1e6) &&
            num(o, "batches", (double)w->batches) &&
            num(o, "batched_steps", (double)w->batched_steps) &&
+           num(o, "refused", (double)w->refused) &&
            num(o, "bytes_in", (double)w->bytes_in) &&
            num(o, "bytes_out", (double)w->bytes_out) &&
            num(o, "sessions_open", w->sessions_open) &&

@@ -75,6 +75,7 @@ typedef struct lp_cluster_worker {
     uint64_t bytes_in, bytes_out;
     uint64_t decode_bytes_out, decode_msgs_out; /* single-token steps' share */
     uint64_t batches, batched_steps;            /* decode steps run together */
+    uint64_t refused;   /* messages it answered with an Error (Stats) */
     uint64_t busy_us;   /* its own compute time (Stats): a batch counts once,
                            where compute_us counts it in each member's Result */
     uint32_t sessions_open;       /* from the last Stats */

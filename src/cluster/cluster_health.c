@@ -106,6 +106,7 @@ void cl_on_control(lp_cluster *c, int i, const Lp__Envelope *env)
         w->info.decode_msgs_out = env->stats->decode_msgs_out;
         w->info.batches = env->stats->batches;
         w->info.batched_steps = env->stats->batched_steps;
+        w->info.refused = env->stats->refused;
         w->info.busy_us = env->stats->compute_us;
         w->info.sessions_open = env->stats->sessions_open;
         w->info.kv_bytes_used = env->stats->kv_bytes_used;
