@@ -1,5 +1,6 @@
 /* wire.c — every ZeroMQ socket of the program: creation, options, framing,
  * and the size-capped, budget-limited parse of what arrives. */
+#include "keys.h"
 #include "wire_internal.h"
 
 #include <errno.h>
@@ -106,7 +107,28 @@ static const struct {
     [LP_SOCK_PAIR_CONNECT] = {ZMQ_PAIR, 0, "PAIR"},
 };
 
+/* CURVE options (must come before bind / connect). 0, or -1 with errno. */
+static int set_curve(void *s, const lp_curve *c)
+{
+    int rc = 0;
+    if (c->zap_domain) {
+        rc |= set_int(s, ZMQ_CURVE_SERVER, 1);
+        rc |= zmq_setsockopt(s, ZMQ_ZAP_DOMAIN, c->zap_domain, strlen(c->zap_domain));
+    } else {
+        rc |= zmq_setsockopt(s, ZMQ_CURVE_SERVERKEY, c->server_pub, LP_KEY_Z85);
+        rc |= zmq_setsockopt(s, ZMQ_CURVE_PUBLICKEY, c->pub, LP_KEY_Z85);
+    }
+    rc |= zmq_setsockopt(s, ZMQ_CURVE_SECRETKEY, c->sec, LP_KEY_Z85);
+    return rc;
+}
+
 void *lp_wire_socket(lp_wire *w, lp_sock_kind kind, const char *endpoint, lp_err *err)
+{
+    return lp_wire_socket_curve(w, kind, endpoint, NULL, err);
+}
+
+void *lp_wire_socket_curve(lp_wire *w, lp_sock_kind kind, const char *endpoint,
+                           const lp_curve *curve, lp_err *err)
 {
     bool unbound = !endpoint && (unsigned)kind < sizeof KINDS / sizeof KINDS[0] &&
                    KINDS[kind].bind;
@@ -121,8 +143,9 @@ void *lp_wire_socket(lp_wire *w, lp_sock_kind kind, const char *endpoint, lp_err
                    zmq_strerror(errno));
         return NULL;
     }
-    if (lp_wire_set_options(s, kind) != 0) {
-        lp_err_set(err, "wire: socket options: %s", zmq_strerror(errno));
+    if (lp_wire_set_options(s, kind) != 0 || (curve && set_curve(s, curve) != 0)) {
+        lp_err_set(err, "wire: socket options%s: %s", curve ? " (CURVE keys)" : "",
+                   zmq_strerror(errno));
         zmq_close(s);
         return NULL;
     }
@@ -377,6 +400,8 @@ int lp_wire_recv_capped(void *sock, lp_wire_peer *peer, Lp__Envelope **env, int 
     }
     taken_over(&m);
     info->bytes = zmq_msg_size(&m);
+    const char *uid = zmq_msg_gets(&m, "User-Id");
+    snprintf(info->user_id, sizeof info->user_id, "%s", uid ? uid : "");
     if (more_frames(sock)) {
         drain(sock);
         zmq_msg_close(&m);

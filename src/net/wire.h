@@ -82,6 +82,20 @@ typedef enum lp_sock_kind {
  * a free one: read it back with lp_wire_endpoint). A bound kind with a
  * NULL endpoint is bound later, by lp_wire_bind. NULL on error. */
 void *lp_wire_socket(lp_wire *w, lp_sock_kind kind, const char *endpoint, lp_err *err);
+
+/* A socket's CURVE side (keys.h, zap.h): our key pair, and either the
+ * server's public key (we connect to it) or the ZAP domain our bound
+ * socket asks about every client (we are the server). */
+typedef struct lp_curve {
+    const char *pub, *sec;    /* ours, Z85 */
+    const char *server_pub;   /* a client: whom we connect to */
+    const char *zap_domain;   /* a server: "control", "data", "result" */
+} lp_curve;
+
+/* lp_wire_socket with CURVE set up before it binds or connects (curve
+ * NULL: plain, as lp_wire_socket). NULL with err on failure. */
+void *lp_wire_socket_curve(lp_wire *w, lp_sock_kind kind, const char *endpoint,
+                           const lp_curve *curve, lp_err *err);
 void lp_wire_close(void *sock);
 
 /* Bind a bound-kind socket (PULL, ROUTER) to one more endpoint, e.g. the
@@ -131,6 +145,7 @@ typedef struct lp_wire_info {
     size_t bytes;        /* size of the envelope frame (also when refused) */
     uint32_t code;       /* on -1: LP_WIRE_EVERSION or LP_WIRE_EBADMSG */
     uint64_t request_id; /* on -1: the refused envelope's id if it parsed, else 0 */
+    char user_id[64];    /* who sent it, as the ZAP handler vouched (zap.h); "" */
 } lp_wire_info;
 
 /* lp_wire_recv that also says what it received and tells the two
