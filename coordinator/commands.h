@@ -5,6 +5,7 @@
 #define LP_COORD_COMMANDS_H
 
 int cmd_inspect(int argc, char **argv);
+int cmd_keygen(int argc, char **argv);
 int cmd_run(int argc, char **argv);
 int cmd_serve(int argc, char **argv);
 int cmd_bench(int argc, char **argv);

@@ -22,6 +22,7 @@ static const command COMMANDS[] = {
     {"perplexity", cmd_perplexity, "perplexity -m MODEL -f TEXT   perplexity (and KL divergence with --kl-base)"},
     {"synth", cmd_synth, "synth --shape NAME -t TYPE -o FILE   a random-weight model of a real shape"},
     {"bench-node", cmd_bench_node, "bench-node -m MODEL   this machine's kernels: pp/tg tok/s and memory bandwidth"},
+    {"keygen", cmd_keygen, "keygen -o BASE        a CURVE key pair: BASE.key ([server] key) and BASE.pub"},
     {"bench-pool", cmd_bench_pool, "bench-pool -m MODEL   a pool of N workers over capped links: tok/s, bytes, the model"},
 };
 

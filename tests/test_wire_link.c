@@ -39,7 +39,7 @@ static void test_link_up_delivers(void **state)
     void *socks[2] = {(void *)1, (void *)1};
     int failed = 7;
     int64_t t0 = now_ms();
-    assert_int_equal(lp_wire_push_checked(w, 2, eps, 5000, socks, &failed, &err), 0);
+    assert_int_equal(lp_wire_push_checked(w, 2, eps, NULL, 5000, socks, &failed, &err), 0);
     assert_true(now_ms() - t0 < 2000);
     assert_non_null(socks[0]);
     assert_null(socks[1]);
@@ -65,7 +65,7 @@ static void expect_down(lp_wire *w, const char *const *eps, int n, int want_fail
     int failed = -1;
     lp_err err = {{0}};
     int64_t t0 = now_ms();
-    assert_int_equal(lp_wire_push_checked(w, n, eps, 800, socks, &failed, &err), -1);
+    assert_int_equal(lp_wire_push_checked(w, n, eps, NULL, 800, socks, &failed, &err), -1);
     int64_t took = now_ms() - t0;
     assert_int_equal(failed, want_failed);
     for (int i = 0; i < n; i++)
@@ -144,7 +144,7 @@ static void test_junk_listener(void **state)
     pthread_t th;
     assert_int_equal(pthread_create(&th, NULL, answer_junk, &fd), 0);
     const char *eps[1] = {ep};
-    expect_down(w, eps, 1, 0, "not as a layerpool endpoint");
+    expect_down(w, eps, 1, 0, "not a layerpool endpoint");
     shutdown(fd, SHUT_RDWR);
     close(fd);
     pthread_join(th, NULL);
@@ -159,10 +159,10 @@ static void test_bad_arguments(void **state)
     const char *eps[1] = {"bogus://x"};
     void *socks[9];
     int failed = -1;
-    assert_int_equal(lp_wire_push_checked(w, 1, eps, 100, socks, &failed, &err), -1);
+    assert_int_equal(lp_wire_push_checked(w, 1, eps, NULL, 100, socks, &failed, &err), -1);
     assert_int_equal(failed, 0);
     assert_non_null(strstr(err.msg, "bogus://x"));
-    assert_int_equal(lp_wire_push_checked(w, 9, eps, 100, socks, &failed, &err), -1);
+    assert_int_equal(lp_wire_push_checked(w, 9, eps, NULL, 100, socks, &failed, &err), -1);
     lp_wire_free(w);
 }
 

@@ -68,6 +68,11 @@ static int one_arg(const char *a, const char *v, wk_opts *o, lp_err *err)
         return copy(a, v, o->data, sizeof o->data, err);
     if (!strcmp(a, "--cache-dir"))
         return copy(a, v, o->cache_dir, sizeof o->cache_dir, err);
+    if (!strcmp(a, "--key"))
+        return copy(a, v, o->key_file, sizeof o->key_file, err);
+    if (!strcmp(a, "--coordinator-key"))
+        return v ? lp_key_public(v, o->coordinator_key, err)
+                 : lp_err_set(err, "--coordinator-key wants a key or a .pub file");
     if (!strcmp(a, "--models-dir"))
         return wk_models_dir_add(o, v, err);
     if (!strcmp(a, "--name"))
@@ -102,6 +107,9 @@ int wk_args_parse(int argc, char **argv, wk_opts *o, lp_err *err)
     }
     if (!o->listen[0])
         return lp_err_set(err, "--listen tcp://HOST:PORT is required");
+    if (!o->key_file[0] != !o->coordinator_key[0])
+        return lp_err_set(err, "--key and --coordinator-key go together: ours, and whom we "
+                               "take orders from");
     if (!o->name[0] && (gethostname(o->name, sizeof o->name) != 0 || !o->name[0]))
         snprintf(o->name, sizeof o->name, "worker");
     o->name[sizeof o->name - 1] = 0;

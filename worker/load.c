@@ -164,14 +164,44 @@ static int open_links(wk_compute *c, const Lp__LoadShard *ls, const shard_need *
                       void *links[2], uint32_t *code, lp_err *err)
 {
     const char *eps[2] = {ls->result_endpoint, need->ends_model ? "" : ls->next_endpoint};
+    const wk_ctx *x = c->ctx;
+    /* With CURVE: results to the coordinator's key, hidden states to the
+     * next worker's, as the (authenticated) coordinator named it. */
+    const lp_curve curves[2] = {
+        {.pub = x->key.pub, .sec = x->key.sec, .server_pub = x->opts.coordinator_key},
+        {.pub = x->key.pub, .sec = x->key.sec, .server_pub = ls->next_public_key}};
+    const bool curve = x->zap != NULL;
+    if (curve && !need->ends_model && !ls->next_public_key[0]) {
+        *code = LP_WIRE_ELOAD;
+        return lp_err_set(err, "this worker's links are CURVE: the LoadShard must name the next "
+                               "worker's public key");
+    }
     int failed;
     lp_err e = {{0}};
-    if (lp_wire_push_checked(c->ctx->wire, 2, eps, LINK_CHECK_MS, links, &failed, &e) == 0)
+    if (lp_wire_push_checked(x->wire, 2, eps, curve ? curves : NULL, LINK_CHECK_MS, links,
+                             &failed, &e) == 0)
         return 0;
     *code = LP_WIRE_ELOAD;
     return lp_err_set(err, "%s: %s", failed == 0 ? "the coordinator's result endpoint"
                                                  : "the next worker's data endpoint",
                       e.msg);
+}
+
+/* With CURVE, who may send to our data endpoint from now on: the worker
+ * before us, or the coordinator when we are first, as the latest LoadShard
+ * says (also when that load then fails: it is the coordinator's plan). A
+ * connection made before stays: ZAP judges a peer once, when it connects. */
+static void allow_sender(wk_compute *c, const Lp__LoadShard *ls)
+{
+    lp_zap *z = c->ctx->zap;
+    lp_err err = {0};
+    if (!z)
+        return;
+    lp_zap_forget(z, "data");
+    if (ls->prev_public_key[0] ? lp_zap_allow(z, "data", ls->prev_public_key, "prev", &err)
+                               : lp_zap_allow(z, "data", c->ctx->opts.coordinator_key,
+                                              "coordinator", &err))
+        fprintf(stderr, "worker %s: %s\n", c->ctx->opts.name, err.msg);
 }
 
 static void use_links(wk_compute *c, const Lp__LoadShard *ls, void *links[2])
@@ -254,6 +284,10 @@ int wk_load(wk_compute *c, const Lp__LoadShard *ls, Lp__ShardReady *ready, uint3
     char path[4096];
     shard_need need = {0};
     void *links[2];
+    /* First, before anything slow: the worker before us links to our data
+     * endpoint while loading at the same time, and ZeroMQ retries its
+     * handshake until we let it in. */
+    allow_sender(c, ls);
     if (resolve_path(c, ls, path, sizeof path, code, err) != 0 ||
         probe(c, ls, path, &need, code, err) != 0 ||
         open_links(c, ls, &need, links, code, err) != 0)

@@ -32,10 +32,30 @@ static int cmd_info(void)
     return 0;
 }
 
+/* worker keygen -o BASE: our key pair (--key BASE.key) and BASE.pub (the
+ * cluster file's public_key for this worker). */
+static int cmd_keygen(int argc, char **argv)
+{
+    if (argc != 4 || strcmp(argv[2], "-o") != 0) {
+        fprintf(stderr, "usage: worker keygen -o BASE   writes BASE.key (--key) and BASE.pub\n");
+        return 2;
+    }
+    lp_keypair kp;
+    lp_err err = {0};
+    if (lp_keypair_generate(&kp, &err) != 0 || lp_keypair_write(&kp, argv[3], &err) != 0) {
+        fprintf(stderr, "worker keygen: %s\n", err.msg);
+        return 1;
+    }
+    printf("%s.key written (keep it private); public key, also in %s.pub:\n%s\n", argv[3],
+           argv[3], kp.pub);
+    return 0;
+}
+
 static void usage(FILE *f)
 {
     fprintf(f,
             "usage: worker info        print the resources this machine offers\n"
+            "       worker keygen -o BASE   a CURVE key pair: BASE.key (--key), BASE.pub\n"
             "       worker --listen tcp://HOST:PORT [options]\n"
             "  --data tcp://HOST:PORT  data endpoint (default: control port + 1)\n"
             "  -t N                    threads (default: the physical cores we may use)\n"
@@ -44,6 +64,10 @@ static void usage(FILE *f)
             "                          (default: ~/.cache/layerpool/shards)\n"
             "  --cache-max SIZE        the most the shard cache may hold (default: twice\n"
             "                          the memory budget)\n"
+            "  --key FILE              our CURVE key pair (worker keygen): every link\n"
+            "                          authenticated and encrypted\n"
+            "  --coordinator-key KEY   the coordinator's public key (or its .pub file):\n"
+            "                          the only peer whose orders this worker takes\n"
             "  --models-dir DIR        a folder whose GGUF files a LoadShard may name by\n"
             "                          path (repeatable; without it: streamed shards only)\n"
             "  --name NAME             name in logs and errors (default: host name)\n"
@@ -73,11 +97,34 @@ static void close_all(sockets *s)
     lp_wire_close(s->pair_conn);
 }
 
+/* With --key: the ZAP handler, the coordinator allowed on both sockets
+ * (data: until a LoadShard names the worker before us), and the CURVE
+ * server side of each socket in ctl / data. 0, or -1 with err. */
+static int secure(wk_ctx *ctx, lp_curve *ctl, lp_curve *data, lp_err *err)
+{
+    char name[128];
+    snprintf(name, sizeof name, "worker %s", ctx->opts.name);
+    if (lp_keypair_read(ctx->opts.key_file, &ctx->key, err) != 0 ||
+        !(ctx->zap = lp_zap_start(ctx->wire, name, err)) ||
+        lp_zap_allow(ctx->zap, "control", ctx->opts.coordinator_key, "coordinator", err) != 0 ||
+        lp_zap_allow(ctx->zap, "data", ctx->opts.coordinator_key, "coordinator", err) != 0)
+        return -1;
+    *ctl = (lp_curve){.pub = ctx->key.pub, .sec = ctx->key.sec, .zap_domain = "control"};
+    *data = (lp_curve){.pub = ctx->key.pub, .sec = ctx->key.sec, .zap_domain = "data"};
+    return 0;
+}
+
 static int open_sockets(wk_ctx *ctx, sockets *s, lp_err *err)
 {
-    if (!(s->router = lp_wire_socket(ctx->wire, LP_SOCK_ROUTER, ctx->opts.listen, err)) ||
+    lp_curve ctl, data;
+    const bool curve = ctx->opts.key_file[0] != 0;
+    if (curve && secure(ctx, &ctl, &data, err) != 0)
+        return -1;
+    if (!(s->router = lp_wire_socket_curve(ctx->wire, LP_SOCK_ROUTER, ctx->opts.listen,
+                                           curve ? &ctl : NULL, err)) ||
         lp_wire_endpoint(s->router, ctx->control_ep, sizeof ctx->control_ep, err) != 0 ||
-        !(s->pull = lp_wire_socket(ctx->wire, LP_SOCK_PULL, ctx->opts.data, err)) ||
+        !(s->pull = lp_wire_socket_curve(ctx->wire, LP_SOCK_PULL, ctx->opts.data,
+                                         curve ? &data : NULL, err)) ||
         lp_wire_endpoint(s->pull, ctx->data_ep, sizeof ctx->data_ep, err) != 0 ||
         !(s->pair_bind = lp_wire_socket(ctx->wire, LP_SOCK_PAIR_BIND, WK_PAIR_ENDPOINT, err)) ||
         !(s->pair_conn = lp_wire_socket(ctx->wire, LP_SOCK_PAIR_CONNECT, WK_PAIR_ENDPOINT, err)))
@@ -134,6 +181,7 @@ static int run(wk_ctx *ctx)
         rc = serve(ctx, &s);
     }
     close_all(&s);
+    lp_zap_stop(ctx->zap);
     lp_wire_free(ctx->wire);
     return rc;
 }
@@ -142,6 +190,8 @@ int main(int argc, char **argv)
 {
     if (argc == 2 && !strcmp(argv[1], "info"))
         return cmd_info();
+    if (argc >= 2 && !strcmp(argv[1], "keygen"))
+        return cmd_keygen(argc, argv);
     if (argc == 2 && (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help"))) {
         usage(stdout);
         return 0;

@@ -25,7 +25,9 @@
 #include "err.h"
 #include "shard.h"
 #include "sysinfo.h"
+#include "keys.h"
 #include "wire.h"
+#include "zap.h"
 
 #define WK_PAIR_ENDPOINT "inproc://worker-compute"
 #define WK_MAX_MODELS_DIRS 8
@@ -43,6 +45,8 @@ typedef struct wk_opts {
     char models_dirs[WK_MAX_MODELS_DIRS][4096]; /* --models-dir, resolved */
     char models_dirs_as_given[WK_MAX_MODELS_DIRS][4096]; /* ".." folded */
     int n_models_dirs;
+    char key_file[4096];  /* --key: our CURVE key pair; "" = plain links */
+    char coordinator_key[LP_KEY_Z85 + 1]; /* --coordinator-key, with --key */
 } wk_opts;
 
 /* Counters the compute thread publishes and the control thread reports. */
@@ -67,6 +71,8 @@ typedef struct wk_ctx {
     char control_ep[256];  /* as bound */
     char data_ep[256];
     wk_stats stats;
+    lp_keypair key;        /* with --key: ours (read at start) */
+    lp_zap *zap;           /* with --key: who may connect (owned by main.c) */
 } wk_ctx;
 
 /* args.c: parse the command line into o (defaults filled). 0 ok, -1 with

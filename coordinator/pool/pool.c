@@ -65,8 +65,10 @@ static int start_workers(coord_pool *p, lp_err *err)
             return -1;
     }
     for (int i = 0; i < cfg->n_workers; i++)
-        if (lp_cluster_add_worker(p->cl, cfg->local ? p->lw.control[i] : cfg->workers[i].endpoint,
-                                  err) != 0)
+        if (lp_cluster_add_worker_keyed(p->cl,
+                                        cfg->local ? p->lw.control[i] : cfg->workers[i].endpoint,
+                                        cfg->key_file[0] ? cfg->workers[i].public_key : NULL,
+                                        err) != 0)
             return -1;
     return 0;
 }
@@ -106,6 +108,9 @@ static int connect_and_load(coord_pool *p, lp_err *err)
     co.n_threads = cfg->threads;
     co.wire_dtype = (int)cfg->wire_dtype; /* lp_config_dtype is proto's numbering */
     snprintf(co.advertise, sizeof co.advertise, "%s", cfg->advertise);
+    if (cfg->key_file[0] && lp_keypair_read(cfg->key_file, &p->key, err) != 0)
+        return -1;
+    co.key = cfg->key_file[0] ? &p->key : NULL;
     int first[LP_CLUSTER_MAX_WORKERS], last[LP_CLUSTER_MAX_WORKERS];
     const char *paths[LP_CLUSTER_MAX_WORKERS];
     const uint8_t *shard_ids[LP_CLUSTER_MAX_WORKERS];

@@ -11,6 +11,7 @@
 #include "cluster.h"
 #include "config.h"
 #include "gguf.h"
+#include "keys.h"
 #include "local_workers.h"
 #include "model.h"
 #include "tokenizer.h"
@@ -25,6 +26,7 @@ typedef struct coord_pool {
     lp_cluster *cl;
     lp_local_workers lw;
     int local_threads;    /* threads per local worker when cfg->threads is 0 */
+    lp_keypair key;       /* ours, from [server] key (CURVE links) */
 } coord_pool;
 
 /* Open the model, start or reach the workers, plan, stream shards where

@@ -28,7 +28,8 @@ lp_cluster *lp_cluster_new(lp_wire *w, const lp_cluster_opts *o, lp_err *err)
     }
     c->wire = w;
     c->o = *o;
-    if (!(c->loop = lp_loop_new(err)) ||
+    if ((c->o.key && !(c->zap = lp_zap_start(w, "coordinator", err))) ||
+        !(c->loop = lp_loop_new(err)) ||
         !lp_loop_timer(c->loop, c->o.heartbeat_ms, cl_heartbeat_timer, c, err)) {
         lp_cluster_free(c);
         return NULL;
@@ -49,6 +50,7 @@ void lp_cluster_free(lp_cluster *c)
     lp_wire_close(c->data_push);
     lp_wire_close(c->result_pull);
     lp_loop_free(c->loop);
+    lp_zap_stop(c->zap);
     free(c);
 }
 
@@ -142,14 +144,38 @@ static int hello(lp_cluster *c, cl_worker *w, const char *endpoint, lp_err *err)
 
 int lp_cluster_add_worker(lp_cluster *c, const char *endpoint, lp_err *err)
 {
+    return lp_cluster_add_worker_keyed(c, endpoint, NULL, err);
+}
+
+/* With CURVE, worker w may send results (its stage as its user id). */
+static int allow_results(lp_cluster *c, const cl_worker *w, lp_err *err)
+{
+    char stage[16];
+    snprintf(stage, sizeof stage, "%d", w->index);
+    return lp_zap_allow(c->zap, "result", w->pub, stage, err);
+}
+
+int lp_cluster_add_worker_keyed(lp_cluster *c, const char *endpoint, const char *pub,
+                                lp_err *err)
+{
     if (c->n_workers == LP_CLUSTER_MAX_WORKERS)
         return lp_err_set(err, "cluster: at most %d workers", LP_CLUSTER_MAX_WORKERS);
+    if (!c->o.key != !pub)
+        return lp_err_set(err, "cluster: worker %s: %s", endpoint,
+                          pub ? "a public key for a pool without our own key"
+                              : "no public key, and this pool's links are CURVE");
+    if (pub && !lp_key_valid(pub))
+        return lp_err_set(err, "cluster: worker %s: '%s' is not a public key", endpoint, pub);
     cl_worker *w = &c->w[c->n_workers];
     memset(w, 0, sizeof *w);
     *w = (cl_worker){.c = c, .index = c->n_workers};
     snprintf(w->info.control, sizeof w->info.control, "%s", endpoint);
-    if (cl_route_via(w, err) != 0 ||
-        !(w->ctl = lp_wire_socket(c->wire, LP_SOCK_DEALER, endpoint, err)))
+    snprintf(w->pub, sizeof w->pub, "%s", pub ? pub : "");
+    const lp_curve cv = {.pub = pub ? c->o.key->pub : NULL, .sec = pub ? c->o.key->sec : NULL,
+                         .server_pub = pub};
+    if (cl_route_via(w, err) != 0 || (pub && allow_results(c, w, err) != 0) ||
+        !(w->ctl = lp_wire_socket_curve(c->wire, LP_SOCK_DEALER, endpoint, pub ? &cv : NULL,
+                                        err)))
         return -1;
     c->n_workers++;
     int rc = hello(c, w, endpoint, err);
@@ -193,7 +219,10 @@ static int connect_first(lp_cluster *c, lp_err *err)
     lp_err e = {{0}};
     if (c->data_push)
         return 0;
-    if (lp_wire_push_checked(c->wire, 1, &ep, LINK_CHECK_MS, &c->data_push, &failed, &e) != 0)
+    const lp_curve cv = {.pub = c->o.key ? c->o.key->pub : NULL,
+                         .sec = c->o.key ? c->o.key->sec : NULL, .server_pub = c->w[0].pub};
+    if (lp_wire_push_checked(c->wire, 1, &ep, c->o.key ? &cv : NULL, LINK_CHECK_MS,
+                             &c->data_push, &failed, &e) != 0)
         return lp_err_set(err, "the first worker %s's data endpoint: %s", c->w[0].info.name,
                           e.msg);
     return 0;
@@ -219,7 +248,8 @@ int lp_cluster_load(lp_cluster *c, const uint8_t model_id[LP_SHA256_BYTES],
     if (cl_route_all(c, err) != 0 || connect_first(c, err) != 0)
         return -1;
     uint64_t ids[LP_CLUSTER_MAX_WORKERS];
-    for (int i = 0; i < c->n_workers; i++)
+    for (int i = c->n_workers - 1; i >= 0; i--) /* the last first: each worker lets the
+                                                    one before it in as its load starts */
         if (cl_send_load(c, i, &ids[i], err) != 0)
             return -1;
     for (int i = 0; i < c->n_workers; i++)

@@ -22,6 +22,7 @@
 #include <stdint.h>
 
 #include "err.h"
+#include "keys.h"
 #include "loop.h"
 #include "model_id.h"
 #include "sampler.h"
@@ -44,6 +45,8 @@ typedef struct lp_cluster_opts {
     int load_timeout_ms;
     int wire_dtype;     /* hidden states between workers: Lp__HiddenDtype
                            (0: f32, exact; f16, bf16, q8_0 smaller) */
+    const lp_keypair *key; /* ours with CURVE links (borrowed; NULL: plain):
+                              every worker is then added with its public key */
     char advertise[300];   /* the address workers send results to, "HOST" or
                               "HOST:PORT" (NAT, several interfaces); "" (the
                               default): for each worker, our address on the
@@ -91,6 +94,11 @@ void lp_cluster_free(lp_cluster *c);
  * the routing table (a host name that does not resolve is an error here).
  * Workers are pipeline stages in the order added. */
 int lp_cluster_add_worker(lp_cluster *c, const char *endpoint, lp_err *err);
+/* The same over CURVE (opts.key set): pub is the worker's public key (Z85);
+ * only it may connect to our result endpoint, and a Result counts only
+ * from the worker that ends its session's pipeline. */
+int lp_cluster_add_worker_keyed(lp_cluster *c, const char *endpoint, const char *pub,
+                                lp_err *err);
 int lp_cluster_n_workers(const lp_cluster *c);
 
 /* Tokens per Forward for a prompt of n_prompt tokens: opts.prompt_chunk if

@@ -23,6 +23,8 @@ int cl_send_load(lp_cluster *c, int i, uint64_t *request_id, lp_err *err)
     ls.n_threads = (uint32_t)c->o.n_threads;
     ls.wire_dtype = (Lp__HiddenDtype)c->o.wire_dtype;
     ls.next_endpoint = w->info.sends_to;
+    ls.next_public_key = i + 1 < c->n_workers ? c->w[i + 1].pub : "";
+    ls.prev_public_key = i > 0 ? c->w[i - 1].pub : "";
     ls.result_endpoint = w->info.result;
     Lp__Envelope env = LP__ENVELOPE__INIT;
     env.request_id = *request_id = ++c->hb_seq;

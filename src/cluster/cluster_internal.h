@@ -5,6 +5,7 @@
 #define LP_CLUSTER_INTERNAL_H
 
 #include "cluster.h"
+#include "zap.h"
 #include "loop.h"
 #include "route.h"
 
@@ -18,6 +19,7 @@ typedef struct cl_worker {
     char model_path[1024];
     uint8_t shard_id[LP_SHA256_BYTES];
     bool from_shard;      /* load shard_id from its cache, not model_path */
+    char pub[LP_KEY_Z85 + 1]; /* its CURVE public key ("" with plain links) */
 } cl_worker;
 
 typedef struct cl_session {
@@ -76,6 +78,8 @@ struct lp_cluster {
     uint8_t model_id[LP_SHA256_BYTES];
     uint32_t n_vocab;
     bool ready;           /* every worker loaded */
+    lp_zap *zap;          /* with o.key: who may send us results (owned) */
+    uint64_t forged;      /* Results dropped: not from their session's last worker */
 };
 
 /* cluster_session.c */
@@ -83,7 +87,8 @@ void cl_on_end_ack(lp_cluster *c, int worker, uint64_t request_id);
 void cl_expire_closing(lp_cluster *c);
 void cl_fail_all(lp_cluster *c, const char *why);
 int cl_drive_sessions(lp_cluster *c, lp_err *err);
-int cl_on_result(lp_cluster *c, const Lp__Envelope *env);
+/* from: the sender's ZAP user id (its stage, "0".."N-1") with CURVE, else "". */
+int cl_on_result(lp_cluster *c, const Lp__Envelope *env, const char *from);
 
 /* cluster_score.c: scoring sessions. fill: the scoring fields of the
  * Forward for prompt positions pos0 .. pos0+n-1; deliver: hand a Result's

@@ -49,8 +49,9 @@ static void on_results(void *cluster)
     lp_cluster *c = cluster;
     Lp__Envelope *env;
     lp_err err = {0};
-    while (lp_wire_recv(c->result_pull, NULL, &env, 0, &err) == 0) {
-        cl_on_result(c, env);
+    lp_wire_info info;
+    while (lp_wire_recv_info(c->result_pull, NULL, &env, 0, &info, &err) == 0) {
+        cl_on_result(c, env, info.user_id);
         lp_wire_env_free(env);
     }
 }
@@ -58,7 +59,10 @@ static void on_results(void *cluster)
 /* The result PULL, bound later (bound_at), served by the loop. */
 static int open_results(lp_cluster *c, lp_err *err)
 {
-    if (!(c->result_pull = lp_wire_socket(c->wire, LP_SOCK_PULL, NULL, err)))
+    const lp_curve cv = {.pub = c->o.key ? c->o.key->pub : NULL,
+                         .sec = c->o.key ? c->o.key->sec : NULL, .zap_domain = "result"};
+    if (!(c->result_pull = lp_wire_socket_curve(c->wire, LP_SOCK_PULL, NULL,
+                                                c->o.key ? &cv : NULL, err)))
         return -1;
     return lp_loop_watch(c->loop, c->result_pull, -1, on_results, c, err);
 }

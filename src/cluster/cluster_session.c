@@ -303,8 +303,21 @@ static int on_score_result(lp_cluster *c, int idx, const Lp__Result *r)
     return 0;
 }
 
-int cl_on_result(lp_cluster *c, const Lp__Envelope *env)
+/* With CURVE, a Result counts only from the last worker (the ZAP handler
+ * vouched for the sender by its key); an Error may come from any worker. */
+static bool from_last(const lp_cluster *c, const Lp__Envelope *env, const char *from)
 {
+    char last[16];
+    snprintf(last, sizeof last, "%d", c->n_workers - 1);
+    return !c->o.key || env->body_case != LP__ENVELOPE__BODY_RESULT || !strcmp(from, last);
+}
+
+int cl_on_result(lp_cluster *c, const Lp__Envelope *env, const char *from)
+{
+    if (!from_last(c, env, from)) {
+        c->forged++;
+        return 0;
+    }
     uint64_t id = env->body_case == LP__ENVELOPE__BODY_RESULT ? env->result->session
                                                                : env->request_id;
     cl_session *s = find(c, id);

@@ -18,19 +18,21 @@
 #include <string.h>
 
 #include "config_values.h"
+#include "keys.h"
 
 #define MAX_SECTIONS 512
 #define INIH_MAX_SECTION 50 /* inih cuts section names to 49 characters */
 
 enum { K_PATH, K_CTX, K_SESSIONS, K_BATCH, K_CHUNK, K_DTYPE, K_THREADS, N_MODEL_KEYS };
-enum { K_LISTEN, K_API_KEY, K_ADVERTISE, N_SERVER_KEYS };
-enum { K_ENDPOINT, K_MEM, K_WPATH, K_SPEED, N_WORKER_KEYS };
+enum { K_LISTEN, K_API_KEY, K_ADVERTISE, K_KEY, N_SERVER_KEYS };
+enum { K_ENDPOINT, K_MEM, K_WPATH, K_SPEED, K_PUB, N_WORKER_KEYS };
 enum { K_LWORKERS, K_LMEM, N_LOCAL_KEYS };
 
 static const char *const MODEL_KEYS[] = {"path",         "ctx",        "sessions", "batch",
                                          "prompt_chunk", "wire_dtype", "threads"};
-static const char *const SERVER_KEYS[] = {"listen", "api_key", "advertise"};
-static const char *const WORKER_KEYS[] = {"endpoint", "mem", "model_path", "speed"};
+static const char *const SERVER_KEYS[] = {"listen", "api_key", "advertise", "key"};
+static const char *const WORKER_KEYS[] = {"endpoint", "mem", "model_path", "speed",
+                                          "public_key"};
 static const char *const LOCAL_KEYS[] = {"workers", "mem"};
 
 typedef struct parse_state {
@@ -215,6 +217,8 @@ static int server_key(parse_state *st, const char *key, const char *v)
         rc = lp_cfgval_token(v, c->api_key, sizeof c->api_key, why, sizeof why);
     else if (k == K_ADVERTISE)
         rc = lp_cfgval_advertise(v, c->advertise, sizeof c->advertise, why, sizeof why);
+    else if (k == K_KEY)
+        rc = lp_cfgval_path(v, st->dir, c->key_file, sizeof c->key_file, why, sizeof why);
     else
         return 0;
     return rc ? fail_key(st, "server", key, v, why) : 1;
@@ -308,6 +312,13 @@ static int worker_key(parse_state *st, const char *section, const char *key, con
         rc = lp_cfgval_path(v, NULL, wk->model_path, sizeof wk->model_path, why, sizeof why);
         break;
     case K_SPEED: rc = lp_cfgval_speed(v, &wk->speed, why, sizeof why); break;
+    case K_PUB:
+        if ((rc = lp_key_valid(v) ? 0 : -1) != 0)
+            snprintf(why, sizeof why, "is not a public key (40 Z85 characters, as in the "
+                                      "worker's .pub file)");
+        else
+            snprintf(wk->public_key, sizeof wk->public_key, "%s", v);
+        break;
     default: return 0;
     }
     return rc ? fail_key(st, section, key, v, why) : 1;
@@ -360,6 +371,14 @@ static int check_complete(parse_state *st)
                                     : "mem (each worker's budget, e.g. 8G)");
     if (!c->model_path[0])
         return fail_at(st, 0, "no model: add [model] with path = MODEL.gguf");
+    if (c->key_file[0] && st->local_section_line)
+        return fail_at(st, st->local_section_line, "[local] workers run on this machine's "
+                       "loopback without keys: drop [server] key, or list [worker.*] sections");
+    for (int w = 0; w < c->n_workers; w++)
+        if (!c->workers[w].public_key[0] != !c->key_file[0])
+            return fail_at(st, c->workers[w].line, "%s", c->key_file[0]
+                           ? "with [server] key every [worker.*] needs its public_key"
+                           : "a worker's public_key needs the coordinator's own [server] key");
     if (c->prompt_chunk > c->batch)
         return fail_at(st, 0, "prompt_chunk %d is over batch %d (the most tokens a step carries)",
                        c->prompt_chunk, c->batch);

@@ -18,6 +18,9 @@
  *   [server]
  *   listen = 127.0.0.1:8080   ; HTTP API (default 127.0.0.1:8080)
  *   api_key = secret          ; optional bearer token
+ *   key = coord.key           ; optional: our CURVE key pair (coord keygen);
+ *                             ; then every link is authenticated and
+ *                             ; encrypted, and each worker needs public_key
  *   advertise = 192.168.1.2   ; optional: the address workers send results
  *                             ; to, HOST or HOST:PORT (NAT: a fixed port
  *                             ; to forward). Default: for each worker, our
@@ -31,6 +34,7 @@
  *                             ; one of its worker's --models-dir folders; absent:
  *                             ; the coordinator streams it a shard
  *   speed = 1.0               ; optional relative speed (default 1)
+ *   public_key = <40 chars>   ; with [server] key: the worker's (its .pub)
  *
  *   [local]                   ; instead of [worker.*]: the coordinator
  *   workers = 2               ; starts this many workers on 127.0.0.1,
@@ -78,6 +82,7 @@ typedef struct lp_config_worker {
     uint64_t mem;                             /* budget, bytes (> 0) */
     double speed;                             /* relative, > 0; default 1 */
     char model_path[LP_CONFIG_PATH_MAX];      /* on the worker; "" = none */
+    char public_key[41];                      /* CURVE, Z85; "" = plain */
     int line;                                 /* of its [section]; 0 local */
 } lp_config_worker;
 
@@ -93,6 +98,7 @@ typedef struct lp_config {
     char listen[LP_CONFIG_ENDPOINT_MAX];      /* "host:port" */
     char api_key[LP_CONFIG_KEY_MAX];          /* "" = none */
     char advertise[LP_CONFIG_ENDPOINT_MAX];   /* "HOST[:PORT]"; "" = per worker */
+    char key_file[LP_CONFIG_PATH_MAX];        /* our CURVE key pair; "" = plain */
     bool local;                               /* workers come from [local] */
     int n_workers;
     lp_config_worker workers[LP_CONFIG_MAX_WORKERS];

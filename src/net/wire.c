@@ -108,7 +108,7 @@ static const struct {
 };
 
 /* CURVE options (must come before bind / connect). 0, or -1 with errno. */
-static int set_curve(void *s, const lp_curve *c)
+int lp_wire_set_curve(void *s, const lp_curve *c)
 {
     int rc = 0;
     if (c->zap_domain) {
@@ -143,7 +143,7 @@ void *lp_wire_socket_curve(lp_wire *w, lp_sock_kind kind, const char *endpoint,
                    zmq_strerror(errno));
         return NULL;
     }
-    if (lp_wire_set_options(s, kind) != 0 || (curve && set_curve(s, curve) != 0)) {
+    if (lp_wire_set_options(s, kind) != 0 || (curve && lp_wire_set_curve(s, curve) != 0)) {
         lp_err_set(err, "wire: socket options%s: %s", curve ? " (CURVE keys)" : "",
                    zmq_strerror(errno));
         zmq_close(s);

@@ -111,9 +111,12 @@ int lp_wire_bind(void *sock, const char *endpoint, lp_err *err);
  * caller owns them), or -1 with no socket left open, *failed the index of
  * an endpoint that did not answer and err why: "cannot reach EP:
  * Connection refused" (the kernel's reason, from a plain TCP connect), or
- * that something answers there but is not a ZeroMQ peer. */
-int lp_wire_push_checked(lp_wire *w, int n, const char *const *endpoints, int timeout_ms,
-                         void **socks, int *failed, lp_err *err);
+ * that something answers there but is not a ZeroMQ peer (or, with CURVE,
+ * refused our key or has another). curves: n entries (a CURVE client each,
+ * keys.h), or NULL for plain links. */
+int lp_wire_push_checked(lp_wire *w, int n, const char *const *endpoints,
+                         const lp_curve *curves, int timeout_ms, void **socks, int *failed,
+                         lp_err *err);
 
 /* The endpoint a bound socket actually listens on (caller's buffer). */
 int lp_wire_endpoint(void *sock, char *buf, size_t cap, lp_err *err);

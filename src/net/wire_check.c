@@ -1,6 +1,7 @@
 /* wire_check.c — what a message must satisfy on its own, before the
  * receiver looks at it against its state; and small builders of the
  * values that travel inside messages (errors, sampling, hidden sizes). */
+#include "keys.h"
 #include "wire.h"
 #include "wire_sampling.h"
 
@@ -158,6 +159,9 @@ static int check_load(const Lp__LoadShard *l, lp_err *err)
         return lp_err_set(err, "LoadShard: result_endpoint is empty");
     if (!dtype_name(l->wire_dtype))
         return lp_err_set(err, "LoadShard: unknown wire dtype %d", (int)l->wire_dtype);
+    if ((l->next_public_key[0] && !lp_key_valid(l->next_public_key)) ||
+        (l->prev_public_key[0] && !lp_key_valid(l->prev_public_key)))
+        return lp_err_set(err, "LoadShard: a neighbour's public key is not 40 Z85 characters");
     return 0;
 }
 

@@ -13,6 +13,9 @@ struct lp_wire {
  * heartbeats, high-water marks): 0, or -1 with errno. */
 int lp_wire_set_options(void *sock, lp_sock_kind kind);
 
+/* CURVE options of c (before bind / connect): 0, or -1 with errno. */
+int lp_wire_set_curve(void *sock, const lp_curve *c);
+
 /* ZMQ_IPV6 as endpoint needs it (an [IPv6] host): 0, or -1 with errno. */
 int lp_wire_set_family(void *sock, const char *endpoint);
 

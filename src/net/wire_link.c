@@ -40,10 +40,12 @@ static void link_close(link *l)
 }
 
 /* The monitor is connected before the PUSH connects, so no event is lost. */
-static int link_open(lp_wire *w, link *l, const char *endpoint, lp_err *err)
+static int link_open(lp_wire *w, link *l, const char *endpoint, const lp_curve *curve,
+                     lp_err *err)
 {
     char mon_ep[64];
-    if (!(l->push = zmq_socket(w->ctx, ZMQ_PUSH)) || lp_wire_set_options(l->push, LP_SOCK_PUSH))
+    if (!(l->push = zmq_socket(w->ctx, ZMQ_PUSH)) || lp_wire_set_options(l->push, LP_SOCK_PUSH) ||
+        (curve && lp_wire_set_curve(l->push, curve) != 0))
         return lp_err_set(err, "wire: cannot create a PUSH socket: %s", zmq_strerror(errno));
     snprintf(mon_ep, sizeof mon_ep, "inproc://lp-link-%p", l->push);
     if (zmq_socket_monitor(l->push, mon_ep, WATCH_EVENTS) != 0 ||
@@ -105,14 +107,16 @@ static int why_down(const link *l, const char *endpoint, int timeout_ms, lp_err 
     if (lp_route_probe(endpoint, PROBE_MS, why, sizeof why) != 0)
         return lp_err_set(err, "cannot reach %s: %s", endpoint, why);
     if (l->not_zmtp)
-        return lp_err_set(err, "%s answers, but not as a layerpool endpoint (the ZeroMQ "
-                          "handshake failed)", endpoint);
+        return lp_err_set(err, "%s answers, but the ZeroMQ handshake failed: not a layerpool "
+                          "endpoint, or its CURVE key is not the one we were given (or it "
+                          "does not allow ours)", endpoint);
     return lp_err_set(err, "%s accepts connections but no ZeroMQ handshake completed within "
                       "%.1f s", endpoint, timeout_ms / 1000.0);
 }
 
-int lp_wire_push_checked(lp_wire *w, int n, const char *const *endpoints, int timeout_ms,
-                         void **socks, int *failed, lp_err *err)
+int lp_wire_push_checked(lp_wire *w, int n, const char *const *endpoints,
+                         const lp_curve *curves, int timeout_ms, void **socks, int *failed,
+                         lp_err *err)
 {
     link l[MAX_LINKS] = {0};
     int rc = 0;
@@ -120,7 +124,8 @@ int lp_wire_push_checked(lp_wire *w, int n, const char *const *endpoints, int ti
     if (n < 0 || n > MAX_LINKS)
         return lp_err_set(err, "wire: at most %d links at once", MAX_LINKS);
     for (int i = 0; i < n && rc == 0; i++)
-        if (endpoints[i][0] && (rc = link_open(w, &l[i], endpoints[i], err)) != 0)
+        if (endpoints[i][0] &&
+            (rc = link_open(w, &l[i], endpoints[i], curves ? &curves[i] : NULL, err)) != 0)
             *failed = i;
     if (rc == 0)
         await_links(l, n, timeout_ms);
