@@ -12,13 +12,23 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <cmocka.h>
+#include <arpa/inet.h>
 #include <fcntl.h>
+#include <linux/if_ether.h>
+#include <linux/if_packet.h>
+#include <net/if.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "keys.h"
+#include "kv.h"
+#include "model.h"
+#include "shard.h"
 #include "support.h"
 #include "support_ref.h"
 #include "support_worker.h"
@@ -82,6 +92,55 @@ static int count_in_log(const keyset *k, int i, const char *needle)
     return c;
 }
 
+/* `coord run` over workers w[0..2) (keyed: a cluster file with our key
+ * and theirs) on case c; its ids must be llama.cpp's. *split gets the
+ * first layer of the second worker (from coord's log). */
+static void run_pool(const keyset *k, const lp_test_worker *w, bool keyed, const ref_case *c,
+                     int *split)
+{
+    char model[4096], cfg[4200], bin[4096], cmd[16384], out[8192], errf[4300];
+    lp_test_shared(model, sizeof model, "models/stories260K.gguf");
+    snprintf(cfg, sizeof cfg, "%s/pool-%d.ini", k->dir, keyed);
+    FILE *f = fopen(cfg, "w");
+    assert_non_null(f);
+    fprintf(f, "[model]\npath = %s\nctx = 256\n", model);
+    if (keyed)
+        fprintf(f, "\n[server]\nkey = coord.key\n");
+    for (int i = 0; i < 2; i++) {
+        fprintf(f, "\n[worker.w%d]\nendpoint = %s\nmem = 1G\nmodel_path = %s\n", i,
+                w[i].control, model);
+        if (keyed)
+            fprintf(f, "public_key = %s\n", k->w[i].pub);
+    }
+    fclose(f);
+    snprintf(errf, sizeof errf, "%s/coord.err", k->dir);
+    int n = snprintf(cmd, sizeof cmd, "%s run --config %s -n %d --ids --ignore-eos --tokens ",
+                     lp_test_bin(bin, sizeof bin, "coord"), cfg, c->n_greedy);
+    for (int i = 0; i < c->n_prompt; i++)
+        n += snprintf(cmd + n, sizeof cmd - (size_t)n, "%s%d", i ? "," : "", c->prompt[i]);
+    snprintf(cmd + n, sizeof cmd - (size_t)n, " 2>%s", errf);
+    int st = lp_test_run(cmd, out, sizeof out);
+    size_t len;
+    char *log = lp_test_read_file(errf, &len);
+    if (st != 0)
+        fail_msg("coord run (%s links): exit %d:\n%s", keyed ? "CURVE" : "plain", st, log);
+    const char *l = log ? strstr(log, "loading layers ") : NULL;
+    l = l ? strstr(l + 1, "loading layers ") : NULL;
+    assert_non_null(l);
+    assert_int_equal(sscanf(l, "loading layers %d-", split), 1);
+    free(log);
+    int32_t ids[64];
+    int got = 0;
+    for (const char *p = out; got < 64 && *p >= '0' && *p <= '9';) { /* "1,2,3" */
+        char *end;
+        ids[got++] = (int32_t)strtol(p, &end, 10);
+        p = *end == ',' ? end + 1 : end;
+    }
+    bool noise;
+    if (ref_greedy_mismatch(c, ids, got, &noise) >= 0 || noise)
+        fail_msg("%s pool: ids differ from llama.cpp:\n%s", keyed ? "CURVE" : "plain", out);
+}
+
 static void test_keyed_pool(void **state)
 {
     (void)state;
@@ -92,41 +151,148 @@ static void test_keyed_pool(void **state)
         start_worker(&k, i, &w[i]);
     ref_model m;
     assert_int_equal(ref_load("stories260K", &m), 0);
-    const ref_case *c = &m.cases[0];
-    char model[4096], cfg[4200], bin[4096], cmd[16384], out[8192];
-    lp_test_shared(model, sizeof model, "models/stories260K.gguf");
-    snprintf(cfg, sizeof cfg, "%s/pool.ini", k.dir);
-    FILE *f = fopen(cfg, "w");
-    assert_non_null(f);
-    fprintf(f, "[model]\npath = %s\nctx = 256\n\n[server]\nkey = coord.key\n", model);
-    for (int i = 0; i < 2; i++)
-        fprintf(f, "\n[worker.w%d]\nendpoint = %s\nmem = 1G\nmodel_path = %s\npublic_key = %s\n",
-                i, w[i].control, model, k.w[i].pub);
-    fclose(f);
-    int n = snprintf(cmd, sizeof cmd, "%s run --config %s -n %d --ids --ignore-eos --tokens ",
-                     lp_test_bin(bin, sizeof bin, "coord"), cfg, c->n_greedy);
-    for (int i = 0; i < c->n_prompt; i++)
-        n += snprintf(cmd + n, sizeof cmd - (size_t)n, "%s%d", i ? "," : "", c->prompt[i]);
-    char errf[4300];
-    snprintf(errf, sizeof errf, "%s/coord.err", k.dir);
-    snprintf(cmd + n, sizeof cmd - (size_t)n, " 2>%s", errf);
-    int st = lp_test_run(cmd, out, sizeof out);
-    if (st != 0) {
-        size_t len;
-        fail_msg("coord run over CURVE links: exit %d:\n%s", st, lp_test_read_file(errf, &len));
-    }
-    int32_t ids[64];
-    int got = 0;
-    for (const char *p = out; got < 64 && *p >= '0' && *p <= '9';) { /* "1,2,3" */
-        char *end;
-        ids[got++] = (int32_t)strtol(p, &end, 10);
-        p = *end == ',' ? end + 1 : end;
-    }
-    bool noise;
-    if (ref_greedy_mismatch(c, ids, got, &noise) >= 0 || noise)
-        fail_msg("CURVE pool: ids differ from llama.cpp:\n%s", out);
+    int split;
+    run_pool(&k, w, true, &m.cases[0], &split);
     for (int i = 0; i < 2; i++)
         lp_test_worker_kill(&w[i]);
+    ref_free(&m);
+    lp_test_rmtree(k.dir);
+}
+
+/* ---- what the wire shows --------------------------------------------- */
+
+/* Every packet on the loopback interface, as an eavesdropper there sees
+ * them (AF_PACKET: needs root), appended to buf until stop. */
+typedef struct capture {
+    int fd;
+    pthread_t th;
+    atomic_bool stop;
+    uint8_t *buf;
+    size_t len, cap;
+} capture;
+
+static void *capture_run(void *arg)
+{
+    capture *c = arg;
+    while (!atomic_load(&c->stop)) {
+        struct pollfd p = {.fd = c->fd, .events = POLLIN};
+        if (poll(&p, 1, 50) <= 0)
+            continue;
+        ssize_t n = recv(c->fd, c->buf + c->len, c->cap - c->len, MSG_DONTWAIT);
+        if (n > 0 && c->len + (size_t)n + 65536 < c->cap)
+            c->len += (size_t)n;
+    }
+    return NULL;
+}
+
+/* false when this process may not capture (not root): the test skips */
+static bool capture_start(capture *c)
+{
+    memset(c, 0, sizeof *c);
+    c->fd = socket(AF_PACKET, SOCK_RAW, htons(ETH_P_ALL));
+    if (c->fd < 0)
+        return false;
+    struct sockaddr_ll at = {.sll_family = AF_PACKET, .sll_protocol = htons(ETH_P_ALL),
+                             .sll_ifindex = (int)if_nametoindex("lo")};
+    assert_int_equal(bind(c->fd, (struct sockaddr *)&at, sizeof at), 0);
+    c->cap = (size_t)64 << 20;
+    c->buf = malloc(c->cap);
+    assert_non_null(c->buf);
+    assert_int_equal(pthread_create(&c->th, NULL, capture_run, c), 0);
+    return true;
+}
+
+static void capture_stop(capture *c)
+{
+    atomic_store(&c->stop, true);
+    pthread_join(c->th, NULL);
+    close(c->fd);
+}
+
+/* The hidden state of the prompt's first token after layers [0, split):
+ * what worker 0 sends worker 1 (f32 on the wire), computed here. */
+static void hidden_row(const ref_case *c, int split, float *row, size_t n_embd_cap)
+{
+    char path[4096];
+    lp_shard_opts o;
+    lp_shard_opts_default(&o);
+    o.first = 0;
+    o.last = split;
+    o.n_threads = 1;
+    lp_err err = {0};
+    lp_shard *s = lp_shard_open(lp_test_shared(path, sizeof path, "models/stories260K.gguf"),
+                                &o, &err);
+    assert_non_null(s);
+    int slot = lp_kv_open(s->kv, 1, &err);
+    assert_true(slot >= 0);
+    lp_fwd_in in = {.n = c->n_prompt, .pos0 = 0, .tokens = c->prompt};
+    const float *out;
+    assert_int_equal(lp_forward(s->run, s->kv, slot, &in, &out, &err), 0);
+    assert_true(s->model->hp.n_embd <= n_embd_cap);
+    memcpy(row, out, sizeof(float) * s->model->hp.n_embd);
+    lp_shard_close(s);
+}
+
+/* A capture of one pool run: does it show the prompt's token ids (as the
+ * wire packs them) and the first 16 floats of the hidden state row? */
+static void eavesdrop(const keyset *k, const lp_test_worker *w, bool keyed, const ref_case *c,
+                      bool *ids_seen, bool *row_seen, bool *skipped)
+{
+    capture cap;
+    *skipped = !capture_start(&cap);
+    if (*skipped)
+        return;
+    int split;
+    run_pool(k, w, keyed, c, &split);
+    capture_stop(&cap);
+    uint8_t packed[256];
+    size_t n = 0;
+    for (int i = 0; i < c->n_prompt && n + 5 < sizeof packed; i++) /* varints */
+        for (uint32_t v = (uint32_t)c->prompt[i];; v >>= 7) {
+            packed[n++] = (uint8_t)((v & 127) | (v > 127 ? 128 : 0));
+            if (v <= 127)
+                break;
+        }
+    float row[4096];
+    hidden_row(c, split, row, 4096);
+    *ids_seen = memmem(cap.buf, cap.len, packed, n) != NULL;
+    *row_seen = memmem(cap.buf, cap.len, row, 16 * sizeof(float)) != NULL;
+    free(cap.buf);
+}
+
+/* The traffic of a keyed pool shows neither the prompt nor a hidden
+ * state; the same run over plain links shows both (so the check can fail). */
+static void test_eavesdropper_sees_nothing(void **state)
+{
+    (void)state;
+    keyset k;
+    keys_make(&k);
+    ref_model m;
+    assert_int_equal(ref_load("stories260K", &m), 0);
+    const ref_case *c = &m.cases[0];
+    bool ids, row, skipped;
+    lp_test_worker w[2];
+    for (int i = 0; i < 2; i++)
+        start_worker(&k, i, &w[i]);
+    eavesdrop(&k, w, true, c, &ids, &row, &skipped);
+    for (int i = 0; i < 2; i++)
+        lp_test_worker_kill(&w[i]);
+    if (skipped) {
+        lp_test_rmtree(k.dir);
+        ref_free(&m);
+        print_message("[ curve ] no capture without root: skipped\n");
+        skip();
+    }
+    assert_false(ids);
+    assert_false(row);
+    for (int i = 0; i < 2; i++)
+        assert_int_equal(lp_test_worker_start(&w[i], NULL), 0); /* plain */
+    eavesdrop(&k, w, false, c, &ids, &row, &skipped);
+    for (int i = 0; i < 2; i++)
+        lp_test_worker_kill(&w[i]);
+    assert_true(ids);
+    assert_true(row);
+    print_message("[ curve ] keyed links: no prompt ids, no hidden row on the wire; plain: both\n");
     ref_free(&m);
     lp_test_rmtree(k.dir);
 }
@@ -249,6 +415,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_keyed_pool),
         cmocka_unit_test(test_strangers_refused),
+        cmocka_unit_test(test_eavesdropper_sees_nothing),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
