@@ -30,7 +30,11 @@ config() { # $1: file, $2: keyed (1/0), then endpoint/key pairs
     f=$1 keyed=$2
     shift 2
     printf '[model]\npath = %s\nctx = %d\n' "$MODEL" $((N_GEN + 64)) > "$f"
-    [ "$keyed" = 1 ] && printf '[server]\nkey = %s/coord.key\n' "$TMP" >> "$f"
+    if [ "$keyed" = 1 ]; then
+        printf '[server]\nkey = %s/coord.key\n' "$TMP" >> "$f"
+    else
+        printf '[server]\ninsecure = true\n' >> "$f"
+    fi
     i=0
     while [ $# -gt 0 ]; do
         printf '[worker.w%d]\nendpoint = %s\nmem = 8G\nmodel_path = %s\n' $i "$1" "$MODEL" >> "$f"

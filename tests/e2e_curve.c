@@ -104,8 +104,7 @@ static void run_pool(const keyset *k, const lp_test_worker *w, bool keyed, const
     FILE *f = fopen(cfg, "w");
     assert_non_null(f);
     fprintf(f, "[model]\npath = %s\nctx = 256\n", model);
-    if (keyed)
-        fprintf(f, "\n[server]\nkey = coord.key\n");
+    fprintf(f, "\n[server]\n%s\n", keyed ? "key = coord.key" : "insecure = true");
     for (int i = 0; i < 2; i++) {
         fprintf(f, "\n[worker.w%d]\nendpoint = %s\nmem = 1G\nmodel_path = %s\n", i,
                 w[i].control, model);

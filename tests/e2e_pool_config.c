@@ -60,7 +60,7 @@ static void write_config(const char *path, const char *model, const farm *f, con
 {
     FILE *c = fopen(path, "w");
     assert_non_null(c);
-    fprintf(c, "[model]\npath = %s\nctx = 512\nbatch = 16\n", model);
+    fprintf(c, "[model]\npath = %s\nctx = 512\nbatch = 16\n[server]\ninsecure = true\n", model);
     for (int i = 0; i < f->n; i++) {
         fprintf(c, "\n[worker.w%d]\nendpoint = %s\nmem = 1G\n", i, f->control[i]);
         if (own[i])
@@ -170,7 +170,8 @@ static void test_plan_live(void **state)
     snprintf(cfg, sizeof cfg, "%s/live.ini", dir);
     FILE *c = fopen(cfg, "w");
     assert_non_null(c);
-    fprintf(c, "[model]\npath = %s\nctx = 256\n\n[worker.up]\nendpoint = %s\nmem = 1G\n\n"
+    fprintf(c, "[model]\npath = %s\nctx = 256\n[server]\ninsecure = true\n\n"
+            "[worker.up]\nendpoint = %s\nmem = 1G\n\n"
             "[worker.down]\nendpoint = tcp://127.0.0.1:1\nmem = 1G\n", model, f.control[0]);
     fclose(c);
     snprintf(cmd, sizeof cmd, "%s plan --config %s --live 2>&1", lp_test_bin(bin, sizeof bin,

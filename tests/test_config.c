@@ -108,6 +108,7 @@ static void test_70b_configs(void **state)
 
 #define OK_MODEL "[model]\npath = m.gguf\n"
 #define OK_WORKER "[worker.a]\nendpoint = tcp://10.0.0.2:5555\nmem = 16G\n"
+#define PLAIN_OK "[server]\ninsecure = true\nallow_insecure_remote = true\n"
 
 typedef struct bad_case {
     const char *text;
@@ -145,6 +146,11 @@ static const bad_case BAD[] = {
      "5: with [server] key every [worker.*] needs its public_key"},
     {OK_MODEL "[server]\nkey = c.key\n[local]\nworkers = 2\nmem = 1G\n",
      "5: [local] workers run on this machine's loopback without keys"},
+    {OK_MODEL OK_WORKER,
+     "3: links to the workers would be plain: give [server] key and each worker's public_key"},
+    {OK_MODEL "[server]\ninsecure = true\n" OK_WORKER,
+     "5: worker a is beyond loopback, and its link would be plain: give keys, or say "
+     "allow_insecure_remote = true in [server]"},
     {OK_MODEL "prompt_chunk = some\n" OK_WORKER,
      "3: key 'prompt_chunk' in [model]: 'some' is not 'auto' or a whole number from 1 to 4096"},
     {OK_MODEL "prompt_chunk = 0\n" OK_WORKER,
@@ -178,7 +184,7 @@ static const bad_case BAD[] = {
     {OK_MODEL, "no workers: add [worker.NAME] sections or a [local] section"},
     {OK_MODEL "[server]\nlisten = localhost\n" OK_WORKER, "4: key 'listen' in [server]: 'localhost' is not HOST:PORT"},
     {OK_MODEL "[server]\napi_key = two words\n" OK_WORKER, "4: key 'api_key' in [server]: 'two words' may hold only printable"},
-    {OK_MODEL "[server]\nport = 1\n" OK_WORKER, "4: unknown key 'port' in [server] (known: listen, api_key, advertise, key)"},
+    {OK_MODEL "[server]\nport = 1\n" OK_WORKER, "4: unknown key 'port' in [server] (known: listen, api_key, advertise, key, insecure, allow_insecure_remote)"},
     {OK_MODEL "[server]\nadvertise = tcp://10.0.0.1:5\n" OK_WORKER, "4: key 'advertise' in [server]: 'tcp://10.0.0.1:5' is not HOST or HOST:PORT"},
     {OK_MODEL "[server]\nadvertise = 10.0.0.1:0\n" OK_WORKER, "4: key 'advertise' in [server]: '10.0.0.1:0' is not HOST or HOST:PORT"},
     {OK_MODEL "[server]\nadvertise = 10.0.0.1:65536\n" OK_WORKER, "4: key 'advertise' in [server]: '10.0.0.1:65536' is not HOST or HOST:PORT"},
@@ -222,9 +228,10 @@ static void test_prompt_chunk(void **state)
     (void)state;
     lp_config *c = malloc(sizeof *c);
     assert_non_null(c);
-    const char *cases[] = {OK_MODEL OK_WORKER, OK_MODEL "prompt_chunk = auto\n" OK_WORKER,
-                           OK_MODEL "prompt_chunk = 48\n" OK_WORKER,
-                           OK_MODEL "batch = 48\nprompt_chunk = 48\n" OK_WORKER};
+    const char *cases[] = {OK_MODEL OK_WORKER PLAIN_OK,
+                           OK_MODEL "prompt_chunk = auto\n" OK_WORKER PLAIN_OK,
+                           OK_MODEL "prompt_chunk = 48\n" OK_WORKER PLAIN_OK,
+                           OK_MODEL "batch = 48\nprompt_chunk = 48\n" OK_WORKER PLAIN_OK};
     const int want[] = {0, 0, 48, 48};
     for (int i = 0; i < 4; i++) {
         lp_err err = {{0}};
@@ -250,19 +257,19 @@ static void test_limits(void **state)
     static const char nul[] = OK_MODEL "[worker.a]\nmem\0 = 1G\n";
     assert_int_equal(lp_config_parse(nul, sizeof nul - 1, "t.ini", "", c, &err), -1);
     assert_non_null(strstr(err.msg, "t.ini:4: the line holds a NUL byte"));
-    k = snprintf(text, sizeof text, OK_MODEL);
+    k = snprintf(text, sizeof text, OK_MODEL PLAIN_OK);
     for (int i = 0; i < 65; i++)
         k += snprintf(text + k, sizeof text - (size_t)k,
                       "[worker.w%d]\nendpoint = tcp://h:%d\nmem = 1G\n", i, 1000 + i);
     assert_int_equal(lp_config_parse(text, strlen(text), "t.ini", "", c, &err), -1);
-    assert_non_null(strstr(err.msg, "t.ini:195: more than 64 workers"));
+    assert_non_null(strstr(err.msg, "t.ini:198: more than 64 workers"));
     /* 64 are fine; relative paths join the directory, absolute ones not. */
     char *cut = strstr(text, "[worker.w64]");
     *cut = 0;
     assert_int_equal(lp_config_parse(text, strlen(text), "t.ini", "/etc/lp", c, &err), 0);
     assert_int_equal(c->n_workers, 64);
     assert_string_equal(c->model_path, "/etc/lp/m.gguf");
-    assert_int_equal(c->workers[63].line, 3 + 63 * 3);
+    assert_int_equal(c->workers[63].line, 6 + 63 * 3);
     static const char abs[] = "[model]\npath = /x/m.gguf\n[local]\nworkers=1\nmem=1M\n";
     assert_int_equal(lp_config_parse(abs, sizeof abs - 1, "t.ini", "/etc/lp", c, &err), 0);
     assert_string_equal(c->model_path, "/x/m.gguf");
@@ -283,7 +290,9 @@ static void test_advertise(void **state)
     char text[512];
     assert_non_null(c);
     for (size_t i = 0; i < sizeof ok / sizeof ok[0]; i++) {
-        snprintf(text, sizeof text, OK_MODEL "[server]\nadvertise = %s\n" OK_WORKER, ok[i]);
+        snprintf(text, sizeof text,
+                 OK_MODEL "[server]\nadvertise = %s\ninsecure = true\nallow_insecure_remote = true\n"
+                 OK_WORKER, ok[i]);
         if (lp_config_parse(text, strlen(text), "t.ini", "", c, &err) != 0)
             fail_msg("advertise = %s: %s", ok[i], err.msg);
         assert_string_equal(c->advertise, ok[i]);

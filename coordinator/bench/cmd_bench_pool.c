@@ -218,7 +218,8 @@ static int pool_up(bp_run *b, coord_pool *pool, const lp_local_workers *lw, int 
         snprintf(chunk_text, sizeof chunk_text, "%ld", o->chunk);
     int len = snprintf(text, sizeof text,
                        "[model]\npath = %s\nctx = %ld\nsessions = %d\nbatch = %ld\n"
-                       "prompt_chunk = %s\nthreads = %ld\nwire_dtype = %s\n",
+                       "prompt_chunk = %s\nthreads = %ld\nwire_dtype = %s\n"
+                       "[server]\ninsecure = true\nallow_insecure_remote = true\n",
                        b->model, o->n_prompt + o->n_gen + 32, max_of(o->sessions, o->n_sessions),
                        o->chunk > 256 ? o->chunk : 256, chunk_text, o->threads,
                        lp_config_dtype_name(dt));

@@ -19,18 +19,20 @@
 
 #include "config_values.h"
 #include "keys.h"
+#include "route.h"
 
 #define MAX_SECTIONS 512
 #define INIH_MAX_SECTION 50 /* inih cuts section names to 49 characters */
 
 enum { K_PATH, K_CTX, K_SESSIONS, K_BATCH, K_CHUNK, K_DTYPE, K_THREADS, N_MODEL_KEYS };
-enum { K_LISTEN, K_API_KEY, K_ADVERTISE, K_KEY, N_SERVER_KEYS };
+enum { K_LISTEN, K_API_KEY, K_ADVERTISE, K_KEY, K_INSECURE, K_INSECURE_REMOTE, N_SERVER_KEYS };
 enum { K_ENDPOINT, K_MEM, K_WPATH, K_SPEED, K_PUB, N_WORKER_KEYS };
 enum { K_LWORKERS, K_LMEM, N_LOCAL_KEYS };
 
 static const char *const MODEL_KEYS[] = {"path",         "ctx",        "sessions", "batch",
                                          "prompt_chunk", "wire_dtype", "threads"};
-static const char *const SERVER_KEYS[] = {"listen", "api_key", "advertise", "key"};
+static const char *const SERVER_KEYS[] = {"listen", "api_key", "advertise", "key", "insecure",
+                                          "allow_insecure_remote"};
 static const char *const WORKER_KEYS[] = {"endpoint", "mem", "model_path", "speed",
                                           "public_key"};
 static const char *const LOCAL_KEYS[] = {"workers", "mem"};
@@ -219,6 +221,9 @@ static int server_key(parse_state *st, const char *key, const char *v)
         rc = lp_cfgval_advertise(v, c->advertise, sizeof c->advertise, why, sizeof why);
     else if (k == K_KEY)
         rc = lp_cfgval_path(v, st->dir, c->key_file, sizeof c->key_file, why, sizeof why);
+    else if (k == K_INSECURE || k == K_INSECURE_REMOTE)
+        rc = lp_cfgval_bool(v, k == K_INSECURE ? &c->insecure : &c->insecure_remote, why,
+                            sizeof why);
     else
         return 0;
     return rc ? fail_key(st, "server", key, v, why) : 1;
@@ -349,6 +354,32 @@ static int on_key(void *user, const char *section, const char *key, const char *
 
 /* ---- after the last line ------------------------------------------------ */
 
+/* Plain links to [worker.*] sections only when the file says so: insecure =
+ * true, and beyond loopback allow_insecure_remote = true too ([local]
+ * workers, added later, are on loopback). True, the error set, if refused. */
+static bool plain_refused(parse_state *st)
+{
+    const lp_config *c = st->c;
+    char host[256];
+    int port;
+    lp_err ignored = {0};
+    if (c->n_workers > 0 && !c->insecure) {
+        fail_at(st, c->workers[0].line, "links to the workers would be plain: give [server] key "
+                "and each worker's public_key (coord keygen, worker keygen), or say insecure = "
+                "true in [server] (a network you trust)");
+        return true;
+    }
+    for (int w = 0; w < c->n_workers && !c->insecure_remote; w++)
+        if (lp_route_split(c->workers[w].endpoint, host, sizeof host, &port, &ignored) != 0 ||
+            !lp_route_is_loopback(host)) {
+            fail_at(st, c->workers[w].line, "worker %s is beyond loopback, and its link would be "
+                    "plain: give keys, or say allow_insecure_remote = true in [server]",
+                    c->workers[w].name);
+            return true;
+        }
+    return false;
+}
+
 static int check_complete(parse_state *st)
 {
     lp_config *c = st->c;
@@ -382,6 +413,8 @@ static int check_complete(parse_state *st)
     if (c->prompt_chunk > c->batch)
         return fail_at(st, 0, "prompt_chunk %d is over batch %d (the most tokens a step carries)",
                        c->prompt_chunk, c->batch);
+    if (!c->key_file[0] && plain_refused(st))
+        return -1;
     if (!c->n_workers && !st->local_section_line)
         return fail_at(st, 0, "no workers: add [worker.NAME] sections or a [local] section");
     return 1;

@@ -21,6 +21,9 @@
  *   key = coord.key           ; optional: our CURVE key pair (coord keygen);
  *                             ; then every link is authenticated and
  *                             ; encrypted, and each worker needs public_key
+ *   insecure = true           ; without key, [worker.*] links are plain: only
+ *                             ; if said (a network you trust); beyond
+ *   allow_insecure_remote = true ; loopback this too
  *   advertise = 192.168.1.2   ; optional: the address workers send results
  *                             ; to, HOST or HOST:PORT (NAT: a fixed port
  *                             ; to forward). Default: for each worker, our
@@ -99,6 +102,7 @@ typedef struct lp_config {
     char api_key[LP_CONFIG_KEY_MAX];          /* "" = none */
     char advertise[LP_CONFIG_ENDPOINT_MAX];   /* "HOST[:PORT]"; "" = per worker */
     char key_file[LP_CONFIG_PATH_MAX];        /* our CURVE key pair; "" = plain */
+    bool insecure, insecure_remote;           /* plain links allowed (beyond loopback) */
     bool local;                               /* workers come from [local] */
     int n_workers;
     lp_config_worker workers[LP_CONFIG_MAX_WORKERS];

@@ -33,6 +33,16 @@ int lp_cfgval_int(const char *v, long lo, long hi, int *out, char *why, size_t c
     return 0;
 }
 
+int lp_cfgval_bool(const char *v, bool *out, char *why, size_t cap)
+{
+    if (strcmp(v, "true") && strcmp(v, "false")) {
+        snprintf(why, cap, "is not true or false");
+        return -1;
+    }
+    *out = !strcmp(v, "true");
+    return 0;
+}
+
 int lp_cfgval_size(const char *v, uint64_t *out, char *why, size_t cap)
 {
     uint64_t x;

@@ -4,12 +4,15 @@
 #ifndef LP_CONFIG_VALUES_H
 #define LP_CONFIG_VALUES_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
 #include "config.h"
 
 int lp_cfgval_int(const char *v, long lo, long hi, int *out, char *why, size_t cap);
+/* true / false */
+int lp_cfgval_bool(const char *v, bool *out, char *why, size_t cap);
 int lp_cfgval_size(const char *v, uint64_t *out, char *why, size_t cap);
 int lp_cfgval_speed(const char *v, double *out, char *why, size_t cap);
 int lp_cfgval_dtype(const char *v, lp_config_dtype *out, char *why, size_t cap);
