@@ -23,6 +23,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "keys.h"
@@ -409,12 +410,38 @@ static void test_strangers_refused(void **state)
     lp_test_rmtree(k.dir);
 }
 
+/* A worker refuses to listen beyond loopback with plain links unless told
+ * --insecure, and refuses a key file others may read. */
+static void test_plain_needs_saying(void **state)
+{
+    (void)state;
+    keyset k;
+    keys_make(&k);
+    char bin[4096], cmd[16384], out[2048];
+    lp_test_bin(bin, sizeof bin, "worker");
+    snprintf(cmd, sizeof cmd, "%s --listen tcp://0.0.0.0:0 2>&1", bin);
+    assert_int_not_equal(lp_test_run(cmd, out, sizeof out), 0);
+    assert_non_null(strstr(out, "without --key its links would be plain"));
+    snprintf(cmd, sizeof cmd, "%s --listen tcp://0.0.0.0:0 --key %s/w0.key 2>&1", bin, k.dir);
+    assert_int_not_equal(lp_test_run(cmd, out, sizeof out), 0);
+    assert_non_null(strstr(out, "--key and --coordinator-key go together"));
+    char key[4200];
+    snprintf(key, sizeof key, "%s/w0.key", k.dir);
+    assert_int_equal(chmod(key, 0644), 0);
+    snprintf(cmd, sizeof cmd, "%s --listen tcp://127.0.0.1:0 --key %s --coordinator-key %s/coord.pub 2>&1",
+             bin, key, k.dir);
+    assert_int_not_equal(lp_test_run(cmd, out, sizeof out), 0);
+    assert_non_null(strstr(out, "chmod 600"));
+    lp_test_rmtree(k.dir);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_keyed_pool),
         cmocka_unit_test(test_strangers_refused),
         cmocka_unit_test(test_eavesdropper_sees_nothing),
+        cmocka_unit_test(test_plain_needs_saying),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -6,6 +6,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "route.h"
 #include "size.h"
 #include "worker.h"
 
@@ -60,6 +61,21 @@ static int copy(const char *flag, const char *v, char *out, size_t cap, lp_err *
     return 0;
 }
 
+/* Plain links on an address beyond loopback only with --insecure. */
+static int plain_ok(const wk_opts *o, const char *ep, lp_err *err)
+{
+    char host[256];
+    int port;
+    lp_err ignored = {0};
+    if (o->key_file[0] || o->insecure ||
+        (lp_route_split(ep, host, sizeof host, &port, &ignored) == 0 &&
+         lp_route_is_loopback(host)))
+        return 0;
+    return lp_err_set(err, "%s reaches beyond this machine, and without --key its links "
+                           "would be plain: give --key and --coordinator-key (worker keygen), "
+                           "or --insecure on a network you trust", ep);
+}
+
 static int one_arg(const char *a, const char *v, wk_opts *o, lp_err *err)
 {
     if (!strcmp(a, "--listen"))
@@ -100,6 +116,10 @@ int wk_args_parse(int argc, char **argv, wk_opts *o, lp_err *err)
     memset(o, 0, sizeof *o);
     o->session_ttl_s = DEFAULT_TTL_S;
     for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "--insecure")) { /* the one flag without a value */
+            o->insecure = true;
+            continue;
+        }
         int rc = lp_attn_opts_arg(&o->attn, argc, argv, &i, err);
         if (rc < 0 || (rc == 0 && one_arg(argv[i], i + 1 < argc ? argv[i + 1] : NULL, o, err)))
             return -1;
@@ -117,5 +137,5 @@ int wk_args_parse(int argc, char **argv, wk_opts *o, lp_err *err)
         wk_default_cache_dir(o->cache_dir, sizeof o->cache_dir);
     if (!o->data[0] && wk_default_data_endpoint(o->listen, o->data, sizeof o->data, err) != 0)
         return -1;
-    return 0;
+    return plain_ok(o, o->listen, err) || plain_ok(o, o->data, err) ? -1 : 0;
 }

@@ -68,6 +68,8 @@ static void usage(FILE *f)
             "                          authenticated and encrypted\n"
             "  --coordinator-key KEY   the coordinator's public key (or its .pub file):\n"
             "                          the only peer whose orders this worker takes\n"
+            "  --insecure              plain links on an address beyond loopback (a network\n"
+            "                          you trust); without --key they are refused there\n"
             "  --models-dir DIR        a folder whose GGUF files a LoadShard may name by\n"
             "                          path (repeatable; without it: streamed shards only)\n"
             "  --name NAME             name in logs and errors (default: host name)\n"

@@ -47,6 +47,7 @@ typedef struct wk_opts {
     int n_models_dirs;
     char key_file[4096];  /* --key: our CURVE key pair; "" = plain links */
     char coordinator_key[LP_KEY_Z85 + 1]; /* --coordinator-key, with --key */
+    bool insecure;        /* --insecure: plain links beyond loopback, said so */
 } wk_opts;
 
 /* Counters the compute thread publishes and the control thread reports. */

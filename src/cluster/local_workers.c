@@ -228,10 +228,15 @@ int lp_local_workers_start_in(lp_local_workers *lw, int n, int threads, const ch
                               const char *const *listen, lp_err *err)
 {
     char name[32], dir[PATH_MAX];
-    const char *extra[] = {"--models-dir", dir, NULL};
+    const char *extra[4] = {NULL};
+    int k = 0;
     memset(lw, 0, sizeof *lw);
     if (model && folder_of(model, dir, err) != 0)
         return -1;
+    if (model)
+        extra[k++] = "--models-dir", extra[k++] = dir;
+    if (netns) /* in a lab's namespaces they listen beyond loopback, plainly: said so */
+        extra[k++] = "--insecure";
     if (n < 1 || n > LP_LOCAL_MAX)
         return lp_err_set(err, "local workers: %d is outside 1..%d", n, LP_LOCAL_MAX);
     lw->place = lp_local_workers_place(n, threads, lw->cpus);
@@ -244,7 +249,7 @@ int lp_local_workers_start_in(lp_local_workers *lw, int n, int threads, const ch
                           netns ? netns[i] : -1};
         snprintf(name, sizeof name, "local-%d", i);
         lw->pid[i] = spawn_placed(listen ? listen[i] : "tcp://127.0.0.1:0", NULL, threads,
-                                  mem_limit, name, model ? extra : NULL,
+                                  mem_limit, name, k ? extra : NULL,
                                   &at, lw->control[i], sizeof lw->control[i], &lw->out_fd[i],
                                   err);
         if (lw->pid[i] < 0) {
