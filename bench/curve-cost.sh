@@ -5,6 +5,7 @@
 # tok/s, medians with min and max, and the ratio keyed / plain.
 #   bench/curve-cost.sh [MODEL] [BUILD]; env RUNS (5), N_GEN (64), THREADS (1)
 set -eu
+. "$(dirname "$0")/summary.sh"
 MODEL=$(realpath "${1:-../shared/models/stories260K.gguf}")
 BUILD=$(realpath "${2:-build}")
 RUNS=${RUNS:-5}
@@ -65,12 +66,6 @@ for r in $(seq 1 "$RUNS"); do
     tail -n 2 "$TMP/all" | tr '\n' ' ' | sed 's/$/\n/' >&2
 done
 echo "decode tok/s through 2 workers on loopback, $RUNS interleaved runs of $N_GEN tokens:"
-for who in plain keyed; do
-    awk -v w="$who" '$2 == w { print $3 }' "$TMP/all" | sort -g > "$TMP/$who"
-    n=$(wc -l < "$TMP/$who")
-    med=$(awk -v n="$n" 'NR == int((n + 1) / 2) { a = $1 } NR == int(n / 2) + 1 { b = $1 } END { printf "%.3f", (a + b) / 2 }' "$TMP/$who")
-    printf '%-6s median %s (min %s, max %s)\n' "$who" "$med" "$(head -1 "$TMP/$who")" "$(tail -1 "$TMP/$who")"
-    eval "med_$who=$med"
-done
+summarize "$TMP/all" plain keyed
 # shellcheck disable=SC2154
 printf 'ratio keyed / plain: %.3f\n' "$(echo "$med_keyed / $med_plain" | bc -l)"

@@ -15,6 +15,7 @@
 #   cpuidle state but POLL disabled, restored at exit), to see the ratios
 #   without the cost of waking a halted CPU
 set -eu
+. "$(dirname "$0")/summary.sh"
 MODEL=${1:-../models/llama3-1b-q4_k_m.gguf}
 BUILD=${2:-build}
 RUNS=${RUNS:-5}
@@ -53,13 +54,7 @@ for r in $(seq 1 "$RUNS"); do
 done
 grep -q "no link emulation" "$TMP/err" && echo "(workers on 127.0.0.1: no namespaces here)"
 echo "decode tok/s, one session, $RUNS interleaved runs of $N_GEN tokens, $THREADS thread(s) per process:"
-for who in solo idle pool2 pool3; do
-    awk -v w="$who" '$2 == w { print $3 }' "$TMP/all" | sort -g > "$TMP/$who"
-    n=$(wc -l < "$TMP/$who")
-    med=$(awk -v n="$n" 'NR == int((n + 1) / 2) { a = $1 } NR == int(n / 2) + 1 { b = $1 } END { printf "%.3f", (a + b) / 2 }' "$TMP/$who")
-    printf '%-6s median %s (min %s, max %s)\n' "$who" "$med" "$(head -1 "$TMP/$who")" "$(tail -1 "$TMP/$who")"
-    eval "med_$who=$med"
-done
+summarize "$TMP/all" solo idle pool2 pool3
 # shellcheck disable=SC2154
 printf 'ratio: 2 workers / one process %.3f, 3 workers / one process %.3f\n' \
     "$(echo "$med_pool2 / $med_solo" | bc -l)" "$(echo "$med_pool3 / $med_solo" | bc -l)"

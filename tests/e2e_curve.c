@@ -31,6 +31,7 @@
 #include "model.h"
 #include "shard.h"
 #include "support.h"
+#include "support_ids.h"
 #include "support_ref.h"
 #include "support_worker.h"
 #include "wire.h"
@@ -130,12 +131,7 @@ static void run_pool(const keyset *k, const lp_test_worker *w, bool keyed, const
     assert_int_equal(sscanf(l, "loading layers %d-", split), 1);
     free(log);
     int32_t ids[64];
-    int got = 0;
-    for (const char *p = out; got < 64 && *p >= '0' && *p <= '9';) { /* "1,2,3" */
-        char *end;
-        ids[got++] = (int32_t)strtol(p, &end, 10);
-        p = *end == ',' ? end + 1 : end;
-    }
+    int got = lp_test_parse_ids(out, ids, 64);
     bool noise;
     if (ref_greedy_mismatch(c, ids, got, &noise) >= 0 || noise)
         fail_msg("%s pool: ids differ from llama.cpp:\n%s", keyed ? "CURVE" : "plain", out);

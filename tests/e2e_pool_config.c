@@ -20,6 +20,7 @@
 
 #include "local_workers.h"
 #include "support.h"
+#include "support_ids.h"
 #include "support_ref.h"
 
 typedef struct farm {
@@ -69,17 +70,6 @@ static void write_config(const char *path, const char *model, const farm *f, con
     fclose(c);
 }
 
-static int parse_ids(const char *s, int32_t *ids, int cap)
-{
-    int n = 0;
-    while (*s >= '0' && *s <= '9' && n < cap) {
-        char *end;
-        ids[n++] = (int32_t)strtol(s, &end, 10);
-        s = *end == ',' ? end + 1 : end;
-    }
-    return n;
-}
-
 /* Runs coord over the config; returns its stderr+stdout in out. */
 static void run_config(const char *dir, const char *cfg, const char *shards, const ref_case *c,
                        char *out, size_t cap)
@@ -99,7 +89,7 @@ static void run_config(const char *dir, const char *cfg, const char *shards, con
         fail_msg("coord run --config %s: exit %d: %s", cfg, st, e ? e : "");
     }
     int32_t ids[64];
-    int n = parse_ids(out, ids, 64);
+    int n = lp_test_parse_ids(out, ids, 64);
     bool noise;
     int bad = ref_greedy_mismatch(c, ids, n, &noise);
     if (bad >= 0 || noise)

@@ -40,15 +40,7 @@ static int cmd_keygen(int argc, char **argv)
         fprintf(stderr, "usage: worker keygen -o BASE   writes BASE.key (--key) and BASE.pub\n");
         return 2;
     }
-    lp_keypair kp;
-    lp_err err = {0};
-    if (lp_keypair_generate(&kp, &err) != 0 || lp_keypair_write(&kp, argv[3], &err) != 0) {
-        fprintf(stderr, "worker keygen: %s\n", err.msg);
-        return 1;
-    }
-    printf("%s.key written (keep it private); public key, also in %s.pub:\n%s\n", argv[3],
-           argv[3], kp.pub);
-    return 0;
+    return lp_keygen_run("worker", argv[3]);
 }
 
 static void usage(FILE *f)

@@ -16,13 +16,5 @@ int cmd_keygen(int argc, char **argv)
                 "--coordinator-key)\n");
         return argc == 2 && !strcmp(argv[1], "--help") ? 0 : 2;
     }
-    lp_keypair kp;
-    lp_err err = {0};
-    if (lp_keypair_generate(&kp, &err) != 0 || lp_keypair_write(&kp, argv[2], &err) != 0) {
-        fprintf(stderr, "coord keygen: %s\n", err.msg);
-        return 1;
-    }
-    printf("%s.key written (keep it private); public key, also in %s.pub:\n%s\n", argv[2],
-           argv[2], kp.pub);
-    return 0;
+    return lp_keygen_run("coord", argv[2]);
 }

@@ -233,8 +233,10 @@ int lp_local_workers_start_in(lp_local_workers *lw, int n, int threads, const ch
     memset(lw, 0, sizeof *lw);
     if (model && folder_of(model, dir, err) != 0)
         return -1;
-    if (model)
-        extra[k++] = "--models-dir", extra[k++] = dir;
+    if (model) {
+        extra[k++] = "--models-dir";
+        extra[k++] = dir;
+    }
     if (netns) /* in a lab's namespaces they listen beyond loopback, plainly: said so */
         extra[k++] = "--insecure";
     if (n < 1 || n > LP_LOCAL_MAX)

@@ -60,6 +60,19 @@ int lp_keypair_write(const lp_keypair *kp, const char *base, lp_err *err)
     return 0;
 }
 
+int lp_keygen_run(const char *prog, const char *base)
+{
+    lp_keypair kp;
+    lp_err err = {0};
+    if (lp_keypair_generate(&kp, &err) != 0 || lp_keypair_write(&kp, base, &err) != 0) {
+        fprintf(stderr, "%s keygen: %s\n", prog, err.msg);
+        return 1;
+    }
+    printf("%s.key written (keep it private); public key, also in %s.pub:\n%s\n", base, base,
+           kp.pub);
+    return 0;
+}
+
 /* The value of "name = VALUE" in f (40 characters), into out; 1 if absent. */
 static int field(FILE *f, const char *name, char out[LP_KEY_Z85 + 1])
 {

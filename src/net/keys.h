@@ -30,6 +30,11 @@ int lp_keypair_generate(lp_keypair *kp, lp_err *err);
  * 0, or -1 with err (nothing is left half written). */
 int lp_keypair_write(const lp_keypair *kp, const char *base, lp_err *err);
 
+/* `coord keygen` and `worker keygen`: a fresh pair written to base.key and
+ * base.pub, and a line saying so with the public key on stdout. 0, or 1
+ * after printing "prog keygen: why" on stderr. */
+int lp_keygen_run(const char *prog, const char *base);
+
 /* Read a key file: both halves present, well-formed, the public one the
  * secret one's, and the file private to its owner. 0, or -1 with err. */
 int lp_keypair_read(const char *path, lp_keypair *kp, lp_err *err);
