@@ -2,7 +2,8 @@
  * loopback: several sessions in flight at once, each equal to llama.cpp's
  * greedy ids; KV freed on every worker when sessions end; a worker killed
  * mid-generation ends the request with a clear error within 5 s, and once
- * it is started again on its endpoints the next request succeeds. */
+ * it is started again on its endpoints the next request succeeds; a
+ * Result from anyone but a session's last worker changes nothing. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -74,11 +75,14 @@ static void pool_open(pool *p, const char *stem, int n_workers, int slots)
     co.dead_after_ms = 2000;
     p->wire = lp_wire_new(&err);
     assert_non_null(p->wire);
-    if (lp_local_workers_start(&p->lw, n_workers, 1, NULL, p->model, &err) != 0 ||
-        !(p->cl = lp_cluster_new(p->wire, &co, &err)))
+    if (lp_local_workers_start(&p->lw, n_workers, 1, NULL, p->model, &err) != 0)
+        fail_msg("%s", err.msg);
+    assert_true(p->lw.keyed); /* local workers take orders over CURVE, from our fresh key */
+    co.key = &p->lw.coord;
+    if (!(p->cl = lp_cluster_new(p->wire, &co, &err)))
         fail_msg("%s", err.msg);
     for (int i = 0; i < n_workers; i++)
-        if (lp_cluster_add_worker(p->cl, p->lw.control[i], &err) != 0)
+        if (lp_cluster_add_worker_keyed(p->cl, p->lw.control[i], p->lw.key[i].pub, &err) != 0)
             fail_msg("%s", err.msg);
     lp_gguf *g = lp_gguf_open(p->model, &err);
     uint8_t id[LP_SHA256_BYTES];
@@ -265,9 +269,10 @@ static void test_lost_worker_then_back(void **state)
     char ctl2[256];
     char models[4200];
     snprintf(models, sizeof models, "%s", p.model);
-    const char *extra[] = {"--models-dir", dirname(models), NULL};
-    p.lw.pid[1] = lp_local_worker_spawn(control, data, 1, NULL, "local-1", extra, ctl2,
-                                        sizeof ctl2, &p.lw.out_fd[1], &err);
+    const char *extra[] = {"--models-dir", dirname(models), "--coordinator-key",
+                           p.lw.coord.pub, NULL};
+    p.lw.pid[1] = lp_local_worker_spawn(control, data, 1, NULL, "local-1", &p.lw.key[1], extra,
+                                        ctl2, sizeof ctl2, &p.lw.out_fd[1], &err);
     if (p.lw.pid[1] < 0)
         fail_msg("restart: %s", err.msg);
     double t0 = now_s();
@@ -286,11 +291,60 @@ static void test_lost_worker_then_back(void **state)
     ref_free(&m);
 }
 
+/* Send a Result naming session (token 7) to the coordinator's result
+ * endpoint as `as` (NULL: plainly, no key). */
+static void forge_result(pool *p, const lp_keypair *as, uint64_t session)
+{
+    lp_err err = {0};
+    const lp_cluster_worker *last = lp_cluster_get_worker(p->cl, lp_cluster_n_workers(p->cl) - 1);
+    const lp_curve cv = {.pub = as ? as->pub : NULL, .sec = as ? as->sec : NULL,
+                         .server_pub = p->lw.coord.pub};
+    void *push = lp_wire_socket_curve(p->wire, LP_SOCK_PUSH, last->result, as ? &cv : NULL, &err);
+    if (!push)
+        fail_msg("forger: %s", err.msg);
+    Lp__Envelope env = LP__ENVELOPE__INIT;
+    Lp__Result res = LP__RESULT__INIT;
+    res.session = session;
+    res.token = 7;
+    env.body_case = LP__ENVELOPE__BODY_RESULT;
+    env.result = &res;
+    lp_wire_send(push, NULL, &env, 1000, &err); /* a plain one only queues: no handshake */
+    lp_wire_close(push);
+}
+
+/* A Result for a live session, sent to the coordinator by the pool's first
+ * worker (whose key the result endpoint accepts: its Errors count) or by
+ * anyone without a key, changes nothing: only the last worker's count. */
+static void test_forged_results_dropped(void **state)
+{
+    (void)state;
+    pool p;
+    ref_model m;
+    lp_err err = {0};
+    assert_int_equal(ref_load("synth-llama-Q4_K_M", &m), 0);
+    pool_open(&p, "synth-llama-Q4_K_M", 2, 2);
+    sess_out out = {0};
+    uint64_t id = start(&p, &m.cases[0], m.cases[0].n_greedy, &out);
+    while (out.n < 1 && !out.done)
+        assert_true(lp_cluster_poll(p.cl, 5, &err) >= 0);
+    forge_result(&p, &p.lw.key[0], id);
+    forge_result(&p, NULL, id);
+    double t0 = now_s();
+    while (lp_cluster_results_dropped(p.cl) < 1 && now_s() - t0 < 10)
+        assert_true(lp_cluster_poll(p.cl, 5, &err) >= 0);
+    run_until_done(&p, &out, 1, 30);
+    expect_ref(&m.cases[0], &out);
+    assert_int_equal(lp_cluster_results_dropped(p.cl), 1);
+    pool_close(&p);
+    ref_free(&m);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_sessions_in_flight),
         cmocka_unit_test(test_lost_worker_then_back),
+        cmocka_unit_test(test_forged_results_dropped),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

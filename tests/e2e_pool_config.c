@@ -40,7 +40,7 @@ static void farm_start(farm *f, int n, const char *dir, const char *models)
         snprintf(cache, sizeof cache, "%s/cache%d", dir, i);
         snprintf(name, sizeof name, "w%d", i);
         const char *extra[] = {"--cache-dir", cache, "--models-dir", models, NULL};
-        f->pid[i] = lp_local_worker_spawn("tcp://127.0.0.1:0", NULL, 1, NULL, name, extra,
+        f->pid[i] = lp_local_worker_spawn("tcp://127.0.0.1:0", NULL, 1, NULL, name, NULL, extra,
                                           f->control[i], sizeof f->control[i], &f->fd[i], &err);
         if (f->pid[i] < 0)
             fail_msg("worker: %s", err.msg);
@@ -154,7 +154,7 @@ static void test_plan_live(void **state)
     lp_test_shared(model, sizeof model, "models/stories260K.gguf");
     farm f = {.n = 1};
     const char *extra[] = {"--mem-limit", "512M", NULL};
-    f.pid[0] = lp_local_worker_spawn("tcp://127.0.0.1:0", NULL, 1, NULL, "up", extra,
+    f.pid[0] = lp_local_worker_spawn("tcp://127.0.0.1:0", NULL, 1, NULL, "up", NULL, extra,
                                      f.control[0], sizeof f.control[0], &f.fd[0], &err);
     assert_true(f.pid[0] > 0);
     snprintf(cfg, sizeof cfg, "%s/live.ini", dir);

@@ -4,7 +4,8 @@
  * (their open sessions fall back to 0); beyond sessions + queue a request
  * is refused with 503 and Retry-After; with an api_key every API route
  * wants it (401) but /health does not; a worker killed mid-stream ends the
- * stream with an error naming it and turns requests away with 503. */
+ * stream with an error naming it and turns requests away with 503; the
+ * pool's own workers take no orders from other programs on the machine. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -20,6 +21,7 @@
 #include <unistd.h>
 
 #include "support.h"
+#include "wire.h"
 #include "support_serve.h"
 
 enum { CTX = 4096, N_CLIENTS = 32, LONG_GEN = 4000 };
@@ -402,6 +404,62 @@ static void test_worker_lost(void **state)
     assert_true(metric(port, "layerpool_requests_failed_total") >= 2);
 }
 
+/* Plain messages to a local worker's control and data ports, as any
+ * program on this machine could send: a Shutdown and a Forward. */
+static void poke_plain(lp_wire *wire, const char *control, const char *data)
+{
+    lp_err err = {0};
+    Lp__Envelope env = LP__ENVELOPE__INIT;
+    Lp__Shutdown sd = LP__SHUTDOWN__INIT;
+    env.body_case = LP__ENVELOPE__BODY_SHUTDOWN;
+    env.shutdown = &sd;
+    void *ctl = lp_wire_socket(wire, LP_SOCK_DEALER, control, &err);
+    assert_non_null(ctl);
+    lp_wire_send(ctl, NULL, &env, 500, &err); /* queued: the handshake never completes */
+    Lp__Forward fw = LP__FORWARD__INIT;
+    int32_t toks[1] = {1};
+    fw.session = 1;
+    fw.n_tokens = 1;
+    fw.n_token_ids = 1;
+    fw.token_ids = toks;
+    env.body_case = LP__ENVELOPE__BODY_FORWARD;
+    env.forward = &fw;
+    void *push = lp_wire_socket(wire, LP_SOCK_PUSH, data, &err);
+    assert_non_null(push);
+    lp_wire_send(push, NULL, &env, 500, &err);
+    usleep(500 * 1000);
+    lp_wire_close(ctl);
+    lp_wire_close(push);
+}
+
+/* A [local] pool's workers are keyed by the coordinator itself: another
+ * program on this machine that sends them a Shutdown or a Forward gets
+ * nothing done; both still serve. */
+static void test_local_workers_take_no_orders(void **state)
+{
+    fixture *f = *state;
+    int port = f->srv.port, st;
+    pid_t kids[8];
+    assert_int_equal(children(f->srv.pid, kids, 8), 2);
+    cJSON *pool = sv_t_get_with(port, "/v1/pool", AUTH, &st);
+    assert_int_equal(st, 200);
+    lp_err err = {0};
+    lp_wire *wire = lp_wire_new(&err);
+    assert_non_null(wire);
+    for (int i = 0; i < 2; i++) {
+        char key[64], data[64];
+        snprintf(key, sizeof key, "workers.%d.endpoint", i);
+        snprintf(data, sizeof data, "workers.%d.data_endpoint", i);
+        poke_plain(wire, sv_t_str(pool, key), sv_t_str(pool, data));
+    }
+    lp_wire_free(wire);
+    cJSON_Delete(pool);
+    for (int i = 0; i < 2; i++)
+        assert_int_equal(kill(kids[i], 0), 0);
+    const char *cmpl = "{\"prompt\":\"Once upon a time\",\"max_tokens\":4,\"temperature\":0}";
+    expect_status(port, "POST", "/v1/completions", AUTH, cmpl, 200);
+}
+
 int main(void)
 {
     const struct CMUnitTest open[] = {
@@ -412,6 +470,7 @@ int main(void)
     };
     const struct CMUnitTest keyed[] = {
         cmocka_unit_test(test_api_key),
+        cmocka_unit_test(test_local_workers_take_no_orders),
         cmocka_unit_test(test_busy),
         cmocka_unit_test(sv_t_test_stops_cleanly),
     };

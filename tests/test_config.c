@@ -145,7 +145,7 @@ static const bad_case BAD[] = {
     {OK_MODEL "[server]\nkey = c.key\n" OK_WORKER,
      "5: with [server] key every [worker.*] needs its public_key"},
     {OK_MODEL "[server]\nkey = c.key\n[local]\nworkers = 2\nmem = 1G\n",
-     "5: [local] workers run on this machine's loopback without keys"},
+     "5: [local] workers get fresh keys each run, never [server] key"},
     {OK_MODEL OK_WORKER,
      "3: links to the workers would be plain: give [server] key and each worker's public_key"},
     {OK_MODEL "[server]\ninsecure = true\n" OK_WORKER,

@@ -338,7 +338,7 @@ static int sweep_shards(bp_run *b, int n, lp_err *err)
         lp[i] = listen[i];
     }
     if (lp_local_workers_start_in(&lw, n, (int)o->threads, NULL, b->model, b->lab_on ? netns : NULL,
-                                  b->lab_on ? lp : NULL, err) != 0)
+                                  b->lab_on ? lp : NULL, false, err) != 0)
         return -1;
     int rc = 0;
     for (int d = 0; rc == 0 && d < o->n_dtypes; d++) {

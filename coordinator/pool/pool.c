@@ -52,24 +52,32 @@ static int plan_layers(coord_pool *p, const lp_cluster_opts *co, int *first, int
     return rc == 0 ? 0 : -1;
 }
 
-static int start_workers(coord_pool *p, lp_err *err)
+/* A local pool's workers, started before the cluster exists: their fresh
+ * keys are the cluster's. */
+static int start_local(coord_pool *p, lp_err *err)
 {
     const lp_config *cfg = p->cfg;
-    if (cfg->local) {
-        char mem[32] = "";
-        if (cfg->workers[0].mem)
-            snprintf(mem, sizeof mem, "%llu", (unsigned long long)cfg->workers[0].mem);
-        if (lp_local_workers_start(&p->lw, cfg->n_workers,
-                                   cfg->threads ? cfg->threads : p->local_threads,
-                                   mem[0] ? mem : NULL, cfg->model_path, err) != 0)
+    char mem[32] = "";
+    if (!cfg->local)
+        return 0;
+    if (cfg->workers[0].mem)
+        snprintf(mem, sizeof mem, "%llu", (unsigned long long)cfg->workers[0].mem);
+    return lp_local_workers_start(&p->lw, cfg->n_workers,
+                                  cfg->threads ? cfg->threads : p->local_threads,
+                                  mem[0] ? mem : NULL, cfg->model_path, err);
+}
+
+static int add_workers(coord_pool *p, bool keyed, lp_err *err)
+{
+    const lp_config *cfg = p->cfg;
+    for (int i = 0; i < cfg->n_workers; i++) {
+        const char *pub = !keyed ? NULL : cfg->local ? p->lw.key[i].pub
+                                                     : cfg->workers[i].public_key;
+        if (lp_cluster_add_worker_keyed(p->cl, cfg->local ? p->lw.control[i]
+                                                          : cfg->workers[i].endpoint,
+                                        pub, err) != 0)
             return -1;
     }
-    for (int i = 0; i < cfg->n_workers; i++)
-        if (lp_cluster_add_worker_keyed(p->cl,
-                                        cfg->local ? p->lw.control[i] : cfg->workers[i].endpoint,
-                                        cfg->key_file[0] ? cfg->workers[i].public_key : NULL,
-                                        err) != 0)
-            return -1;
     return 0;
 }
 
@@ -108,9 +116,10 @@ static int connect_and_load(coord_pool *p, lp_err *err)
     co.n_threads = cfg->threads;
     co.wire_dtype = (int)cfg->wire_dtype; /* lp_config_dtype is proto's numbering */
     snprintf(co.advertise, sizeof co.advertise, "%s", cfg->advertise);
-    if (cfg->key_file[0] && lp_keypair_read(cfg->key_file, &p->key, err) != 0)
+    if ((cfg->key_file[0] && lp_keypair_read(cfg->key_file, &p->key, err) != 0) ||
+        start_local(p, err) != 0)
         return -1;
-    co.key = cfg->key_file[0] ? &p->key : NULL;
+    co.key = cfg->key_file[0] ? &p->key : p->lw.keyed ? &p->lw.coord : NULL;
     int first[LP_CLUSTER_MAX_WORKERS], last[LP_CLUSTER_MAX_WORKERS];
     const char *paths[LP_CLUSTER_MAX_WORKERS];
     const uint8_t *shard_ids[LP_CLUSTER_MAX_WORKERS];
@@ -118,7 +127,7 @@ static int connect_and_load(coord_pool *p, lp_err *err)
     char abs_model[PATH_MAX];
     uint8_t id[LP_SHA256_BYTES];
     if (!(p->wire = lp_wire_new(err)) || !(p->cl = lp_cluster_new(p->wire, &co, err)) ||
-        start_workers(p, err) != 0 || lp_model_id(p->g, id, err) != 0 ||
+        add_workers(p, co.key != NULL, err) != 0 || lp_model_id(p->g, id, err) != 0 ||
         plan_layers(p, &co, first, last, err) != 0 ||
         weights_for_workers(p, id, first, last, paths, shard_ids, ids, abs_model, err) != 0 ||
         lp_cluster_routes(p->cl, err) != 0)

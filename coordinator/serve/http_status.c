@@ -248,6 +248,9 @@ char *sv_status_metrics(sv_hub *h)
            st->live - st->queued);
     metric(&b, "layerpool_requests_queued", "gauge", "Requests waiting for a session",
            st->queued);
+    metric(&b, "layerpool_results_dropped_total", "counter",
+           "Results dropped: sent by a worker other than their session's last",
+           (double)st->results_dropped);
     worker_metrics(&b, st);
     free(st);
     if (b.failed) {

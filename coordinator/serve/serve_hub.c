@@ -383,6 +383,7 @@ void sv_hub_publish(sv_hub *h, const lp_cluster *cl)
     pthread_mutex_lock(&h->mu);
     h->st.ready = lp_cluster_ready(cl);
     h->st.n_workers = lp_cluster_n_workers(cl);
+    h->st.results_dropped = lp_cluster_results_dropped(cl);
     for (int i = 0; i < h->st.n_workers; i++)
         h->st.workers[i] = *lp_cluster_get_worker(cl, i);
     pthread_mutex_unlock(&h->mu);

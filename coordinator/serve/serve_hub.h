@@ -100,6 +100,7 @@ typedef struct sv_stats {
     int live, queued;                 /* jobs now running, and waiting */
     bool ready;                       /* every worker loaded */
     double tok_per_s;                 /* generated tokens per second, last 10 s */
+    uint64_t results_dropped;         /* Results not from their session's last worker */
     int n_workers;
     lp_cluster_worker workers[LP_CLUSTER_MAX_WORKERS];
 } sv_stats;

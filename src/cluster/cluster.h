@@ -205,6 +205,10 @@ int lp_cluster_poll(lp_cluster *c, int timeout_ms, lp_err *err);
  * lp_cluster_poll then serves with the cluster's. */
 lp_loop *lp_cluster_loop(lp_cluster *c);
 
+/* Results dropped because a worker other than their session's last sent
+ * them (CURVE pools: each sender is known by its key). */
+uint64_t lp_cluster_results_dropped(const lp_cluster *c);
+
 /* Ask every live worker for Stats without waiting: the answers update the
  * counters below as lp_cluster_poll receives them. */
 void lp_cluster_request_stats(lp_cluster *c);

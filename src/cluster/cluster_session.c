@@ -312,6 +312,11 @@ static bool from_last(const lp_cluster *c, const Lp__Envelope *env, const char *
     return !c->o.key || env->body_case != LP__ENVELOPE__BODY_RESULT || !strcmp(from, last);
 }
 
+uint64_t lp_cluster_results_dropped(const lp_cluster *c)
+{
+    return c->forged;
+}
+
 int cl_on_result(lp_cluster *c, const Lp__Envelope *env, const char *from)
 {
     if (!from_last(c, env, from)) {

@@ -356,7 +356,7 @@ static int on_key(void *user, const char *section, const char *key, const char *
 
 /* Plain links to [worker.*] sections only when the file says so: insecure =
  * true, and beyond loopback allow_insecure_remote = true too ([local]
- * workers, added later, are on loopback). True, the error set, if refused. */
+ * workers, added later, are keyed by the pool itself). True, the error set, if refused. */
 static bool plain_refused(parse_state *st)
 {
     const lp_config *c = st->c;
@@ -403,8 +403,8 @@ static int check_complete(parse_state *st)
     if (!c->model_path[0])
         return fail_at(st, 0, "no model: add [model] with path = MODEL.gguf");
     if (c->key_file[0] && st->local_section_line)
-        return fail_at(st, st->local_section_line, "[local] workers run on this machine's "
-                       "loopback without keys: drop [server] key, or list [worker.*] sections");
+        return fail_at(st, st->local_section_line, "[local] workers get fresh keys each "
+                       "run, never [server] key: drop it, or list [worker.*] sections");
     for (int w = 0; w < c->n_workers; w++)
         if (!c->workers[w].public_key[0] != !c->key_file[0])
             return fail_at(st, c->workers[w].line, "%s", c->key_file[0]

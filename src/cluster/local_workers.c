@@ -1,6 +1,7 @@
 #include "local_workers.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <libgen.h>
 #include <limits.h>
 #include <poll.h>
@@ -41,6 +42,8 @@ typedef struct child_place {
     const cpu_set_t *cpus;
     char *const *env_no_pin; /* ours with LP_NO_PIN=1; NULL: ours as it is */
     int netns;               /* network namespace to run in (fd), -1: ours */
+    int key_fd;              /* a pipe holding its key pair (>= 10), handed
+                                over as fd 3; -1: none */
 } child_place;
 
 static pid_t spawn(const char *bin, char *const argv[], const child_place *at, int *out_fd,
@@ -70,6 +73,8 @@ static pid_t spawn(const char *bin, char *const argv[], const child_place *at, i
         dup2(p[1], STDOUT_FILENO);
         close(p[0]);
         close(p[1]);
+        if (at->key_fd >= 0 && dup2(at->key_fd, 3) != 3) /* after the closes: p may be 3 */
+            _exit(126);
         char *const *env = environ;
         /* A set the kernel refuses (a container's policy) leaves the child
          * where we run, beside the others: then it must not pin either. */
@@ -113,6 +118,24 @@ static int read_endpoint(int fd, char *control, size_t cap, lp_err *err)
     return 0;
 }
 
+/* A pipe holding kp's key file text, its read end moved to fd >= 10 (so
+ * the child's dup2 onto 3 cannot clash with its other pipe); -1 on error. */
+static int key_pipe(const lp_keypair *kp, lp_err *err)
+{
+    int kfd[2];
+    char text[256];
+    if (pipe2(kfd, O_CLOEXEC) != 0)
+        return lp_err_set(err, "pipe: %s", strerror(errno));
+    lp_keypair_format(kp, text, sizeof text);
+    size_t n = strlen(text); /* far below a pipe's buffer: the write cannot block */
+    bool ok = write(kfd[1], text, n) == (ssize_t)n;
+    explicit_bzero(text, sizeof text);
+    close(kfd[1]);
+    int fd = ok ? fcntl(kfd[0], F_DUPFD_CLOEXEC, 10) : -1;
+    close(kfd[0]);
+    return fd >= 0 ? fd : lp_err_set(err, "local workers: cannot hand over a key");
+}
+
 static pid_t spawn_placed(const char *listen, const char *data, int threads,
                           const char *mem_limit, const char *name,
                           const char *const *extra_args, const child_place *at, char *control,
@@ -139,6 +162,10 @@ static pid_t spawn_placed(const char *listen, const char *data, int threads,
         argv[k++] = "--mem-limit";
         argv[k++] = (char *)mem_limit;
     }
+    if (at->key_fd >= 0) {
+        argv[k++] = "--key";
+        argv[k++] = "/dev/fd/3";
+    }
     for (int i = 0; extra_args && extra_args[i] && k < 31; i++)
         argv[k++] = (char *)extra_args[i];
     argv[k] = NULL;
@@ -153,12 +180,18 @@ static pid_t spawn_placed(const char *listen, const char *data, int threads,
 }
 
 pid_t lp_local_worker_spawn(const char *listen, const char *data, int threads,
-                            const char *mem_limit, const char *name,
+                            const char *mem_limit, const char *name, const lp_keypair *key,
                             const char *const *extra_args, char *control, size_t cap,
                             int *out_fd, lp_err *err)
 {
-    return spawn_placed(listen, data, threads, mem_limit, name, extra_args,
-                        &(child_place){NULL, NULL, -1}, control, cap, out_fd, err);
+    child_place at = {NULL, NULL, -1, -1};
+    if (key && (at.key_fd = key_pipe(key, err)) < 0)
+        return -1;
+    pid_t pid = spawn_placed(listen, data, threads, mem_limit, name, extra_args, &at, control,
+                             cap, out_fd, err);
+    if (at.key_fd >= 0)
+        close(at.key_fd);
+    return pid;
 }
 
 static bool no_pin_asked(void)
@@ -210,7 +243,7 @@ static char **env_with_no_pin(void)
 int lp_local_workers_start(lp_local_workers *lw, int n, int threads, const char *mem_limit,
                            const char *model, lp_err *err)
 {
-    return lp_local_workers_start_in(lw, n, threads, mem_limit, model, NULL, NULL, err);
+    return lp_local_workers_start_in(lw, n, threads, mem_limit, model, NULL, NULL, true, err);
 }
 
 /* The resolved folder of a file, into out[PATH_MAX]. */
@@ -223,24 +256,55 @@ static int folder_of(const char *file, char *out, lp_err *err)
     return 0;
 }
 
+/* Fresh key pairs for us and n workers. */
+static int make_keys(lp_local_workers *lw, int n, lp_err *err)
+{
+    if (lp_keypair_generate(&lw->coord, err) != 0)
+        return -1;
+    for (int i = 0; i < n; i++)
+        if (lp_keypair_generate(&lw->key[i], err) != 0)
+            return -1;
+    lw->keyed = true;
+    return 0;
+}
+
+/* Worker i of lw, started as said in `at` (its key fd is made here). */
+static int start_one(lp_local_workers *lw, int i, int threads, const char *mem_limit,
+                     const char *listen, const char *const *extra, child_place at, lp_err *err)
+{
+    char name[32];
+    snprintf(name, sizeof name, "local-%d", i);
+    if (lw->keyed && (at.key_fd = key_pipe(&lw->key[i], err)) < 0)
+        return -1;
+    lw->pid[i] = spawn_placed(listen, NULL, threads, mem_limit, name, extra, &at,
+                              lw->control[i], sizeof lw->control[i], &lw->out_fd[i], err);
+    if (at.key_fd >= 0)
+        close(at.key_fd);
+    return lw->pid[i] < 0 ? -1 : 0;
+}
+
 int lp_local_workers_start_in(lp_local_workers *lw, int n, int threads, const char *mem_limit,
                               const char *model, const int *netns,
-                              const char *const *listen, lp_err *err)
+                              const char *const *listen, bool keyed, lp_err *err)
 {
-    char name[32], dir[PATH_MAX];
-    const char *extra[4] = {NULL};
+    char dir[PATH_MAX];
+    const char *extra[6] = {NULL};
     int k = 0;
     memset(lw, 0, sizeof *lw);
-    if (model && folder_of(model, dir, err) != 0)
+    if (n < 1 || n > LP_LOCAL_MAX)
+        return lp_err_set(err, "local workers: %d is outside 1..%d", n, LP_LOCAL_MAX);
+    if ((model && folder_of(model, dir, err) != 0) || (keyed && make_keys(lw, n, err) != 0))
         return -1;
     if (model) {
         extra[k++] = "--models-dir";
         extra[k++] = dir;
     }
-    if (netns) /* in a lab's namespaces they listen beyond loopback, plainly: said so */
+    if (keyed) {
+        extra[k++] = "--coordinator-key";
+        extra[k++] = lw->coord.pub;
+    } else if (netns) { /* in a lab's namespaces they listen beyond loopback: said so */
         extra[k++] = "--insecure";
-    if (n < 1 || n > LP_LOCAL_MAX)
-        return lp_err_set(err, "local workers: %d is outside 1..%d", n, LP_LOCAL_MAX);
+    }
     lw->place = lp_local_workers_place(n, threads, lw->cpus);
     char **env = lw->place == LP_LOCAL_INHERIT ? NULL : env_with_no_pin();
     if (lw->place != LP_LOCAL_INHERIT && !env)
@@ -248,18 +312,13 @@ int lp_local_workers_start_in(lp_local_workers *lw, int n, int threads, const ch
     int rc = 0;
     for (int i = 0; i < n && rc == 0; i++) {
         child_place at = {lw->place == LP_LOCAL_OWN_CPUS ? &lw->cpus[i] : NULL, env,
-                          netns ? netns[i] : -1};
-        snprintf(name, sizeof name, "local-%d", i);
-        lw->pid[i] = spawn_placed(listen ? listen[i] : "tcp://127.0.0.1:0", NULL, threads,
-                                  mem_limit, name, k ? extra : NULL,
-                                  &at, lw->control[i], sizeof lw->control[i], &lw->out_fd[i],
-                                  err);
-        if (lw->pid[i] < 0) {
+                          netns ? netns[i] : -1, -1};
+        rc = start_one(lw, i, threads, mem_limit, listen ? listen[i] : "tcp://127.0.0.1:0",
+                       k ? extra : NULL, at, err);
+        if (rc != 0)
             lp_local_workers_stop(lw);
-            rc = -1;
-        } else {
+        else
             lw->n = i + 1;
-        }
     }
     free(env);
     return rc;
@@ -286,4 +345,6 @@ void lp_local_workers_stop(lp_local_workers *lw)
             close(lw->out_fd[i]);
     }
     lw->n = 0;
+    explicit_bzero(lw->key, sizeof lw->key);
+    explicit_bzero(&lw->coord, sizeof lw->coord);
 }

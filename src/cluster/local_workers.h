@@ -14,9 +14,11 @@
 #define LP_LOCAL_WORKERS_H
 
 #include <sched.h>
+#include <stdbool.h>
 #include <sys/types.h>
 
 #include "err.h"
+#include "keys.h"
 
 #define LP_LOCAL_MAX 16
 
@@ -33,9 +35,16 @@ typedef struct lp_local_workers {
     char control[LP_LOCAL_MAX][256];
     lp_local_place place;
     cpu_set_t cpus[LP_LOCAL_MAX];  /* with LP_LOCAL_OWN_CPUS */
+    /* Keyed workers (the default) take orders and data only over CURVE:
+     * fresh pairs each start, each worker's handed to it over a pipe
+     * (never on disk or its command line), so no other process on this
+     * machine can drive, read or feed them. */
+    bool keyed;
+    lp_keypair coord;              /* ours: the coordinator's pair for them */
+    lp_keypair key[LP_LOCAL_MAX];  /* worker i's */
 } lp_local_workers;
 
-/* Start n workers (`worker --listen tcp://127.0.0.1:0 -t threads`), each
+/* Start n keyed workers (`worker --listen tcp://127.0.0.1:0 -t threads`), each
  * found beside this program (or $LP_WORKER_BIN), placed as said above,
  * and wait for the line each prints with its endpoints. On failure the
  * started ones are stopped. mem_limit: passed as --mem-limit when
@@ -45,11 +54,13 @@ int lp_local_workers_start(lp_local_workers *lw, int n, int threads, const char 
                            const char *model, lp_err *err);
 
 /* The same, worker i in the network namespace netns[i] (an open fd, e.g.
- * a host of lab.h) listening on listen[i]: a pool on one machine whose
- * hops cross links. */
+ * a host of lab.h; netns NULL: ours) listening on listen[i] (NULL: on
+ * 127.0.0.1): a pool on one machine whose hops cross links. keyed false:
+ * plain links (`--insecure` in namespaces), e.g. to measure against an
+ * engine whose links are plain. */
 int lp_local_workers_start_in(lp_local_workers *lw, int n, int threads, const char *mem_limit,
                               const char *model, const int *netns,
-                              const char *const *listen, lp_err *err);
+                              const char *const *listen, bool keyed, lp_err *err);
 
 /* How n workers of `threads` threads each are placed on the CPUs this
  * process may use (what lp_local_workers_start does); cpus[i] gets worker
@@ -57,13 +68,14 @@ int lp_local_workers_start_in(lp_local_workers *lw, int n, int threads, const ch
 lp_local_place lp_local_workers_place(int n, int threads, cpu_set_t *cpus);
 
 /* One worker listening on the given endpoints (data may be NULL: the
- * worker's default), e.g. to restart one on the endpoints it had;
- * extra_args (NULL-terminated, may be NULL) are appended. It runs where
- * we may, with our environment. Its
+ * worker's default), e.g. to restart one on the endpoints it had; key
+ * (NULL: plain links) is handed to it over a pipe as its --key, and then
+ * extra_args must name --coordinator-key; extra_args (NULL-terminated,
+ * may be NULL) are appended. It runs where we may, with our environment. Its
  * pid, or -1; control (cap bytes) gets its control endpoint and *out_fd
  * its stdout, which the caller closes after the worker is gone. */
 pid_t lp_local_worker_spawn(const char *listen, const char *data, int threads,
-                            const char *mem_limit, const char *name,
+                            const char *mem_limit, const char *name, const lp_keypair *key,
                             const char *const *extra_args, char *control, size_t cap,
                             int *out_fd, lp_err *err);
 

@@ -23,6 +23,13 @@ int lp_keypair_generate(lp_keypair *kp, lp_err *err)
     return 0;
 }
 
+void lp_keypair_format(const lp_keypair *kp, char *text, size_t cap)
+{
+    snprintf(text, cap,
+             "# layerpool key pair: the secret half lets its holder act as this machine.\n"
+             "public = %s\nsecret = %s\n", kp->pub, kp->sec);
+}
+
 /* Create path exclusively with mode and write text; on failure remove it. */
 static int write_new(const char *path, int mode, const char *text, lp_err *err)
 {
@@ -47,9 +54,7 @@ int lp_keypair_write(const lp_keypair *kp, const char *base, lp_err *err)
     if (snprintf(key, sizeof key, "%s.key", base) >= (int)sizeof key ||
         snprintf(pub, sizeof pub, "%s.pub", base) >= (int)sizeof pub)
         return lp_err_set(err, "keys: path '%s' is too long", base);
-    snprintf(text, sizeof text,
-             "# layerpool key pair: the secret half lets its holder act as this machine.\n"
-             "public = %s\nsecret = %s\n", kp->pub, kp->sec);
+    lp_keypair_format(kp, text, sizeof text);
     if (write_new(key, 0600, text, err) != 0)
         return -1;
     snprintf(text, sizeof text, "public = %s\n", kp->pub);
@@ -73,16 +78,22 @@ int lp_keygen_run(const char *prog, const char *base)
     return 0;
 }
 
-/* The value of "name = VALUE" in f (40 characters), into out; 1 if absent. */
-static int field(FILE *f, const char *name, char out[LP_KEY_Z85 + 1])
+/* The value of "name = VALUE" in text (40 characters), into out; 1 if absent. */
+static int field(const char *text, const char *name, char out[LP_KEY_Z85 + 1])
 {
-    char line[256], fmt[32];
+    char fmt[32];
     snprintf(fmt, sizeof fmt, " %s = %%40s", name);
-    rewind(f);
-    while (fgets(line, sizeof line, f))
+    for (const char *line = text; line && *line; line = strchr(line, '\n'), line += !!line)
         if (sscanf(line, fmt, out) == 1)
             return 0;
     return 1;
+}
+
+/* Up to cap-1 bytes of f as a string (reads once: f may be a pipe). */
+static void slurp(FILE *f, char *buf, size_t cap)
+{
+    size_t n = fread(buf, 1, cap - 1, f);
+    buf[n] = 0;
 }
 
 int lp_keypair_read(const char *path, lp_keypair *kp, lp_err *err)
@@ -92,17 +103,20 @@ int lp_keypair_read(const char *path, lp_keypair *kp, lp_err *err)
         return lp_err_set(err, "keys: cannot read '%s': %s", path, strerror(errno));
     struct stat st;
     int rc = 0;
-    char derived[LP_KEY_Z85 + 1];
+    char text[1024], derived[LP_KEY_Z85 + 1];
     if (fstat(fileno(f), &st) != 0 || (st.st_mode & 077))
         rc = lp_err_set(err, "keys: '%s' may be read by others (mode %03o): chmod 600 it",
                         path, (unsigned)(st.st_mode & 0777));
-    else if (field(f, "public", kp->pub) || field(f, "secret", kp->sec))
-        rc = lp_err_set(err, "keys: '%s' lacks a 'public = ' or 'secret = ' line", path);
-    else if (!lp_key_valid(kp->pub) || !lp_key_valid(kp->sec))
-        rc = lp_err_set(err, "keys: '%s' holds a key that is not 40 Z85 characters", path);
-    else if (zmq_curve_public(derived, kp->sec) != 0 || strcmp(derived, kp->pub) != 0)
-        rc = lp_err_set(err, "keys: in '%s' the public key is not the secret key's", path);
+    if (rc == 0)
+        slurp(f, text, sizeof text);
     fclose(f);
+    if (rc == 0 && (field(text, "public", kp->pub) || field(text, "secret", kp->sec)))
+        rc = lp_err_set(err, "keys: '%s' lacks a 'public = ' or 'secret = ' line", path);
+    else if (rc == 0 && (!lp_key_valid(kp->pub) || !lp_key_valid(kp->sec)))
+        rc = lp_err_set(err, "keys: '%s' holds a key that is not 40 Z85 characters", path);
+    else if (rc == 0 && (zmq_curve_public(derived, kp->sec) != 0 || strcmp(derived, kp->pub)))
+        rc = lp_err_set(err, "keys: in '%s' the public key is not the secret key's", path);
+    explicit_bzero(text, sizeof text); /* the secret half: not left on the stack */
     if (rc != 0)
         memset(kp, 0, sizeof *kp);
     return rc;
@@ -118,8 +132,10 @@ int lp_key_public(const char *text_or_path, char out[LP_KEY_Z85 + 1], lp_err *er
     if (!f)
         return lp_err_set(err, "keys: '%s' is neither a public key (40 Z85 characters) nor a "
                           "file: %s", text_or_path, strerror(errno));
-    int missing = field(f, "public", out);
+    char text[1024];
+    slurp(f, text, sizeof text);
     fclose(f);
+    int missing = field(text, "public", out);
     if (missing || !lp_key_valid(out))
         return lp_err_set(err, "keys: '%s' has no valid 'public = ' line", text_or_path);
     return 0;

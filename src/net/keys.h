@@ -12,6 +12,7 @@
 #define LP_KEYS_H
 
 #include <stdbool.h>
+#include <stddef.h>
 
 #include "err.h"
 
@@ -26,6 +27,9 @@ typedef struct lp_keypair {
  * in this libzmq). */
 int lp_keypair_generate(lp_keypair *kp, lp_err *err);
 
+/* The key file's text for kp (both halves), into text[cap] (256 is enough). */
+void lp_keypair_format(const lp_keypair *kp, char *text, size_t cap);
+
 /* Write base.key (mode 0600, never over an existing file) and base.pub.
  * 0, or -1 with err (nothing is left half written). */
 int lp_keypair_write(const lp_keypair *kp, const char *base, lp_err *err);
@@ -36,7 +40,9 @@ int lp_keypair_write(const lp_keypair *kp, const char *base, lp_err *err);
 int lp_keygen_run(const char *prog, const char *base);
 
 /* Read a key file: both halves present, well-formed, the public one the
- * secret one's, and the file private to its owner. 0, or -1 with err. */
+ * secret one's, and the file private to its owner. It is read once, so it
+ * may be a pipe (/dev/fd/N: how the coordinator hands a worker it starts
+ * a fresh pair, never on disk). 0, or -1 with err. */
 int lp_keypair_read(const char *path, lp_keypair *kp, lp_err *err);
 
 /* A public key given as its 40 Z85 characters, or as the path of a file
