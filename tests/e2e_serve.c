@@ -15,6 +15,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include "support.h"
 #include "support_serve.h"
@@ -462,6 +466,15 @@ static void test_bad_input(void **state)
     bad(p, cmpl, big, 413, "context of 4096");
     bad(p, cmpl, "{\"prompt\":\"Once upon a time\",\"max_tokens\":4095}", 413, "4100");
     free(big);
+    /* One far beyond it is refused from its length, before it is tokenized. */
+    size_t far = 3u << 20;
+    big = malloc(far + 64);
+    strcpy(big, "{\"prompt\":\"");
+    k = strlen(big);
+    memset(big + k, 'a', far);
+    strcpy(big + k + far, "\"}");
+    bad(p, cmpl, big, 413, "at least");
+    free(big);
 
     /* A body over the 4 MiB limit is refused before it is read. */
     size_t huge = (5u << 20);
@@ -481,6 +494,75 @@ static void test_bad_input(void **state)
     free(body);
 }
 
+static int get_status(int port, const char *path, const char *extra, const char *needle)
+{
+    lp_http_resp r;
+    assert_int_equal(lp_http(port, "GET", path, extra, NULL, 0, &r, 30000), 0);
+    cJSON *o = cJSON_Parse(r.body); /* MHD's own answers are HTML: not JSON */
+    const char *msg = sv_t_str(o, "error.message");
+    if (!msg || !strstr(msg, needle) || sv_t_num(o, "error.code") != r.status)
+        fail_msg("%d answered without a JSON error naming '%s': %s", r.status, needle, r.body);
+    int st = r.status;
+    cJSON_Delete(o);
+    lp_http_free(&r);
+    return st;
+}
+
+/* A TCP connection to port that sends nothing. */
+static int idle_connection(int port)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port),
+                            .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    assert_true(fd >= 0);
+    assert_int_equal(connect(fd, (struct sockaddr *)&a, sizeof a), 0);
+    return fd;
+}
+
+/* The URL and header limits answer in the API's JSON and are counted per
+ * route in /metrics; one address holds at most 64 connections, and the
+ * others' requests go on. */
+static void test_http_limits(void **state)
+{
+    fixture *f = *state;
+    int p = f->srv.port;
+    char *path = malloc(20000), *extra = malloc(20000);
+    strcpy(path, "/v1/models?x=");
+    memset(path + 13, 'a', 9000);
+    path[9013] = 0;
+    assert_int_equal(get_status(p, path, NULL, "URL"), 414);
+    strcpy(extra, "X-Big: ");
+    memset(extra + 7, 'b', 17000);
+    strcpy(extra + 17007, "\r\n");
+    assert_int_equal(get_status(p, "/v1/models", extra, "headers"), 431);
+    free(path);
+    free(extra);
+    int st;
+    lp_http_resp r;
+    assert_int_equal(lp_http(p, "GET", "/metrics", NULL, NULL, 0, &r, 30000), 0);
+    const char *want[] = {"layerpool_http_errors_total{route=\"models\",code=\"414\"} 1\n",
+                          "layerpool_http_errors_total{route=\"models\",code=\"431\"} 1\n",
+                          "layerpool_http_errors_total{route=\"completions\",code=\"413\"} ",
+                          "layerpool_http_errors_total{route=\"none\",code=\"404\"} "};
+    for (size_t i = 0; i < sizeof want / sizeof want[0]; i++)
+        if (!strstr(r.body, want[i]))
+            fail_msg("/metrics lacks %s", want[i]);
+    lp_http_free(&r);
+
+    int fds[64];
+    for (int i = 0; i < 64; i++)
+        fds[i] = idle_connection(p);
+    usleep(200 * 1000);
+    /* the 65th from this address is closed at once: no answer */
+    assert_int_equal(lp_http(p, "GET", "/health", NULL, NULL, 0, &r, 5000), -1);
+    close(fds[0]);
+    usleep(200 * 1000);
+    cJSON_Delete(sv_t_get(p, "/health", &st));
+    assert_int_equal(st, 200);
+    for (int i = 1; i < 64; i++)
+        close(fds[i]);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -492,6 +574,7 @@ int main(void)
         cmocka_unit_test(test_stop_strings),
         cmocka_unit_test(test_logprobs),
         cmocka_unit_test(test_bad_input),
+        cmocka_unit_test(test_http_limits),
         cmocka_unit_test(sv_t_test_stops_cleanly),
     };
     return cmocka_run_group_tests(tests, setup, sv_t_fixture_teardown);

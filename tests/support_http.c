@@ -185,16 +185,21 @@ int lp_http_open(lp_http_stream *s, int port, const char *method, const char *pa
     if ((s->fd = connect_local(port)) < 0)
         return -1;
     bool big = body && len > BIG_BODY;
-    char head[4096];
-    int n = snprintf(head, sizeof head,
+    size_t cap = strlen(method) + strlen(path) + (extra ? strlen(extra) : 0) + 256;
+    char *head = malloc(cap); /* a test may send a path or headers of any size */
+    if (!head)
+        return -1;
+    int n = snprintf(head, cap,
                      "%s %s HTTP/1.1\r\nHost: 127.0.0.1:%d\r\nConnection: close\r\n%s", method,
                      path, port, extra ? extra : "");
     if (body)
-        n += snprintf(head + n, sizeof head - (size_t)n,
+        n += snprintf(head + n, cap - (size_t)n,
                       "Content-Type: application/json\r\nContent-Length: %zu\r\n%s", len,
                       big ? "Expect: 100-continue\r\n" : "");
-    n += snprintf(head + n, sizeof head - (size_t)n, "\r\n");
-    if (send_all(s->fd, head, (size_t)n, deadline) != 0)
+    n += snprintf(head + n, cap - (size_t)n, "\r\n");
+    int sent = send_all(s->fd, head, (size_t)n, deadline);
+    free(head);
+    if (sent != 0)
         return -1;
     if (big) {
         if (read_head(s, deadline) != 0)

@@ -111,6 +111,8 @@ static void test_vocab_vectors(void **state)
         for (size_t i = 0; i < c.n; i++) {
             size_t n;
             lp_token *ids = tt_tok(v.t, c.text[i], c.text_len[i], false, false, &n);
+            /* the bound the server refuses too-long prompts by, untokenized */
+            assert_true(n >= c.text_len[i] / lp_tokenizer_max_token_bytes(v.t));
             if (!ids_match(ids, n, c.ids[i])) {
                 bad++;
                 fprintf(stderr, "%s case %zu '%.*s': want [%s], got [", VOCABS[k], i,

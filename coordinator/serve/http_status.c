@@ -8,6 +8,7 @@
 #include <time.h>
 
 #include "clock.h"
+#include "serve_route.h"
 
 /* Seconds since the worker last answered (CLOCK_MONOTONIC, as the pool's). */
 static double heartbeat_age(const lp_cluster_worker *w)
@@ -224,6 +225,21 @@ static void worker_metrics(sbuf *b, const sv_stats *st)
     }
 }
 
+/* Answers >= 400 by route and status, those seen. */
+static void error_metrics(sbuf *b, const sv_stats *st)
+{
+    const char *name = "layerpool_http_errors_total";
+    const int *codes = sv_hub_error_codes();
+    sb_printf(b, "# HELP %s HTTP answers of 4xx and 5xx by route and status\n# TYPE %s counter\n",
+              name, name);
+    for (int r = 0; r < SV_STAT_ROUTES; r++)
+        for (int k = 0; k < SV_STAT_CODES; k++)
+            if (st->errors[r][k])
+                sb_printf(b, "%s{route=\"%s\",code=\"%d\"} %llu\n", name,
+                          sv_route_name((sv_route)r), codes[k],
+                          (unsigned long long)st->errors[r][k]);
+}
+
 char *sv_status_metrics(sv_hub *h)
 {
     sv_stats *st = snapshot(h);
@@ -251,6 +267,7 @@ char *sv_status_metrics(sv_hub *h)
     metric(&b, "layerpool_results_dropped_total", "counter",
            "Results dropped: sent by a worker other than their session's last",
            (double)st->results_dropped);
+    error_metrics(&b, st);
     worker_metrics(&b, st);
     free(st);
     if (b.failed) {

@@ -31,6 +31,11 @@ enum {
     MAX_CONNECTIONS = 1024,
     MAX_PER_CLIENT = 64,   /* connections from one address: one host cannot
                               hold every connection open */
+    MAX_URL = 8 << 10,     /* longer: 414, and headers beyond MAX_HEADERS: 431,
+                              both ours (JSON, counted); MHD's own answers
+                              (HTML) only past MHD_MEMORY, far beyond them */
+    MAX_HEADERS = 16 << 10,
+    MHD_MEMORY = 64 << 10,
     STREAM_BLOCK = 16 << 10,
 };
 
@@ -150,6 +155,7 @@ static void rq_unref(rq *r)
     if (atomic_fetch_sub(&r->refs, 1) != 1)
         return;
     log_request(r);
+    sv_hub_count_status(r->s->hub, (int)r->route, r->status);
     if (sv_route_is_completion(r->route)) {
         bool failed = !r->counted && r->status != 200;
         sv_hub_count_request(r->s->hub, r->out.gen.n_prompt, failed);
@@ -332,11 +338,28 @@ static enum MHD_Result dispatch(rq *r)
 
 /* Before the body is read: route, method, key, declared size; an answer
  * here (r->status set) ends the request. */
+static enum MHD_Result add_header_size(void *cls, enum MHD_ValueKind kind, const char *key,
+                                       const char *value)
+{
+    (void)kind;
+    *(size_t *)cls += strlen(key) + (value ? strlen(value) : 0) + 4; /* ": " and CRLF */
+    return MHD_YES;
+}
+
 static enum MHD_Result precheck(rq *r, const char *url, const char *method)
 {
     sv_http *s = r->s;
     bool method_ok = false;
-    r->route = sv_route_find(url, method, &method_ok);
+    size_t headers = 0, url_len = strlen(url);
+    MHD_get_connection_values(r->conn, MHD_HEADER_KIND, add_header_size, &headers);
+    MHD_get_connection_values(r->conn, MHD_GET_ARGUMENT_KIND, add_header_size, &url_len);
+    r->route = sv_route_find(url, method, &method_ok); /* first: the limits count per route */
+    if (url_len > MAX_URL)
+        return send_error(r, 414, "the URL (about %zu bytes) is longer than the limit of %d",
+                          url_len, MAX_URL);
+    if (headers > MAX_HEADERS)
+        return send_error(r, 431, "the headers (%zu bytes) are larger than the limit of %d",
+                          headers, MAX_HEADERS);
     if (r->route == SV_R_NONE)
         return send_error(r, 404, "no route %s %s", method, url);
     if (!method_ok)
@@ -468,6 +491,7 @@ static bool start_daemon(sv_http *s, lp_err *err)
                             MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)IDLE_TIMEOUT_S,
                             MHD_OPTION_CONNECTION_LIMIT, (unsigned)MAX_CONNECTIONS,
                             MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)MAX_PER_CLIENT,
+                            MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)MHD_MEMORY,
                             MHD_OPTION_END);
     warn_if_open(s, ai);
     freeaddrinfo(ai);

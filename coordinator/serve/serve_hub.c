@@ -403,6 +403,25 @@ void sv_hub_stats(sv_hub *h, sv_stats *out)
     pthread_mutex_unlock(&h->mu);
 }
 
+static const int ERROR_CODES[SV_STAT_CODES] = {400, 401, 404, 405, 413, 414, 431, 500, 503};
+
+const int *sv_hub_error_codes(void)
+{
+    return ERROR_CODES;
+}
+
+void sv_hub_count_status(sv_hub *h, int route, int status)
+{
+    int k = 0;
+    while (k < SV_STAT_CODES && ERROR_CODES[k] != status)
+        k++;
+    if (route < 0 || route >= SV_STAT_ROUTES || k == SV_STAT_CODES)
+        return;
+    pthread_mutex_lock(&h->mu);
+    h->st.errors[route][k]++;
+    pthread_mutex_unlock(&h->mu);
+}
+
 void sv_hub_count_request(sv_hub *h, int tokens_in, bool failed)
 {
     pthread_mutex_lock(&h->mu);

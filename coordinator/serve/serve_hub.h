@@ -94,6 +94,10 @@ void sv_job_finish(sv_job *j, const char *error, const char *tail, size_t tail_l
 
 /* ---- shared state for /metrics, /health, /v1/pool ----------------------- */
 
+/* Answers of 4xx and 5xx counted per route (sv_route's values, below
+ * SV_STAT_ROUTES) and status (one of sv_hub_error_codes'). */
+enum { SV_STAT_ROUTES = 8, SV_STAT_CODES = 9 };
+
 typedef struct sv_stats {
     uint64_t requests, requests_failed, refused_busy;
     uint64_t tokens_in, tokens_out;
@@ -101,6 +105,7 @@ typedef struct sv_stats {
     bool ready;                       /* every worker loaded */
     double tok_per_s;                 /* generated tokens per second, last 10 s */
     uint64_t results_dropped;         /* Results not from their session's last worker */
+    uint64_t errors[SV_STAT_ROUTES][SV_STAT_CODES]; /* HTTP answers >= 400 */
     int n_workers;
     lp_cluster_worker workers[LP_CLUSTER_MAX_WORKERS];
 } sv_stats;
@@ -110,5 +115,9 @@ void sv_hub_publish(sv_hub *h, const lp_cluster *cl);
 /* Any thread: a consistent copy. */
 void sv_hub_stats(sv_hub *h, sv_stats *out);
 void sv_hub_count_request(sv_hub *h, int tokens_in, bool failed);
+/* Count an answer of status (>= 400) on route; others are not counted. */
+void sv_hub_count_status(sv_hub *h, int route, int status);
+/* The statuses counted, SV_STAT_CODES of them. */
+const int *sv_hub_error_codes(void);
 
 #endif

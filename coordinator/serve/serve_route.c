@@ -20,6 +20,13 @@ static const struct {
     {"/completions", SV_R_COMPLETIONS},
 };
 
+const char *sv_route_name(sv_route r)
+{
+    static const char *const NAMES[] = {"none", "health", "metrics", "models",
+                                        "pool", "chat", "completions", "page"};
+    return (unsigned)r < sizeof NAMES / sizeof NAMES[0] ? NAMES[r] : "none";
+}
+
 bool sv_route_is_completion(sv_route r)
 {
     return r == SV_R_CHAT || r == SV_R_COMPLETIONS;

@@ -19,6 +19,9 @@ typedef enum sv_route {
     SV_R_PAGE,        /* a file of the web page */
 } sv_route;
 
+/* The route's name in /metrics ("none" for SV_R_NONE). */
+const char *sv_route_name(sv_route r);
+
 /* The route at path; *method_ok says whether it takes method (HEAD goes
  * with GET). SV_R_NONE: nothing there (404). */
 sv_route sv_route_find(const char *path, const char *method, bool *method_ok);

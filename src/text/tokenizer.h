@@ -156,6 +156,12 @@ uint32_t lp_tokenizer_attr(const lp_tokenizer *t, lp_token id);
 float lp_tokenizer_score(const lp_tokenizer *t, lp_token id);
 /* Id of the token whose text is exactly s[0..len), or LP_TOKEN_NULL. */
 lp_token lp_tokenizer_find(const lp_tokenizer *t, const char *s, size_t len);
+/* The most bytes of text one token can stand for: a stored piece is never
+ * shorter than the text it covers (SPM writes a space as 3 bytes, byte-
+ * level BPE a byte as 1 or 2, a byte token as 6), and an unknown character
+ * is at most 4. So a text of len bytes is at least len / this many tokens,
+ * known before tokenizing it. */
+size_t lp_tokenizer_max_token_bytes(const lp_tokenizer *t);
 /* tokenizer.ggml.pre as stored ("" when absent). */
 const char *lp_tokenizer_pre_name(const lp_tokenizer *t);
 

@@ -96,6 +96,7 @@ struct lp_tokenizer {
     /* per token, n_vocab entries */
     const char **text;  /* into the gguf mapping, or into empty_arena */
     uint32_t *text_len;
+    uint32_t max_text_len; /* the longest, "[EMPTY_<id>]" stand-ins included */
     float *score;
     uint16_t *attr;
     uint8_t *eog;       /* 1 = end of generation */

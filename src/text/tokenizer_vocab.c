@@ -181,6 +181,8 @@ static int load_tokens(lp_tokenizer *t, const lp_gguf *g, lp_err *err)
         t->text_len[i] = (uint32_t)s.len;
         n_empty += s.len == 0;
     }
+    for (uint32_t i = 0; i < n; i++)
+        t->max_text_len = t->text_len[i] > t->max_text_len ? t->text_len[i] : t->max_text_len;
     if (n_empty) {
         t->empty_arena = malloc(n_empty * 20);
         if (!t->empty_arena)
@@ -376,6 +378,11 @@ lp_token lp_tokenizer_nl(const lp_tokenizer *t) { return t->nl; }
 bool lp_tokenizer_add_bos(const lp_tokenizer *t) { return t->add_bos; }
 bool lp_tokenizer_add_eos(const lp_tokenizer *t) { return t->add_eos; }
 const char *lp_tokenizer_pre_name(const lp_tokenizer *t) { return t->pre_name; }
+
+size_t lp_tokenizer_max_token_bytes(const lp_tokenizer *t)
+{
+    return t->max_text_len > 4 ? t->max_text_len : 4;
+}
 
 static bool in_range(const lp_tokenizer *t, lp_token id)
 {
