@@ -4,7 +4,7 @@ ASAN_BUILD ?= build-asan
 TSAN_BUILD ?= build-tsan
 FUZZ_BUILD ?= build-fuzz
 FUZZ_SECONDS ?= 30
-FUZZ_TARGETS = gguf wire config http_json tokenizer chat
+FUZZ_TARGETS = gguf wire config http_json tokenizer chat worker
 JOBS       ?= $(shell nproc)
 MODEL      ?= ../shared/models/stories260K.gguf
 
