@@ -9,6 +9,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <cmocka.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -124,11 +125,63 @@ static void test_allow_list(void **state)
     lp_wire_free(w);
 }
 
+typedef struct later {
+    lp_zap *zap;
+    const char *pub;
+} later;
+
+static void *allow_later(void *arg)
+{
+    const later *l = arg;
+    lp_err err = {0};
+    usleep(400 * 1000);
+    lp_zap_allow(l->zap, "data", l->pub, "w0", &err);
+    return NULL;
+}
+
+/* A checked link to a peer that does not allow our key yet is asked again
+ * until it does (a pool loads all its workers at once: the next one may
+ * learn of us a moment late); one that never does is an error naming the
+ * refusal. */
+static void test_link_waits_for_allow(void **state)
+{
+    (void)state;
+    lp_err err = {0};
+    lp_wire *w = lp_wire_new(&err);
+    lp_zap *zap = lp_zap_start(w, "test", &err);
+    assert_non_null(zap);
+    lp_keypair server, friend;
+    assert_int_equal(lp_keypair_generate(&server, &err), 0);
+    assert_int_equal(lp_keypair_generate(&friend, &err), 0);
+    lp_curve sc = {.pub = server.pub, .sec = server.sec, .zap_domain = "data"};
+    void *pull = lp_wire_socket_curve(w, LP_SOCK_PULL, "tcp://127.0.0.1:0", &sc, &err);
+    char ep[256];
+    assert_int_equal(lp_wire_endpoint(pull, ep, sizeof ep, &err), 0);
+    const char *eps[1] = {ep};
+    const lp_curve cc[1] = {{.pub = friend.pub, .sec = friend.sec, .server_pub = server.pub}};
+    void *socks[1];
+    int failed;
+    assert_int_equal(lp_wire_push_checked(w, 1, eps, cc, 700, socks, &failed, &err), -1);
+    assert_int_equal(failed, 0);
+    assert_non_null(strstr(err.msg, "refused our CURVE key"));
+    pthread_t t;
+    later l = {zap, friend.pub};
+    assert_int_equal(pthread_create(&t, NULL, allow_later, &l), 0);
+    if (lp_wire_push_checked(w, 1, eps, cc, 5000, socks, &failed, &err) != 0)
+        fail_msg("%s", err.msg);
+    pthread_join(t, NULL);
+    lp_wire_close(socks[0]);
+    lp_wire_close(pull);
+    lp_zap_stop(zap);
+    lp_wire_free(w);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_key_files),
         cmocka_unit_test(test_allow_list),
+        cmocka_unit_test(test_link_waits_for_allow),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -17,6 +17,8 @@
 
 #define ZAP_ENDPOINT "inproc://zeromq.zap.01" /* ZeroMQ asks here (RFC 27) */
 
+enum { ZAP_SEEN = 64 };
+
 typedef struct entry {
     char domain[32];
     uint8_t key[32];
@@ -31,7 +33,11 @@ struct lp_zap {
     entry entries[LP_ZAP_MAX];
     int n;
     _Atomic uint64_t refused;
-    lp_ratelog log;      /* the handler thread's alone */
+    /* the handler thread's alone: */
+    lp_ratelog log;      /* lines for peers not seen before, a few a minute */
+    uint64_t seen[ZAP_SEEN]; /* refused peers (domain, address, key) already
+                                logged, as hashes; the oldest is forgotten */
+    int seen_next;
     char name[64];
 };
 
@@ -57,12 +63,39 @@ static void frame_str(zmq_msg_t *f, char *out, size_t cap)
     out[n] = 0;
 }
 
+/* FNV-1a over a peer's domain, address and key (NULL: none). */
+static uint64_t peer_hash(const char *domain, const char *address, const uint8_t *key)
+{
+    uint64_t h = 1469598103934665603ull;
+    const char *parts[2] = {domain, address};
+    for (int p = 0; p < 2; p++)
+        for (const char *c = parts[p]; *c; c++)
+            h = (h ^ (uint8_t)*c) * 1099511628211ull;
+    for (int i = 0; key && i < 32; i++)
+        h = (h ^ key[i]) * 1099511628211ull;
+    return h;
+}
+
+/* Has this peer been logged already? If not, it is from now on. */
+static bool seen_before(lp_zap *z, uint64_t h)
+{
+    for (int i = 0; i < ZAP_SEEN; i++)
+        if (z->seen[i] == h)
+            return true;
+    z->seen[z->seen_next] = h;
+    z->seen_next = (z->seen_next + 1) % ZAP_SEEN;
+    return false;
+}
+
+/* A refusal is counted always, logged once per peer (ZeroMQ clients retry
+ * every 100 ms), and peers never seen are logged a few a minute. */
 static void refused(lp_zap *z, const char *domain, const char *address, const uint8_t *key,
                     bool has_key)
 {
     atomic_fetch_add(&z->refused, 1);
     uint64_t held = 0;
-    if (!lp_ratelog_allow(&z->log, lp_now_ms(), &held))
+    if (seen_before(z, peer_hash(domain, address, key)) ||
+        !lp_ratelog_allow(&z->log, lp_now_ms(), &held))
         return;
     char z85[LP_KEY_Z85 + 1] = "(none)";
     if (has_key)
@@ -70,8 +103,8 @@ static void refused(lp_zap *z, const char *domain, const char *address, const ui
     if (held)
         fprintf(stderr, "%s: %llu more refused connections not logged\n", z->name,
                 (unsigned long long)held);
-    fprintf(stderr, "%s: refused a connection to its %s socket from %s, key %s: not allowed\n",
-            z->name, domain, address, z85);
+    fprintf(stderr, "%s: refused a connection to its %s socket from %s, key %s: not allowed "
+            "(its retries are counted, not logged)\n", z->name, domain, address, z85);
 }
 
 /* One request (7 frames, RFC 27) answered. */

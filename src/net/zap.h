@@ -7,8 +7,9 @@
  * answers from allow-lists the program keeps up to date (the coordinator's
  * key for a worker's control socket, its pipeline neighbour's for its data
  * socket, ...). A key on no list is refused before a byte of a message
- * passes, and each refusal is logged (a few lines a minute, the rest
- * counted) with the peer's address and key. An allowed connection's
+ * passes, and each refused peer (domain, address, key) is logged once
+ * with its address and key (new peers a few lines a minute), its retries
+ * and the rest counted (lp_zap_refused). An allowed connection's
  * messages carry the entry's user id as ZeroMQ's "User-Id" property
  * (lp_wire_info.user_id): who sent a message, vouched for by its key.
  *
