@@ -4,7 +4,7 @@ ASAN_BUILD ?= build-asan
 TSAN_BUILD ?= build-tsan
 FUZZ_BUILD ?= build-fuzz
 FUZZ_SECONDS ?= 30
-FUZZ_TARGETS = gguf wire config http_json tokenizer chat worker
+FUZZ_TARGETS = gguf wire config http_json tokenizer chat worker coordinator
 JOBS       ?= $(shell nproc)
 MODEL      ?= ../shared/models/stories260K.gguf
 
@@ -36,7 +36,7 @@ test: test-release test-asan test-tsan fuzz
 # FUZZ_SECONDS from its seeds (scripts/fuzz.sh); a crash fails the target.
 fuzz: deps
 	CC=clang cmake -S . -B $(FUZZ_BUILD) -DCMAKE_BUILD_TYPE=Debug -DLP_FUZZ=ON -DLP_TESTS=OFF >/dev/null
-	cmake --build $(FUZZ_BUILD) -j $(JOBS) --target $(addprefix fuzz_,$(FUZZ_TARGETS))
+	cmake --build $(FUZZ_BUILD) -j $(JOBS) --target $(addprefix fuzz_,$(FUZZ_TARGETS)) worker
 	./scripts/fuzz.sh $(FUZZ_BUILD) $(FUZZ_SECONDS) $(FUZZ_TARGETS)
 
 test-release: build
