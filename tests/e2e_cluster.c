@@ -61,7 +61,7 @@ static bool on_token(void *user, uint64_t session, const lp_sampled *t, const ch
     return s->n < s->budget;
 }
 
-static void pool_open(pool *p, const char *stem, int n_workers, int slots)
+static void pool_open(pool *p, const char *stem, int n_workers, int slots, int recover_ms)
 {
     char rel[256];
     lp_err err = {0};
@@ -73,6 +73,7 @@ static void pool_open(pool *p, const char *stem, int n_workers, int slots)
     co.n_slots = slots;
     co.n_batch = 16;
     co.dead_after_ms = 2000;
+    co.recover_ms = recover_ms;
     p->wire = lp_wire_new(&err);
     assert_non_null(p->wire);
     if (lp_local_workers_start(&p->lw, n_workers, 1, NULL, p->model, &err) != 0)
@@ -194,7 +195,7 @@ static void test_sessions_in_flight(void **state)
     lp_err err = {0};
     sess_out out[6] = {0};
     assert_int_equal(ref_load("synth-llama-Q4_K_M", &m), 0);
-    pool_open(&p, "synth-llama-Q4_K_M", 2, 4);
+    pool_open(&p, "synth-llama-Q4_K_M", 2, 4, 0);
     long rss0 = rss_bytes();
     uint64_t ids[6];
     for (int i = 0; i < 6; i++) /* 6 sessions on 4 slots: two wait */
@@ -243,14 +244,37 @@ static void test_sessions_in_flight(void **state)
     ref_free(&m);
 }
 
+/* Worker 1 killed: wait for it, and start it again on the endpoints it
+ * had, with its key; then wait until the cluster has loaded it again. */
+static void restart_worker1(pool *p, const char *control, const char *data)
+{
+    lp_err err = {0};
+    waitpid(p->lw.pid[1], NULL, 0);
+    close(p->lw.out_fd[1]);
+    char ctl2[256];
+    char models[4200];
+    snprintf(models, sizeof models, "%s", p->model);
+    const char *extra[] = {"--models-dir", dirname(models), "--coordinator-key",
+                           p->lw.coord.pub, NULL};
+    p->lw.pid[1] = lp_local_worker_spawn(control, data, 1, NULL, "local-1", &p->lw.key[1], extra,
+                                         ctl2, sizeof ctl2, &p->lw.out_fd[1], &err);
+    if (p->lw.pid[1] < 0)
+        fail_msg("restart: %s", err.msg);
+    double t0 = now_s();
+    while (!lp_cluster_ready(p->cl)) {
+        if (now_s() - t0 > 15)
+            fail_msg("the restarted worker was not loaded again");
+        lp_cluster_poll(p->cl, 50, &err);
+    }
+}
+
 static void test_lost_worker_then_back(void **state)
 {
     (void)state;
     pool p;
     ref_model m;
-    lp_err err = {0};
     assert_int_equal(ref_load("stories260K", &m), 0);
-    pool_open(&p, "stories260K", 2, 2);
+    pool_open(&p, "stories260K", 2, 2, 0);
     const lp_cluster_worker *w1 = lp_cluster_get_worker(p.cl, 1);
     char control[256], data[256];
     snprintf(control, sizeof control, "%s", w1->control);
@@ -264,23 +288,7 @@ static void test_lost_worker_then_back(void **state)
     if (!strstr(doomed.error, "lost") || !strstr(doomed.error, w1->name))
         fail_msg("error does not name the lost worker: '%s'", doomed.error);
     assert_true(waited < 5.0);
-    waitpid(p.lw.pid[1], NULL, 0);
-    close(p.lw.out_fd[1]);
-    char ctl2[256];
-    char models[4200];
-    snprintf(models, sizeof models, "%s", p.model);
-    const char *extra[] = {"--models-dir", dirname(models), "--coordinator-key",
-                           p.lw.coord.pub, NULL};
-    p.lw.pid[1] = lp_local_worker_spawn(control, data, 1, NULL, "local-1", &p.lw.key[1], extra,
-                                        ctl2, sizeof ctl2, &p.lw.out_fd[1], &err);
-    if (p.lw.pid[1] < 0)
-        fail_msg("restart: %s", err.msg);
-    double t0 = now_s();
-    while (!lp_cluster_ready(p.cl)) {
-        if (now_s() - t0 > 15)
-            fail_msg("the restarted worker was not loaded again");
-        lp_cluster_poll(p.cl, 50, &err);
-    }
+    restart_worker1(&p, control, data);
     sess_out again = {0};
     start(&p, &m.cases[0], m.cases[0].n_greedy, &again);
     run_until_done(&p, &again, 1, 30);
@@ -322,7 +330,7 @@ static void test_forged_results_dropped(void **state)
     ref_model m;
     lp_err err = {0};
     assert_int_equal(ref_load("synth-llama-Q4_K_M", &m), 0);
-    pool_open(&p, "synth-llama-Q4_K_M", 2, 2);
+    pool_open(&p, "synth-llama-Q4_K_M", 2, 2, 0);
     sess_out out = {0};
     uint64_t id = start(&p, &m.cases[0], m.cases[0].n_greedy, &out);
     while (out.n < 1 && !out.done)
@@ -339,12 +347,44 @@ static void test_forged_results_dropped(void **state)
     ref_free(&m);
 }
 
+/* With recovery on, a session whose worker is lost waits; once the worker
+ * is back and loaded, the session is replayed (its prompt and the tokens
+ * so far as one prefill) and goes on: its ids are llama.cpp's greedy ids,
+ * exactly as if nothing happened. */
+static void test_replay_after_loss(void **state)
+{
+    (void)state;
+    pool p;
+    ref_model m;
+    assert_int_equal(ref_load("stories260K", &m), 0);
+    pool_open(&p, "stories260K", 2, 2, 30000);
+    const lp_cluster_worker *w1 = lp_cluster_get_worker(p.cl, 1);
+    char control[256], data[256];
+    snprintf(control, sizeof control, "%s", w1->control);
+    snprintf(data, sizeof data, "%s", w1->data);
+    sess_out out = {.kill_after = 5, .victim = p.lw.pid[1]};
+    start(&p, &m.cases[0], m.cases[0].n_greedy, &out);
+    lp_err err = {0};
+    while (!out.done && lp_cluster_ready(p.cl)) /* until the loss is noticed */
+        assert_true(lp_cluster_poll(p.cl, 20, &err) >= 0);
+    assert_false(out.done);
+    restart_worker1(&p, control, data);
+    run_until_done(&p, &out, 1, 30);
+    expect_ref(&m.cases[0], &out);
+    lp_cluster_recovery r = lp_cluster_get_recovery(p.cl);
+    assert_int_equal(r.replays, 1);
+    assert_true(r.replayed_tokens >= (uint64_t)m.cases[0].n_prompt + 5);
+    pool_close(&p);
+    ref_free(&m);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_sessions_in_flight),
         cmocka_unit_test(test_lost_worker_then_back),
         cmocka_unit_test(test_forged_results_dropped),
+        cmocka_unit_test(test_replay_after_loss),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

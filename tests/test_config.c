@@ -55,6 +55,7 @@ static void test_local2(void **state)
     assert_string_equal(c->model_path, "configs/../../shared/models/stories260K.gguf");
     assert_int_equal(c->ctx, 512);
     assert_int_equal(c->sessions, 4);
+    assert_int_equal(c->recover_s, 60); /* requests wait a minute for a lost worker */
     assert_int_equal(c->threads, 2);
     assert_int_equal(c->wire_dtype, LP_CONFIG_DTYPE_F32);
     assert_int_equal(c->prompt_chunk, 0); /* auto */
@@ -184,7 +185,9 @@ static const bad_case BAD[] = {
     {OK_MODEL, "no workers: add [worker.NAME] sections or a [local] section"},
     {OK_MODEL "[server]\nlisten = localhost\n" OK_WORKER, "4: key 'listen' in [server]: 'localhost' is not HOST:PORT"},
     {OK_MODEL "[server]\napi_key = two words\n" OK_WORKER, "4: key 'api_key' in [server]: 'two words' may hold only printable"},
-    {OK_MODEL "[server]\nport = 1\n" OK_WORKER, "4: unknown key 'port' in [server] (known: listen, api_key, advertise, key, insecure, allow_insecure_remote)"},
+    {OK_MODEL "[server]\nport = 1\n" OK_WORKER, "4: unknown key 'port' in [server] (known: listen, api_key, advertise, key, insecure, allow_insecure_remote, recover_timeout)"},
+    {OK_MODEL "[server]\nrecover_timeout = 7200\n" OK_WORKER, "4: key 'recover_timeout' in [server]: "},
+    {OK_MODEL "[server]\nrecover_timeout = soon\n" OK_WORKER, "4: key 'recover_timeout' in [server]: "},
     {OK_MODEL "[server]\nadvertise = tcp://10.0.0.1:5\n" OK_WORKER, "4: key 'advertise' in [server]: 'tcp://10.0.0.1:5' is not HOST or HOST:PORT"},
     {OK_MODEL "[server]\nadvertise = 10.0.0.1:0\n" OK_WORKER, "4: key 'advertise' in [server]: '10.0.0.1:0' is not HOST or HOST:PORT"},
     {OK_MODEL "[server]\nadvertise = 10.0.0.1:65536\n" OK_WORKER, "4: key 'advertise' in [server]: '10.0.0.1:65536' is not HOST or HOST:PORT"},

@@ -21,6 +21,8 @@ typedef struct wk_compute {
     uint8_t *wire_buf;     /* [n_batch] rows of wire_dtype when not f32 (owned) */
     char result_ep[LP_WIRE_MAX_STR];
     lp_shard *shard;       /* NULL until a LoadShard succeeds (owned) */
+    char shard_path[4096]; /* the file it was opened from */
+    Lp__HiddenDtype shard_dtype; /* and the wire dtype it was loaded with */
     uint8_t model_id[LP_SHA256_BYTES];
     wk_sessions *sessions; /* sessions of the shard (owned) */
     lp_loop *loop;         /* serves pull and pair, and the TTL timer (owned) */

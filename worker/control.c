@@ -80,6 +80,7 @@ static void on_hello(control *k, const lp_wire_peer *peer, const Lp__Envelope *r
     caps.data_endpoint = (char *)ctx->data_ep;
     caps.n_cached_shards = n > 0 ? (size_t)n : 0;
     caps.cached_shards = cached;
+    caps.incarnation = ctx->incarnation;
     Lp__Envelope env = LP__ENVELOPE__INIT;
     env.request_id = req->request_id;
     env.body_case = LP__ENVELOPE__BODY_CAPABILITIES;
@@ -92,6 +93,7 @@ static void on_heartbeat(control *k, const lp_wire_peer *peer, const Lp__Envelop
     Lp__Heartbeat hb = LP__HEARTBEAT__INIT;
     hb.seq = req->heartbeat->seq;
     hb.sent_us = req->heartbeat->sent_us;
+    hb.incarnation = k->ctx->incarnation;
     Lp__Envelope env = LP__ENVELOPE__INIT;
     env.request_id = req->request_id;
     env.body_case = LP__ENVELOPE__BODY_HEARTBEAT;

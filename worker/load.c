@@ -277,6 +277,47 @@ static void report_memory(const wk_compute *c, const lp_shard *s)
                               sizeof line));
 }
 
+/* The LoadShard asks for the shard we hold, as we hold it? */
+static bool same_shard(const wk_compute *c, const Lp__LoadShard *ls, const char *path,
+                       const shard_need *need)
+{
+    const lp_shard *s = c->shard;
+    return s && !strcmp(path, c->shard_path) &&
+           !memcmp(ls->model_id.data, c->model_id, LP_SHA256_BYTES) &&
+           s->opts.first == (int)ls->first_layer && s->opts.last == (int)ls->last_layer &&
+           s->opts.n_ctx == need->n_ctx && s->opts.n_batch == (int)ls->n_batch &&
+           s->opts.n_slots == (int)ls->n_slots && s->opts.n_threads == need->n_threads &&
+           c->shard_dtype == ls->wire_dtype;
+}
+
+/* The same shard again (a neighbour was restarted, or a new coordinator
+ * took over): the weights stay, the links are made anew (a CURVE peer
+ * that restarted refused our old one until its load, and ZeroMQ does not
+ * try again after a refusal), and every session ends: whoever sends this
+ * starts them afresh. */
+static void relink(wk_compute *c, const Lp__LoadShard *ls, void *links[2])
+{
+    for (int i = 0; i < c->sessions->n; i++)
+        wk_sessions_close(c->sessions, c->shard->kv, i);
+    use_links(c, ls, links);
+    fprintf(stderr, "worker %s: layers %u-%u kept; links made again to %s%s%s\n",
+            c->ctx->opts.name, ls->first_layer, ls->last_layer - 1, c->result_ep,
+            c->next_ep[0] ? " and " : "", c->next_ep);
+}
+
+static void fill_ready(wk_compute *c, const Lp__LoadShard *ls, const shard_need *need,
+                       Lp__ShardReady *ready, int64_t t0)
+{
+    wk_publish_stats(c);
+    ready->model_id = (ProtobufCBinaryData){LP_SHA256_BYTES, c->model_id};
+    ready->first_layer = ls->first_layer;
+    ready->last_layer = ls->last_layer;
+    ready->weight_bytes = need->weights;
+    ready->kv_bytes = need->kv;
+    ready->buffer_bytes = need->buffers;
+    ready->load_ms = (uint32_t)(lp_now_ms() - t0);
+}
+
 int wk_load(wk_compute *c, const Lp__LoadShard *ls, Lp__ShardReady *ready, uint32_t *code,
             lp_err *err)
 {
@@ -293,6 +334,11 @@ int wk_load(wk_compute *c, const Lp__LoadShard *ls, Lp__ShardReady *ready, uint3
         open_links(c, ls, &need, links, code, err) != 0)
         return -1;
     *code = LP_WIRE_ELOAD;
+    if (same_shard(c, ls, path, &need)) {
+        relink(c, ls, links);
+        fill_ready(c, ls, &need, ready, t0);
+        return 0;
+    }
     wk_sessions *sessions = NULL;
     uint8_t *wire_buf = NULL;
     lp_shard *s = open_shard(ls, path, &need, &sessions, err);
@@ -314,13 +360,8 @@ int wk_load(wk_compute *c, const Lp__LoadShard *ls, Lp__ShardReady *ready, uint3
     c->sessions = sessions;
     report_memory(c, s);
     memcpy(c->model_id, ls->model_id.data, LP_SHA256_BYTES);
-    wk_publish_stats(c);
-    ready->model_id = (ProtobufCBinaryData){LP_SHA256_BYTES, c->model_id};
-    ready->first_layer = ls->first_layer;
-    ready->last_layer = ls->last_layer;
-    ready->weight_bytes = need.weights;
-    ready->kv_bytes = need.kv;
-    ready->buffer_bytes = need.buffers;
-    ready->load_ms = (uint32_t)(lp_now_ms() - t0);
+    snprintf(c->shard_path, sizeof c->shard_path, "%s", path);
+    c->shard_dtype = ls->wire_dtype;
+    fill_ready(c, ls, &need, ready, t0);
     return 0;
 }

@@ -11,6 +11,9 @@
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/random.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "kernels.h"
 #include "worker.h"
@@ -197,6 +200,11 @@ int main(int argc, char **argv)
         usage(stderr);
         return 2;
     }
+    /* The same endpoint answering with another number is a restart: the
+     * coordinator then loads this process afresh (its time stands in if
+     * the system gives no randomness). */
+    if (getrandom(&ctx.incarnation, sizeof ctx.incarnation, 0) != sizeof ctx.incarnation)
+        ctx.incarnation = (uint64_t)time(NULL) ^ ((uint64_t)getpid() << 32);
     /* SIGINT/SIGTERM become a Shutdown (control.c polls for them); every
      * thread started from here on inherits the mask. */
     sigset_t set;

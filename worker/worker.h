@@ -74,6 +74,7 @@ typedef struct wk_ctx {
     wk_stats stats;
     lp_keypair key;        /* with --key: ours (read at start) */
     lp_zap *zap;           /* with --key: who may connect (owned by main.c) */
+    uint64_t incarnation;  /* random, drawn at start: tells a restart apart */
 } wk_ctx;
 
 /* args.c: parse the command line into o (defaults filled). 0 ok, -1 with

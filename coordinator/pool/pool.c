@@ -115,6 +115,7 @@ static int connect_and_load(coord_pool *p, lp_err *err)
     co.prompt_chunk = cfg->prompt_chunk;
     co.n_threads = cfg->threads;
     co.wire_dtype = (int)cfg->wire_dtype; /* lp_config_dtype is proto's numbering */
+    co.recover_ms = cfg->recover_s * 1000;
     snprintf(co.advertise, sizeof co.advertise, "%s", cfg->advertise);
     if ((cfg->key_file[0] && lp_keypair_read(cfg->key_file, &p->key, err) != 0) ||
         start_local(p, err) != 0)
@@ -142,7 +143,7 @@ static int connect_and_load(coord_pool *p, lp_err *err)
     if (lp_cluster_load(p->cl, id, paths, shard_ids, first, last, p->hp.n_vocab, err) != 0)
         return -1;
     fprintf(stderr, "all %d workers ready\n", cfg->n_workers);
-    return 0;
+    return p->lw.n ? coord_pool_tend_start(p, err) : 0;
 }
 
 int coord_pool_up(coord_pool *p, lp_config *cfg, int local_threads, lp_err *err)

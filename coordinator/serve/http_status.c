@@ -24,13 +24,27 @@ static sv_stats *snapshot(sv_hub *h)
     return st;
 }
 
+/* What /health and /v1/pool say of the pool: ok, loading, degraded (a
+ * worker lost: requests wait for it, then are replayed) or down (lost
+ * longer than recover_timeout: requests fail). */
+static const char *health_name(lp_pool_state s)
+{
+    return s == LP_POOL_READY ? "ok" : s == LP_POOL_LOADING ? "loading"
+         : s == LP_POOL_RECOVERING ? "degraded" : "down";
+}
+
 char *sv_status_health(sv_hub *h, int *status)
 {
     sv_stats *st = snapshot(h);
-    bool ready = st && st->ready;
+    cJSON *o = cJSON_CreateObject();
+    *status = st && st->ready ? 200 : 503;
+    char *out = NULL;
+    if (st && o && cJSON_AddStringToObject(o, "status", health_name(st->state)) &&
+        (!st->state_why[0] || cJSON_AddStringToObject(o, "reason", st->state_why)))
+        out = cJSON_PrintUnformatted(o);
+    cJSON_Delete(o);
     free(st);
-    *status = ready ? 200 : 503;
-    return strdup(ready ? "{\"status\":\"ok\"}" : "{\"status\":\"loading\"}");
+    return out;
 }
 
 char *sv_status_models(const char *model, long long created)
@@ -108,7 +122,12 @@ static bool pool_json(cJSON *o, const sv_stats *st, const char *model, int n_ctx
     cJSON *tk = cJSON_AddObjectToObject(o, "tokens");
     cJSON *ws = cJSON_AddArrayToObject(o, "workers");
     bool ok = cJSON_AddStringToObject(o, "model", model) &&
-              cJSON_AddBoolToObject(o, "ready", st->ready) && num(o, "n_layers", n_layers) &&
+              cJSON_AddBoolToObject(o, "ready", st->ready) &&
+              cJSON_AddStringToObject(o, "status", health_name(st->state)) &&
+              cJSON_AddStringToObject(o, "reason", st->state_why) &&
+              num(o, "sessions_replayed", (double)st->rec.replays) &&
+              num(o, "tokens_replayed", (double)st->rec.replayed_tokens) &&
+              num(o, "n_layers", n_layers) &&
               num(o, "n_ctx", n_ctx) && num(o, "tokens_per_second", st->tok_per_s) && rq && tk &&
               ws && num(rq, "total", (double)st->requests) &&
               num(rq, "failed", (double)st->requests_failed) &&
@@ -264,6 +283,15 @@ char *sv_status_metrics(sv_hub *h)
            st->live - st->queued);
     metric(&b, "layerpool_requests_queued", "gauge", "Requests waiting for a session",
            st->queued);
+    metric(&b, "layerpool_sessions_replayed_total", "counter",
+           "Sessions replayed after a lost worker came back (or was replaced)",
+           (double)st->rec.replays);
+    metric(&b, "layerpool_replayed_tokens_total", "counter",
+           "Tokens those replays carried through the pipeline again",
+           (double)st->rec.replayed_tokens);
+    metric(&b, "layerpool_recoveries_given_up_total", "counter",
+           "Sessions that waited for a lost worker longer than recover_timeout",
+           (double)st->rec.gave_up);
     metric(&b, "layerpool_results_dropped_total", "counter",
            "Results dropped: sent by a worker other than their session's last",
            (double)st->results_dropped);

@@ -384,6 +384,8 @@ void sv_hub_publish(sv_hub *h, const lp_cluster *cl)
     h->st.ready = lp_cluster_ready(cl);
     h->st.n_workers = lp_cluster_n_workers(cl);
     h->st.results_dropped = lp_cluster_results_dropped(cl);
+    h->st.state = lp_cluster_state(cl, h->st.state_why, sizeof h->st.state_why);
+    h->st.rec = lp_cluster_get_recovery(cl);
     for (int i = 0; i < h->st.n_workers; i++)
         h->st.workers[i] = *lp_cluster_get_worker(cl, i);
     pthread_mutex_unlock(&h->mu);

@@ -105,6 +105,9 @@ typedef struct sv_stats {
     bool ready;                       /* every worker loaded */
     double tok_per_s;                 /* generated tokens per second, last 10 s */
     uint64_t results_dropped;         /* Results not from their session's last worker */
+    lp_pool_state state;              /* ready, loading, recovering, down */
+    char state_why[512];              /* recovering or down: which worker, what */
+    lp_cluster_recovery rec;          /* sessions replayed, their tokens, gave up */
     uint64_t errors[SV_STAT_ROUTES][SV_STAT_CODES]; /* HTTP answers >= 400 */
     int n_workers;
     lp_cluster_worker workers[LP_CLUSTER_MAX_WORKERS];

@@ -15,7 +15,7 @@
 void lp_cluster_opts_default(lp_cluster_opts *o)
 {
     *o = (lp_cluster_opts){.n_ctx = 2048, .n_slots = 4, .n_batch = 256, .n_threads = 0,
-                           .heartbeat_ms = 500, .dead_after_ms = 3000,
+                           .heartbeat_ms = 500, .dead_after_ms = 3000, .recover_ms = 60000,
                            .load_timeout_ms = 600000};
 }
 
@@ -103,6 +103,7 @@ static void take_capabilities(cl_worker *w, const Lp__Capabilities *cap)
     in->mem_limit = cap->mem_limit;
     in->cores = cap->cores;
     in->gflops = cap->matmul_gflops;
+    w->incarnation = cap->incarnation;
 }
 
 /* The worker's control line is readable: its answers and heartbeats. */

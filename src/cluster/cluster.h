@@ -42,6 +42,12 @@ typedef struct lp_cluster_opts {
     int n_threads;      /* per worker; 0 = each worker's own -t */
     int heartbeat_ms;   /* how often to ask */
     int dead_after_ms;  /* silence that counts as lost */
+    int recover_ms;     /* how long a session whose worker was lost waits for
+                           the pool to be whole again (the worker back, and
+                           loaded), then is replayed: its prompt and every
+                           token so far as one prefill, generation going on
+                           where it stopped (greedy: the very same text).
+                           0: it fails at once, naming the lost worker */
     int load_timeout_ms;
     int wire_dtype;     /* hidden states between workers: Lp__HiddenDtype
                            (0: f32, exact; f16, bf16, q8_0 smaller) */
@@ -208,6 +214,22 @@ lp_loop *lp_cluster_loop(lp_cluster *c);
 /* Results dropped because a worker other than their session's last sent
  * them (CURVE pools: each sender is known by its key). */
 uint64_t lp_cluster_results_dropped(const lp_cluster *c);
+
+/* Recovery so far: sessions replayed after a lost worker, the tokens
+ * their replays carried, and the sessions that waited in vain. */
+typedef struct lp_cluster_recovery {
+    uint64_t replays, replayed_tokens, gave_up;
+} lp_cluster_recovery;
+lp_cluster_recovery lp_cluster_get_recovery(const lp_cluster *c);
+
+/* Whether the pool can serve: every worker loaded (READY); starting
+ * (LOADING); a worker lost, sessions waiting for it (RECOVERING: why says
+ * which worker and what happened); lost longer than recover_ms (DOWN). */
+typedef enum lp_pool_state {
+    LP_POOL_READY, LP_POOL_LOADING, LP_POOL_RECOVERING, LP_POOL_DOWN
+} lp_pool_state;
+lp_pool_state lp_cluster_state(const lp_cluster *c, char *why, size_t cap);
+const char *lp_pool_state_name(lp_pool_state s); /* "ready", "loading", ... */
 
 /* Ask every live worker for Stats without waiting: the answers update the
  * counters below as lp_cluster_poll receives them. */

@@ -46,17 +46,46 @@ static void send_heartbeat(lp_cluster *c, cl_worker *w, int64_t now)
     lp_wire_send(w->ctl, NULL, &env, 0, NULL); /* a full queue is itself a sign */
 }
 
-/* A worker silent too long: every session in flight fails, naming it. */
-static void lose_worker(lp_cluster *c, cl_worker *w, int64_t silent_ms)
+/* A worker lost (what: "no answer for 3.0 s", ...): every session in
+ * flight waits for recovery or fails, naming it. */
+static void lose_worker(lp_cluster *c, cl_worker *w, const char *what)
 {
     char why[512];
     w->info.alive = false;
     w->loaded = false;
     c->ready = false;
-    snprintf(why, sizeof why, "worker %s (%s, layers %d-%d) lost: no answer for %.1f s",
-             w->info.name, w->info.control, w->info.first, w->info.last - 1,
-             silent_ms / 1000.0);
-    cl_fail_all(c, why);
+    snprintf(why, sizeof why, "worker %s (%s, layers %d-%d) lost: %s", w->info.name,
+             w->info.control, w->info.first, w->info.last - 1, what);
+    if (!c->lost_since_ms) {
+        c->lost_since_ms = lp_now_ms();
+        snprintf(c->lost_why, sizeof c->lost_why, "%s", why);
+    }
+    fprintf(stderr, "pool: %s\n", why);
+    cl_interrupt_all(c, why);
+}
+
+bool cl_recovering(const lp_cluster *c, int64_t now)
+{
+    return !c->ready && c->lost_since_ms && now - c->lost_since_ms < c->o.recover_ms;
+}
+
+lp_pool_state lp_cluster_state(const lp_cluster *c, char *why, size_t cap)
+{
+    if (cap)
+        why[0] = 0;
+    if (c->ready)
+        return LP_POOL_READY;
+    if (!c->lost_since_ms)
+        return LP_POOL_LOADING;
+    if (cap)
+        snprintf(why, cap, "%s", c->lost_why);
+    return cl_recovering(c, lp_now_ms()) ? LP_POOL_RECOVERING : LP_POOL_DOWN;
+}
+
+const char *lp_pool_state_name(lp_pool_state s)
+{
+    static const char *const NAMES[] = {"ready", "loading", "recovering", "down"};
+    return (unsigned)s < 4 ? NAMES[s] : "?";
 }
 
 int64_t cl_heartbeat_timer(void *cluster, int64_t now)
@@ -65,21 +94,39 @@ int64_t cl_heartbeat_timer(void *cluster, int64_t now)
     for (int i = 0; i < c->n_workers; i++) {
         cl_worker *w = &c->w[i];
         send_heartbeat(c, w, now);
-        if (w->info.alive && now - w->info.last_seen_ms > c->o.dead_after_ms)
-            lose_worker(c, w, now - w->info.last_seen_ms);
+        if (w->info.alive && now - w->info.last_seen_ms > c->o.dead_after_ms) {
+            char what[64];
+            snprintf(what, sizeof what, "no answer for %.1f s",
+                     (now - w->info.last_seen_ms) / 1000.0);
+            lose_worker(c, w, what);
+        }
     }
     return c->o.heartbeat_ms;
 }
 
-/* Heard from a worker we had lost: it was restarted (or the link came
- * back), so it holds nothing: load its layers again. */
-static void revive(lp_cluster *c, int i)
+/* Load worker i's layers again (a worker holding them already keeps
+ * them and only makes its links anew). */
+static void reload(lp_cluster *c, int i, const char *what)
 {
     cl_worker *w = &c->w[i];
     uint64_t id;
-    w->info.alive = true;
-    if (w->info.last > w->info.first && !w->reloading && cl_send_load(c, i, &id, NULL) == 0)
+    if (w->info.last > w->info.first && !w->reloading && cl_send_load(c, i, &id, NULL) == 0) {
         w->reloading = true;
+        fprintf(stderr, "pool: worker %s (%s) %s: loading layers %d-%d on it\n", w->info.name,
+                w->info.control, what, w->info.first, w->info.last - 1);
+    }
+}
+
+/* Heard from a worker we had lost: it was restarted (it holds nothing) or
+ * stalled (its sessions moved on): load it again. The worker before it
+ * links to it anew: under CURVE the restarted one refused that link until
+ * its load, and ZeroMQ does not try again after a refusal. */
+static void revive(lp_cluster *c, int i)
+{
+    c->w[i].info.alive = true;
+    reload(c, i, "answers again");
+    if (i > 0 && c->w[i - 1].info.alive)
+        reload(c, i - 1, "sends to it");
 }
 
 static void update_ready(lp_cluster *c)
@@ -88,6 +135,21 @@ static void update_ready(lp_cluster *c)
     for (int i = 0; i < c->n_workers; i++)
         all = all && c->w[i].loaded && c->w[i].info.alive;
     c->ready = all;
+    if (all)
+        c->lost_since_ms = 0;
+}
+
+/* Another process answers on the worker's endpoint (restarted faster than
+ * a heartbeat timeout): it holds nothing, so it is lost and loaded anew. */
+static void check_incarnation(lp_cluster *c, int i, uint64_t incarnation)
+{
+    cl_worker *w = &c->w[i];
+    if (incarnation && w->incarnation && incarnation != w->incarnation) {
+        lose_worker(c, w, "restarted (a new process answers)");
+        revive(c, i);
+    }
+    if (incarnation)
+        w->incarnation = incarnation;
 }
 
 void cl_on_control(lp_cluster *c, int i, const Lp__Envelope *env)
@@ -122,6 +184,9 @@ void cl_on_control(lp_cluster *c, int i, const Lp__Envelope *env)
         break;
     case LP__ENVELOPE__BODY_OK: /* an EndSession done: its slot is free */
         cl_on_end_ack(c, i, env->request_id);
+        break;
+    case LP__ENVELOPE__BODY_HEARTBEAT:
+        check_incarnation(c, i, env->heartbeat->incarnation);
         break;
     default: /* heartbeat replies: last_seen is enough */
         break;

@@ -15,6 +15,7 @@ typedef struct cl_worker {
     int index;            /* its stage in the pipeline */
     void *ctl;            /* DEALER to the worker's control endpoint, owned */
     bool loaded;          /* ShardReady received for the current plan */
+    uint64_t incarnation; /* the worker process's (Capabilities, Heartbeat); 0: unknown */
     bool reloading;       /* lost, then heard again: LoadShard sent */
     char model_path[1024];
     uint8_t shard_id[LP_SHA256_BYTES];
@@ -23,9 +24,16 @@ typedef struct cl_worker {
 } cl_worker;
 
 typedef struct cl_session {
-    uint64_t id;
-    int32_t *prompt;      /* owned */
+    uint64_t id;          /* the caller's handle */
+    uint64_t wire;        /* the id its steps carry (a replay takes a new one,
+                             so the old one's Results in flight are not its) */
+    int32_t *prompt;      /* owned; after a loss, the tokens generated before
+                             it too: what a replay feeds */
     int n_prompt, n_gen;
+    int32_t *gen;         /* the tokens generated since prompt, owned */
+    size_t cap_gen;
+    int64_t lost_ms;      /* > 0: waiting since then for the pool to recover */
+    char lost_why[512];
     lp_sampler_params sampling;
     bool logprob;
     int top_logprobs;
@@ -80,12 +88,22 @@ struct lp_cluster {
     bool ready;           /* every worker loaded */
     lp_zap *zap;          /* with o.key: who may send us results (owned) */
     uint64_t forged;      /* Results dropped: not from their session's last worker */
+    lp_cluster_recovery rec;
+    int64_t lost_since_ms; /* > 0: a worker was lost then, the pool not whole since */
+    char lost_why[512];
 };
+
+/* A worker lost and the pool within o.recover_ms of it: new sessions wait
+ * too, instead of being refused. */
+bool cl_recovering(const lp_cluster *c, int64_t now);
 
 /* cluster_session.c */
 void cl_on_end_ack(lp_cluster *c, int worker, uint64_t request_id);
 void cl_expire_closing(lp_cluster *c);
 void cl_fail_all(lp_cluster *c, const char *why);
+/* A worker was lost (why): sessions wait to be replayed (o.recover_ms),
+ * or fail with why. */
+void cl_interrupt_all(lp_cluster *c, const char *why);
 int cl_drive_sessions(lp_cluster *c, lp_err *err);
 /* from: the sender's ZAP user id (its stage, "0".."N-1") with CURVE, else "". */
 int cl_on_result(lp_cluster *c, const Lp__Envelope *env, const char *from);

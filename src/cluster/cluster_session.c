@@ -13,10 +13,11 @@
 #include "pipe_model.h"
 #include "vec.h"
 
-static cl_session *find(lp_cluster *c, uint64_t id)
+/* The session whose steps carry wire id `wire`. */
+static cl_session *find(lp_cluster *c, uint64_t wire)
 {
     for (int i = 0; i < c->n_s; i++)
-        if (c->s[i].id == id)
+        if (c->s[i].wire == wire)
             return &c->s[i];
     return NULL;
 }
@@ -33,7 +34,7 @@ static int check_request(const lp_cluster *c, const lp_session_req *req, lp_err 
 {
     /* a scoring session generates nothing, so its prompt may fill the context */
     const int max_prompt = req->score_cb ? c->o.n_ctx : c->o.n_ctx - 1;
-    if (!c->ready)
+    if (!c->ready && !cl_recovering(c, lp_now_ms()))
         return lp_err_set(err, "the pool is not ready (a worker is lost or loading)");
     if (req->n_prompt < 1 || req->n_prompt > max_prompt)
         return lp_err_set(err, "prompt of %d tokens: a session takes 1..%d", req->n_prompt,
@@ -59,7 +60,7 @@ static uint64_t new_session_id(const lp_cluster *c)
             continue;
         bool taken = id == 0;
         for (int i = 0; i < c->n_s && !taken; i++)
-            taken = c->s[i].id == id;
+            taken = c->s[i].id == id || c->s[i].wire == id;
         for (int i = 0; i < c->n_closing && !taken; i++)
             taken = c->closing[i].session == id;
         if (!taken)
@@ -82,12 +83,16 @@ uint64_t lp_cluster_start(lp_cluster *c, const lp_session_req *req, lp_err *err)
         return 0;
     }
     memcpy(prompt, req->prompt, sizeof *prompt * (size_t)req->n_prompt);
-    c->s[c->n_s] = (cl_session){.id = id, .prompt = prompt,
+    c->s[c->n_s] = (cl_session){.id = id, .wire = id, .prompt = prompt,
                                 .n_prompt = req->n_prompt,
                                 .sampling = req->sampling, .logprob = req->logprob,
                                 .top_logprobs = req->top_logprobs,
                                 .cb = req->cb, .user = req->user, .score_cb = req->score_cb,
                                 .score_from = req->score_from, .score_rows = req->score_rows};
+    if (!c->ready) { /* recovering: it waits as the interrupted ones do */
+        c->s[c->n_s].lost_ms = lp_now_ms();
+        snprintf(c->s[c->n_s].lost_why, sizeof c->s[c->n_s].lost_why, "%s", c->lost_why);
+    }
     return c->s[c->n_s++].id;
 }
 
@@ -97,7 +102,7 @@ static int send_step(lp_cluster *c, cl_session *s, const int32_t *toks, int n, i
 {
     Lp__SamplingParams sp;
     Lp__Forward f = LP__FORWARD__INIT;
-    f.session = s->id;
+    f.session = s->wire;
     f.pos0 = (uint32_t)pos0;
     f.n_tokens = (uint32_t)n;
     f.token_ids = (int32_t *)(uintptr_t)toks;
@@ -115,7 +120,7 @@ static int send_step(lp_cluster *c, cl_session *s, const int32_t *toks, int n, i
         f.sample = true; /* a decode step: the sampler the last worker made then */
     }
     Lp__Envelope env = LP__ENVELOPE__INIT;
-    env.request_id = s->id;
+    env.request_id = s->wire;
     env.body_case = LP__ENVELOPE__BODY_FORWARD;
     env.forward = &f;
     if (lp_wire_send(c->data_push, NULL, &env, c->o.dead_after_ms, err) != 0)
@@ -216,9 +221,10 @@ static void finish(lp_cluster *c, int i, const char *error)
     cl_session s = c->s[i];
     c->s[i] = c->s[--c->n_s];
     if (s.started)
-        end_on_workers(c, s.id);
+        end_on_workers(c, s.wire);
     s.cb(s.user, s.id, NULL, error);
     free(s.prompt);
+    free(s.gen);
 }
 
 void cl_fail_all(lp_cluster *c, const char *why)
@@ -234,8 +240,9 @@ void lp_cluster_cancel(lp_cluster *c, uint64_t session)
             cl_session s = c->s[i];
             c->s[i] = c->s[--c->n_s];
             if (s.started)
-                end_on_workers(c, s.id);
+                end_on_workers(c, s.wire);
             free(s.prompt);
+            free(s.gen);
             return;
         }
 }
@@ -248,22 +255,102 @@ static int n_started(const lp_cluster *c)
     return n;
 }
 
+/* A session that waited for recovery in vain, or a new one while the pool
+ * is not whole. */
+static void give_up(lp_cluster *c, int i)
+{
+    char why[700];
+    const cl_session *s = &c->s[i];
+    if (!s->lost_ms) {
+        finish(c, i, "the pool is not ready (a worker is lost or loading)");
+        return;
+    }
+    snprintf(why, sizeof why, "%s, and the pool was not whole again within %.0f s", s->lost_why,
+             c->o.recover_ms / 1000.0);
+    c->rec.gave_up++;
+    finish(c, i, why);
+}
+
+static int replay_or_start(lp_cluster *c, cl_session *s, lp_err *err)
+{
+    if (s->lost_ms) {
+        fprintf(stderr, "pool: replaying a session's %d tokens after %.1f s\n", s->n_prompt,
+                (lp_now_ms() - s->lost_ms) / 1000.0);
+        c->rec.replays++;
+        c->rec.replayed_tokens += (uint64_t)s->n_prompt;
+        s->lost_ms = 0;
+    }
+    return send_prompt(c, s, err);
+}
+
 /* Start queued sessions while slots are free. */
 int cl_drive_sessions(lp_cluster *c, lp_err *err)
 {
     (void)err;
     cl_expire_closing(c);
+    const int64_t now = lp_now_ms();
     for (int i = 0; i < c->n_s; i++) {
         cl_session *s = &c->s[i];
         if (s->started)
             continue;
         lp_err serr = {0};
+        if (!c->ready && s->lost_ms && now - s->lost_ms < c->o.recover_ms)
+            continue; /* waits for the lost worker's replacement */
         if (!c->ready)
-            finish(c, i--, "the pool is not ready (a worker is lost or loading)");
-        else if (n_started(c) < c->o.n_slots && send_prompt(c, s, &serr) != 0)
+            give_up(c, i--);
+        else if (n_started(c) < c->o.n_slots && replay_or_start(c, s, &serr) != 0)
             finish(c, i--, serr.msg);
     }
     return 0;
+}
+
+/* After a loss: the tokens generated so far join the prompt, so one
+ * prefill of it all brings every worker's KV back to where it was and its
+ * Result is the token that comes next. */
+static int fold(cl_session *s)
+{
+    if (s->n_gen == 0)
+        return 0;
+    int32_t *p = realloc(s->prompt, sizeof *p * (size_t)(s->n_prompt + s->n_gen));
+    if (!p)
+        return -1;
+    memcpy(p + s->n_prompt, s->gen, sizeof *p * (size_t)s->n_gen);
+    s->prompt = p;
+    s->n_prompt += s->n_gen;
+    s->n_gen = 0;
+    return 0;
+}
+
+void cl_interrupt_all(lp_cluster *c, const char *why)
+{
+    const int64_t now = lp_now_ms();
+    int waiting = 0;
+    for (int i = 0; i < c->n_s; i++) {
+        cl_session *s = &c->s[i];
+        if (c->o.recover_ms <= 0 || s->score_cb) { /* a scoring session is not replayed */
+            finish(c, i--, why);
+            continue;
+        }
+        if (s->started)
+            end_on_workers(c, s->wire); /* the KV it had on the others */
+        const uint64_t wire = new_session_id(c);
+        if (!wire || fold(s) != 0) {
+            finish(c, i--, why);
+            continue;
+        }
+        s->wire = wire;
+        s->started = false;
+        s->pending = 0;
+        s->acct_pos = 0;
+        if (!s->lost_ms) {
+            s->lost_ms = now;
+            snprintf(s->lost_why, sizeof s->lost_why, "%s", why);
+        }
+        waiting++;
+    }
+    if (waiting)
+        fprintf(stderr, "pool: %d session(s) wait up to %.0f s for the pool to be whole "
+                "again, then are replayed\n", waiting, c->o.recover_ms / 1000.0);
 }
 
 /* Each hop's compute time; a decode step (one token after the prompt)
@@ -317,6 +404,11 @@ uint64_t lp_cluster_results_dropped(const lp_cluster *c)
     return c->forged;
 }
 
+lp_cluster_recovery lp_cluster_get_recovery(const lp_cluster *c)
+{
+    return c->rec;
+}
+
 int cl_on_result(lp_cluster *c, const Lp__Envelope *env, const char *from)
 {
     if (!from_last(c, env, from)) {
@@ -344,7 +436,13 @@ int cl_on_result(lp_cluster *c, const Lp__Envelope *env, const char *from)
     int32_t tok = env->result->token;
     if (tok < 0)
         return 0; /* an inner prompt chunk went through */
-    s->n_gen++;
+    int32_t *g = lp_vec_reserve(s->gen, &s->cap_gen, (size_t)s->n_gen, 1, sizeof *g);
+    if (!g) {
+        finish(c, idx, "out of memory");
+        return 0;
+    }
+    s->gen = g;
+    g[s->n_gen++] = tok; /* kept for a replay */
     lp_sampled sm = {.token = tok, .logprob = env->result->logprob};
     for (size_t k = 0; k < env->result->n_top && k < LP_CLUSTER_MAX_TOP; k++, sm.n_top++) {
         sm.top_token[k] = env->result->top[k]->token;

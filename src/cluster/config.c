@@ -25,14 +25,15 @@
 #define INIH_MAX_SECTION 50 /* inih cuts section names to 49 characters */
 
 enum { K_PATH, K_CTX, K_SESSIONS, K_BATCH, K_CHUNK, K_DTYPE, K_THREADS, N_MODEL_KEYS };
-enum { K_LISTEN, K_API_KEY, K_ADVERTISE, K_KEY, K_INSECURE, K_INSECURE_REMOTE, N_SERVER_KEYS };
+enum { K_LISTEN, K_API_KEY, K_ADVERTISE, K_KEY, K_INSECURE, K_INSECURE_REMOTE, K_RECOVER,
+       N_SERVER_KEYS };
 enum { K_ENDPOINT, K_MEM, K_WPATH, K_SPEED, K_PUB, N_WORKER_KEYS };
 enum { K_LWORKERS, K_LMEM, N_LOCAL_KEYS };
 
 static const char *const MODEL_KEYS[] = {"path",         "ctx",        "sessions", "batch",
                                          "prompt_chunk", "wire_dtype", "threads"};
 static const char *const SERVER_KEYS[] = {"listen", "api_key", "advertise", "key", "insecure",
-                                          "allow_insecure_remote"};
+                                          "allow_insecure_remote", "recover_timeout"};
 static const char *const WORKER_KEYS[] = {"endpoint", "mem", "model_path", "speed",
                                           "public_key"};
 static const char *const LOCAL_KEYS[] = {"workers", "mem"};
@@ -221,6 +222,8 @@ static int server_key(parse_state *st, const char *key, const char *v)
         rc = lp_cfgval_advertise(v, c->advertise, sizeof c->advertise, why, sizeof why);
     else if (k == K_KEY)
         rc = lp_cfgval_path(v, st->dir, c->key_file, sizeof c->key_file, why, sizeof why);
+    else if (k == K_RECOVER)
+        rc = lp_cfgval_int(v, 0, 3600, &c->recover_s, why, sizeof why);
     else if (k == K_INSECURE || k == K_INSECURE_REMOTE)
         rc = lp_cfgval_bool(v, k == K_INSECURE ? &c->insecure : &c->insecure_remote, why,
                             sizeof why);
@@ -439,6 +442,7 @@ static void config_defaults(lp_config *c, const char *name)
     memset(c, 0, sizeof *c);
     snprintf(c->file, sizeof c->file, "%s", name);
     c->sessions = 1;
+    c->recover_s = 60;
     c->batch = 256;
     c->wire_dtype = LP_CONFIG_DTYPE_F32;
     snprintf(c->listen, sizeof c->listen, "127.0.0.1:8080");

@@ -24,6 +24,9 @@
  *   insecure = true           ; without key, [worker.*] links are plain: only
  *                             ; if said (a network you trust); beyond
  *   allow_insecure_remote = true ; loopback this too
+ *   recover_timeout = 60      ; seconds a request whose worker was lost waits
+ *                             ; for it (or its restart) before it fails; it
+ *                             ; is then replayed and goes on (0: fail at once)
  *   advertise = 192.168.1.2   ; optional: the address workers send results
  *                             ; to, HOST or HOST:PORT (NAT: a fixed port
  *                             ; to forward). Default: for each worker, our
@@ -103,6 +106,7 @@ typedef struct lp_config {
     char advertise[LP_CONFIG_ENDPOINT_MAX];   /* "HOST[:PORT]"; "" = per worker */
     char key_file[LP_CONFIG_PATH_MAX];        /* our CURVE key pair; "" = plain */
     bool insecure, insecure_remote;           /* plain links allowed (beyond loopback) */
+    int recover_s;                            /* recover_timeout (default 60) */
     bool local;                               /* workers come from [local] */
     int n_workers;
     lp_config_worker workers[LP_CONFIG_MAX_WORKERS];

@@ -324,6 +324,50 @@ int lp_local_workers_start_in(lp_local_workers *lw, int n, int threads, const ch
     return rc;
 }
 
+bool lp_local_workers_exited(lp_local_workers *lw, int i, char *why, size_t cap)
+{
+    int st = 0;
+    if (i < 0 || i >= lw->n || lw->pid[i] <= 0 || waitpid(lw->pid[i], &st, WNOHANG) != lw->pid[i])
+        return false;
+    if (WIFSIGNALED(st))
+        snprintf(why, cap, "killed by signal %d (%s)", WTERMSIG(st), strsignal(WTERMSIG(st)));
+    else
+        snprintf(why, cap, "exited with status %d", WEXITSTATUS(st));
+    lw->pid[i] = -1;
+    if (lw->out_fd[i] > 0)
+        close(lw->out_fd[i]);
+    lw->out_fd[i] = -1;
+    return true;
+}
+
+int lp_local_workers_restart(lp_local_workers *lw, int i, const char *data, int threads,
+                             const char *mem_limit, const char *model, lp_err *err)
+{
+    char dir[PATH_MAX], name[32], control[256];
+    const char *extra[6] = {NULL};
+    int k = 0;
+    if (i < 0 || i >= lw->n || lw->pid[i] > 0)
+        return lp_err_set(err, "local workers: %d is not a worker that exited", i);
+    if (model && folder_of(model, dir, err) != 0)
+        return -1;
+    if (model) {
+        extra[k++] = "--models-dir";
+        extra[k++] = dir;
+    }
+    if (lw->keyed) {
+        extra[k++] = "--coordinator-key";
+        extra[k++] = lw->coord.pub;
+    }
+    snprintf(name, sizeof name, "local-%d", i);
+    pid_t pid = lp_local_worker_spawn(lw->control[i], data, threads, mem_limit, name,
+                                      lw->keyed ? &lw->key[i] : NULL, k ? extra : NULL, control,
+                                      sizeof control, &lw->out_fd[i], err);
+    if (pid < 0)
+        return -1;
+    lw->pid[i] = pid;
+    return 0;
+}
+
 static bool reaped_within(pid_t pid, int ms)
 {
     for (int waited = 0; waited < ms; waited += 10) {

@@ -79,6 +79,16 @@ pid_t lp_local_worker_spawn(const char *listen, const char *data, int threads,
                             const char *const *extra_args, char *control, size_t cap,
                             int *out_fd, lp_err *err);
 
+/* Has worker i exited? Then it is reaped (its pid -1, its stdout closed)
+ * and why[cap] says how ("killed by signal 9 (Killed)"). */
+bool lp_local_workers_exited(lp_local_workers *lw, int i, char *why, size_t cap);
+
+/* Start worker i, which exited, again: on the control endpoint it had and
+ * data (the one it reported), with its key, as lp_local_workers_start
+ * would (threads, mem_limit, model's folder). 0, or -1 with err. */
+int lp_local_workers_restart(lp_local_workers *lw, int i, const char *data, int threads,
+                             const char *mem_limit, const char *model, lp_err *err);
+
 /* Wait up to a second for each to exit (after a Shutdown), then kill. */
 void lp_local_workers_stop(lp_local_workers *lw);
 

@@ -367,8 +367,12 @@ async function pollHealth() {
   const badge = $('health');
   try {
     const r = await fetch('/health', { cache: 'no-store' });
-    badge.dataset.state = r.ok ? 'ready' : 'loading';
-    badge.textContent = r.ok ? 'ready' : 'loading shards…';
+    const h = await r.json().catch(() => ({}));
+    // ok, loading, degraded (a worker lost: requests wait, then are replayed), down
+    const text = { ok: 'ready', loading: 'loading shards…', degraded: 'recovering…', down: 'down' };
+    badge.dataset.state = r.ok ? 'ready' : h.status === 'degraded' ? 'loading' : h.status || 'loading';
+    badge.textContent = text[h.status] || (r.ok ? 'ready' : 'loading shards…');
+    badge.title = h.reason || '';
   } catch (e) {
     badge.dataset.state = 'down';
     badge.textContent = 'server unreachable';
