@@ -404,6 +404,79 @@ static void test_worker_killed_recovers(void **state)
     cJSON_Delete(pool);
 }
 
+/* A worker stopped (SIGSTOP: a laptop that sleeps, a swap storm) longer
+ * than the heartbeat timeout while a stream runs, then continued: it is
+ * lost, the stream waits, and once it answers again it is loaded anew
+ * (keeping its weights, dropping the sessions that moved on) and the
+ * stream is replayed: the text is the undisturbed one. */
+static void test_worker_stalled(void **state)
+{
+    fixture *f = *state;
+    int port = f->srv.port, st;
+    pid_t kids[8];
+    assert_int_equal(children(f->srv.pid, kids, 8), 2);
+    char whole[256];
+    snprintf(whole, sizeof whole, "{\"prompt\":\"Once upon a time\",\"max_tokens\":%d,"
+             "\"temperature\":0}", LONG_GEN);
+    cJSON *alone = sv_t_post(port, "/v1/completions", whole, NULL, &st);
+    assert_int_equal(st, 200);
+    double replays = metric(port, "layerpool_sessions_replayed_total");
+    client c = {.port = port, .path = "/v1/completions"};
+    char *body = long_stream_body();
+    snprintf(c.body, sizeof c.body, "%s", body);
+    free(body);
+    pthread_t th;
+    assert_int_equal(pthread_create(&th, NULL, client_run, &c), 0);
+    assert_true(sessions_reach(port, 2, 30000));
+    assert_int_equal(kill(kids[1], SIGSTOP), 0);
+    sleep(5); /* past the 3 s heartbeat timeout */
+    assert_int_equal(kill(kids[1], SIGCONT), 0);
+    pthread_join(th, NULL);
+    if (c.got.error[0] || c.got.status != 200 || !c.got.done)
+        fail_msg("the stream broke: status %d: %s", c.got.status, c.got.error);
+    assert_string_equal(c.got.text, sv_t_str(alone, "choices.0.text"));
+    sv_t_stream_free(&c.got);
+    cJSON_Delete(alone);
+    assert_true(metric(port, "layerpool_sessions_replayed_total") >= replays + 1);
+    assert_true(log_has(f->srv.log, "lost: no answer for"));
+    assert_int_equal(children(f->srv.pid, kids, 8), 2); /* the same process, continued */
+}
+
+static int setup_deadline(void **state) /* worker 1 loses its 9th Forward */
+{
+    setenv("LP_WORKER_FAULT", "local-1:drop:9", 1);
+    int rc = start(state, 2, "step_timeout = 2\n", "--listen 127.0.0.1:0 --queue 2");
+    unsetenv("LP_WORKER_FAULT");
+    return rc;
+}
+
+/* A step that never comes back while every worker answers heartbeats (a
+ * worker's failpoint drops it): its request fails within the deadline,
+ * saying so, and the next request is served. */
+static void test_step_deadline(void **state)
+{
+    fixture *f = *state;
+    int port = f->srv.port, st;
+    char body[160];
+    snprintf(body, sizeof body, "{\"prompt\":\"%s\",\"max_tokens\":8,\"temperature\":0}",
+             f->ref.prompt[0]);
+    cJSON *o = sv_t_post(port, "/v1/completions", body, NULL, &st); /* Forwards 1-8 */
+    assert_int_equal(st, 200);
+    cJSON_Delete(o);
+    long long t0 = lp_http_now_ms();
+    o = sv_t_post(port, "/v1/completions", body, NULL, &st); /* its prompt: the 9th, lost */
+    long long took = lp_http_now_ms() - t0;
+    const char *msg = sv_t_str(o, "error.message");
+    if (st == 200 || !msg || !strstr(msg, "did not come back within 2.0 s"))
+        fail_msg("wanted the step deadline's error, got %d: %s", st, cJSON_PrintUnformatted(o));
+    assert_true(took < 8000);
+    cJSON_Delete(o);
+    o = sv_t_post(port, "/v1/completions", body, NULL, &st);
+    assert_int_equal(st, 200);
+    cJSON_Delete(o);
+    print_message("[ deadline ] a lost step failed its request after %.1f s\n", took / 1000.0);
+}
+
 /* Plain messages to a local worker's control and data ports, as any
  * program on this machine could send: a Shutdown and a Forward. */
 static void poke_plain(lp_wire *wire, const char *control, const char *data)
@@ -477,9 +550,16 @@ int main(void)
     const struct CMUnitTest lossy[] = {
         cmocka_unit_test(test_warns_open),
         cmocka_unit_test(test_worker_killed_recovers),
+        cmocka_unit_test(test_worker_stalled),
+        cmocka_unit_test(sv_t_test_stops_cleanly),
+    };
+    const struct CMUnitTest deadline[] = {
+        cmocka_unit_test(test_step_deadline),
         cmocka_unit_test(sv_t_test_stops_cleanly),
     };
     int failed = cmocka_run_group_tests_name("open pool", open, setup_open, sv_t_fixture_teardown);
+    failed += cmocka_run_group_tests_name("a lost step", deadline, setup_deadline,
+                                          sv_t_fixture_teardown);
     failed += cmocka_run_group_tests_name("one session, no queue, api_key", keyed, setup_keyed,
                                           sv_t_fixture_teardown);
     return failed + cmocka_run_group_tests_name("a worker lost", lossy, setup_lossy,

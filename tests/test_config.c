@@ -185,7 +185,7 @@ static const bad_case BAD[] = {
     {OK_MODEL, "no workers: add [worker.NAME] sections or a [local] section"},
     {OK_MODEL "[server]\nlisten = localhost\n" OK_WORKER, "4: key 'listen' in [server]: 'localhost' is not HOST:PORT"},
     {OK_MODEL "[server]\napi_key = two words\n" OK_WORKER, "4: key 'api_key' in [server]: 'two words' may hold only printable"},
-    {OK_MODEL "[server]\nport = 1\n" OK_WORKER, "4: unknown key 'port' in [server] (known: listen, api_key, advertise, key, insecure, allow_insecure_remote, recover_timeout)"},
+    {OK_MODEL "[server]\nport = 1\n" OK_WORKER, "4: unknown key 'port' in [server] (known: listen, api_key, advertise, key, insecure, allow_insecure_remote, recover_timeout, step_timeout)"},
     {OK_MODEL "[server]\nrecover_timeout = 7200\n" OK_WORKER, "4: key 'recover_timeout' in [server]: "},
     {OK_MODEL "[server]\nrecover_timeout = soon\n" OK_WORKER, "4: key 'recover_timeout' in [server]: "},
     {OK_MODEL "[server]\nadvertise = tcp://10.0.0.1:5\n" OK_WORKER, "4: key 'advertise' in [server]: 'tcp://10.0.0.1:5' is not HOST or HOST:PORT"},

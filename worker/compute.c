@@ -165,6 +165,12 @@ static int data_one(wk_compute *c, Lp__Envelope **env)
         wk_send_error(c, info.request_id, 0, info.code, msg);
         return -1;
     }
+    if ((*env)->body_case == LP__ENVELOPE__BODY_FORWARD && ++c->forwards_in == c->drop_at) {
+        fprintf(stderr, "worker %s: failpoint: Forward %llu dropped\n", c->ctx->opts.name,
+                (unsigned long long)c->forwards_in);
+        lp_wire_env_free(*env);
+        return 0;
+    }
     if ((*env)->body_case == LP__ENVELOPE__BODY_FORWARD)
         return 1;
     wk_send_error(c, (*env)->request_id, 0, LP_WIRE_EBADMSG,
@@ -225,10 +231,24 @@ static void run_loop(wk_compute *c)
     c->loop = NULL;
 }
 
+/* A failpoint for the tests of the coordinator's step deadline, a fault no
+ * outside action can cause (the control thread answers heartbeats while a
+ * step is lost here): LP_WORKER_FAULT=NAME:drop:N makes worker NAME drop
+ * the N-th Forward it receives without a word. */
+static uint64_t failpoint(const char *name)
+{
+    const char *f = getenv("LP_WORKER_FAULT");
+    size_t n = strlen(name);
+    if (!f || strncmp(f, name, n) != 0 || strncmp(f + n, ":drop:", 6) != 0)
+        return 0;
+    return strtoull(f + n + 6, NULL, 10);
+}
+
 void *wk_compute_main(void *arg)
 {
     const wk_compute_start *st = arg;
-    wk_compute c = {.ctx = st->ctx, .pull = st->pull, .pair = st->pair};
+    wk_compute c = {.ctx = st->ctx, .pull = st->pull, .pair = st->pair,
+                    .drop_at = failpoint(st->ctx->opts.name)};
     lp_ratelog_init(&c.unsent_log, 10, 60 * 1000);
     run_loop(&c);
     wk_unload(&c);

@@ -27,6 +27,8 @@ typedef struct wk_compute {
     wk_sessions *sessions; /* sessions of the shard (owned) */
     lp_loop *loop;         /* serves pull and pair, and the TTL timer (owned) */
     lp_ratelog unsent_log; /* errors with no coordinator to tell: a few lines a minute */
+    uint64_t forwards_in;  /* Forward messages received */
+    uint64_t drop_at;      /* the failpoint (compute.c): drop that one; 0: none */
 } wk_compute;
 
 /* load.c: handle LoadShard. On success the new shard replaces the old one

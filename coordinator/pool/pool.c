@@ -116,6 +116,7 @@ static int connect_and_load(coord_pool *p, lp_err *err)
     co.n_threads = cfg->threads;
     co.wire_dtype = (int)cfg->wire_dtype; /* lp_config_dtype is proto's numbering */
     co.recover_ms = cfg->recover_s * 1000;
+    co.step_timeout_ms = cfg->step_timeout_s * 1000;
     snprintf(co.advertise, sizeof co.advertise, "%s", cfg->advertise);
     if ((cfg->key_file[0] && lp_keypair_read(cfg->key_file, &p->key, err) != 0) ||
         start_local(p, err) != 0)

@@ -39,6 +39,7 @@ static int make_config(const ppl_opts *o, lp_config **out, lp_err *err)
         if (lp_config_load(o->config, cfg, err) != 0)
             return -1;
     } else {
+        lp_config_defaults(cfg, "--local-workers");
         cfg->local = true;
         cfg->n_workers = o->local_workers;
         cfg->ctx = padded_ctx(o->n_ctx);

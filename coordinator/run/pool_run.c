@@ -71,6 +71,7 @@ static int pool_config(pool_ctx *p, lp_err *err)
         if (lp_config_load(o->config, p->cfg, err) != 0)
             return -1;
     } else {
+        lp_config_defaults(p->cfg, "--local-workers");
         p->cfg->local = true;
         p->cfg->n_workers = o->local_workers;
         p->cfg->ctx = o->shard.n_ctx;

@@ -16,6 +16,7 @@ void lp_cluster_opts_default(lp_cluster_opts *o)
 {
     *o = (lp_cluster_opts){.n_ctx = 2048, .n_slots = 4, .n_batch = 256, .n_threads = 0,
                            .heartbeat_ms = 500, .dead_after_ms = 3000, .recover_ms = 60000,
+                           .step_timeout_ms = 30000,
                            .load_timeout_ms = 600000};
 }
 

@@ -42,6 +42,11 @@ typedef struct lp_cluster_opts {
     int n_threads;      /* per worker; 0 = each worker's own -t */
     int heartbeat_ms;   /* how often to ask */
     int dead_after_ms;  /* silence that counts as lost */
+    int step_timeout_ms; /* the least time a step may take before it counts as
+                            lost (its session then fails, naming the step);
+                            a step of many tokens gets 10x what the workers'
+                            measured speed says it needs, when that is more.
+                            0: no deadline */
     int recover_ms;     /* how long a session whose worker was lost waits for
                            the pool to be whole again (the worker back, and
                            loaded), then is replayed: its prompt and every

@@ -91,6 +91,7 @@ const char *lp_pool_state_name(lp_pool_state s)
 int64_t cl_heartbeat_timer(void *cluster, int64_t now)
 {
     lp_cluster *c = cluster;
+    cl_check_deadlines(c, now);
     for (int i = 0; i < c->n_workers; i++) {
         cl_worker *w = &c->w[i];
         send_heartbeat(c, w, now);

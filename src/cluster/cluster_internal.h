@@ -45,6 +45,7 @@ typedef struct cl_session {
     bool started;         /* prompt sent: holds KV slots on the workers */
     int pending;          /* Results still due (one per Forward sent) */
     int64_t sent_ms;      /* when the awaited step was sent */
+    int step_tokens;      /* tokens the steps still due carry (the deadline's size) */
     uint64_t step_sent_us;
     uint32_t acct_pos;    /* positions whose steps' compute is counted */
 } cl_session;
@@ -101,6 +102,8 @@ bool cl_recovering(const lp_cluster *c, int64_t now);
 void cl_on_end_ack(lp_cluster *c, int worker, uint64_t request_id);
 void cl_expire_closing(lp_cluster *c);
 void cl_fail_all(lp_cluster *c, const char *why);
+/* Sessions whose step is overdue (o.step_timeout_ms) fail, naming it. */
+void cl_check_deadlines(lp_cluster *c, int64_t now);
 /* A worker was lost (why): sessions wait to be replayed (o.recover_ms),
  * or fail with why. */
 void cl_interrupt_all(lp_cluster *c, const char *why);

@@ -158,6 +158,7 @@ static int send_prompt(lp_cluster *c, cl_session *s, lp_err *err)
     }
     s->started = true;
     s->sent_ms = lp_now_ms();
+    s->step_tokens = s->n_prompt;
     return 0;
 }
 
@@ -302,6 +303,38 @@ int cl_drive_sessions(lp_cluster *c, lp_err *err)
             finish(c, i--, serr.msg);
     }
     return 0;
+}
+
+/* How long the steps a session awaits may take: 10x what the measured
+ * speed of every stage says for their tokens, at least step_timeout_ms
+ * (10x that before anything is measured). */
+static int64_t deadline_ms(const lp_cluster *c, const cl_session *s)
+{
+    double per_token = 0, per_step = 0;
+    for (int i = 0; i < c->n_workers; i++) {
+        const lp_cluster_worker *w = &c->w[i].info;
+        per_token += w->prompt_tokens ? w->prompt_us / 1e3 / (double)w->prompt_tokens : 0;
+        per_step += w->decode_steps ? w->decode_us / 1e3 / (double)w->decode_steps : 0;
+    }
+    if (per_token == 0 && per_step == 0) /* nothing measured yet: a big model's first chunk */
+        return 10 * (int64_t)c->o.step_timeout_ms;
+    const double want = 10 * (s->step_tokens > 1 ? per_token * s->step_tokens : per_step);
+    return want > c->o.step_timeout_ms ? (int64_t)want : c->o.step_timeout_ms;
+}
+
+void cl_check_deadlines(lp_cluster *c, int64_t now)
+{
+    char why[300];
+    for (int i = 0; c->o.step_timeout_ms > 0 && i < c->n_s; i++) {
+        const cl_session *s = &c->s[i];
+        if (!s->started || s->pending == 0 || now - s->sent_ms <= deadline_ms(c, s))
+            continue;
+        snprintf(why, sizeof why, "a step of %d token(s) did not come back within %.1f s "
+                 "(a worker is stuck, or a link between workers drops messages)",
+                 s->step_tokens, deadline_ms(c, s) / 1000.0);
+        fprintf(stderr, "pool: %s\n", why);
+        finish(c, i--, why);
+    }
 }
 
 /* After a loss: the tokens generated so far join the prompt, so one
@@ -455,7 +488,9 @@ int cl_on_result(lp_cluster *c, const Lp__Envelope *env, const char *from)
         finish(c, idx, NULL);
     else if (send_step(c, s, &tok, 1, pos, false, true, &err) != 0)
         finish(c, idx, err.msg);
-    else
+    else {
         s->sent_ms = lp_now_ms();
+        s->step_tokens = 1;
+    }
     return 0;
 }

@@ -26,14 +26,15 @@
 
 enum { K_PATH, K_CTX, K_SESSIONS, K_BATCH, K_CHUNK, K_DTYPE, K_THREADS, N_MODEL_KEYS };
 enum { K_LISTEN, K_API_KEY, K_ADVERTISE, K_KEY, K_INSECURE, K_INSECURE_REMOTE, K_RECOVER,
-       N_SERVER_KEYS };
+       K_STEP_TIMEOUT, N_SERVER_KEYS };
 enum { K_ENDPOINT, K_MEM, K_WPATH, K_SPEED, K_PUB, N_WORKER_KEYS };
 enum { K_LWORKERS, K_LMEM, N_LOCAL_KEYS };
 
 static const char *const MODEL_KEYS[] = {"path",         "ctx",        "sessions", "batch",
                                          "prompt_chunk", "wire_dtype", "threads"};
 static const char *const SERVER_KEYS[] = {"listen", "api_key", "advertise", "key", "insecure",
-                                          "allow_insecure_remote", "recover_timeout"};
+                                          "allow_insecure_remote", "recover_timeout",
+                                          "step_timeout"};
 static const char *const WORKER_KEYS[] = {"endpoint", "mem", "model_path", "speed",
                                           "public_key"};
 static const char *const LOCAL_KEYS[] = {"workers", "mem"};
@@ -222,8 +223,9 @@ static int server_key(parse_state *st, const char *key, const char *v)
         rc = lp_cfgval_advertise(v, c->advertise, sizeof c->advertise, why, sizeof why);
     else if (k == K_KEY)
         rc = lp_cfgval_path(v, st->dir, c->key_file, sizeof c->key_file, why, sizeof why);
-    else if (k == K_RECOVER)
-        rc = lp_cfgval_int(v, 0, 3600, &c->recover_s, why, sizeof why);
+    else if (k == K_RECOVER || k == K_STEP_TIMEOUT)
+        rc = lp_cfgval_int(v, 0, 3600, k == K_RECOVER ? &c->recover_s : &c->step_timeout_s, why,
+                           sizeof why);
     else if (k == K_INSECURE || k == K_INSECURE_REMOTE)
         rc = lp_cfgval_bool(v, k == K_INSECURE ? &c->insecure : &c->insecure_remote, why,
                             sizeof why);
@@ -437,12 +439,13 @@ static void add_local_workers(parse_state *st)
     }
 }
 
-static void config_defaults(lp_config *c, const char *name)
+void lp_config_defaults(lp_config *c, const char *name)
 {
     memset(c, 0, sizeof *c);
     snprintf(c->file, sizeof c->file, "%s", name);
     c->sessions = 1;
     c->recover_s = 60;
+    c->step_timeout_s = 30;
     c->batch = 256;
     c->wire_dtype = LP_CONFIG_DTYPE_F32;
     snprintf(c->listen, sizeof c->listen, "127.0.0.1:8080");
@@ -453,7 +456,7 @@ int lp_config_parse(const char *text, size_t len, const char *name, const char *
 {
     if (!name)
         name = "config";
-    config_defaults(out, name);
+    lp_config_defaults(out, name);
     parse_state *st = calloc(1, sizeof *st);
     if (!st)
         return lp_err_set(err, "%s: out of memory", name);
@@ -488,7 +491,7 @@ static void dir_of(const char *path, char *dir, size_t cap)
 
 int lp_config_load(const char *path, lp_config *out, lp_err *err)
 {
-    config_defaults(out, path);
+    lp_config_defaults(out, path);
     FILE *f = fopen(path, "rb");
     if (!f)
         return lp_err_set(err, "%s: %s", path, strerror(errno));

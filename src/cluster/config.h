@@ -27,6 +27,9 @@
  *   recover_timeout = 60      ; seconds a request whose worker was lost waits
  *                             ; for it (or its restart) before it fails; it
  *                             ; is then replayed and goes on (0: fail at once)
+ *   step_timeout = 30         ; seconds a step may take at least before its
+ *                             ; request fails (10x the measured need when
+ *                             ; more; 0: no deadline)
  *   advertise = 192.168.1.2   ; optional: the address workers send results
  *                             ; to, HOST or HOST:PORT (NAT: a fixed port
  *                             ; to forward). Default: for each worker, our
@@ -107,6 +110,7 @@ typedef struct lp_config {
     char key_file[LP_CONFIG_PATH_MAX];        /* our CURVE key pair; "" = plain */
     bool insecure, insecure_remote;           /* plain links allowed (beyond loopback) */
     int recover_s;                            /* recover_timeout (default 60) */
+    int step_timeout_s;                       /* step_timeout (default 30) */
     bool local;                               /* workers come from [local] */
     int n_workers;
     lp_config_worker workers[LP_CONFIG_MAX_WORKERS];
@@ -114,6 +118,11 @@ typedef struct lp_config {
 
 /* Read and check a cluster file. 0, or -1 with err as described above. */
 int lp_config_load(const char *path, lp_config *out, lp_err *err);
+/* Every field zero but the defaults a file may leave out (sessions 1,
+ * batch 256, f32, recover_timeout 60, step_timeout 30, listen
+ * 127.0.0.1:8080): what a pool the command line describes starts from.
+ * name: what messages call it. */
+void lp_config_defaults(lp_config *c, const char *name);
 
 /* The same from text in memory: `name` is used in messages, relative model
  * paths are resolved against `dir` ("" or NULL: left as written). */
