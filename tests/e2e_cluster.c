@@ -61,12 +61,10 @@ static bool on_token(void *user, uint64_t session, const lp_sampled *t, const ch
     return s->n < s->budget;
 }
 
-static void pool_open(pool *p, const char *stem, int n_workers, int slots, int recover_ms)
+/* A pool of the model file at path (p->model). */
+static void pool_open_at(pool *p, int n_workers, int slots, int recover_ms)
 {
-    char rel[256];
     lp_err err = {0};
-    snprintf(rel, sizeof rel, "models/%s.gguf", stem);
-    lp_test_shared(p->model, sizeof p->model, rel);
     lp_cluster_opts co;
     lp_cluster_opts_default(&co);
     co.n_ctx = 512;
@@ -102,6 +100,14 @@ static void pool_open(pool *p, const char *stem, int n_workers, int slots, int r
     }
     if (lp_cluster_load(p->cl, id, paths, NULL, first, last, n_vocab, &err) != 0)
         fail_msg("%s", err.msg);
+}
+
+static void pool_open(pool *p, const char *stem, int n_workers, int slots, int recover_ms)
+{
+    char rel[256];
+    snprintf(rel, sizeof rel, "models/%s.gguf", stem);
+    lp_test_shared(p->model, sizeof p->model, rel);
+    pool_open_at(p, n_workers, slots, recover_ms);
 }
 
 static void pool_close(pool *p)
@@ -378,6 +384,66 @@ static void test_replay_after_loss(void **state)
     ref_free(&m);
 }
 
+static void copy_file(const char *from, const char *to)
+{
+    size_t n;
+    char *data = lp_test_read_file(from, &n);
+    FILE *f = fopen(to, "wb");
+    assert_true(data && f && fwrite(data, 1, n, f) == n);
+    fclose(f);
+    free(data);
+}
+
+/* A worker restarted holding another model under the same file name is
+ * refused by the coordinator, which says so naming both files (the one it
+ * asked for and the worker's), and keeps the pool down rather than mix
+ * models. (Here the two workers share the file, so the one still running
+ * finds it changed too when it is asked to relink.) */
+static void test_restarted_with_other_model(void **state)
+{
+    (void)state;
+    pool p;
+    char dir[2048], real[4096], other[4096];
+    assert_non_null(lp_test_tmpdir(dir, sizeof dir));
+    lp_test_shared(real, sizeof real, "models/stories260K.gguf");
+    lp_test_shared(other, sizeof other, "models/synth-llama-Q4_K_M.gguf");
+    snprintf(p.model, sizeof p.model, "%s/model.gguf", dir);
+    copy_file(real, p.model);
+    pool_open_at(&p, 2, 2, 30000);
+    const lp_cluster_worker *w1 = lp_cluster_get_worker(p.cl, 1);
+    char control[256], data[256];
+    snprintf(control, sizeof control, "%s", w1->control);
+    snprintf(data, sizeof data, "%s", w1->data);
+    kill(p.lw.pid[1], SIGKILL);
+    waitpid(p.lw.pid[1], NULL, 0);
+    close(p.lw.out_fd[1]);
+    char swap[4200]; /* another model under the same name, as a new file: the
+                        old one stays mapped where it is in use */
+    snprintf(swap, sizeof swap, "%s.new", p.model);
+    copy_file(other, swap);
+    assert_int_equal(rename(swap, p.model), 0);
+    lp_err err = {0};
+    char ctl2[256];
+    const char *extra[] = {"--models-dir", dir, "--coordinator-key", p.lw.coord.pub, NULL};
+    p.lw.pid[1] = lp_local_worker_spawn(control, data, 1, NULL, "local-1", &p.lw.key[1], extra,
+                                        ctl2, sizeof ctl2, &p.lw.out_fd[1], &err);
+    assert_true(p.lw.pid[1] > 0);
+    char why[512] = "";
+    double t0 = now_s();
+    while (!strstr(why, "refuses") && now_s() - t0 < 15) {
+        lp_cluster_poll(p.cl, 50, &err);
+        lp_cluster_state(p.cl, why, sizeof why);
+    }
+    int named = 0; /* the coordinator's file, and the worker's */
+    for (const char *q = why; (q = strstr(q, p.model)); q++)
+        named++;
+    if (!strstr(why, "refuses layers") || !strstr(why, "holds another model") || named != 2)
+        fail_msg("the pool's state does not name the refusal and both files: '%s'", why);
+    assert_false(lp_cluster_ready(p.cl));
+    pool_close(&p);
+    lp_test_rmtree(dir);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -385,6 +451,7 @@ int main(void)
         cmocka_unit_test(test_lost_worker_then_back),
         cmocka_unit_test(test_forged_results_dropped),
         cmocka_unit_test(test_replay_after_loss),
+        cmocka_unit_test(test_restarted_with_other_model),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

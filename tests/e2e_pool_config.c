@@ -4,7 +4,8 @@
  * their caches (weights by (b)); a worker with model_path reads its own
  * copy (a). Every reference model on 1, 2 and 3 workers by (b); three workers
  * mixing (a) and (b) on two models. Greedy ids equal llama.cpp's. A second
- * run finds the shards in the caches and sends nothing again. */
+ * run finds the shards in the caches and sends nothing again, and the
+ * workers, holding their layers already, keep them (only relinked). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -112,8 +113,21 @@ static void check_model(const char *stem, int n_workers, const bool *own, bool s
     farm_start(&f, n_workers, dir, dirname(models));
     write_config(cfg, model, &f, own);
     run_config(dir, cfg, shards, &m.cases[m.n_cases - 1], out, sizeof out);
-    if (second_run) /* the shards are cached on both sides now */
+    if (second_run) { /* the shards are cached on both sides now, and the workers hold
+                         their layers already: a new coordinator keeps them */
         run_config(dir, cfg, shards, &m.cases[0], out, sizeof out);
+        char errf[4200];
+        size_t n;
+        snprintf(errf, sizeof errf, "%s/coord.err", dir);
+        char *log = lp_test_read_file(errf, &n);
+        int kept = 0;
+        for (const char *p = log; p && (p = strstr(p, "held these layers already")); p++)
+            kept++;
+        if (kept != n_workers)
+            fail_msg("%d of %d workers kept their layers for the second coordinator:\n%s", kept,
+                     n_workers, log ? log : "");
+        free(log);
+    }
     farm_stop(&f);
     ref_free(&m);
     lp_test_rmtree(dir);

@@ -143,6 +143,12 @@ static int connect_and_load(coord_pool *p, lp_err *err)
     }
     if (lp_cluster_load(p->cl, id, paths, shard_ids, first, last, p->hp.n_vocab, err) != 0)
         return -1;
+    for (int i = 0; i < cfg->n_workers; i++) {
+        const lp_cluster_worker *w = lp_cluster_get_worker(p->cl, i);
+        fprintf(stderr, "%s: %s in %.2f s\n", w->name,
+                w->kept ? "held these layers already (kept, relinked)" : "loaded",
+                w->load_ms / 1000.0);
+    }
     fprintf(stderr, "all %d workers ready\n", cfg->n_workers);
     return p->lw.n ? coord_pool_tend_start(p, err) : 0;
 }

@@ -202,6 +202,10 @@ static int wait_ready(lp_cluster *c, int i, uint64_t request_id, lp_err *err)
                         c->o.advertise, c->o.advertise[0] ? ")" : "");
     else if (rc == 0 && reply->body_case != LP__ENVELOPE__BODY_SHARD_READY)
         rc = lp_err_set(err, "worker %s answered LoadShard with something else", w->info.name);
+    if (rc == 0) {
+        w->info.load_ms = reply->shard_ready->load_ms;
+        w->info.kept = reply->shard_ready->kept;
+    }
     w->loaded = rc == 0;
     lp_wire_env_free(reply);
     return rc;

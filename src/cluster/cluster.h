@@ -80,6 +80,8 @@ typedef struct lp_cluster_worker {
     char isa[32];
     double gflops;
     int first, last;      /* layers it holds once loaded */
+    uint32_t load_ms;     /* its last load took (ShardReady) */
+    bool kept;            /* and it held those layers already: only relinked */
     bool alive;
     /* counters for the speed report (from Result.compute_us and Stats):
      * every step, and the decode steps alone (one token each) */

@@ -153,6 +153,20 @@ static void check_incarnation(lp_cluster *c, int i, uint64_t incarnation)
         w->incarnation = incarnation;
 }
 
+/* A worker back, but refusing its layers (another model file on it now,
+ * too little memory): said once per reason, tried again on each sign of
+ * life. */
+static void load_refused(lp_cluster *c, cl_worker *w, const char *msg)
+{
+    if (!strncmp(w->load_error, msg, sizeof w->load_error - 1))
+        return;
+    snprintf(w->load_error, sizeof w->load_error, "%s", msg);
+    snprintf(c->lost_why, sizeof c->lost_why, "worker %s (%s) is back but refuses layers %d-%d "
+             "of %s: %s", w->info.name, w->info.control, w->info.first, w->info.last - 1,
+             w->from_shard ? "the shard sent to its cache" : w->model_path, msg);
+    fprintf(stderr, "pool: %s\n", c->lost_why);
+}
+
 void cl_on_control(lp_cluster *c, int i, const Lp__Envelope *env)
 {
     cl_worker *w = &c->w[i];
@@ -162,6 +176,7 @@ void cl_on_control(lp_cluster *c, int i, const Lp__Envelope *env)
     case LP__ENVELOPE__BODY_SHARD_READY:
         w->loaded = true;
         w->reloading = false;
+        w->load_error[0] = 0;
         update_ready(c);
         break;
     case LP__ENVELOPE__BODY_STATS:
@@ -181,6 +196,7 @@ void cl_on_control(lp_cluster *c, int i, const Lp__Envelope *env)
         if (w->reloading) { /* the reload failed: try again on the next sign of life */
             w->reloading = false;
             w->info.alive = false;
+            load_refused(c, w, env->error->message);
         }
         break;
     case LP__ENVELOPE__BODY_OK: /* an EndSession done: its slot is free */

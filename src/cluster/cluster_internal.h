@@ -16,6 +16,7 @@ typedef struct cl_worker {
     void *ctl;            /* DEALER to the worker's control endpoint, owned */
     bool loaded;          /* ShardReady received for the current plan */
     uint64_t incarnation; /* the worker process's (Capabilities, Heartbeat); 0: unknown */
+    char load_error[256]; /* the last reload's refusal, logged once */
     bool reloading;       /* lost, then heard again: LoadShard sent */
     char model_path[1024];
     uint8_t shard_id[LP_SHA256_BYTES];
