@@ -60,6 +60,8 @@ static double metric(int port, const char *name)
     return v;
 }
 
+static bool log_has(const char *log, const char *needle);
+
 /* Wait until the workers' open sessions (summed) reach want. */
 static bool sessions_reach(int port, int want, int timeout_ms)
 {
@@ -141,6 +143,11 @@ static void test_disconnect_frees_sessions(void **state)
     if (out < 0 || out >= LONG_GEN)
         fail_msg("no log line of a request cut short (out %d)", out);
     assert_true(metric(port, "layerpool_requests_running") == 0);
+    /* the client's choice: counted as cancelled, not as a server failure,
+     * and not logged as an error */
+    assert_true(metric(port, "layerpool_requests_cancelled_total") >= 1);
+    assert_true(metric(port, "layerpool_requests_failed_total") == 0);
+    assert_false(log_has(f->srv.log, "internal"));
     print_message("[ disconnect ] after %d events; the job stopped at %d of %d tokens\n", events,
                   out, LONG_GEN);
 }
@@ -354,6 +361,21 @@ static bool log_has(const char *log, const char *needle)
     return has;
 }
 
+/* Wait until a request generates (tokens counted since this began). */
+static void mid_stream(fixture *f)
+{
+    double before = metric(f->srv.port, "layerpool_generated_tokens_total");
+    long long deadline = lp_http_now_ms() + 30000;
+    while (metric(f->srv.port, "layerpool_generated_tokens_total") < before + 50) {
+        if (lp_http_now_ms() > deadline) {
+            size_t n;
+            char *log = lp_test_read_file(f->srv.log, &n);
+            fail_msg("no stream under way; the log ends:\n%s", log + (n > 4000 ? n - 4000 : 0));
+        }
+        usleep(20 * 1000);
+    }
+}
+
 /* A local worker killed (kill -9) while a stream runs: coord serve reaps it,
  * starts it again, loads it, and replays the session, so the stream only
  * pauses and its text is the undisturbed one; the log says what happened
@@ -376,7 +398,7 @@ static void test_worker_killed_recovers(void **state)
     free(body);
     pthread_t th;
     assert_int_equal(pthread_create(&th, NULL, client_run, &c), 0);
-    assert_true(sessions_reach(port, 2, 30000)); /* both workers hold it: mid-stream */
+    mid_stream(f);
     assert_int_equal(kill(kids[1], SIGKILL), 0);
     pthread_join(th, NULL);
     if (c.got.error[0] || c.got.status != 200 || !c.got.done)
@@ -399,9 +421,17 @@ static void test_worker_killed_recovers(void **state)
     cJSON_Delete(o);
     cJSON_Delete(alone);
     assert_true(log_has(f->srv.log, "local worker local-0 killed by signal 9"));
-    cJSON *pool = sv_t_get(port, "/v1/pool", &st);
-    assert_string_equal(sv_t_str(pool, "status"), "ok");
-    cJSON_Delete(pool);
+    /* and the pool says it is whole again (its view is published each second) */
+    long long deadline = lp_http_now_ms() + 10000;
+    bool ok = false;
+    while (!ok && lp_http_now_ms() < deadline) {
+        cJSON *pool = sv_t_get(port, "/v1/pool", &st);
+        const char *status = sv_t_str(pool, "status");
+        ok = status && !strcmp(status, "ok");
+        cJSON_Delete(pool);
+        usleep(100 * 1000);
+    }
+    assert_true(ok);
 }
 
 /* A worker stopped (SIGSTOP: a laptop that sleeps, a swap storm) longer
@@ -427,7 +457,7 @@ static void test_worker_stalled(void **state)
     free(body);
     pthread_t th;
     assert_int_equal(pthread_create(&th, NULL, client_run, &c), 0);
-    assert_true(sessions_reach(port, 2, 30000));
+    mid_stream(f);
     assert_int_equal(kill(kids[1], SIGSTOP), 0);
     sleep(5); /* past the 3 s heartbeat timeout */
     assert_int_equal(kill(kids[1], SIGCONT), 0);
@@ -470,6 +500,7 @@ static void test_step_deadline(void **state)
     if (st == 200 || !msg || !strstr(msg, "did not come back within 2.0 s"))
         fail_msg("wanted the step deadline's error, got %d: %s", st, cJSON_PrintUnformatted(o));
     assert_true(took < 8000);
+    assert_true(metric(port, "layerpool_requests_failed_total") == 1); /* a server fault */
     cJSON_Delete(o);
     o = sv_t_post(port, "/v1/completions", body, NULL, &st);
     assert_int_equal(st, 200);

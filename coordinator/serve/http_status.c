@@ -131,6 +131,7 @@ static bool pool_json(cJSON *o, const sv_stats *st, const char *model, int n_ctx
               num(o, "n_ctx", n_ctx) && num(o, "tokens_per_second", st->tok_per_s) && rq && tk &&
               ws && num(rq, "total", (double)st->requests) &&
               num(rq, "failed", (double)st->requests_failed) &&
+              num(rq, "cancelled", (double)st->requests_cancelled) &&
               num(rq, "refused", (double)st->refused_busy) &&
               num(rq, "running", st->live - st->queued) && num(rq, "queued", st->queued) &&
               num(tk, "prompt", (double)st->tokens_in) &&
@@ -268,8 +269,13 @@ char *sv_status_metrics(sv_hub *h)
     metric(&b, "layerpool_ready", "gauge", "1 once every worker holds its layers", st->ready);
     metric(&b, "layerpool_requests_total", "counter", "Completion requests answered",
            (double)st->requests);
-    metric(&b, "layerpool_requests_failed_total", "counter", "Requests that ended in an error",
-           (double)st->requests_failed);
+    metric(&b, "layerpool_requests_failed_total", "counter",
+           "Requests the server failed (a worker lost past recover_timeout, a step past its "
+           "deadline, an internal error); a client's own errors are in "
+           "layerpool_http_errors_total", (double)st->requests_failed);
+    metric(&b, "layerpool_requests_cancelled_total", "counter",
+           "Requests whose client left before the answer was whole",
+           (double)st->requests_cancelled);
     metric(&b, "layerpool_requests_refused_total", "counter",
            "Requests refused because every session and queue slot was taken",
            (double)st->refused_busy);

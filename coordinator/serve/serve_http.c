@@ -157,8 +157,10 @@ static void rq_unref(rq *r)
     log_request(r);
     sv_hub_count_status(r->s->hub, (int)r->route, r->status);
     if (sv_route_is_completion(r->route)) {
-        bool failed = !r->counted && r->status != 200;
-        sv_hub_count_request(r->s->hub, r->out.gen.n_prompt, failed);
+        /* a server fault; a client's own error is counted by status, and
+         * a client that left is neither */
+        bool failed = !r->counted && r->status >= 500;
+        sv_hub_count_request(r->s->hub, r->out.gen.n_prompt, failed, r->gone);
     }
     if (r->has_out)
         sv_out_free(&r->out); /* cancels a job still running */
@@ -229,9 +231,11 @@ static ssize_t stream_read(void *cls, uint64_t pos, char *buf, size_t max)
     ssize_t n = sv_out_read(&r->out, buf, max);
     MHD_set_connection_option(r->conn, MHD_CONNECTION_OPTION_TIMEOUT, (unsigned)IDLE_TIMEOUT_S);
     r->gone = r->gone || n == -2;
-    return n == -1 ? MHD_CONTENT_READER_END_OF_STREAM
-         : n < 0   ? MHD_CONTENT_READER_END_WITH_ERROR
-                   : n;
+    /* A client that left ends the stream as finished: MHD would log an
+     * "internal application error" for what is the client's choice. */
+    return n == -1 || n == -2 ? MHD_CONTENT_READER_END_OF_STREAM
+         : n < 0              ? MHD_CONTENT_READER_END_WITH_ERROR
+                              : n;
 }
 
 static void stream_done(void *cls)

@@ -424,11 +424,12 @@ void sv_hub_count_status(sv_hub *h, int route, int status)
     pthread_mutex_unlock(&h->mu);
 }
 
-void sv_hub_count_request(sv_hub *h, int tokens_in, bool failed)
+void sv_hub_count_request(sv_hub *h, int tokens_in, bool failed, bool cancelled)
 {
     pthread_mutex_lock(&h->mu);
     h->st.requests++;
     h->st.tokens_in += (uint64_t)(tokens_in > 0 ? tokens_in : 0);
     h->st.requests_failed += failed;
+    h->st.requests_cancelled += cancelled;
     pthread_mutex_unlock(&h->mu);
 }

@@ -100,6 +100,7 @@ enum { SV_STAT_ROUTES = 8, SV_STAT_CODES = 9 };
 
 typedef struct sv_stats {
     uint64_t requests, requests_failed, refused_busy;
+    uint64_t requests_cancelled;      /* their clients left before the answer was whole */
     uint64_t tokens_in, tokens_out;
     int live, queued;                 /* jobs now running, and waiting */
     bool ready;                       /* every worker loaded */
@@ -117,7 +118,9 @@ typedef struct sv_stats {
 void sv_hub_publish(sv_hub *h, const lp_cluster *cl);
 /* Any thread: a consistent copy. */
 void sv_hub_stats(sv_hub *h, sv_stats *out);
-void sv_hub_count_request(sv_hub *h, int tokens_in, bool failed);
+/* A completion request done: failed by the server (>= 500, not counted by
+ * the pool already), or cancelled (its client left first). */
+void sv_hub_count_request(sv_hub *h, int tokens_in, bool failed, bool cancelled);
 /* Count an answer of status (>= 400) on route; others are not counted. */
 void sv_hub_count_status(sv_hub *h, int route, int status);
 /* The statuses counted, SV_STAT_CODES of them. */

@@ -28,10 +28,14 @@ typedef struct cl_session {
     uint64_t id;          /* the caller's handle */
     uint64_t wire;        /* the id its steps carry (a replay takes a new one,
                              so the old one's Results in flight are not its) */
-    int32_t *prompt;      /* owned; after a loss, the tokens generated before
-                             it too: what a replay feeds */
+    int32_t *prompt;      /* owned */
     int n_prompt, n_gen;
-    int32_t *gen;         /* the tokens generated since prompt, owned */
+    int chunk;            /* the prompt's chunk size, once sent (a replay uses it) */
+    int32_t *gen;         /* the tokens generated, owned: a replay sends the
+                             very steps the session took, so every worker's
+                             KV is computed as it was, bit for bit */
+    int swallow;          /* Results of replayed steps still due: their tokens
+                             are gen's, checked, not delivered again */
     size_t cap_gen;
     int64_t lost_ms;      /* > 0: waiting since then for the pool to recover */
     char lost_why[512];

@@ -148,7 +148,9 @@ int lp_cluster_prompt_chunk(const lp_cluster *c, int n_prompt)
 
 static int send_prompt(lp_cluster *c, cl_session *s, lp_err *err)
 {
-    const int chunk = lp_cluster_prompt_chunk(c, s->n_prompt);
+    if (!s->chunk) /* kept: a replay must cut the prompt as it was cut */
+        s->chunk = lp_cluster_prompt_chunk(c, s->n_prompt);
+    const int chunk = s->chunk;
     for (int done = 0; done < s->n_prompt;) {
         int n = s->n_prompt - done < chunk ? s->n_prompt - done : chunk;
         const bool last = done + n == s->n_prompt && !s->score_cb; /* scoring samples nothing */
@@ -272,15 +274,33 @@ static void give_up(lp_cluster *c, int i)
     finish(c, i, why);
 }
 
+/* A replay sends the steps the session took, all at once: its prompt in
+ * the chunks it was cut in, then one decode step per token generated.
+ * (One prefill of it all would be faster, but a batch computes the KV in
+ * another order than single steps did, and a greedy run that differs by a
+ * rounding then picks another token thousands of tokens later.) */
+static int replay(lp_cluster *c, cl_session *s, lp_err *err)
+{
+    fprintf(stderr, "pool: replaying a session's %d + %d tokens after %.1f s\n", s->n_prompt,
+            s->n_gen, (lp_now_ms() - s->lost_ms) / 1000.0);
+    c->rec.replays++;
+    c->rec.replayed_tokens += (uint64_t)(s->n_prompt + s->n_gen);
+    s->lost_ms = 0;
+    if (send_prompt(c, s, err) != 0)
+        return -1;
+    for (int j = 0; j < s->n_gen; j++)
+        if (send_step(c, s, &s->gen[j], 1, s->n_prompt + j, false, true, err) != 0)
+            return -1;
+    s->swallow = s->n_gen;
+    s->step_tokens = s->n_prompt + s->n_gen;
+    return 0;
+}
+
 static int replay_or_start(lp_cluster *c, cl_session *s, lp_err *err)
 {
-    if (s->lost_ms) {
-        fprintf(stderr, "pool: replaying a session's %d tokens after %.1f s\n", s->n_prompt,
-                (lp_now_ms() - s->lost_ms) / 1000.0);
-        c->rec.replays++;
-        c->rec.replayed_tokens += (uint64_t)s->n_prompt;
-        s->lost_ms = 0;
-    }
+    if (s->lost_ms && (s->n_gen > 0 || s->chunk))
+        return replay(c, s, err);
+    s->lost_ms = 0; /* a session that came while the pool recovered: a plain start */
     return send_prompt(c, s, err);
 }
 
@@ -337,23 +357,6 @@ void cl_check_deadlines(lp_cluster *c, int64_t now)
     }
 }
 
-/* After a loss: the tokens generated so far join the prompt, so one
- * prefill of it all brings every worker's KV back to where it was and its
- * Result is the token that comes next. */
-static int fold(cl_session *s)
-{
-    if (s->n_gen == 0)
-        return 0;
-    int32_t *p = realloc(s->prompt, sizeof *p * (size_t)(s->n_prompt + s->n_gen));
-    if (!p)
-        return -1;
-    memcpy(p + s->n_prompt, s->gen, sizeof *p * (size_t)s->n_gen);
-    s->prompt = p;
-    s->n_prompt += s->n_gen;
-    s->n_gen = 0;
-    return 0;
-}
-
 void cl_interrupt_all(lp_cluster *c, const char *why)
 {
     const int64_t now = lp_now_ms();
@@ -367,13 +370,14 @@ void cl_interrupt_all(lp_cluster *c, const char *why)
         if (s->started)
             end_on_workers(c, s->wire); /* the KV it had on the others */
         const uint64_t wire = new_session_id(c);
-        if (!wire || fold(s) != 0) {
+        if (!wire) {
             finish(c, i--, why);
             continue;
         }
         s->wire = wire;
         s->started = false;
         s->pending = 0;
+        s->swallow = 0;
         s->acct_pos = 0;
         if (!s->lost_ms) {
             s->lost_ms = now;
@@ -469,6 +473,13 @@ int cl_on_result(lp_cluster *c, const Lp__Envelope *env, const char *from)
     int32_t tok = env->result->token;
     if (tok < 0)
         return 0; /* an inner prompt chunk went through */
+    if (s->swallow > 0) { /* a replayed step: the token it gave before */
+        const int k = s->n_gen - s->swallow--;
+        if (tok != s->gen[k])
+            finish(c, idx, "after a lost worker the replay did not give the same tokens "
+                           "again (a worker computes differently now): the text cannot go on");
+        return 0;
+    }
     int32_t *g = lp_vec_reserve(s->gen, &s->cap_gen, (size_t)s->n_gen, 1, sizeof *g);
     if (!g) {
         finish(c, idx, "out of memory");
