@@ -4,11 +4,12 @@ ASAN_BUILD ?= build-asan
 TSAN_BUILD ?= build-tsan
 FUZZ_BUILD ?= build-fuzz
 FUZZ_SECONDS ?= 30
+SOAK_SECONDS ?= 120
 FUZZ_TARGETS = gguf wire config http_json tokenizer chat worker coordinator
 JOBS       ?= $(shell nproc)
 MODEL      ?= ../shared/models/stories260K.gguf
 
-.PHONY: all deps build asan tsan fuzz test test-release test-asan test-tsan demo bench bench-pool clean
+.PHONY: all deps build asan tsan fuzz soak test test-release test-asan test-tsan demo bench bench-pool clean
 
 all: build
 
@@ -29,8 +30,14 @@ tsan: deps
 
 # Every test in the release build, then every test again under ASan+UBSan
 # (the e2e tests then drive sanitized coord binaries too), then the tests
-# that run threads under ThreadSanitizer, then each fuzzer for FUZZ_SECONDS.
-test: test-release test-asan test-tsan fuzz
+# that run threads under ThreadSanitizer, then each fuzzer for FUZZ_SECONDS,
+# then the soak (a pool under load and faults) for SOAK_SECONDS.
+test: test-release test-asan test-tsan fuzz soak
+
+# A local pool of 3 under 6 clients for SOAK_SECONDS, a worker killed or
+# stopped every 30 s: every text must be the undisturbed one (bench/soak.sh).
+soak: build
+	SECONDS_TOTAL=$(SOAK_SECONDS) ./bench/soak.sh $(BUILD) $(MODEL)
 
 # The libFuzzer harnesses of fuzz/ (clang, ASan+UBSan), each run for
 # FUZZ_SECONDS from its seeds (scripts/fuzz.sh); a crash fails the target.
