@@ -29,7 +29,7 @@ typedef sv_t_fixture fixture;
 
 static int setup(void **state)
 {
-    return sv_t_fixture_start(state, CTX, 4, NULL, "--listen 127.0.0.1:0");
+    return sv_t_fixture_start(state, 2, CTX, 4, NULL, "--listen 127.0.0.1:0");
 }
 
 

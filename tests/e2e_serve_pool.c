@@ -33,7 +33,7 @@ static const char *const AUTH = "Authorization: Bearer s3cret-key\r\n";
 
 static int start(void **state, int sessions, const char *server_lines, const char *args)
 {
-    return sv_t_fixture_start(state, CTX, sessions, server_lines, args);
+    return sv_t_fixture_start(state, 2, CTX, sessions, server_lines, args);
 }
 
 static int setup_open(void **state)
@@ -472,6 +472,79 @@ static void test_worker_stalled(void **state)
     assert_int_equal(children(f->srv.pid, kids, 8), 2); /* the same process, continued */
 }
 
+enum { BURST = 200 };
+
+typedef struct burst_req {
+    int port, i, status;
+    bool retry_after, right;
+    const char *want;
+    const char *body;
+} burst_req;
+
+static void *burst_one(void *arg)
+{
+    burst_req *b = arg;
+    char from[32];
+    lp_http_resp r;
+    snprintf(from, sizeof from, "127.0.0.%d", 2 + b->i % 4); /* 4 clients, 50 each */
+    if (lp_http_from(from, b->port, "POST", "/v1/completions", NULL, b->body, strlen(b->body),
+                     &r, SV_T_TIMEOUT_MS) != 0)
+        return NULL; /* status 0: no answer */
+    char v[32];
+    b->status = r.status;
+    b->retry_after = lp_http_header(&r, "Retry-After", v, sizeof v) != NULL;
+    cJSON *o = cJSON_Parse(r.body);
+    const char *text = sv_t_str(o, "choices.0.text");
+    b->right = text && !strcmp(text, b->want);
+    cJSON_Delete(o);
+    lp_http_free(&r);
+    return NULL;
+}
+
+static int setup_burst(void **state) /* 3 workers, 4 sessions, a queue of 8 */
+{
+    return sv_t_fixture_start(state, 3, CTX, 4, NULL, "--listen 127.0.0.1:0 --queue 8");
+}
+
+/* A burst of 200 requests at once (from 4 addresses, within the per-client
+ * connection limit) over a pool of 3 with room for 12: each one gets its
+ * right text or a 503 with Retry-After, none hangs, and the pool serves
+ * the next request. */
+static void test_burst(void **state)
+{
+    fixture *f = *state;
+    char body[160];
+    snprintf(body, sizeof body, "{\"prompt\":\"%s\",\"max_tokens\":%d,\"temperature\":0}",
+             f->ref.prompt[0], f->ref.n_gen[0]);
+    burst_req *b = calloc(BURST, sizeof *b);
+    pthread_t th[BURST];
+    for (int i = 0; i < BURST; i++) {
+        b[i] = (burst_req){.port = f->srv.port, .i = i, .want = f->ref.want[0], .body = body};
+        assert_int_equal(pthread_create(&th[i], NULL, burst_one, &b[i]), 0);
+    }
+    int ok = 0, busy = 0;
+    for (int i = 0; i < BURST; i++) {
+        pthread_join(th[i], NULL);
+        if (b[i].status == 200 && b[i].right)
+            ok++;
+        else if (b[i].status == 503 && b[i].retry_after)
+            busy++;
+        else
+            fail_msg("request %d: status %d (%s)", i, b[i].status,
+                     b[i].status == 200 ? "wrong text" : "neither done nor refused");
+    }
+    free(b);
+    assert_true(ok >= 12 && busy > 0);
+    assert_true(metric(f->srv.port, "layerpool_requests_refused_total") == busy);
+    int st;
+    cJSON *o = sv_t_post(f->srv.port, "/v1/completions", body, NULL, &st);
+    assert_int_equal(st, 200);
+    assert_string_equal(sv_t_str(o, "choices.0.text"), f->ref.want[0]);
+    cJSON_Delete(o);
+    print_message("[ burst ] %d requests at once: %d served, %d refused with Retry-After\n",
+                  BURST, ok, busy);
+}
+
 static int setup_deadline(void **state) /* worker 1 loses its 9th Forward */
 {
     setenv("LP_WORKER_FAULT", "local-1:drop:9", 1);
@@ -584,6 +657,10 @@ int main(void)
         cmocka_unit_test(test_worker_stalled),
         cmocka_unit_test(sv_t_test_stops_cleanly),
     };
+    const struct CMUnitTest burst[] = {
+        cmocka_unit_test(test_burst),
+        cmocka_unit_test(sv_t_test_stops_cleanly),
+    };
     const struct CMUnitTest deadline[] = {
         cmocka_unit_test(test_step_deadline),
         cmocka_unit_test(sv_t_test_stops_cleanly),
@@ -591,6 +668,7 @@ int main(void)
     int failed = cmocka_run_group_tests_name("open pool", open, setup_open, sv_t_fixture_teardown);
     failed += cmocka_run_group_tests_name("a lost step", deadline, setup_deadline,
                                           sv_t_fixture_teardown);
+    failed += cmocka_run_group_tests_name("a burst", burst, setup_burst, sv_t_fixture_teardown);
     failed += cmocka_run_group_tests_name("one session, no queue, api_key", keyed, setup_keyed,
                                           sv_t_fixture_teardown);
     return failed + cmocka_run_group_tests_name("a worker lost", lossy, setup_lossy,

@@ -38,13 +38,21 @@ static int wait_fd(int fd, short ev, long long deadline)
     return rc > 0 ? 0 : -1;
 }
 
-static int connect_local(int port)
+/* A connection to 127.0.0.1:port, from the loopback address `from` (NULL:
+ * the kernel's choice, 127.0.0.1). */
+static int connect_local(int port, const char *from)
 {
     int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
     if (fd < 0)
         return -1;
     struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
     a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    struct sockaddr_in src = {.sin_family = AF_INET};
+    if (from && (inet_pton(AF_INET, from, &src.sin_addr) != 1 ||
+                 bind(fd, (struct sockaddr *)&src, sizeof src) != 0)) {
+        close(fd);
+        return -1;
+    }
     if (connect(fd, (struct sockaddr *)&a, sizeof a) != 0) {
         close(fd);
         return -1;
@@ -180,9 +188,16 @@ static int read_head(lp_http_stream *s, long long deadline)
 int lp_http_open(lp_http_stream *s, int port, const char *method, const char *path,
                  const char *extra, const char *body, size_t len, int timeout_ms)
 {
+    return lp_http_open_from(s, NULL, port, method, path, extra, body, len, timeout_ms);
+}
+
+int lp_http_open_from(lp_http_stream *s, const char *from, int port, const char *method,
+                      const char *path, const char *extra, const char *body, size_t len,
+                      int timeout_ms)
+{
     memset(s, 0, sizeof *s);
     long long deadline = lp_http_now_ms() + timeout_ms;
-    if ((s->fd = connect_local(port)) < 0)
+    if ((s->fd = connect_local(port, from)) < 0)
         return -1;
     bool big = body && len > BIG_BODY;
     size_t cap = strlen(method) + strlen(path) + (extra ? strlen(extra) : 0) + 256;
@@ -280,9 +295,16 @@ void lp_http_close(lp_http_stream *s)
 int lp_http(int port, const char *method, const char *path, const char *extra,
             const char *body, size_t len, lp_http_resp *out, int timeout_ms)
 {
+    return lp_http_from(NULL, port, method, path, extra, body, len, out, timeout_ms);
+}
+
+int lp_http_from(const char *from, int port, const char *method, const char *path,
+                 const char *extra, const char *body, size_t len, lp_http_resp *out,
+                 int timeout_ms)
+{
     lp_http_stream s;
     memset(out, 0, sizeof *out);
-    int rc = lp_http_open(&s, port, method, path, extra, body, len, timeout_ms);
+    int rc = lp_http_open_from(&s, from, port, method, path, extra, body, len, timeout_ms);
     char *rest = rc == 0 ? lp_http_rest(&s, timeout_ms) : NULL;
     if (rest) {
         out->status = s.status;

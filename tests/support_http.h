@@ -23,6 +23,11 @@ typedef struct lp_http_resp {
 int lp_http(int port, const char *method, const char *path, const char *extra,
             const char *body, size_t len, lp_http_resp *out, int timeout_ms);
 void lp_http_free(lp_http_resp *r);
+/* The same from the loopback address `from` ("127.0.0.2": another client
+ * as the server's per-address limits see it). */
+int lp_http_from(const char *from, int port, const char *method, const char *path,
+                 const char *extra, const char *body, size_t len, lp_http_resp *out,
+                 int timeout_ms);
 
 /* The value of header name (case-insensitive) copied into buf, or NULL. */
 const char *lp_http_header(const lp_http_resp *r, const char *name, char *buf, size_t cap);
@@ -43,6 +48,9 @@ typedef struct lp_http_stream {
 /* Send the request and read the status line and headers. 0 or -1. */
 int lp_http_open(lp_http_stream *s, int port, const char *method, const char *path,
                  const char *extra, const char *body, size_t len, int timeout_ms);
+int lp_http_open_from(lp_http_stream *s, const char *from, int port, const char *method,
+                      const char *path, const char *extra, const char *body, size_t len,
+                      int timeout_ms);
 /* The data of the next event ("data: X\n\n" gives X, malloc'd), or NULL at
  * the end of the body or on timeout (*timed_out says which, may be NULL). */
 char *lp_http_next_event(lp_http_stream *s, int timeout_ms, bool *timed_out);

@@ -56,8 +56,8 @@ void sv_t_ref_free(sv_t_ref *r)
         free(r->want[c]);
 }
 
-char *sv_t_config(char *buf, size_t cap, const char *dir, const char *name, int ctx,
-                  int sessions, const char *server_lines)
+char *sv_t_config(char *buf, size_t cap, const char *dir, const char *name, int workers,
+                  int ctx, int sessions, const char *server_lines)
 {
     char rel[4096], model[PATH_MAX];
     lp_test_shared(rel, sizeof rel, "models/stories260K.gguf");
@@ -66,8 +66,8 @@ char *sv_t_config(char *buf, size_t cap, const char *dir, const char *name, int 
     FILE *f = fopen(buf, "w");
     assert_non_null(f);
     fprintf(f, "[model]\npath = %s\nctx = %d\nsessions = %d\nthreads = 1\n\n"
-               "[server]\nlisten = 127.0.0.1:8080\n%s\n[local]\nworkers = 2\nmem = 1G\n",
-            model, ctx, sessions, server_lines ? server_lines : "");
+               "[server]\nlisten = 127.0.0.1:8080\n%s\n[local]\nworkers = %d\nmem = 1G\n",
+            model, ctx, sessions, server_lines ? server_lines : "", workers);
     fclose(f);
     return buf;
 }
@@ -244,14 +244,14 @@ void sv_t_stop_cleanly(lp_test_server *srv)
     }
 }
 
-int sv_t_fixture_start(void **state, int ctx, int sessions, const char *server_lines,
-                       const char *args)
+int sv_t_fixture_start(void **state, int workers, int ctx, int sessions,
+                       const char *server_lines, const char *args)
 {
     sv_t_fixture *f = calloc(1, sizeof *f);
     char cfg[8192], log[8192];
     assert_non_null(f);
     assert_non_null(lp_test_tmpdir(f->dir, sizeof f->dir));
-    sv_t_config(cfg, sizeof cfg, f->dir, "pool", ctx, sessions, server_lines);
+    sv_t_config(cfg, sizeof cfg, f->dir, "pool", workers, ctx, sessions, server_lines);
     snprintf(log, sizeof log, "%s/serve.log", f->dir);
     if (lp_test_server_start(&f->srv, cfg, args, log, SV_T_TIMEOUT_MS) != 0)
         fail_msg("coord serve did not come up; see %s", log);

@@ -25,10 +25,11 @@ typedef struct sv_t_ref {
 void sv_t_ref_load(sv_t_ref *r);
 void sv_t_ref_free(sv_t_ref *r);
 
-/* Write dir/NAME.ini: two local workers on stories260K, ctx, sessions,
- * and the server lines (e.g. "api_key = k\n"). Returns the path in buf. */
-char *sv_t_config(char *buf, size_t cap, const char *dir, const char *name, int ctx,
-                  int sessions, const char *server_lines);
+/* Write dir/NAME.ini: `workers` local workers on stories260K, ctx,
+ * sessions, and the server lines (e.g. "api_key = k\n"). Returns the path
+ * in buf. */
+char *sv_t_config(char *buf, size_t cap, const char *dir, const char *name, int workers,
+                  int ctx, int sessions, const char *server_lines);
 
 /* POST json to path; the body parsed (caller cJSON_Deletes), *status set.
  * Fails the test if there is no answer or it is not JSON. */
@@ -70,10 +71,11 @@ typedef struct sv_t_fixture {
     sv_t_ref ref;
 } sv_t_fixture;
 
-/* cmocka setup: start it with ctx positions, sessions, the [server] lines
- * (NULL: none) and coord serve's extra arguments; *state gets it. */
-int sv_t_fixture_start(void **state, int ctx, int sessions, const char *server_lines,
-                       const char *args);
+/* cmocka setup: start it with `workers` local workers, ctx positions,
+ * sessions, the [server] lines (NULL: none) and coord serve's extra
+ * arguments; *state gets it. */
+int sv_t_fixture_start(void **state, int workers, int ctx, int sessions,
+                       const char *server_lines, const char *args);
 /* cmocka teardown: stop the server if a test failed before stopping it. */
 int sv_t_fixture_teardown(void **state);
 /* The fixture's last test: SIGTERM, and a clean exit (0; under ASan that
