@@ -104,6 +104,13 @@ static int weights_for_workers(coord_pool *p, const uint8_t id[LP_SHA256_BYTES],
     return shard_supply(p->cl, abs_model, id, first, last, need, p->cfg->n_workers, ids, err);
 }
 
+/* The cluster's events, in coord's log. */
+static void pool_log(void *user, const char *line)
+{
+    (void)user;
+    fprintf(stderr, "pool: %s\n", line);
+}
+
 static int connect_and_load(coord_pool *p, lp_err *err)
 {
     const lp_config *cfg = p->cfg;
@@ -116,6 +123,7 @@ static int connect_and_load(coord_pool *p, lp_err *err)
     co.n_threads = cfg->threads;
     co.wire_dtype = (int)cfg->wire_dtype; /* lp_config_dtype is proto's numbering */
     co.recover_ms = cfg->recover_s * 1000;
+    co.log = pool_log;
     co.step_timeout_ms = cfg->step_timeout_s * 1000;
     snprintf(co.advertise, sizeof co.advertise, "%s", cfg->advertise);
     if ((cfg->key_file[0] && lp_keypair_read(cfg->key_file, &p->key, err) != 0) ||

@@ -7,6 +7,7 @@
 
 #include <stdio.h>
 #include <stdlib.h>
+#include <stdarg.h>
 #include <string.h>
 #include <time.h>
 
@@ -18,6 +19,18 @@ void lp_cluster_opts_default(lp_cluster_opts *o)
                            .heartbeat_ms = 500, .dead_after_ms = 3000, .recover_ms = 60000,
                            .step_timeout_ms = 30000,
                            .load_timeout_ms = 600000};
+}
+
+void cl_log(const lp_cluster *c, const char *fmt, ...)
+{
+    char line[1024];
+    va_list ap;
+    if (!c->o.log)
+        return;
+    va_start(ap, fmt);
+    vsnprintf(line, sizeof line, fmt, ap);
+    va_end(ap);
+    c->o.log(c->o.log_user, line);
 }
 
 lp_cluster *lp_cluster_new(lp_wire *w, const lp_cluster_opts *o, lp_err *err)

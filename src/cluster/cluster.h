@@ -58,6 +58,11 @@ typedef struct lp_cluster_opts {
                            (0: f32, exact; f16, bf16, q8_0 smaller) */
     const lp_keypair *key; /* ours with CURVE links (borrowed; NULL: plain):
                               every worker is then added with its public key */
+    /* Events worth a line in a log (a worker lost, back, refusing; a replay;
+     * a step past its deadline), one line each without a newline; NULL:
+     * none (the library itself never prints). */
+    void (*log)(void *user, const char *line);
+    void *log_user;
     char advertise[300];   /* the address workers send results to, "HOST" or
                               "HOST:PORT" (NAT, several interfaces); "" (the
                               default): for each worker, our address on the

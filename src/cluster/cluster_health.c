@@ -60,7 +60,7 @@ static void lose_worker(lp_cluster *c, cl_worker *w, const char *what)
         c->lost_since_ms = lp_now_ms();
         snprintf(c->lost_why, sizeof c->lost_why, "%s", why);
     }
-    fprintf(stderr, "pool: %s\n", why);
+    cl_log(c, "%s", why);
     cl_interrupt_all(c, why);
 }
 
@@ -113,7 +113,7 @@ static void reload(lp_cluster *c, int i, const char *what)
     uint64_t id;
     if (w->info.last > w->info.first && !w->reloading && cl_send_load(c, i, &id, NULL) == 0) {
         w->reloading = true;
-        fprintf(stderr, "pool: worker %s (%s) %s: loading layers %d-%d on it\n", w->info.name,
+        cl_log(c, "worker %s (%s) %s: loading layers %d-%d on it", w->info.name,
                 w->info.control, what, w->info.first, w->info.last - 1);
     }
 }
@@ -164,7 +164,7 @@ static void load_refused(lp_cluster *c, cl_worker *w, const char *msg)
     snprintf(c->lost_why, sizeof c->lost_why, "worker %s (%s) is back but refuses layers %d-%d "
              "of %s: %s", w->info.name, w->info.control, w->info.first, w->info.last - 1,
              w->from_shard ? "the shard sent to its cache" : w->model_path, msg);
-    fprintf(stderr, "pool: %s\n", c->lost_why);
+    cl_log(c, "%s", c->lost_why);
 }
 
 void cl_on_control(lp_cluster *c, int i, const Lp__Envelope *env)

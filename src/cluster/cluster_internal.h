@@ -107,6 +107,8 @@ bool cl_recovering(const lp_cluster *c, int64_t now);
 void cl_on_end_ack(lp_cluster *c, int worker, uint64_t request_id);
 void cl_expire_closing(lp_cluster *c);
 void cl_fail_all(lp_cluster *c, const char *why);
+/* A line to o.log, if there is one. */
+void cl_log(const lp_cluster *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Sessions whose step is overdue (o.step_timeout_ms) fail, naming it. */
 void cl_check_deadlines(lp_cluster *c, int64_t now);
 /* A worker was lost (why): sessions wait to be replayed (o.recover_ms),

@@ -281,7 +281,7 @@ static void give_up(lp_cluster *c, int i)
  * rounding then picks another token thousands of tokens later.) */
 static int replay(lp_cluster *c, cl_session *s, lp_err *err)
 {
-    fprintf(stderr, "pool: replaying a session's %d + %d tokens after %.1f s\n", s->n_prompt,
+    cl_log(c, "replaying a session's %d + %d tokens after %.1f s", s->n_prompt,
             s->n_gen, (lp_now_ms() - s->lost_ms) / 1000.0);
     c->rec.replays++;
     c->rec.replayed_tokens += (uint64_t)(s->n_prompt + s->n_gen);
@@ -352,7 +352,7 @@ void cl_check_deadlines(lp_cluster *c, int64_t now)
         snprintf(why, sizeof why, "a step of %d token(s) did not come back within %.1f s "
                  "(a worker is stuck, or a link between workers drops messages)",
                  s->step_tokens, deadline_ms(c, s) / 1000.0);
-        fprintf(stderr, "pool: %s\n", why);
+        cl_log(c, "%s", why);
         finish(c, i--, why);
     }
 }
@@ -386,8 +386,8 @@ void cl_interrupt_all(lp_cluster *c, const char *why)
         waiting++;
     }
     if (waiting)
-        fprintf(stderr, "pool: %d session(s) wait up to %.0f s for the pool to be whole "
-                "again, then are replayed\n", waiting, c->o.recover_ms / 1000.0);
+        cl_log(c, "%d session(s) wait up to %.0f s for the pool to be whole "
+                "again, then are replayed", waiting, c->o.recover_ms / 1000.0);
 }
 
 /* Each hop's compute time; a decode step (one token after the prompt)
