@@ -158,6 +158,13 @@ static int connect_and_load(coord_pool *p, lp_err *err)
                 w->load_ms / 1000.0);
     }
     fprintf(stderr, "all %d workers ready\n", cfg->n_workers);
+    for (int k = cfg->n_workers; k < cfg->n_workers + cfg->n_spares; k++) {
+        const lp_config_worker *sw = &cfg->workers[k];
+        if (lp_cluster_add_spare(p->cl, sw->endpoint, co.key ? sw->public_key : NULL,
+                                 sw->model_path, err) != 0)
+            return -1;
+        fprintf(stderr, "spare %s (%s) standing by\n", sw->name, sw->endpoint);
+    }
     return p->lw.n ? coord_pool_tend_start(p, err) : 0;
 }
 

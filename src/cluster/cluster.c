@@ -55,11 +55,13 @@ void lp_cluster_free(lp_cluster *c)
 {
     if (!c)
         return;
-    for (int i = 0; i < c->n_s; i++)
+    for (int i = 0; i < c->n_s; i++) {
         free(c->s[i].prompt);
+        free(c->s[i].gen);
+    }
     free(c->s);
     free(c->closing);
-    for (int i = 0; i < c->n_workers; i++)
+    for (int i = 0; i < c->n_workers + c->n_spares; i++)
         lp_wire_close(c->w[i].ctl);
     lp_wire_close(c->data_push);
     lp_wire_close(c->result_pull);
@@ -170,20 +172,19 @@ static int allow_results(lp_cluster *c, const cl_worker *w, lp_err *err)
     return lp_zap_allow(c->zap, "result", w->pub, stage, err);
 }
 
-int lp_cluster_add_worker_keyed(lp_cluster *c, const char *endpoint, const char *pub,
-                                lp_err *err)
+/* Connect to the worker at endpoint as entry idx of c->w (counted by the
+ * caller already) and say Hello. */
+static int add_at(lp_cluster *c, int idx, const char *endpoint, const char *pub, lp_err *err)
 {
-    if (c->n_workers == LP_CLUSTER_MAX_WORKERS)
-        return lp_err_set(err, "cluster: at most %d workers", LP_CLUSTER_MAX_WORKERS);
     if (!c->o.key != !pub)
         return lp_err_set(err, "cluster: worker %s: %s", endpoint,
                           pub ? "a public key for a pool without our own key"
                               : "no public key, and this pool's links are CURVE");
     if (pub && !lp_key_valid(pub))
         return lp_err_set(err, "cluster: worker %s: '%s' is not a public key", endpoint, pub);
-    cl_worker *w = &c->w[c->n_workers];
+    cl_worker *w = &c->w[idx];
     memset(w, 0, sizeof *w);
-    *w = (cl_worker){.c = c, .index = c->n_workers};
+    *w = (cl_worker){.c = c, .index = idx};
     snprintf(w->info.control, sizeof w->info.control, "%s", endpoint);
     snprintf(w->pub, sizeof w->pub, "%s", pub ? pub : "");
     const lp_curve cv = {.pub = pub ? c->o.key->pub : NULL, .sec = pub ? c->o.key->sec : NULL,
@@ -192,14 +193,36 @@ int lp_cluster_add_worker_keyed(lp_cluster *c, const char *endpoint, const char 
         !(w->ctl = lp_wire_socket_curve(c->wire, LP_SOCK_DEALER, endpoint, pub ? &cv : NULL,
                                         err)))
         return -1;
-    c->n_workers++;
     int rc = hello(c, w, endpoint, err);
     if (rc == 0)
         rc = lp_loop_watch(c->loop, w->ctl, -1, on_control_line, w, err);
-    if (rc != 0) {
+    if (rc != 0)
         lp_wire_close(w->ctl);
-        c->n_workers--;
-    }
+    return rc;
+}
+
+int lp_cluster_add_worker_keyed(lp_cluster *c, const char *endpoint, const char *pub,
+                                lp_err *err)
+{
+    if (c->n_workers == LP_CLUSTER_MAX_WORKERS)
+        return lp_err_set(err, "cluster: at most %d workers", LP_CLUSTER_MAX_WORKERS);
+    if (c->n_spares)
+        return lp_err_set(err, "cluster: the pipeline's workers come before the spares");
+    int rc = add_at(c, c->n_workers++, endpoint, pub, err);
+    c->n_workers -= rc != 0;
+    return rc;
+}
+
+int lp_cluster_add_spare(lp_cluster *c, const char *endpoint, const char *pub,
+                         const char *model_path, lp_err *err)
+{
+    if (c->n_workers + c->n_spares == LP_CLUSTER_MAX_WORKERS)
+        return lp_err_set(err, "cluster: at most %d workers", LP_CLUSTER_MAX_WORKERS);
+    const int idx = c->n_workers + c->n_spares++;
+    int rc = add_at(c, idx, endpoint, pub, err);
+    c->n_spares -= rc != 0;
+    if (rc == 0)
+        snprintf(c->w[idx].model_path, sizeof c->w[idx].model_path, "%s", model_path);
     return rc;
 }
 
@@ -245,6 +268,54 @@ static int connect_first(lp_cluster *c, lp_err *err)
         return lp_err_set(err, "the first worker %s's data endpoint: %s", c->w[0].info.name,
                           e.msg);
     return 0;
+}
+
+/* Worker i and spare j trade places (structs, indexes, the loop's watches
+ * of their control lines, their stages for ZAP). */
+static void swap_workers(lp_cluster *c, int i, int j)
+{
+    lp_err err = {0};
+    lp_loop_unwatch(c->loop, c->w[i].ctl, -1);
+    lp_loop_unwatch(c->loop, c->w[j].ctl, -1);
+    cl_worker t = c->w[i];
+    c->w[i] = c->w[j];
+    c->w[j] = t;
+    c->w[i].index = i;
+    c->w[j].index = j;
+    for (int k = 0; k < 2; k++) {
+        cl_worker *w = &c->w[k ? j : i];
+        lp_loop_watch(c->loop, w->ctl, -1, on_control_line, w, &err);
+        if (w->pub[0])
+            allow_results(c, w, &err);
+    }
+}
+
+bool cl_promote_spare(lp_cluster *c, int i)
+{
+    int j = c->n_workers;
+    while (j < c->n_workers + c->n_spares && !c->w[j].info.alive)
+        j++;
+    if (j == c->n_workers + c->n_spares)
+        return false;
+    cl_worker *lost = &c->w[i], *sp = &c->w[j];
+    sp->info.first = lost->info.first;
+    sp->info.last = lost->info.last;
+    sp->from_shard = false;
+    sp->loaded = false;
+    lost->info.first = lost->info.last = 0; /* a spare from now on, if it comes back */
+    swap_workers(c, i, j);
+    cl_log(c, "spare %s (%s) takes layers %d-%d of lost worker %s", c->w[i].info.name,
+           c->w[i].info.control, c->w[i].info.first, c->w[i].info.last - 1, c->w[j].info.name);
+    lp_err err = {0};
+    if (cl_route_all(c, &err) != 0)
+        cl_log(c, "the new routes: %s", err.msg);
+    if (i == 0) { /* our data link goes to the new first worker */
+        lp_wire_close(c->data_push);
+        c->data_push = NULL;
+        if (connect_first(c, &err) != 0)
+            cl_log(c, "%s", err.msg);
+    }
+    return true;
 }
 
 int lp_cluster_load(lp_cluster *c, const uint8_t model_id[LP_SHA256_BYTES],

@@ -118,6 +118,12 @@ int lp_cluster_add_worker(lp_cluster *c, const char *endpoint, lp_err *err);
 int lp_cluster_add_worker_keyed(lp_cluster *c, const char *endpoint, const char *pub,
                                 lp_err *err);
 int lp_cluster_n_workers(const lp_cluster *c);
+/* A spare (after the pipeline's workers, usually after lp_cluster_load):
+ * heartbeated, holding nothing, until a worker of the pipeline is lost;
+ * then it takes that worker's layers from model_path (its own copy), the
+ * lost one becomes a spare, and the waiting sessions are replayed. */
+int lp_cluster_add_spare(lp_cluster *c, const char *endpoint, const char *pub,
+                         const char *model_path, lp_err *err);
 
 /* Tokens per Forward for a prompt of n_prompt tokens: opts.prompt_chunk if
  * set, else lp_pipe_chunk of the pipeline as measured (each stage's decode

@@ -46,6 +46,8 @@ static void send_heartbeat(lp_cluster *c, cl_worker *w, int64_t now)
     lp_wire_send(w->ctl, NULL, &env, 0, NULL); /* a full queue is itself a sign */
 }
 
+static void reload(lp_cluster *c, int i, const char *what);
+
 /* A worker lost (what: "no answer for 3.0 s", ...): every session in
  * flight waits for recovery or fails, naming it. */
 static void lose_worker(lp_cluster *c, cl_worker *w, const char *what)
@@ -62,6 +64,14 @@ static void lose_worker(lp_cluster *c, cl_worker *w, const char *what)
     }
     cl_log(c, "%s", why);
     cl_interrupt_all(c, why);
+    const int i = w->index;
+    if (cl_promote_spare(c, i)) { /* the spare is reloaded, and the neighbours relinked */
+        reload(c, i, "takes the layers");
+        if (i > 0 && c->w[i - 1].info.alive)
+            reload(c, i - 1, "sends to it");
+        if (i + 1 < c->n_workers && c->w[i + 1].info.alive)
+            reload(c, i + 1, "takes from it");
+    }
 }
 
 bool cl_recovering(const lp_cluster *c, int64_t now)
@@ -92,10 +102,13 @@ int64_t cl_heartbeat_timer(void *cluster, int64_t now)
 {
     lp_cluster *c = cluster;
     cl_check_deadlines(c, now);
-    for (int i = 0; i < c->n_workers; i++) {
+    for (int i = 0; i < c->n_workers + c->n_spares; i++) {
         cl_worker *w = &c->w[i];
         send_heartbeat(c, w, now);
-        if (w->info.alive && now - w->info.last_seen_ms > c->o.dead_after_ms) {
+        if (i >= c->n_workers && w->info.alive && now - w->info.last_seen_ms > c->o.dead_after_ms) {
+            w->info.alive = false; /* a spare: nothing waits on it */
+            cl_log(c, "spare %s (%s) lost", w->info.name, w->info.control);
+        } else if (w->info.alive && now - w->info.last_seen_ms > c->o.dead_after_ms) {
             char what[64];
             snprintf(what, sizeof what, "no answer for %.1f s",
                      (now - w->info.last_seen_ms) / 1000.0);
@@ -145,7 +158,7 @@ static void update_ready(lp_cluster *c)
 static void check_incarnation(lp_cluster *c, int i, uint64_t incarnation)
 {
     cl_worker *w = &c->w[i];
-    if (incarnation && w->incarnation && incarnation != w->incarnation) {
+    if (incarnation && w->incarnation && incarnation != w->incarnation && i < c->n_workers) {
         lose_worker(c, w, "restarted (a new process answers)");
         revive(c, i);
     }
@@ -161,9 +174,10 @@ static void load_refused(lp_cluster *c, cl_worker *w, const char *msg)
     if (!strncmp(w->load_error, msg, sizeof w->load_error - 1))
         return;
     snprintf(w->load_error, sizeof w->load_error, "%s", msg);
-    snprintf(c->lost_why, sizeof c->lost_why, "worker %s (%s) is back but refuses layers %d-%d "
-             "of %s: %s", w->info.name, w->info.control, w->info.first, w->info.last - 1,
-             w->from_shard ? "the shard sent to its cache" : w->model_path, msg);
+    snprintf(c->lost_why, sizeof c->lost_why, "worker %.40s (%.60s) is back but refuses "
+             "layers %d-%d of %.150s: %.150s", w->info.name, w->info.control, w->info.first,
+             w->info.last - 1, w->from_shard ? "the shard sent to its cache" : w->model_path,
+             msg);
     cl_log(c, "%s", c->lost_why);
 }
 

@@ -76,8 +76,9 @@ struct lp_cluster {
     lp_wire *wire;        /* borrowed */
     lp_loop *loop;        /* owned: every socket below, the heartbeat timer */
     lp_cluster_opts o;
-    cl_worker w[LP_CLUSTER_MAX_WORKERS];
+    cl_worker w[LP_CLUSTER_MAX_WORKERS]; /* the pipeline's, then the spares */
     int n_workers;
+    int n_spares;
     void *data_push;      /* to worker 0's data endpoint, owned */
     void *result_pull;    /* bound on each address that faces a worker, owned */
     cl_bound bound[LP_CLUSTER_MAX_WORKERS]; /* those addresses (cluster_route.c) */
@@ -107,6 +108,9 @@ bool cl_recovering(const lp_cluster *c, int64_t now);
 void cl_on_end_ack(lp_cluster *c, int worker, uint64_t request_id);
 void cl_expire_closing(lp_cluster *c);
 void cl_fail_all(lp_cluster *c, const char *why);
+/* Worker i (lost) handed to the first live spare, which takes its layers
+ * (routes recomputed; loading it is the caller's). false: no live spare. */
+bool cl_promote_spare(lp_cluster *c, int i);
 /* A line to o.log, if there is one. */
 void cl_log(const lp_cluster *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Sessions whose step is overdue (o.step_timeout_ms) fail, naming it. */

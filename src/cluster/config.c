@@ -27,7 +27,7 @@
 enum { K_PATH, K_CTX, K_SESSIONS, K_BATCH, K_CHUNK, K_DTYPE, K_THREADS, N_MODEL_KEYS };
 enum { K_LISTEN, K_API_KEY, K_ADVERTISE, K_KEY, K_INSECURE, K_INSECURE_REMOTE, K_RECOVER,
        K_STEP_TIMEOUT, N_SERVER_KEYS };
-enum { K_ENDPOINT, K_MEM, K_WPATH, K_SPEED, K_PUB, N_WORKER_KEYS };
+enum { K_ENDPOINT, K_MEM, K_WPATH, K_SPEED, K_PUB, K_SPARE, N_WORKER_KEYS };
 enum { K_LWORKERS, K_LMEM, N_LOCAL_KEYS };
 
 static const char *const MODEL_KEYS[] = {"path",         "ctx",        "sessions", "batch",
@@ -36,7 +36,7 @@ static const char *const SERVER_KEYS[] = {"listen", "api_key", "advertise", "key
                                           "allow_insecure_remote", "recover_timeout",
                                           "step_timeout"};
 static const char *const WORKER_KEYS[] = {"endpoint", "mem", "model_path", "speed",
-                                          "public_key"};
+                                          "public_key", "spare"};
 static const char *const LOCAL_KEYS[] = {"workers", "mem"};
 
 typedef struct parse_state {
@@ -322,6 +322,7 @@ static int worker_key(parse_state *st, const char *section, const char *key, con
         rc = lp_cfgval_path(v, NULL, wk->model_path, sizeof wk->model_path, why, sizeof why);
         break;
     case K_SPEED: rc = lp_cfgval_speed(v, &wk->speed, why, sizeof why); break;
+    case K_SPARE: rc = lp_cfgval_bool(v, &wk->spare, why, sizeof why); break;
     case K_PUB:
         if ((rc = lp_key_valid(v) ? 0 : -1) != 0)
             snprintf(why, sizeof why, "is not a public key (40 Z85 characters, as in the "
@@ -439,6 +440,33 @@ static void add_local_workers(parse_state *st)
     }
 }
 
+/* Spares out of the pipeline: workers[0..n_workers) in file order, then
+ * the n_spares. A spare loads its own copy (model_path): it must be ready
+ * to take any worker's layers at once. */
+static void spares_last(parse_state *st)
+{
+    lp_config *c = st->c;
+    lp_config_worker tmp[LP_CONFIG_MAX_WORKERS];
+    int n = 0;
+    for (int pass = 0; pass < 2; pass++)
+        for (int i = 0; i < c->n_workers; i++)
+            if (c->workers[i].spare == (pass == 1))
+                tmp[n++] = c->workers[i];
+    memcpy(c->workers, tmp, sizeof tmp[0] * (size_t)n);
+    for (int i = 0; i < c->n_workers; i++)
+        c->n_spares += c->workers[i].spare;
+    c->n_workers -= c->n_spares;
+    for (int i = c->n_workers; i < c->n_workers + c->n_spares; i++)
+        if (!c->workers[i].model_path[0]) {
+            fail_at(st, c->workers[i].line, "spare [worker.%s] needs model_path (its own copy "
+                    "of the model: it must take any worker's layers at once)",
+                    c->workers[i].name);
+            return;
+        }
+    if (c->n_workers == 0 && c->n_spares > 0)
+        fail_at(st, 0, "every worker is a spare: the pipeline needs at least one");
+}
+
 void lp_config_defaults(lp_config *c, const char *name)
 {
     memset(c, 0, sizeof *c);
@@ -471,6 +499,8 @@ int lp_config_parse(const char *text, size_t len, const char *name, const char *
     }
     if (!st->err_line)
         check_complete(st);
+    if (!st->err_line)
+        spares_last(st);
     if (!st->err_line && st->local_section_line)
         add_local_workers(st);
     bool ok = !st->err_line;

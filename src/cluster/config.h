@@ -39,6 +39,8 @@
  *   endpoint = tcp://10.0.0.2:5555   ; required: its --listen address
  *   mem = 16G                 ; required: the most it may use (see size.h:
  *                             ; K/M/G/T are binary, 1024-based)
+ *   spare = true              ; optional: no layers at first; takes those of a
+ *                             ; worker lost (needs model_path)
  *   model_path = /data/m.gguf ; optional: the GGUF on that machine, inside
  *                             ; one of its worker's --models-dir folders; absent:
  *                             ; the coordinator streams it a shard
@@ -92,6 +94,8 @@ typedef struct lp_config_worker {
     double speed;                             /* relative, > 0; default 1 */
     char model_path[LP_CONFIG_PATH_MAX];      /* on the worker; "" = none */
     char public_key[41];                      /* CURVE, Z85; "" = plain */
+    bool spare;                               /* spare = true: out of the pipeline,
+                                                 takes a lost worker's layers */
     int line;                                 /* of its [section]; 0 local */
 } lp_config_worker;
 
@@ -112,7 +116,8 @@ typedef struct lp_config {
     int recover_s;                            /* recover_timeout (default 60) */
     int step_timeout_s;                       /* step_timeout (default 30) */
     bool local;                               /* workers come from [local] */
-    int n_workers;
+    int n_workers;                            /* the pipeline: workers[0..n_workers) */
+    int n_spares;                             /* then workers[n_workers..+n_spares) */
     lp_config_worker workers[LP_CONFIG_MAX_WORKERS];
 } lp_config;
 
