@@ -250,6 +250,14 @@ static void test_sessions_in_flight(void **state)
     ref_free(&m);
 }
 
+/* Worker i's control and data endpoints, as the cluster reaches them. */
+static void endpoints_of(const pool *p, int i, char control[256], char data[256])
+{
+    const lp_cluster_worker *w = lp_cluster_get_worker(p->cl, i);
+    snprintf(control, 256, "%s", w->control);
+    snprintf(data, 256, "%s", w->data);
+}
+
 /* Worker 1 killed: wait for it, and start it again on the endpoints it
  * had, with its key; then wait until the cluster has loaded it again. */
 static void restart_worker1(pool *p, const char *control, const char *data)
@@ -281,17 +289,16 @@ static void test_lost_worker_then_back(void **state)
     ref_model m;
     assert_int_equal(ref_load("stories260K", &m), 0);
     pool_open(&p, "stories260K", 2, 2, 0);
-    const lp_cluster_worker *w1 = lp_cluster_get_worker(p.cl, 1);
     char control[256], data[256];
-    snprintf(control, sizeof control, "%s", w1->control);
-    snprintf(data, sizeof data, "%s", w1->data);
+    endpoints_of(&p, 1, control, data);
     sess_out doomed = {.kill_after = 5, .victim = p.lw.pid[1]};
     start(&p, &m.cases[0], 400, &doomed);
     double t_kill = now_s();
     run_until_done(&p, &doomed, 1, 20);
     double waited = now_s() - t_kill;
     assert_true(doomed.n >= 5 && doomed.n < 400);
-    if (!strstr(doomed.error, "lost") || !strstr(doomed.error, w1->name))
+    const char *name = lp_cluster_get_worker(p.cl, 1)->name;
+    if (!strstr(doomed.error, "lost") || !strstr(doomed.error, name))
         fail_msg("error does not name the lost worker: '%s'", doomed.error);
     assert_true(waited < 5.0);
     restart_worker1(&p, control, data);
@@ -354,9 +361,9 @@ static void test_forged_results_dropped(void **state)
 }
 
 /* With recovery on, a session whose worker is lost waits; once the worker
- * is back and loaded, the session is replayed (its prompt and the tokens
- * so far as one prefill) and goes on: its ids are llama.cpp's greedy ids,
- * exactly as if nothing happened. */
+ * is back and loaded, the session is replayed (the steps it took, resent)
+ * and goes on: its ids are llama.cpp's greedy ids, exactly as if nothing
+ * happened. */
 static void test_replay_after_loss(void **state)
 {
     (void)state;
@@ -364,10 +371,8 @@ static void test_replay_after_loss(void **state)
     ref_model m;
     assert_int_equal(ref_load("stories260K", &m), 0);
     pool_open(&p, "stories260K", 2, 2, 30000);
-    const lp_cluster_worker *w1 = lp_cluster_get_worker(p.cl, 1);
     char control[256], data[256];
-    snprintf(control, sizeof control, "%s", w1->control);
-    snprintf(data, sizeof data, "%s", w1->data);
+    endpoints_of(&p, 1, control, data);
     sess_out out = {.kill_after = 5, .victim = p.lw.pid[1]};
     start(&p, &m.cases[0], m.cases[0].n_greedy, &out);
     lp_err err = {0};
@@ -410,10 +415,8 @@ static void test_restarted_with_other_model(void **state)
     snprintf(p.model, sizeof p.model, "%s/model.gguf", dir);
     copy_file(real, p.model);
     pool_open_at(&p, 2, 2, 30000);
-    const lp_cluster_worker *w1 = lp_cluster_get_worker(p.cl, 1);
     char control[256], data[256];
-    snprintf(control, sizeof control, "%s", w1->control);
-    snprintf(data, sizeof data, "%s", w1->data);
+    endpoints_of(&p, 1, control, data);
     kill(p.lw.pid[1], SIGKILL);
     waitpid(p.lw.pid[1], NULL, 0);
     close(p.lw.out_fd[1]);

@@ -60,8 +60,6 @@ static double metric(int port, const char *name)
     return v;
 }
 
-static bool log_has(const char *log, const char *needle);
-
 /* Wait until the workers' open sessions (summed) reach want. */
 static bool sessions_reach(int port, int want, int timeout_ms)
 {
@@ -147,7 +145,7 @@ static void test_disconnect_frees_sessions(void **state)
      * and not logged as an error */
     assert_true(metric(port, "layerpool_requests_cancelled_total") >= 1);
     assert_true(metric(port, "layerpool_requests_failed_total") == 0);
-    assert_false(log_has(f->srv.log, "internal"));
+    assert_false(lp_test_file_has(f->srv.log, "internal"));
     print_message("[ disconnect ] after %d events; the job stopped at %d of %d tokens\n", events,
                   out, LONG_GEN);
 }
@@ -352,14 +350,6 @@ static int children(pid_t parent, pid_t *out, int cap)
     return n;
 }
 
-static bool log_has(const char *log, const char *needle)
-{
-    size_t n;
-    char *text = lp_test_read_file(log, &n);
-    bool has = text && strstr(text, needle);
-    free(text);
-    return has;
-}
 
 /* Wait until a request generates (tokens counted since this began). */
 static void mid_stream(fixture *f)
@@ -405,8 +395,8 @@ static void test_worker_killed_recovers(void **state)
         fail_msg("the stream broke: status %d: %s", c.got.status, c.got.error);
     assert_string_equal(c.got.text, sv_t_str(alone, "choices.0.text"));
     sv_t_stream_free(&c.got);
-    assert_true(log_has(f->srv.log, "local worker local-1 killed by signal 9"));
-    assert_true(log_has(f->srv.log, "pool: replaying a session"));
+    assert_true(lp_test_file_has(f->srv.log, "local worker local-1 killed by signal 9"));
+    assert_true(lp_test_file_has(f->srv.log, "pool: replaying a session"));
     assert_true(metric(port, "layerpool_sessions_replayed_total") >= 1);
 
     /* nothing running: the next request waits for the worker and succeeds */
@@ -420,7 +410,7 @@ static void test_worker_killed_recovers(void **state)
     assert_string_equal(sv_t_str(o, "choices.0.text"), f->ref.want[0]);
     cJSON_Delete(o);
     cJSON_Delete(alone);
-    assert_true(log_has(f->srv.log, "local worker local-0 killed by signal 9"));
+    assert_true(lp_test_file_has(f->srv.log, "local worker local-0 killed by signal 9"));
     /* and the pool says it is whole again (its view is published each second) */
     long long deadline = lp_http_now_ms() + 10000;
     bool ok = false;
@@ -468,7 +458,7 @@ static void test_worker_stalled(void **state)
     sv_t_stream_free(&c.got);
     cJSON_Delete(alone);
     assert_true(metric(port, "layerpool_sessions_replayed_total") >= replays + 1);
-    assert_true(log_has(f->srv.log, "lost: no answer for"));
+    assert_true(lp_test_file_has(f->srv.log, "lost: no answer for"));
     assert_int_equal(children(f->srv.pid, kids, 8), 2); /* the same process, continued */
 }
 

@@ -37,14 +37,6 @@ static void *run_stream(void *arg)
     return NULL;
 }
 
-static bool log_has(const char *log, const char *needle)
-{
-    size_t n;
-    char *text = lp_test_read_file(log, &n);
-    bool has = text && strstr(text, needle);
-    free(text);
-    return has;
-}
 
 static void test_spare_takes_over(void **state)
 {
@@ -107,7 +99,8 @@ static void test_spare_takes_over(void **state)
     }
     long long took = lp_http_now_ms() - t_kill;
     cJSON_Delete(alone);
-    assert_true(log_has(log, "spare w3 (") && log_has(log, "takes layers 2-3 of lost worker w1"));
+    assert_true(lp_test_file_has(log, "spare w3 (tcp://"));
+    assert_true(lp_test_file_has(log, "takes layers 2-3 of lost worker w1"));
     print_message("[ spare ] w1 killed under %d streams: the spare took over; all done "
                   "%.1f s after the kill, each text undisturbed\n", N_STREAMS, took / 1000.0);
     assert_int_equal(lp_test_server_stop(&srv, 60000), 0);

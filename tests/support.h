@@ -3,6 +3,7 @@
 #ifndef LP_TEST_SUPPORT_H
 #define LP_TEST_SUPPORT_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 /* Path of a file under the shared test data (env LP_SHARED, else
@@ -14,6 +15,8 @@ char *lp_test_bin(char *buf, size_t cap, const char *prog);
 
 /* Read a whole file; caller frees. NULL on error. *len gets the size. */
 void *lp_test_read_file(const char *path, size_t *len);
+/* Does the file at path (a log) hold needle? */
+bool lp_test_file_has(const char *path, const char *needle);
 
 /* A fresh empty directory under $TMPDIR for this test; caller removes it
  * with lp_test_rmtree. */

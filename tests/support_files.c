@@ -64,3 +64,12 @@ void lp_test_rmtree(const char *dir)
     if (system(cmd) != 0)
         fprintf(stderr, "could not remove %s\n", dir);
 }
+
+bool lp_test_file_has(const char *path, const char *needle)
+{
+    size_t n;
+    char *text = lp_test_read_file(path, &n);
+    bool has = text && strstr(text, needle);
+    free(text);
+    return has;
+}
