@@ -13,6 +13,7 @@
  *
  * libFuzzer's entry points take no context: the pool lives in this file's
  * one static, set up once by LLVMFuzzerInitialize. */
+#include <limits.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -84,8 +85,10 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
     (void)argc, (void)argv;
     const char *shared = getenv("LP_SHARED") ? getenv("LP_SHARED") : "../shared";
-    char model[4096];
-    snprintf(model, sizeof model, "%s/models/stories260K.gguf", shared);
+    char rel[4096], model[PATH_MAX];
+    snprintf(rel, sizeof rel, "%s/models/stories260K.gguf", shared);
+    if (!realpath(rel, model)) /* a LoadShard names absolute paths only */
+        die(rel, "not found");
     lp_err err = {0};
     lp_cluster_opts co;
     lp_cluster_opts_default(&co);

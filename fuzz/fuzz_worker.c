@@ -11,6 +11,7 @@
  *
  * libFuzzer's entry points take no context: the worker lives in this
  * file's one static, set up once by LLVMFuzzerInitialize. */
+#include <limits.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -67,8 +68,10 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
     (void)argc, (void)argv;
     const char *shared = getenv("LP_SHARED") ? getenv("LP_SHARED") : "../shared";
-    char models[4096], model[4200], ep[256];
-    snprintf(models, sizeof models, "%s/models", shared);
+    char rel[4096], models[PATH_MAX], model[PATH_MAX + 32], ep[256];
+    snprintf(rel, sizeof rel, "%s/models", shared);
+    if (!realpath(rel, models)) /* a LoadShard names absolute paths only */
+        die(rel, "not found");
     snprintf(model, sizeof model, "%s/stories260K.gguf", models);
     H = calloc(1, sizeof *H);
     lp_err err = {0};
