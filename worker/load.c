@@ -318,12 +318,6 @@ static void fill_ready(wk_compute *c, const Lp__LoadShard *ls, const shard_need 
     ready->load_ms = (uint32_t)(lp_now_ms() - t0);
 }
 
-static void fill_kept(wk_compute *c, const Lp__LoadShard *ls, const shard_need *need,
-                      Lp__ShardReady *ready, int64_t t0)
-{
-    fill_ready(c, ls, need, ready, t0);
-    ready->kept = true;
-}
 
 int wk_load(wk_compute *c, const Lp__LoadShard *ls, Lp__ShardReady *ready, uint32_t *code,
             lp_err *err)
@@ -343,7 +337,8 @@ int wk_load(wk_compute *c, const Lp__LoadShard *ls, Lp__ShardReady *ready, uint3
     *code = LP_WIRE_ELOAD;
     if (same_shard(c, ls, path, &need)) {
         relink(c, ls, links);
-        fill_kept(c, ls, &need, ready, t0);
+        fill_ready(c, ls, &need, ready, t0);
+        ready->kept = true;
         return 0;
     }
     wk_sessions *sessions = NULL;

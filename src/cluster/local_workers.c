@@ -283,28 +283,42 @@ static int start_one(lp_local_workers *lw, int i, int threads, const char *mem_l
     return lw->pid[i] < 0 ? -1 : 0;
 }
 
-int lp_local_workers_start_in(lp_local_workers *lw, int n, int threads, const char *mem_limit,
-                              const char *model, const int *netns,
-                              const char *const *listen, bool keyed, lp_err *err)
+/* The arguments every worker of lw gets beyond its own (NULL-terminated
+ * in extra[6]; dir[PATH_MAX] holds the model's folder): the model's folder,
+ * our key, or --insecure in a lab's namespaces, where they listen beyond
+ * loopback. 0, or -1 with err. */
+static int common_args(const lp_local_workers *lw, const char *model, bool in_netns,
+                       const char **extra, char *dir, lp_err *err)
 {
-    char dir[PATH_MAX];
-    const char *extra[6] = {NULL};
     int k = 0;
-    memset(lw, 0, sizeof *lw);
-    if (n < 1 || n > LP_LOCAL_MAX)
-        return lp_err_set(err, "local workers: %d is outside 1..%d", n, LP_LOCAL_MAX);
-    if ((model && folder_of(model, dir, err) != 0) || (keyed && make_keys(lw, n, err) != 0))
+    if (model && folder_of(model, dir, err) != 0)
         return -1;
     if (model) {
         extra[k++] = "--models-dir";
         extra[k++] = dir;
     }
-    if (keyed) {
+    if (lw->keyed) {
         extra[k++] = "--coordinator-key";
         extra[k++] = lw->coord.pub;
-    } else if (netns) { /* in a lab's namespaces they listen beyond loopback: said so */
+    } else if (in_netns) {
         extra[k++] = "--insecure";
     }
+    extra[k] = NULL;
+    return 0;
+}
+
+int lp_local_workers_start_in(lp_local_workers *lw, int n, int threads, const char *mem_limit,
+                              const char *model, const int *netns,
+                              const char *const *listen, bool keyed, lp_err *err)
+{
+    char dir[PATH_MAX];
+    const char *extra[6];
+    memset(lw, 0, sizeof *lw);
+    if (n < 1 || n > LP_LOCAL_MAX)
+        return lp_err_set(err, "local workers: %d is outside 1..%d", n, LP_LOCAL_MAX);
+    if ((keyed && make_keys(lw, n, err) != 0) ||
+        common_args(lw, model, netns != NULL, extra, dir, err) != 0)
+        return -1;
     lw->place = lp_local_workers_place(n, threads, lw->cpus);
     char **env = lw->place == LP_LOCAL_INHERIT ? NULL : env_with_no_pin();
     if (lw->place != LP_LOCAL_INHERIT && !env)
@@ -314,7 +328,7 @@ int lp_local_workers_start_in(lp_local_workers *lw, int n, int threads, const ch
         child_place at = {lw->place == LP_LOCAL_OWN_CPUS ? &lw->cpus[i] : NULL, env,
                           netns ? netns[i] : -1, -1};
         rc = start_one(lw, i, threads, mem_limit, listen ? listen[i] : "tcp://127.0.0.1:0",
-                       k ? extra : NULL, at, err);
+                       extra, at, err);
         if (rc != 0)
             lp_local_workers_stop(lw);
         else
@@ -344,23 +358,14 @@ int lp_local_workers_restart(lp_local_workers *lw, int i, const char *data, int 
                              const char *mem_limit, const char *model, lp_err *err)
 {
     char dir[PATH_MAX], name[32], control[256];
-    const char *extra[6] = {NULL};
-    int k = 0;
+    const char *extra[6];
     if (i < 0 || i >= lw->n || lw->pid[i] > 0)
         return lp_err_set(err, "local workers: %d is not a worker that exited", i);
-    if (model && folder_of(model, dir, err) != 0)
+    if (common_args(lw, model, false, extra, dir, err) != 0)
         return -1;
-    if (model) {
-        extra[k++] = "--models-dir";
-        extra[k++] = dir;
-    }
-    if (lw->keyed) {
-        extra[k++] = "--coordinator-key";
-        extra[k++] = lw->coord.pub;
-    }
     snprintf(name, sizeof name, "local-%d", i);
     pid_t pid = lp_local_worker_spawn(lw->control[i], data, threads, mem_limit, name,
-                                      lw->keyed ? &lw->key[i] : NULL, k ? extra : NULL, control,
+                                      lw->keyed ? &lw->key[i] : NULL, extra, control,
                                       sizeof control, &lw->out_fd[i], err);
     if (pid < 0)
         return -1;
